@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/ingest"
+)
+
+// options holds every flag of the long-running subcommands; each
+// subcommand registers the groups it uses.
+type options struct {
+	log logOptions
+
+	dataDir string
+	db      string
+
+	httpAddr       string
+	ingestKeys     string
+	allowNoKeys    bool
+	trustedProxies string
+	rateLimit      float64
+
+	natsAddr        string
+	natsURL         string
+	natsSyncAlways  bool
+	natsMaxStore    int64
+	allowRemoteNATS bool
+
+	stream ingest.StreamConfig
+
+	consumer consumer.Config
+
+	shutdownTimeout time.Duration
+}
+
+func (o *options) registerData(f *cmdFlags) {
+	f.str(&o.dataDir, "data-dir", "./data", "directory of the JetStream store, the SQLite file and the hash key")
+	f.str(&o.db, "db", "", "the SQLite file (default <data-dir>/trackskills.db)")
+}
+
+func (o *options) registerHTTP(f *cmdFlags, def string) {
+	f.str(&o.httpAddr, "http-addr", def, "HTTP listen address (host:port)")
+	f.str(&o.ingestKeys, "ingest-keys", "", "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
+	f.boolean(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest keys (anyone who can reach it can send events)")
+	f.str(&o.trustedProxies, "trusted-proxies", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
+	f.float(&o.rateLimit, "rate-limit", 0, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
+}
+
+func (o *options) registerNATSServer(f *cmdFlags) {
+	f.str(&o.natsAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens (host:port)")
+	f.boolean(&o.natsSyncAlways, "nats-sync-always", false, "fsync JetStream on every write before acknowledging it (survives a power cut, slower); otherwise a 2xx survives a process crash and the store is synced every 2 minutes")
+	f.bytes(&o.natsMaxStore, "nats-max-store", 0, "cap on the JetStream file store in bytes (0 = no cap)")
+	f.boolean(&o.allowRemoteNATS, "allow-remote-nats", false, "allow the NATS server to listen beyond loopback (it has no authentication)")
+}
+
+func (o *options) registerNATSClient(f *cmdFlags) {
+	f.str(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) to connect to, comma-separated")
+}
+
+func (o *options) registerStream(f *cmdFlags) {
+	d := ingest.DefaultStreamConfig()
+	f.duration(&o.stream.MaxAge, "stream-max-age", d.MaxAge, "events older than this leave the stream (e.g. 90d, 720h)")
+	f.bytes(&o.stream.MaxBytes, "stream-max-bytes", 0, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
+	f.duration(&o.stream.Duplicates, "stream-duplicates", d.Duplicates, "Nats-Msg-Id deduplication window")
+	f.integer(&o.stream.Replicas, "stream-replicas", d.Replicas, "stream replicas (on a NATS cluster)")
+}
+
+func (o *options) registerConsumer(f *cmdFlags) {
+	d := consumer.DefaultConfig()
+	o.consumer = d
+	f.integer(&o.consumer.BatchEvents, "batch-events", d.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
+	f.duration(&o.consumer.BatchWait, "batch-wait", d.BatchWait, "or this long after its first message")
+	f.duration(&o.consumer.AckWait, "ack-wait", d.AckWait, "redelivery delay of a message the consumer did not acknowledge")
+}
+
+func (o *options) registerShutdown(f *cmdFlags) {
+	f.duration(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "longest graceful shutdown; a second signal cuts it short")
+}
+
+func (o *options) dbPath() string {
+	if o.db != "" {
+		return o.db
+	}
+	return filepath.Join(o.dataDir, "trackskills.db")
+}
+
+// ingestConfig checks the HTTP security settings and builds ingest's config.
+func (o *options) ingestConfig() (ingest.Config, error) {
+	cfg := ingest.DefaultConfig()
+	keys, err := splitList(o.ingestKeys)
+	if err != nil {
+		return cfg, fmt.Errorf("ingest keys: %w", err)
+	}
+	if len(keys) == 0 && !isLoopback(o.httpAddr) && !o.allowNoKeys {
+		return cfg, fmt.Errorf("http address %s is reachable beyond this machine and no ingest keys are set: set --ingest-keys (TRACKSKILLS_INGEST_KEYS), or pass --allow-no-keys to accept events from anyone", o.httpAddr)
+	}
+	proxies, err := splitList(o.trustedProxies)
+	if err != nil {
+		return cfg, fmt.Errorf("trusted proxies: %w", err)
+	}
+	if cfg.TrustedProxies, err = ingest.ParseCIDRs(proxies); err != nil {
+		return cfg, err
+	}
+	cfg.Keys, cfg.RateLimit = keys, o.rateLimit
+	return cfg, nil
+}
+
+func (o *options) natsConfig() (embeddednats.Config, error) {
+	if !isLoopback(o.natsAddr) && !o.allowRemoteNATS {
+		return embeddednats.Config{}, fmt.Errorf("nats address %s is reachable beyond this machine and the embedded server has no authentication: bind it to 127.0.0.1, or pass --allow-remote-nats", o.natsAddr)
+	}
+	cfg := embeddednats.DefaultConfig()
+	cfg.Addr = o.natsAddr
+	cfg.StoreDir = filepath.Join(o.dataDir, "nats")
+	cfg.SyncAlways = o.natsSyncAlways
+	cfg.MaxStore = o.natsMaxStore
+	return cfg, nil
+}
+
+// newJetStream wraps a connection with the publish settings ingest needs.
+func newJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256), jetstream.WithPublishAsyncTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return js, nil
+}
+
+// connectNATS connects to an external server, retrying in the background
+// while it is not up yet (the Procfile starts every process at once).
+func connectNATS(url, name string, logger *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("nats connected", "url", nc.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// ensureStream declares the stream, retrying until NATS answers or ctx ends.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg ingest.StreamConfig, logger *slog.Logger) error {
+	delay := 100 * time.Millisecond
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := ingest.EnsureStream(cctx, js, cfg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("declare stream: %w", errors.Join(ctx.Err(), err))
+		}
+		logger.Info("waiting for nats to declare the stream", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}

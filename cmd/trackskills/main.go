@@ -1,0 +1,74 @@
+// Command trackskills runs the Track Skills pipeline: ingest, the JetStream
+// stream, the SQLite consumer and the tools around them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		fmt.Fprintf(os.Stderr, "trackskills: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage reports a usage error that has already been printed.
+var errUsage = errors.New("usage")
+
+// run dispatches to a subcommand.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	var cmd func(context.Context, []string, func(string) string, io.Writer, io.Writer) error
+	switch args[0] {
+	case "serve":
+		cmd = runServe
+	case "nats":
+		cmd = runNATS
+	case "ingest":
+		cmd = runIngest
+	case "consumer":
+		cmd = runConsumer
+	case "loadgen":
+		cmd = runLoadgen
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+	if err := cmd(ctx, args[1:], getenv, stdout, stderr); err != nil && !errors.Is(err, errHelp) {
+		return err
+	}
+	return nil
+}
+
+const usage = `trackskills: usage tracking for AI-agent skills and tools
+
+Usage: trackskills <command> [flags]
+
+Commands:
+  serve      everything in one process: embedded NATS, ingest, consumer
+  nats       the embedded NATS server with JetStream, alone
+  ingest     the HTTP ingest endpoint, alone
+  consumer   the stream -> SQLite consumer, alone
+  loadgen    send realistic events to an ingest endpoint and report rates
+
+Run "trackskills <command> --help" for the flags of a command.
+Every flag has an environment twin: --data-dir is TRACKSKILLS_DATA_DIR.
+`

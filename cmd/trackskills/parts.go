@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/sql"
+)
+
+const natsSummary = `Runs the embedded NATS server with JetStream alone (its store under
+<data-dir>/nats) and declares the events stream, for the Procfile way.`
+
+func runNATS(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("nats", natsSummary, getenv, stderr)
+	var o options
+	o.log.register(f)
+	o.registerData(f)
+	o.registerNATSServer(f)
+	o.registerStream(f)
+	o.registerShutdown(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	ncfg, err := o.natsConfig()
+	if err != nil {
+		return err
+	}
+	ns, err := embeddednats.Start(ncfg, logger.With("component", "nats"))
+	if err != nil {
+		return err
+	}
+	nc, err := ns.Connect("trackskills-nats")
+	if err == nil {
+		var js = mustJS(newJetStream(nc))
+		err = ensureStream(ctx, js, o.stream, logger)
+	}
+	if err == nil {
+		logger.Info("nats ready", "url", ns.ClientURL())
+		<-ctx.Done()
+	}
+	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		var errs []error
+		if nc != nil {
+			errs = append(errs, drainConn(ctx, nc))
+		}
+		return errors.Join(append(errs, ns.Shutdown(ctx))...)
+	})
+	return errors.Join(err, closeErr)
+}
+
+// mustJS unwraps newJetStream, which only fails on bad options.
+func mustJS[T any](v T, err error) T {
+	if err != nil {
+		panic(err) // unreachable: the options are constant
+	}
+	return v
+}
+
+const ingestSummary = `Runs the HTTP ingest endpoint alone (POST /api/track, /api/track/batch),
+publishing to the NATS server at --nats-url. It declares the events stream.`
+
+func runIngest(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("ingest", ingestSummary, getenv, stderr)
+	var o options
+	o.log.register(f)
+	o.registerData(f)
+	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerNATSClient(f)
+	o.registerStream(f)
+	o.registerShutdown(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	icfg, err := o.ingestConfig()
+	if err != nil {
+		return err
+	}
+	key, err := ingest.LoadOrCreateKey(o.dataDir, getenv("TRACKSKILLS_HASH_KEY"))
+	if err != nil {
+		return err
+	}
+	nc, err := connectNATS(o.natsURL, "trackskills-ingest", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js := mustJS(newJetStream(nc))
+	if err := ensureStream(ctx, js, o.stream, logger); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	srv := ingest.New(icfg, js, key, logger.With("component", "ingest"))
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("ingest listening", "url", "http://"+ln.Addr().String(), "nats", o.natsURL, "keys", len(icfg.Keys))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-served:
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		return errors.Join(srv.Shutdown(ctx), drainConn(ctx, nc))
+	}))
+}
+
+const consumerSummary = `Runs the consumer alone: reads the events stream from --nats-url in
+batches, writes each batch to SQLite in one transaction, then acknowledges it.`
+
+func runConsumer(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("consumer", consumerSummary, getenv, stderr)
+	var o options
+	var healthAddr string
+	o.log.register(f)
+	o.registerData(f)
+	o.registerNATSClient(f)
+	o.registerConsumer(f)
+	o.registerShutdown(f)
+	f.str(&healthAddr, "health-addr", "", "optional HTTP address for /healthz and /readyz (empty = none)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open(ctx, o.dbPath())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	nc, err := connectNATS(o.natsURL, "trackskills-consumer", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cons, err := consumer.New(o.consumer, mustJS(newJetStream(nc)), db, logger.With("component", "consumer"))
+	if err != nil {
+		return err
+	}
+	var health *http.Server
+	if healthAddr != "" {
+		if health, err = startHealth(healthAddr, logger, db, cons); err != nil {
+			return err
+		}
+	}
+	cctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cons.Run(cctx) }()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-done:
+		done <- runErr
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		var errs []error
+		if health != nil {
+			errs = append(errs, health.Shutdown(ctx))
+		}
+		stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("wait for consumer: %w", ctx.Err()))
+		}
+		errs = append(errs, drainConn(ctx, nc), db.Close())
+		return errors.Join(errs...)
+	}))
+}
+
+// startHealth serves /healthz and /readyz for the consumer process.
+func startHealth(addr string, logger *slog.Logger, db *sql.DB, cons *consumer.Consumer) (*http.Server, error) {
+	e := ingest.NewEcho(logger, echo.ExtractIPDirect())
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		checks, status := map[string]string{"database": "ok", "consumer": "ok"}, http.StatusOK
+		if err := db.Ping(ctx); err != nil {
+			checks["database"], status = err.Error(), http.StatusServiceUnavailable
+		}
+		if !cons.Ready() {
+			checks["consumer"], status = "not attached to the stream", http.StatusServiceUnavailable
+		}
+		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("health server", "err", err)
+		}
+	}()
+	return srv, nil
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/sql"
+)
+
+const serveSummary = `Runs everything in one process: an embedded NATS server with JetStream
+(stored under the data dir), the ingest endpoint, and the consumer that
+writes events to SQLite. The parts talk in-process; NATS still listens on
+--nats-addr (loopback) so that other tools can reach the stream.`
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("serve", serveSummary, getenv, stderr)
+	var o options
+	o.log.register(f)
+	o.registerData(f)
+	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerNATSServer(f)
+	o.registerStream(f)
+	o.registerConsumer(f)
+	o.registerShutdown(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	app, err := startServe(ctx, &o, getenv, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "url", app.URL(), "nats", app.nats.ClientURL(), "db", app.db.Path())
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-app.failed:
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, app.Close))
+}
+
+// serveApp is `serve` while it runs; the end-to-end tests start it too.
+type serveApp struct {
+	logger     *slog.Logger
+	nats       *embeddednats.Server
+	nc         *nats.Conn
+	db         *sql.DB
+	ingest     *ingest.Server
+	consumer   *consumer.Consumer
+	ln         net.Listener
+	stopCons   context.CancelFunc
+	consDone   chan error
+	failed     chan error
+	httpClosed chan struct{}
+}
+
+// startServe starts every part; the caller must Close the app.
+func startServe(ctx context.Context, o *options, getenv func(string) string, logger *slog.Logger) (app *serveApp, err error) {
+	icfg, err := o.ingestConfig()
+	if err != nil {
+		return nil, err
+	}
+	ncfg, err := o.natsConfig()
+	if err != nil {
+		return nil, err
+	}
+	key, err := ingest.LoadOrCreateKey(o.dataDir, getenv("TRACKSKILLS_HASH_KEY"))
+	if err != nil {
+		return nil, err
+	}
+	app = &serveApp{logger: logger, failed: make(chan error, 2), consDone: make(chan error, 1), httpClosed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = app.Close(context.Background()) // the start error is the one to report
+		}
+	}()
+	if app.nats, err = embeddednats.Start(ncfg, logger.With("component", "nats")); err != nil {
+		return app, err
+	}
+	if app.nc, err = app.nats.Connect("trackskills-serve"); err != nil {
+		return app, err
+	}
+	js, err := newJetStream(app.nc)
+	if err != nil {
+		return app, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := ingest.EnsureStream(sctx, js, o.stream); err != nil {
+		return app, err
+	}
+	if app.db, err = sql.Open(sctx, o.dbPath()); err != nil {
+		return app, err
+	}
+	if app.consumer, err = consumer.New(o.consumer, js, app.db, logger.With("component", "consumer")); err != nil {
+		return app, err
+	}
+	app.ingest = ingest.New(icfg, js, key, logger.With("component", "ingest"))
+	app.ingest.AddCheck(ingest.Check{Name: "database", Fn: app.db.Ping})
+	app.ingest.AddCheck(ingest.Check{Name: "consumer", Fn: func(context.Context) error {
+		if !app.consumer.Ready() {
+			return errors.New("consumer not attached")
+		}
+		return nil
+	}})
+	if app.ln, err = net.Listen("tcp", o.httpAddr); err != nil {
+		return app, fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	}
+	var cctx context.Context
+	cctx, app.stopCons = context.WithCancel(context.Background())
+	go func() {
+		err := app.consumer.Run(cctx)
+		app.consDone <- err
+		if err != nil {
+			app.failed <- fmt.Errorf("consumer: %w", err)
+		}
+	}()
+	go func() {
+		defer close(app.httpClosed)
+		if err := app.ingest.Serve(app.ln); err != nil {
+			app.failed <- err
+		}
+	}()
+	return app, nil
+}
+
+// URL returns the base URL of the HTTP server.
+func (a *serveApp) URL() string { return "http://" + a.ln.Addr().String() }
+
+// Close shuts down in order: stop taking requests and finish in-flight
+// publishes, let the consumer commit and acknowledge its batch, drain the
+// NATS connection, stop NATS, close SQLite.
+func (a *serveApp) Close(ctx context.Context) error {
+	var errs []error
+	if a.ingest != nil {
+		errs = append(errs, a.ingest.Shutdown(ctx))
+		if a.ln != nil {
+			<-a.httpClosed
+		}
+	}
+	if a.stopCons != nil {
+		a.stopCons()
+		select {
+		case <-a.consDone:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("wait for consumer: %w", ctx.Err()))
+		}
+	}
+	if a.nc != nil {
+		errs = append(errs, drainConn(ctx, a.nc))
+	}
+	if a.nats != nil {
+		errs = append(errs, a.nats.Shutdown(ctx))
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// drainConn flushes what the connection still has to send (acks included)
+// and closes it.
+func drainConn(ctx context.Context, nc *nats.Conn) error {
+	if nc.IsClosed() {
+		return nil
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return nil // a connection that cannot drain has nothing left to flush
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		nc.Close()
+		return fmt.Errorf("drain nats connection: %w", ctx.Err())
+	}
+}
+
+// shutdownWithSignals runs closeFn with the shutdown timeout; a second
+// SIGINT or SIGTERM cuts it short.
+func shutdownWithSignals(timeout time.Duration, logger *slog.Logger, closeFn func(context.Context) error) error {
+	logger.Info("shutting down", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+			logger.Warn("second signal: cutting the shutdown short")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := closeFn(ctx)
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}

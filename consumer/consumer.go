@@ -1,0 +1,316 @@
+// Package consumer moves events from the JetStream stream into SQLite: a
+// durable pull consumer reads batches, writes each in one transaction and
+// acknowledges the messages only after the commit.
+package consumer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/sql"
+)
+
+// Config configures the consumer.
+type Config struct {
+	Durable       string        // durable consumer name
+	BatchEvents   int           // close a batch at this many events
+	BatchWait     time.Duration // or this long after its first message
+	AckWait       time.Duration // redelivery delay of an unacknowledged message
+	MaxAckPending int           // messages delivered but not yet acknowledged
+	PullMaxBytes  int           // client-side buffer of fetched messages
+	RetryMin      time.Duration // first NAK delay after a database error
+	RetryMax      time.Duration // longest NAK delay
+}
+
+// DefaultConfig returns the defaults of SPEC §6.
+func DefaultConfig() Config {
+	return Config{
+		Durable:       trackskills.ConsumerName,
+		BatchEvents:   1000,
+		BatchWait:     50 * time.Millisecond,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 20000,
+		PullMaxBytes:  16 << 20,
+		RetryMin:      500 * time.Millisecond,
+		RetryMax:      30 * time.Second,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Durable == "":
+		return errors.New("consumer durable name is required")
+	case c.BatchEvents < 1:
+		return errors.New("consumer batch size must be at least 1")
+	case c.BatchWait <= 0:
+		return errors.New("consumer batch wait must be positive")
+	case c.AckWait < time.Second:
+		return errors.New("consumer ack wait must be at least 1s")
+	case c.MaxAckPending < 1:
+		return errors.New("consumer max ack pending must be at least 1")
+	}
+	return nil
+}
+
+// Stats counts what the consumer has done since it started.
+type Stats struct {
+	Batches     int64 // committed transactions
+	Messages    int64 // stream messages acknowledged or terminated
+	Inserted    int64 // new rows
+	Ignored     int64 // events already stored (redeliveries)
+	DeadLetters int64 // poison messages kept in dead_letters
+	Failures    int64 // batches that failed and were NAKed
+}
+
+// Consumer is the stream -> SQLite consumer.
+type Consumer struct {
+	cfg    Config
+	js     jetstream.JetStream
+	db     *sql.DB
+	logger *slog.Logger
+
+	batches, messages, inserted, ignored, dead, failures atomic.Int64
+	ready                                                atomic.Bool
+
+	// afterCommit runs between commit and ack; tests use it to simulate a
+	// crash in that window.
+	afterCommit func() error
+}
+
+// New returns a consumer that writes to db.
+func New(cfg Config, js jetstream.JetStream, db *sql.DB, logger *slog.Logger) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Consumer{cfg: cfg, js: js, db: db, logger: logger}, nil
+}
+
+// Stats returns the counters.
+func (c *Consumer) Stats() Stats {
+	return Stats{
+		Batches: c.batches.Load(), Messages: c.messages.Load(), Inserted: c.inserted.Load(),
+		Ignored: c.ignored.Load(), DeadLetters: c.dead.Load(), Failures: c.failures.Load(),
+	}
+}
+
+// Ready reports whether the durable consumer exists and is being read.
+func (c *Consumer) Ready() bool { return c.ready.Load() }
+
+// batch is a run of messages written in one transaction.
+type batch struct {
+	msgs   []jetstream.Msg
+	events []trackskills.Event
+	dead   []sql.DeadLetter
+	terms  map[int]string // index in msgs -> reason, for poison messages
+}
+
+// Run consumes until ctx ends, then stops fetching, writes and acknowledges
+// what it already holds, and returns nil.
+func (c *Consumer) Run(ctx context.Context) error {
+	cons, err := c.attach(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	iter, err := cons.Messages(jetstream.PullMaxBytes(c.cfg.PullMaxBytes))
+	if err != nil {
+		return fmt.Errorf("start pulling: %w", err)
+	}
+	c.ready.Store(true)
+	defer c.ready.Store(false)
+	c.logger.Info("consumer started", "durable", c.cfg.Durable, "batch_events", c.cfg.BatchEvents, "batch_wait", c.cfg.BatchWait)
+
+	// Two stages, so that decoding the next batch overlaps the SQLite
+	// write of the current one.
+	batches := make(chan *batch, 1)
+	var wg sync.WaitGroup
+	var writeErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		writeErr = c.writeLoop(batches)
+	}()
+	readErr := c.readLoop(ctx, iter, batches)
+	close(batches)
+	wg.Wait()
+	if err := errors.Join(readErr, writeErr); err != nil {
+		return err
+	}
+	c.logger.Info("consumer stopped", "inserted", c.inserted.Load(), "ignored", c.ignored.Load(), "dead_letters", c.dead.Load())
+	return nil
+}
+
+// attach creates or updates the durable consumer, waiting with backoff for
+// the stream, which the publisher declares.
+func (c *Consumer) attach(ctx context.Context) (jetstream.Consumer, error) {
+	delay := 100 * time.Millisecond
+	for {
+		cons, err := c.js.CreateOrUpdateConsumer(ctx, trackskills.StreamName, jetstream.ConsumerConfig{
+			Durable:       c.cfg.Durable,
+			Description:   "Track Skills SQLite writer",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       c.cfg.AckWait,
+			MaxAckPending: c.cfg.MaxAckPending,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			FilterSubject: trackskills.StreamSubjects,
+			MaxDeliver:    -1,
+		})
+		if err == nil {
+			return cons, nil
+		}
+		c.logger.Info("waiting for the stream", "stream", trackskills.StreamName, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("attach consumer: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Second)
+	}
+}
+
+// readLoop fills batches of up to BatchEvents events, closing each at most
+// BatchWait after its first message.
+func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch) error {
+	draining := false
+	var cur *batch
+	var deadline time.Time
+	for {
+		if !draining && ctx.Err() != nil {
+			// Stop pulling; Next still returns what is buffered.
+			iter.Drain()
+			draining = true
+		}
+		wait := 250 * time.Millisecond
+		if cur != nil {
+			wait = time.Until(deadline)
+		}
+		var msg jetstream.Msg
+		var err error
+		if wait > 0 {
+			msg, err = iter.Next(jetstream.NextMaxWait(wait))
+		} else {
+			err = nats.ErrTimeout
+		}
+		switch {
+		case err == nil:
+			if cur == nil {
+				cur = &batch{}
+				deadline = time.Now().Add(c.cfg.BatchWait)
+			}
+			c.add(cur, msg)
+			if len(cur.events) >= c.cfg.BatchEvents {
+				out <- cur
+				cur = nil
+			}
+		case errors.Is(err, nats.ErrTimeout):
+			if cur != nil {
+				out <- cur
+				cur = nil
+			}
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			if cur != nil {
+				out <- cur
+			}
+			if draining {
+				return nil
+			}
+			return fmt.Errorf("message iterator closed: %w", err)
+		default:
+			c.logger.Debug("pull", "err", err)
+		}
+	}
+}
+
+// add decodes msg into b; a message that cannot be decoded becomes a dead
+// letter, so one poison message never blocks its batch.
+func (c *Consumer) add(b *batch, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	var seq uint64
+	if err == nil {
+		seq = meta.Sequence.Stream
+	}
+	b.msgs = append(b.msgs, msg)
+	start := len(b.events)
+	err = trackskills.DecodePayload(msg.Headers().Get(trackskills.SchemaHeader), msg.Data(), func(ev trackskills.Event) error {
+		ev.StreamSeq = seq
+		b.events = append(b.events, ev)
+		return nil
+	})
+	if err == nil {
+		return
+	}
+	b.events = b.events[:start]
+	reason := fmt.Sprintf("undecodable message: %v", err)
+	hdr, _ := json.Marshal(msg.Headers()) // a map of strings always encodes
+	b.dead = append(b.dead, sql.DeadLetter{StreamSeq: seq, Subject: msg.Subject(), Reason: reason, Headers: string(hdr), Payload: msg.Data()})
+	if b.terms == nil {
+		b.terms = map[int]string{}
+	}
+	b.terms[len(b.msgs)-1] = reason
+	c.logger.Warn("poison message sent to dead_letters", "stream_seq", seq, "subject", msg.Subject(), "err", err)
+}
+
+// writeLoop commits each batch, then acknowledges its messages. On a
+// database error the messages are NAKed with a growing delay, so they come
+// back later; nothing is acknowledged that is not committed.
+func (c *Consumer) writeLoop(in <-chan *batch) error {
+	retry := c.cfg.RetryMin
+	var fatal error
+	for b := range in {
+		if fatal != nil {
+			continue // leave unacknowledged: redelivered after AckWait
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		res, err := c.db.WriteBatch(ctx, b.events, b.dead)
+		cancel()
+		if err != nil {
+			c.failures.Add(1)
+			c.logger.Error("write batch; will retry", "batch_size", len(b.events), "retry_in", retry, "err", err)
+			for _, m := range b.msgs {
+				_ = m.NakWithDelay(retry) // if the NAK is lost, AckWait redelivers
+			}
+			time.Sleep(min(retry, time.Second)) // let the disk or lock recover
+			retry = min(retry*2, c.cfg.RetryMax)
+			continue
+		}
+		retry = c.cfg.RetryMin
+		if c.afterCommit != nil {
+			if err := c.afterCommit(); err != nil {
+				fatal = err
+				continue
+			}
+		}
+		for i, m := range b.msgs {
+			var err error
+			if reason, ok := b.terms[i]; ok {
+				err = m.TermWithReason(reason)
+			} else {
+				err = m.Ack()
+			}
+			if err != nil {
+				// The row is committed; a redelivery will be ignored.
+				c.logger.Debug("ack", "err", err)
+			}
+		}
+		c.batches.Add(1)
+		c.messages.Add(int64(len(b.msgs)))
+		c.inserted.Add(int64(res.Inserted))
+		c.ignored.Add(int64(res.Ignored))
+		c.dead.Add(int64(res.DeadLetters))
+		c.logger.Debug("batch committed", "batch_size", len(b.events), "inserted", res.Inserted, "ignored", res.Ignored, "messages", len(b.msgs))
+	}
+	return fatal
+}

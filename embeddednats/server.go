@@ -1,0 +1,168 @@
+// Package embeddednats runs a NATS server with JetStream inside the process,
+// its file store under the data dir, for `trackskills serve` and
+// `trackskills nats`.
+package embeddednats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Config configures the embedded server.
+type Config struct {
+	// Addr is host:port to listen on; port -1 picks a free one. Empty means
+	// no TCP listener at all (in-process connections only).
+	Addr string
+	// StoreDir is the JetStream file store directory.
+	StoreDir string
+	// SyncAlways makes JetStream fsync every write before acknowledging it,
+	// so that an acknowledged event survives a power cut, not only a crash.
+	SyncAlways bool
+	// MaxStore caps the JetStream file store in bytes; 0 means no cap.
+	MaxStore int64
+	// ReadyTimeout bounds the wait for the server to accept connections.
+	ReadyTimeout time.Duration
+}
+
+// DefaultConfig returns the configuration used when a flag is not set.
+func DefaultConfig() Config {
+	return Config{Addr: "127.0.0.1:4222", StoreDir: "data/nats", ReadyTimeout: 10 * time.Second}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if c.StoreDir == "" {
+		return errors.New("nats store dir is required")
+	}
+	if c.Addr != "" {
+		if _, _, err := splitAddr(c.Addr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func splitAddr(addr string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("nats address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("nats address %q: bad port", addr)
+	}
+	if port == 0 {
+		port = -1 // nats-server's "any free port"
+	}
+	return host, port, nil
+}
+
+// Server is a running embedded NATS server.
+type Server struct {
+	ns     *server.Server
+	logger *slog.Logger
+}
+
+// Start starts the server and waits until it accepts connections.
+func Start(cfg Config, logger *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create nats store dir: %w", err)
+	}
+	opts := &server.Options{
+		ServerName: "trackskills",
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		// NoSigs is mandatory: otherwise nats-server traps SIGINT/SIGTERM
+		// and exits the process before our own drain has run.
+		NoSigs:            true,
+		SyncAlways:        cfg.SyncAlways,
+		JetStreamMaxStore: cfg.MaxStore,
+		MaxPayload:        4 << 20,
+	}
+	if cfg.Addr == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := splitAddr(cfg.Addr)
+		if err != nil {
+			return nil, err
+		}
+		opts.Host, opts.Port = host, port
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("create nats server: %w", err)
+	}
+	ns.SetLoggerV2(&slogAdapter{l: logger}, false, false, false)
+	go ns.Start()
+	timeout := cfg.ReadyTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	if !ns.ReadyForConnections(timeout) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("nats server not ready after %s (is %s in use?)", timeout, cfg.Addr)
+	}
+	s := &Server{ns: ns, logger: logger}
+	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways)
+	return s, nil
+}
+
+// Addr returns the host:port clients can reach, or "" when not listening.
+func (s *Server) Addr() string {
+	if a, ok := s.ns.Addr().(*net.TCPAddr); ok && a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// ClientURL returns the nats:// URL of the TCP listener.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// Connect opens an in-process client connection (no TCP).
+func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.Name(name), nats.InProcessServer(s.ns), nats.MaxReconnects(-1)}, opts...)
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect in-process: %w", err)
+	}
+	return nc, nil
+}
+
+// Shutdown stops the server and waits until it has stopped, or until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.logger.Info("nats stopped")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("nats shutdown: %w", ctx.Err())
+	}
+}
+
+// slogAdapter implements server.Logger on top of slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }

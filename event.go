@@ -1,0 +1,371 @@
+package trackskills
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of the event contract (SPEC §2).
+const (
+	MaxToolName     = 128     // characters
+	MaxCategory     = 64      // characters
+	MaxErrorType    = 64      // characters
+	MaxErrorMessage = 2048    // bytes; longer messages are cut, not rejected
+	MaxMetadata     = 8192    // bytes of compact JSON
+	MaxIdentity     = 256     // characters of user_id or session_id
+	MaxEventID      = 64      // characters of [A-Za-z0-9_-]
+	MaxDurationMs   = 86_400_000
+	MaxPast         = 7 * 24 * time.Hour
+	MaxFuture       = 5 * time.Minute
+	DefaultCategory = "default"
+	DefaultSource   = "api"
+)
+
+// CutMarker ends an error message that was cut to MaxErrorMessage bytes.
+const CutMarker = "… [cut]"
+
+// Statuses an event may have.
+const (
+	StatusSuccess = "success"
+	StatusError   = "error"
+	StatusTimeout = "timeout"
+)
+
+// Sources names the accepted values of the source field.
+var Sources = []string{"api", "hook", "bash", "js", "go", "otlp", "import"}
+
+// Input is an event as a client sends it, before validation.
+type Input struct {
+	ToolName          string          `json:"tool_name"`
+	ToolCategory      string          `json:"tool_category"`
+	Status            string          `json:"status"`
+	DurationMs        json.RawMessage `json:"duration_ms"`
+	ErrorType         string          `json:"error_type"`
+	ErrorMessage      string          `json:"error_message"`
+	Metadata          json.RawMessage `json:"metadata"`
+	RequestSizeBytes  json.RawMessage `json:"request_size_bytes"`
+	ResponseSizeBytes json.RawMessage `json:"response_size_bytes"`
+	EventID           string          `json:"event_id"`
+	Timestamp         json.RawMessage `json:"timestamp"`
+	UserID            string          `json:"user_id"`
+	SessionID         string          `json:"session_id"`
+	Source            string          `json:"source"`
+}
+
+// Event is a validated event as it travels on the stream and is stored.
+// It holds hashes of identities, never the identities themselves.
+type Event struct {
+	EventID           string          `json:"event_id"`
+	ToolName          string          `json:"tool_name"`
+	ToolCategory      string          `json:"tool_category"`
+	Status            string          `json:"status"`
+	DurationMs        *int64          `json:"duration_ms,omitempty"`
+	ErrorType         string          `json:"error_type,omitempty"`
+	ErrorMessage      string          `json:"error_message,omitempty"`
+	Metadata          json.RawMessage `json:"metadata,omitempty"`
+	RequestSizeBytes  *int64          `json:"request_size_bytes,omitempty"`
+	ResponseSizeBytes *int64          `json:"response_size_bytes,omitempty"`
+	Timestamp         int64           `json:"timestamp"`   // Unix ms, when the call happened
+	ReceivedAt        int64           `json:"received_at"` // Unix ms, when ingest received it
+	UserHash          string          `json:"user_hash"`
+	SessionHash       string          `json:"session_hash,omitempty"`
+	Source            string          `json:"source"`
+
+	// StreamSeq is the stream sequence of the message that carried the
+	// event; the consumer sets it, it is not part of the payload.
+	StreamSeq uint64 `json:"-"`
+}
+
+// DecodeInput parses one JSON event. A body that is not a JSON object, or a
+// field of the wrong JSON type, is a *FieldError.
+func DecodeInput(data []byte) (Input, error) {
+	var in Input
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return in, fieldErr("", "body is empty: send a JSON object with tool_name and status")
+	}
+	if data[0] != '{' {
+		return in, fieldErr("", "body must be a JSON object, such as {\"tool_name\":\"my_skill\",\"status\":\"success\"}")
+	}
+	if err := json.Unmarshal(data, &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return in, fieldErr(te.Field, "must be a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return in, fieldErr("", "body is not valid JSON (at byte %d): %s", se.Offset, se.Error())
+		}
+		return in, fieldErr("", "body is not valid JSON: %s", err.Error())
+	}
+	return in, nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	}
+	return goKind
+}
+
+// Validate checks every rule of SPEC §2 and returns the event to publish. It
+// leaves EventID, UserHash and SessionHash for the caller, which knows the
+// hash key and the client; ReceivedAt is now.
+func (in *Input) Validate(now time.Time) (Event, error) {
+	ev := Event{
+		ToolName:     in.ToolName,
+		ToolCategory: in.ToolCategory,
+		Status:       in.Status,
+		ErrorType:    in.ErrorType,
+		Source:       in.Source,
+		ReceivedAt:   now.UnixMilli(),
+	}
+	if in.ToolName == "" {
+		return ev, fieldErr("tool_name", "is required: the name of the skill or tool, 1-128 characters")
+	}
+	if err := checkText("tool_name", in.ToolName, MaxToolName); err != nil {
+		return ev, err
+	}
+	if ev.ToolCategory == "" {
+		ev.ToolCategory = DefaultCategory
+	} else if err := checkText("tool_category", in.ToolCategory, MaxCategory); err != nil {
+		return ev, err
+	}
+	switch in.Status {
+	case StatusSuccess, StatusError, StatusTimeout:
+	case "":
+		return ev, fieldErr("status", "is required: one of success, error, timeout")
+	default:
+		return ev, fieldErr("status", "must be one of success, error, timeout, not %q", clip(in.Status))
+	}
+	var err error
+	if ev.DurationMs, err = optInt("duration_ms", in.DurationMs, MaxDurationMs, true); err != nil {
+		return ev, err
+	}
+	if in.ErrorType != "" {
+		if err := checkText("error_type", in.ErrorType, MaxErrorType); err != nil {
+			return ev, err
+		}
+	}
+	ev.ErrorMessage = CutMessage(in.ErrorMessage)
+	if ev.Metadata, err = normMetadata(in.Metadata); err != nil {
+		return ev, err
+	}
+	if ev.RequestSizeBytes, err = optInt("request_size_bytes", in.RequestSizeBytes, math.MaxInt64, false); err != nil {
+		return ev, err
+	}
+	if ev.ResponseSizeBytes, err = optInt("response_size_bytes", in.ResponseSizeBytes, math.MaxInt64, false); err != nil {
+		return ev, err
+	}
+	if in.EventID != "" {
+		if err := CheckEventID(in.EventID); err != nil {
+			return ev, err
+		}
+		ev.EventID = in.EventID
+	}
+	if ev.Timestamp, err = parseTimestamp(in.Timestamp, now); err != nil {
+		return ev, err
+	}
+	if utf8.RuneCountInString(in.UserID) > MaxIdentity {
+		return ev, fieldErr("user_id", "is longer than %d characters", MaxIdentity)
+	}
+	if utf8.RuneCountInString(in.SessionID) > MaxIdentity {
+		return ev, fieldErr("session_id", "is longer than %d characters", MaxIdentity)
+	}
+	if ev.Source == "" {
+		ev.Source = DefaultSource
+	} else if !validSource(ev.Source) {
+		return ev, fieldErr("source", "must be one of %s, not %q", strings.Join(Sources, ", "), clip(ev.Source))
+	}
+	return ev, nil
+}
+
+func validSource(s string) bool {
+	for _, v := range Sources {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckEventID reports whether id is 1-64 characters of [A-Za-z0-9_-].
+func CheckEventID(id string) error {
+	if id == "" || len(id) > MaxEventID {
+		return fieldErr("event_id", "must be 1-%d characters of A-Z, a-z, 0-9, _ and -", MaxEventID)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fieldErr("event_id", "must be 1-%d characters of A-Z, a-z, 0-9, _ and -; found %q", MaxEventID, string(rune(c)))
+		}
+	}
+	return nil
+}
+
+// checkText enforces a length in characters and the absence of control
+// characters, which would break logs, CSV export and the dashboard.
+func checkText(field, s string, max int) error {
+	if n := utf8.RuneCountInString(s); n > max {
+		return fieldErr(field, "is %d characters long; the limit is %d", n, max)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			return fieldErr(field, "must not contain control characters (found U+%04X)", r)
+		}
+	}
+	return nil
+}
+
+// CutMessage cuts an error message longer than MaxErrorMessage bytes at a
+// character boundary and marks it as cut.
+func CutMessage(s string) string {
+	if len(s) <= MaxErrorMessage {
+		return s
+	}
+	n := MaxErrorMessage - len(CutMarker)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + CutMarker
+}
+
+// clip shortens a bad value quoted back in an error message.
+func clip(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	n := 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// optInt parses an optional JSON integer in [0, max]. Fractions are rounded
+// when allowFraction is set (durations measured with performance.now()).
+func optInt(field string, raw json.RawMessage, max int64, allowFraction bool) (*int64, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		return nil, fieldErr(field, "must be a number, not a string")
+	}
+	s := string(raw)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fieldErr(field, "must be a number")
+		}
+		if f != math.Trunc(f) && !allowFraction {
+			return nil, fieldErr(field, "must be a whole number, not %s", s)
+		}
+		if f < 0 || f > float64(max) {
+			return nil, fieldErr(field, "must be between 0 and %d, not %s", max, s)
+		}
+		n = int64(math.Round(f))
+	}
+	if n < 0 || n > max {
+		return nil, fieldErr(field, "must be between 0 and %d, not %d", max, n)
+	}
+	return &n, nil
+}
+
+// normMetadata accepts an object, or a string that holds one (the seed sends
+// JSON.stringify output), and returns it as compact JSON.
+func normMetadata(raw json.RawMessage) (json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	obj := []byte(raw)
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fieldErr("metadata", "must be a JSON object or a string holding one")
+		}
+		obj = bytes.TrimSpace([]byte(s))
+		if len(obj) == 0 {
+			return nil, nil
+		}
+		if !json.Valid(obj) {
+			return nil, fieldErr("metadata", "is a string that does not hold valid JSON; send an object or JSON.stringify(object)")
+		}
+	}
+	if obj[0] != '{' {
+		return nil, fieldErr("metadata", "must be a JSON object (or a string holding one), not %s", jsonTypeOf(obj[0]))
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, obj); err != nil {
+		return nil, fieldErr("metadata", "is not valid JSON")
+	}
+	if buf.Len() > MaxMetadata {
+		return nil, fieldErr("metadata", "is %d bytes once serialised; the limit is %d", buf.Len(), MaxMetadata)
+	}
+	return buf.Bytes(), nil
+}
+
+func jsonTypeOf(c byte) string {
+	switch c {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// Accepted timestamp layouts, besides Unix milliseconds.
+var tsLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05"}
+
+func parseTimestamp(raw json.RawMessage, now time.Time) (int64, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return now.UnixMilli(), nil
+	}
+	var t time.Time
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, fieldErr("timestamp", "must be an RFC 3339 string or Unix milliseconds")
+		}
+		ok := false
+		for _, layout := range tsLayouts {
+			if p, err := time.Parse(layout, s); err == nil {
+				t, ok = p, true
+				break
+			}
+		}
+		if !ok {
+			return 0, fieldErr("timestamp", "must be RFC 3339 (2026-02-09T21:30:00Z) or Unix milliseconds, not %q", clip(s))
+		}
+	} else {
+		ms, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) || math.Abs(ms) > 1e15 {
+			return 0, fieldErr("timestamp", "must be an RFC 3339 string or Unix milliseconds")
+		}
+		t = time.UnixMilli(int64(ms))
+	}
+	if t.Before(now.Add(-MaxPast)) {
+		return 0, fieldErr("timestamp", "is more than 7 days in the past (Unix milliseconds or RFC 3339 expected)")
+	}
+	if t.After(now.Add(MaxFuture)) {
+		return 0, fieldErr("timestamp", "is more than 5 minutes in the future; check the client's clock")
+	}
+	return t.UnixMilli(), nil
+}

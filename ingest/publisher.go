@@ -1,0 +1,251 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/trackskills/trackskills"
+)
+
+// ErrUnavailable reports that the stream cannot take events now; ingest
+// answers 503 with Retry-After.
+var ErrUnavailable = errors.New("stream unavailable")
+
+// ErrClosed reports a publish after Close.
+var ErrClosed = errors.New("publisher closed")
+
+// PublisherConfig tunes group commit.
+type PublisherConfig struct {
+	Subject     string        // subject to publish to
+	MaxInFlight int           // messages awaiting their PubAck at once
+	MaxMsgBytes int           // payload cap of one message
+	MaxEvents   int           // events in one message
+	Timeout     time.Duration // wait for a PubAck
+}
+
+// DefaultPublisherConfig returns settings that suit a single node.
+func DefaultPublisherConfig() PublisherConfig {
+	return PublisherConfig{
+		Subject:     trackskills.SubjectIngest,
+		MaxInFlight: 4,
+		MaxMsgBytes: 900 << 10, // below the default 1 MiB max_payload of an external NATS
+		MaxEvents:   1000,
+		Timeout:     5 * time.Second,
+	}
+}
+
+// pending is a run of encoded events of one request, waiting to be published.
+type pending struct {
+	data []byte // NDJSON lines
+	n    int    // events in data
+	id   string // message id when published alone
+	done chan error
+}
+
+// Publisher publishes events with group commit: the events of requests that
+// arrive while earlier messages await their PubAck travel together in one
+// message, so that concurrent requests share one JetStream round trip and
+// one store write instead of paying one each.
+type Publisher struct {
+	js     jetstream.JetStream
+	cfg    PublisherConfig
+	logger *slog.Logger
+
+	queue chan *pending
+	slots chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+	loopWG sync.WaitGroup
+	ackWG  sync.WaitGroup
+}
+
+// NewPublisher starts a publisher on js.
+func NewPublisher(js jetstream.JetStream, cfg PublisherConfig, logger *slog.Logger) *Publisher {
+	if cfg.MaxInFlight < 1 {
+		cfg.MaxInFlight = 1
+	}
+	p := &Publisher{
+		js:     js,
+		cfg:    cfg,
+		logger: logger,
+		queue:  make(chan *pending, 8192),
+		slots:  make(chan struct{}, cfg.MaxInFlight),
+	}
+	p.loopWG.Add(1)
+	go p.loop()
+	return p
+}
+
+// Publish encodes events and returns once JetStream has stored all of them,
+// or with an error wrapping ErrUnavailable when it could not.
+func (p *Publisher) Publish(ctx context.Context, events []trackskills.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var runs []*pending
+	cur := &pending{done: make(chan error, 1)}
+	for i := range events {
+		line, err := trackskills.AppendEvent(nil, &events[i])
+		if err != nil {
+			return err
+		}
+		if cur.n > 0 && (len(cur.data)+len(line) > p.cfg.MaxMsgBytes || cur.n >= p.cfg.MaxEvents) {
+			runs = append(runs, cur)
+			cur = &pending{done: make(chan error, 1)}
+		}
+		cur.data = append(cur.data, line...)
+		cur.n++
+	}
+	runs = append(runs, cur)
+	if len(events) == 1 {
+		cur.id = events[0].EventID
+	}
+
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return fmt.Errorf("%w: %w", ErrUnavailable, ErrClosed)
+	}
+	for _, r := range runs {
+		select {
+		case p.queue <- r:
+		case <-ctx.Done():
+			p.mu.RUnlock()
+			return fmt.Errorf("%w: queue full: %w", ErrUnavailable, ctx.Err())
+		}
+	}
+	p.mu.RUnlock()
+
+	var first error
+	for _, r := range runs {
+		select {
+		case err := <-r.done:
+			if err != nil && first == nil {
+				first = err
+			}
+		case <-ctx.Done():
+			// The message may still be stored; the client retries with
+			// the same event_id and the database ignores the duplicate.
+			return fmt.Errorf("%w: wait for ack: %w", ErrUnavailable, ctx.Err())
+		}
+	}
+	return first
+}
+
+// loop groups queued runs into messages, one message per free slot.
+func (p *Publisher) loop() {
+	defer p.loopWG.Done()
+	var carry *pending
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			var ok bool
+			if first, ok = <-p.queue; !ok {
+				return
+			}
+		}
+		// Wait for a free slot first: while every slot is busy, requests
+		// pile up in the queue and the next message takes them all.
+		p.slots <- struct{}{}
+		group := []*pending{first}
+		size, n := len(first.data), first.n
+	gather:
+		for size < p.cfg.MaxMsgBytes && n < p.cfg.MaxEvents {
+			select {
+			case r, ok := <-p.queue:
+				if !ok {
+					break gather
+				}
+				if size+len(r.data) > p.cfg.MaxMsgBytes || n+r.n > p.cfg.MaxEvents {
+					carry = r
+					break gather
+				}
+				group = append(group, r)
+				size += len(r.data)
+				n += r.n
+			default:
+				break gather
+			}
+		}
+		p.send(group, size, n)
+	}
+}
+
+func (p *Publisher) send(group []*pending, size, n int) {
+	data := group[0].data
+	id := group[0].id
+	if len(group) > 1 {
+		data = make([]byte, 0, size)
+		for _, r := range group {
+			data = append(data, r.data...)
+		}
+		id = ""
+	}
+	if id == "" {
+		id = "g" + ulid.Make().String()
+	}
+	msg := &nats.Msg{Subject: p.cfg.Subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(trackskills.SchemaHeader, trackskills.SchemaV1)
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	finish := func(err error) {
+		for _, r := range group {
+			r.done <- err
+		}
+		<-p.slots
+	}
+	fut, err := p.js.PublishMsgAsync(msg)
+	if err != nil {
+		finish(fmt.Errorf("%w: publish: %w", ErrUnavailable, err))
+		return
+	}
+	p.ackWG.Add(1)
+	go func() {
+		defer p.ackWG.Done()
+		timer := time.NewTimer(p.cfg.Timeout)
+		defer timer.Stop()
+		select {
+		case ack := <-fut.Ok():
+			p.logger.Debug("published", "events", n, "bytes", size, "seq", ack.Sequence, "duplicate", ack.Duplicate)
+			finish(nil)
+		case err := <-fut.Err():
+			finish(fmt.Errorf("%w: %w", ErrUnavailable, err))
+		case <-timer.C:
+			finish(fmt.Errorf("%w: no ack after %s", ErrUnavailable, p.cfg.Timeout))
+		}
+	}()
+}
+
+// Close stops taking events, publishes what is queued and waits, up to ctx,
+// for every outstanding PubAck.
+func (p *Publisher) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	close(p.queue)
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		p.loopWG.Wait()
+		p.ackWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close publisher: %w", ctx.Err())
+	}
+}

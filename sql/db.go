@@ -1,0 +1,344 @@
+// Package sql is the one adapter that knows SQL: it opens the SQLite
+// database, applies the embedded migrations and exposes domain methods, so
+// that no other package imports database/sql.
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
+
+	"github.com/trackskills/trackskills"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the SQLite database of Track Skills.
+type DB struct {
+	db       *dbsql.DB
+	path     string
+	readOnly bool
+	insert   *dbsql.Stmt
+	dead     *dbsql.Stmt
+
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// Open opens (creating it when needed) the database at path for writing and
+// applies every pending migration. Only one writer should exist: writes are
+// serialised on a single connection.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create database dir: %w", err)
+		}
+	}
+	// Pragmas go in the DSN so that every pooled connection gets them.
+	// synchronous=FULL: a commit is on disk before the consumer acks the
+	// stream, so a power cut cannot lose an acknowledged batch; the cost is
+	// one fsync per batch of up to ~1,000 events.
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_synchronous", "FULL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_txlock", "immediate")
+	q.Set("_cache_size", "-32000")
+	db, err := dbsql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	d := &DB{db: db, path: path, Now: time.Now}
+	if err := d.migrate(ctx); err != nil {
+		_ = db.Close() // the migrate error is the one to report
+		return nil, err
+	}
+	if err := d.prepare(ctx); err != nil {
+		_ = db.Close() // the prepare error is the one to report
+		return nil, err
+	}
+	return d, nil
+}
+
+// OpenReadOnly opens an existing database for reading only. It waits, up to
+// ctx, until the writer has created the schema.
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("_busy_timeout", "5000")
+	db, err := dbsql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database read-only: %w", err)
+	}
+	d := &DB{db: db, path: path, readOnly: true, Now: time.Now}
+	for {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations`).Scan(&n)
+		if err == nil && n >= d.migrationCount() {
+			return d, nil
+		}
+		select {
+		case <-ctx.Done():
+			_ = db.Close() // the wait's end is the error to report
+			if err == nil {
+				err = fmt.Errorf("schema has %d of %d migrations", n, d.migrationCount())
+			}
+			return nil, fmt.Errorf("wait for schema: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Close closes the database.
+func (d *DB) Close() error {
+	var errs []error
+	for _, s := range []*dbsql.Stmt{d.insert, d.dead} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	errs = append(errs, d.db.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}
+
+// Path returns the file the database lives in.
+func (d *DB) Path() string { return d.path }
+
+// Ping checks that the database answers a query.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := d.db.QueryRowContext(ctx, `SELECT 1 FROM migrations LIMIT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) migrationNames() []string {
+	names, _ := fs.Glob(migrations, "migrations/*.sql") // the pattern is constant and valid
+	sort.Strings(names)
+	return names
+}
+
+func (d *DB) migrationCount() int { return len(d.migrationNames()) }
+
+// migrate applies, in name order and one transaction each, every embedded
+// migration not yet recorded in the migrations table.
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (
+		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	for _, name := range d.migrationNames() {
+		if err := d.migrateOne(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", filepath.Base(name), err)
+		}
+	}
+	return nil
+}
+
+func (d *DB) migrateOne(ctx context.Context, name string) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, filepath.Base(name)).Scan(&n); err != nil {
+		return err
+	} else if n > 0 {
+		return nil
+	}
+	body, err := fs.ReadFile(migrations, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO migrations (name, applied_at) VALUES (?, ?)`,
+		filepath.Base(name), d.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (d *DB) prepare(ctx context.Context) error {
+	var err error
+	d.insert, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO skill_usage_events (
+		event_id, user_id_hash, session_hash, tool_name, tool_category, timestamp,
+		duration_ms, status, error_type, error_message, request_size_bytes,
+		response_size_bytes, metadata, source, received_at, stream_seq
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare insert: %w", err)
+	}
+	d.dead, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO dead_letters (
+		stream_seq, subject, reason, headers, payload, stored_at
+	) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare dead letter insert: %w", err)
+	}
+	return nil
+}
+
+// DeadLetter is a stream message that cannot be decoded, kept with its reason.
+type DeadLetter struct {
+	StreamSeq uint64
+	Subject   string
+	Reason    string
+	Headers   string // JSON object of the message headers
+	Payload   []byte
+}
+
+// BatchResult says what a WriteBatch stored.
+type BatchResult struct {
+	Inserted    int // new rows in skill_usage_events
+	Ignored     int // events already stored (redeliveries, retries)
+	DeadLetters int // dead-letter rows written
+}
+
+// WriteBatch stores events and dead letters in one transaction. Events whose
+// event_id is already stored are ignored, so a redelivered batch changes
+// nothing. When it returns nil the batch is committed and durable.
+func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []DeadLetter) (BatchResult, error) {
+	var res BatchResult
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return res, fmt.Errorf("begin batch: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	ins := tx.StmtContext(ctx, d.insert)
+	for i := range events {
+		ev := &events[i]
+		r, err := ins.ExecContext(ctx,
+			ev.EventID, ev.UserHash, nullString(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
+			nullInt(ev.DurationMs), ev.Status, nullString(ev.ErrorType), nullString(ev.ErrorMessage),
+			nullInt(ev.RequestSizeBytes), nullInt(ev.ResponseSizeBytes), nullString(string(ev.Metadata)),
+			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
+		if err != nil {
+			return res, fmt.Errorf("insert event %s: %w", ev.EventID, err)
+		}
+		if n, _ := r.RowsAffected(); n > 0 { // sqlite3 always returns a count
+			res.Inserted++
+		} else {
+			res.Ignored++
+		}
+	}
+	if len(dead) > 0 {
+		dl := tx.StmtContext(ctx, d.dead)
+		now := d.Now().UnixMilli()
+		for _, m := range dead {
+			if _, err := dl.ExecContext(ctx, int64(m.StreamSeq), m.Subject, m.Reason, m.Headers, m.Payload, now); err != nil {
+				return res, fmt.Errorf("insert dead letter %d: %w", m.StreamSeq, err)
+			}
+			res.DeadLetters++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit batch: %w", err)
+	}
+	return res, nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullInt(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// CountEvents returns the number of stored events.
+func (d *DB) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM skill_usage_events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
+// DeadLetterReasons returns the reason of every dead letter, oldest first.
+func (d *DB) DeadLetterReasons(ctx context.Context) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT reason FROM dead_letters ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("scan dead letter: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	return out, nil
+}
+
+// Events returns every stored event, in insertion order. It is meant for
+// tests and small tools; analytics reads aggregates.
+func (d *DB) Events(ctx context.Context) ([]trackskills.Event, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT event_id, user_id_hash, COALESCE(session_hash, ''),
+		tool_name, tool_category, timestamp, duration_ms, status, COALESCE(error_type, ''),
+		COALESCE(error_message, ''), request_size_bytes, response_size_bytes, COALESCE(metadata, ''),
+		source, received_at, stream_seq FROM skill_usage_events ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []trackskills.Event
+	for rows.Next() {
+		var ev trackskills.Event
+		var dur, req, resp dbsql.NullInt64
+		var meta string
+		var seq int64
+		if err := rows.Scan(&ev.EventID, &ev.UserHash, &ev.SessionHash, &ev.ToolName, &ev.ToolCategory,
+			&ev.Timestamp, &dur, &ev.Status, &ev.ErrorType, &ev.ErrorMessage, &req, &resp, &meta,
+			&ev.Source, &ev.ReceivedAt, &seq); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		ev.DurationMs, ev.RequestSizeBytes, ev.ResponseSizeBytes = ptr(dur), ptr(req), ptr(resp)
+		if meta != "" {
+			ev.Metadata = []byte(meta)
+		}
+		ev.StreamSeq = uint64(seq)
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+func ptr(n dbsql.NullInt64) *int64 {
+	if !n.Valid {
+		return nil
+	}
+	v := n.Int64
+	return &v
+}
