@@ -13,13 +13,13 @@ import (
 
 // Limits of the event contract (SPEC §2).
 const (
-	MaxToolName     = 128     // characters
-	MaxCategory     = 64      // characters
-	MaxErrorType    = 64      // characters
-	MaxErrorMessage = 2048    // bytes; longer messages are cut, not rejected
-	MaxMetadata     = 8192    // bytes of compact JSON
-	MaxIdentity     = 256     // characters of user_id or session_id
-	MaxEventID      = 64      // characters of [A-Za-z0-9_-]
+	MaxToolName     = 128  // characters
+	MaxCategory     = 64   // characters
+	MaxErrorType    = 64   // characters
+	MaxErrorMessage = 2048 // bytes; longer messages are cut, not rejected
+	MaxMetadata     = 8192 // bytes of compact JSON
+	MaxIdentity     = 256  // characters of user_id or session_id
+	MaxEventID      = 64   // characters of [A-Za-z0-9_-]
 	MaxDurationMs   = 86_400_000
 	MaxPast         = 7 * 24 * time.Hour
 	MaxFuture       = 5 * time.Minute

@@ -342,3 +342,22 @@ func ptr(n dbsql.NullInt64) *int64 {
 	v := n.Int64
 	return &v
 }
+
+// LimitSize caps the database file at about maxBytes: past it, writes fail
+// with SQLITE_FULL exactly as on a full disk. It applies to the writer's
+// single connection; 0 removes the cap.
+func (d *DB) LimitSize(ctx context.Context, maxBytes int64) error {
+	var pageSize int64
+	if err := d.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+		return fmt.Errorf("read page size: %w", err)
+	}
+	pages := int64(1 << 31)
+	if maxBytes > 0 {
+		pages = max(maxBytes/pageSize, 1)
+	}
+	// PRAGMA takes no bound parameters; pages is an integer we computed.
+	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+		return fmt.Errorf("set max page count: %w", err)
+	}
+	return nil
+}
