@@ -230,12 +230,12 @@ type loadgen struct {
 	requests atomic.Int64
 	rows     atomic.Int64 // latest row count seen by the lag poller
 
-	mu          sync.Mutex // guards the fields below, merged from workers
-	codes       map[string]int64
-	latencies   []time.Duration
-	ackSamples  []countSample
-	firstErr    string
-	transportEr int64
+	mu            sync.Mutex // guards the fields below, merged from workers
+	codes         map[string]int64
+	latencies     []time.Duration
+	ackSamples    []countSample
+	firstErr      string
+	transportErrs int64
 }
 
 // countSample is a running count observed at a time: acknowledged events, or
@@ -345,7 +345,7 @@ func (lg *loadgen) worker(sendCtx, reqCtx context.Context, client *http.Client, 
 		if lg.firstErr == "" {
 			lg.firstErr = firstErr
 		}
-		lg.transportEr += transportErrs
+		lg.transportErrs += transportErrs
 	}()
 
 	for sendCtx.Err() == nil {
@@ -684,7 +684,7 @@ func (lg *loadgen) report(elapsed time.Duration, interrupted bool, lag *lagRepor
 		Failed:        lg.failed.Load(),
 		Rejected:      lg.rejected.Load(),
 		StatusCodes:   lg.codes,
-		TransportErrs: lg.transportEr,
+		TransportErrs: lg.transportErrs,
 		FirstError:    lg.firstErr,
 		Latency:       newLatencyReport(lg.latencies),
 		Lag:           lag,
