@@ -43,42 +43,46 @@ type options struct {
 	shutdownTimeout time.Duration
 }
 
+func (o *options) registerDataDir(f *cmdFlags) {
+	f.StringVar(&o.dataDir, "data-dir", "./data", "directory of the JetStream store, the SQLite file and the hash key")
+}
+
 func (o *options) registerData(f *cmdFlags) {
-	f.str(&o.dataDir, "data-dir", "./data", "directory of the JetStream store, the SQLite file and the hash key")
-	f.str(&o.db, "db", "", "the SQLite file (default <data-dir>/trackskills.db)")
+	o.registerDataDir(f)
+	f.StringVar(&o.db, "db", "", "the SQLite file (default <data-dir>/trackskills.db)")
 }
 
 func (o *options) registerHTTP(f *cmdFlags, def string) {
-	f.str(&o.httpAddr, "http-addr", def, "HTTP listen address (host:port)")
-	f.str(&o.ingestKeys, "ingest-keys", "", "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
-	f.boolean(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest keys (anyone who can reach it can send events)")
-	f.str(&o.trustedProxies, "trusted-proxies", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
-	f.float(&o.rateLimit, "rate-limit", 0, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
+	f.StringVar(&o.httpAddr, "http-addr", def, "HTTP listen address (host:port)")
+	f.StringVar(&o.ingestKeys, "ingest-keys", "", "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
+	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest keys (anyone who can reach it can send events)")
+	f.StringVar(&o.trustedProxies, "trusted-proxies", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
+	f.Float64Var(&o.rateLimit, "rate-limit", 0, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
 }
 
 func (o *options) registerNATSServer(f *cmdFlags) {
-	f.str(&o.natsAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens (host:port)")
-	f.boolean(&o.natsSyncAlways, "nats-sync-always", false, "fsync JetStream on every write before acknowledging it (survives a power cut, slower); otherwise a 2xx survives a process crash and the store is synced every 2 minutes")
-	f.bytes(&o.natsMaxStore, "nats-max-store", 0, "cap on the JetStream file store in bytes (0 = no cap)")
-	f.boolean(&o.allowRemoteNATS, "allow-remote-nats", false, "allow the NATS server to listen beyond loopback (it has no authentication)")
+	f.StringVar(&o.natsAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens (host:port)")
+	f.BoolVar(&o.natsSyncAlways, "nats-sync-always", false, "fsync JetStream on every write before acknowledging it (survives a power cut, slower); otherwise a 2xx survives a process crash and the store is synced every 2 minutes")
+	f.Int64Var(&o.natsMaxStore, "nats-max-store", 0, "cap on the JetStream file store in bytes (0 = no cap)")
+	f.BoolVar(&o.allowRemoteNATS, "allow-remote-nats", false, "allow the NATS server to listen beyond loopback (it has no authentication)")
 }
 
 func (o *options) registerNATSClient(f *cmdFlags) {
-	f.str(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) to connect to, comma-separated")
+	f.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) to connect to, comma-separated")
 }
 
 func (o *options) registerStream(f *cmdFlags) {
 	d := ingest.DefaultStreamConfig()
 	f.duration(&o.stream.MaxAge, "stream-max-age", d.MaxAge, "events older than this leave the stream (e.g. 90d, 720h)")
-	f.bytes(&o.stream.MaxBytes, "stream-max-bytes", 0, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
+	f.Int64Var(&o.stream.MaxBytes, "stream-max-bytes", 0, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
 	f.duration(&o.stream.Duplicates, "stream-duplicates", d.Duplicates, "Nats-Msg-Id deduplication window")
-	f.integer(&o.stream.Replicas, "stream-replicas", d.Replicas, "stream replicas (on a NATS cluster)")
+	f.IntVar(&o.stream.Replicas, "stream-replicas", d.Replicas, "stream replicas (on a NATS cluster)")
 }
 
 func (o *options) registerConsumer(f *cmdFlags) {
 	d := consumer.DefaultConfig()
 	o.consumer = d
-	f.integer(&o.consumer.BatchEvents, "batch-events", d.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
+	f.IntVar(&o.consumer.BatchEvents, "batch-events", d.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
 	f.duration(&o.consumer.BatchWait, "batch-wait", d.BatchWait, "or this long after its first message")
 	f.duration(&o.consumer.AckWait, "ack-wait", d.AckWait, "redelivery delay of a message the consumer did not acknowledge")
 }

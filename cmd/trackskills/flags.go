@@ -18,7 +18,6 @@ import (
 type cmdFlags struct {
 	*flag.FlagSet
 	getenv func(string) string
-	envErr error
 }
 
 func newCmdFlags(name, summary string, getenv func(string) string, stderr io.Writer) *cmdFlags {
@@ -42,79 +41,29 @@ func envName(flagName string) string {
 	return "TRACKSKILLS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// env returns the environment value for a flag, or def.
-func (f *cmdFlags) env(name, def string) string {
-	if v := f.getenv(envName(name)); v != "" {
-		return v
+// durationFlag is a time.Duration flag that also takes days ("90d").
+type durationFlag struct{ p *time.Duration }
+
+func (d durationFlag) String() string {
+	if d.p == nil {
+		return ""
 	}
-	return def
+	return formatDuration(*d.p)
 }
 
-func (f *cmdFlags) badEnv(name string, err error) {
-	if f.envErr == nil {
-		f.envErr = fmt.Errorf("%s: %w", envName(name), err)
+func (d durationFlag) Set(s string) error {
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
 	}
+	*d.p = v
+	return nil
 }
 
-func (f *cmdFlags) str(p *string, name, def, usage string) {
-	f.StringVar(p, name, f.env(name, def), usage)
-}
-
-func (f *cmdFlags) integer(p *int, name string, def int, usage string) {
-	v := def
-	if s := f.env(name, ""); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			f.badEnv(name, err)
-		}
-		v = n
-	}
-	f.IntVar(p, name, v, usage)
-}
-
-func (f *cmdFlags) bytes(p *int64, name string, def int64, usage string) {
-	v := def
-	if s := f.env(name, ""); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			f.badEnv(name, err)
-		}
-		v = n
-	}
-	f.Int64Var(p, name, v, usage)
-}
-
-func (f *cmdFlags) float(p *float64, name string, def float64, usage string) {
-	v := def
-	if s := f.env(name, ""); s != "" {
-		n, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			f.badEnv(name, err)
-		}
-		v = n
-	}
-	f.Float64Var(p, name, v, usage)
-}
-
+// duration defines a duration flag that accepts a "d" suffix for days.
 func (f *cmdFlags) duration(p *time.Duration, name string, def time.Duration, usage string) {
-	v := def
-	if s := f.env(name, ""); s != "" {
-		d, err := parseDuration(s)
-		if err != nil {
-			f.badEnv(name, err)
-		}
-		v = d
-	}
-	f.Func(name, usage, func(s string) error {
-		d, err := parseDuration(s)
-		if err != nil {
-			return err
-		}
-		*p = d
-		return nil
-	})
-	*p = v
-	f.Lookup(name).DefValue = formatDuration(def)
+	*p = def
+	f.Var(durationFlag{p}, name, usage)
 }
 
 // parseDuration accepts Go durations plus a "d" suffix for days.
@@ -136,20 +85,11 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
-func (f *cmdFlags) boolean(p *bool, name string, def bool, usage string) {
-	v := def
-	if s := f.env(name, ""); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			f.badEnv(name, err)
-		}
-		v = b
-	}
-	f.BoolVar(p, name, v, usage)
-}
-
 // parse parses args; --help prints the usage and reports errHelp.
 func (f *cmdFlags) parse(args []string) error {
+	if err := flagsFromEnv(f.FlagSet, f.getenv); err != nil {
+		return err
+	}
 	if err := f.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -160,7 +100,28 @@ func (f *cmdFlags) parse(args []string) error {
 		fmt.Fprintf(f.Output(), "unexpected argument %q\n", f.Arg(0))
 		return errUsage
 	}
-	return f.envErr
+	return nil
+}
+
+// flagsFromEnv sets the default of every flag in fs from its environment
+// twin, TRACKSKILLS_<FLAG> (upper case, "-" as "_"), read through getenv; a
+// flag on the command line still wins. Call it after defining the flags and
+// before fs.Parse.
+func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		v := getenv(name)
+		if v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("parse %s: %w", name, err))
+			return
+		}
+		f.DefValue = v // --help then shows the effective default
+	})
+	return errors.Join(errs...)
 }
 
 // errHelp reports that --help was asked for and answered.
@@ -190,8 +151,8 @@ type logOptions struct {
 }
 
 func (o *logOptions) register(f *cmdFlags) {
-	f.str(&o.level, "log-level", "info", "log level: debug, info, warn or error")
-	f.str(&o.format, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.format, "log-format", "text", "log format: text or json")
 }
 
 func (o *logOptions) logger(w io.Writer) (*slog.Logger, error) {

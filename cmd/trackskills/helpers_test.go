@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -251,8 +250,6 @@ func waitHTTP(tb testing.TB, url string, timeout time.Duration) {
 		return nil
 	})
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // readEvents reads every stored event of the database at path.
 func readEvents(ctx context.Context, tb testing.TB, path string) []trackskills.Event {

@@ -178,28 +178,6 @@ func (c loadgenConfig) validate() error {
 	return nil
 }
 
-// flagsFromEnv sets the default of every flag in fs from its environment twin,
-// TRACKSKILLS_<FLAG> (upper case, "-" as "_"), read through getenv; a flag on
-// the command line still wins. Call it after defining the flags and before
-// fs.Parse. Each flag's usage line names its twin.
-func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "TRACKSKILLS_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		f.Usage += " [$" + name + "]"
-		v := getenv(name)
-		if v == "" {
-			return
-		}
-		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Errorf("parse %s: %w", name, err))
-			return
-		}
-		f.DefValue = v // --help then shows the effective default
-	})
-	return errors.Join(errs...)
-}
-
 // newRunID returns 8 random bytes in hex. Event ids are lg-<runid>-<n>, so
 // two runs never send the same event_id (the idempotency key, SPEC §2), even
 // with the same --seed.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
@@ -25,7 +26,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	f := newCmdFlags("nats", natsSummary, getenv, stderr)
 	var o options
 	o.log.register(f)
-	o.registerData(f)
+	o.registerDataDir(f)
 	o.registerNATSServer(f)
 	o.registerStream(f)
 	o.registerShutdown(f)
@@ -46,8 +47,10 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	}
 	nc, err := ns.Connect("trackskills-nats")
 	if err == nil {
-		var js = mustJS(newJetStream(nc))
-		err = ensureStream(ctx, js, o.stream, logger)
+		var js jetstream.JetStream
+		if js, err = newJetStream(nc); err == nil {
+			err = ensureStream(ctx, js, o.stream, logger)
+		}
 	}
 	if err == nil {
 		logger.Info("nats ready", "url", ns.ClientURL())
@@ -63,14 +66,6 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	return errors.Join(err, closeErr)
 }
 
-// mustJS unwraps newJetStream, which only fails on bad options.
-func mustJS[T any](v T, err error) T {
-	if err != nil {
-		panic(err) // unreachable: the options are constant
-	}
-	return v
-}
-
 const ingestSummary = `Runs the HTTP ingest endpoint alone (POST /api/track, /api/track/batch),
 publishing to the NATS server at --nats-url. It declares the events stream.`
 
@@ -78,7 +73,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	f := newCmdFlags("ingest", ingestSummary, getenv, stderr)
 	var o options
 	o.log.register(f)
-	o.registerData(f)
+	o.registerDataDir(f)
 	o.registerHTTP(f, "127.0.0.1:8080")
 	o.registerNATSClient(f)
 	o.registerStream(f)
@@ -103,7 +98,10 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 		return err
 	}
 	defer nc.Close()
-	js := mustJS(newJetStream(nc))
+	js, err := newJetStream(nc)
+	if err != nil {
+		return err
+	}
 	if err := ensureStream(ctx, js, o.stream, logger); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -140,7 +138,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	o.registerNATSClient(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
-	f.str(&healthAddr, "health-addr", "", "optional HTTP address for /healthz and /readyz (empty = none)")
+	f.StringVar(&healthAddr, "health-addr", "", "optional HTTP address for /healthz and /readyz (empty = none)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -158,7 +156,11 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer nc.Close()
-	cons, err := consumer.New(o.consumer, mustJS(newJetStream(nc)), db, logger.With("component", "consumer"))
+	js, err := newJetStream(nc)
+	if err != nil {
+		return err
+	}
+	cons, err := consumer.New(o.consumer, js, db, logger.With("component", "consumer"))
 	if err != nil {
 		return err
 	}

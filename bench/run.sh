@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Measures the pipeline and, in the same run, the limits it is compared
+# with. Results go to bench/out/<timestamp>/ and a summary to stdout.
+#
+#   bash bench/run.sh             # full run (about 3 minutes)
+#   DURATION=5s bash bench/run.sh # shorter load phases
+#
+# Phases: the HTTP ceiling (bench/ceiling) and serve under the same
+# loadgen; batch ingest at a fixed offered rate (sustained, lag measured)
+# and flat out; raw JetStream publish, the group-commit publisher, raw
+# SQLite inserts and the consumer draining a pre-filled stream of
+# DRAIN_EVENTS events (Go benchmarks).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CGO_ENABLED=1
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+BATCH_RATE=${BATCH_RATE:-50000}
+DRAIN_EVENTS=${DRAIN_EVENTS:-1000000}
+out="bench/out/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+bin="$out/bin"
+mkdir -p "$bin"
+
+echo "== build"
+go build -o "$bin/trackskills" ./cmd/trackskills
+go build -o "$bin/ceiling" ./bench/ceiling
+
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+wait_http() {
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "not up: $1" >&2; return 1
+}
+
+# peak_rss PID: the peak resident set (VmHWM) of a process, in MB.
+peak_rss() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+
+{
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "go: $(go version)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet 2>/dev/null || echo '+dirty')"
+  echo "date: $(date -u +%FT%TZ)"
+} | tee "$out/machine.txt"
+
+echo "== 1. HTTP ceiling: bench/ceiling, loadgen single, $CONNS connections, $DURATION"
+port=$(free_port)
+"$bin/ceiling" --addr "127.0.0.1:$port" & pids+=($!)
+sleep 0.5
+"$bin/trackskills" loadgen --url "http://127.0.0.1:$port" --connections "$CONNS" --duration "$DURATION" 2>/dev/null | tee "$out/1-ceiling.txt"
+kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+
+# serve_up NAME: starts a fresh serve; sets $url, $db, $spid.
+serve_up() {
+  local dir="$out/data-$1"
+  local hport nport
+  hport=$(free_port); nport=$(free_port)
+  "$bin/trackskills" serve --data-dir "$dir" --http-addr "127.0.0.1:$hport" --nats-addr "127.0.0.1:$nport" \
+    --log-level warn "${@:2}" 2>"$out/serve-$1.log" & spid=$!
+  pids+=($spid)
+  url="http://127.0.0.1:$hport"; db="$dir/trackskills.db"
+  wait_http "$url/readyz"
+}
+serve_down() {
+  echo "serve peak RSS: $(peak_rss "$spid") MB" | tee -a "$out/$1"
+  kill -INT "$spid"; wait "$spid" 2>/dev/null || true
+}
+
+echo "== 2. serve: loadgen single, $CONNS connections, $DURATION"
+serve_up single
+"$bin/trackskills" loadgen --url "$url" --connections "$CONNS" --duration "$DURATION" --db "$db" 2>/dev/null | tee "$out/2-serve-single.txt"
+serve_down 2-serve-single.txt
+
+echo "== 3. serve: loadgen batch (500 events a request), offered $BATCH_RATE events/s, $DURATION"
+serve_up batch-rate
+"$bin/trackskills" loadgen --url "$url" --mode batch --batch-size 500 --connections 16 --rate "$BATCH_RATE" \
+  --duration "$DURATION" --db "$db" 2>/dev/null | tee "$out/3-serve-batch-rate.txt"
+serve_down 3-serve-batch-rate.txt
+
+echo "== 4. serve: loadgen batch (500 events a request), flat out, $DURATION"
+serve_up batch-max
+"$bin/trackskills" loadgen --url "$url" --mode batch --batch-size 500 --connections 8 \
+  --duration "$DURATION" --db "$db" 2>/dev/null | tee "$out/4-serve-batch-max.txt"
+serve_down 4-serve-batch-max.txt
+
+echo "== 5. raw JetStream publish and the group-commit publisher (go test -bench)"
+go test ./ingest -run '^$' -bench 'BenchmarkRawJetStreamPublish|BenchmarkPublisher_GroupCommit' \
+  -benchtime 300000x -count 1 | tee "$out/5-jetstream.txt"
+
+echo "== 6. raw SQLite inserts and WriteBatch (go test -bench)"
+go test ./sql -run '^$' -bench 'BenchmarkRawSQLiteInsert|BenchmarkDB_WriteBatch' -benchtime 20x -count 1 | tee "$out/6-sqlite.txt"
+
+echo "== 7. consumer alone: stream pre-filled with $DRAIN_EVENTS events (go test -bench)"
+TRACKSKILLS_BENCH_EVENTS=$DRAIN_EVENTS go test ./consumer -run '^$' -bench 'BenchmarkConsumer_Prefilled' \
+  -benchtime 1x -count 1 -timeout 30m | tee "$out/7-consumer.txt"
+
+rm -rf "$bin" "$out"/data-*
+echo "== results in $out"
