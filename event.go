@@ -273,7 +273,7 @@ func optInt(field string, raw json.RawMessage, max int64, allowFraction bool) (*
 		if f != math.Trunc(f) && !allowFraction {
 			return nil, fieldErr(field, "must be a whole number, not %s", s)
 		}
-		if f < 0 || f > float64(max) {
+		if f < 0 || f > float64(max) || f >= 1<<63 { // int64(f) is undefined from 2^63
 			return nil, fieldErr(field, "must be between 0 and %d, not %s", max, s)
 		}
 		n = int64(math.Round(f))
@@ -307,6 +307,10 @@ func normMetadata(raw json.RawMessage) (json.RawMessage, error) {
 	}
 	if obj[0] != '{' {
 		return nil, fieldErr("metadata", "must be a JSON object (or a string holding one), not %s", jsonTypeOf(obj[0]))
+	}
+	if !utf8.Valid(obj) {
+		// encoding/json does the same to every other string of the event.
+		obj = bytes.ToValidUTF8(obj, []byte(string(utf8.RuneError)))
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, obj); err != nil {

@@ -136,14 +136,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Two stages, so that decoding the next batch overlaps the SQLite
 	// write of the current one.
 	batches := make(chan *batch, 1)
+	// A fatal write error stops the reading too, so that Run returns it.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	var wg sync.WaitGroup
 	var writeErr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		writeErr = c.writeLoop(batches)
+		writeErr = c.writeLoop(batches, stopReading)
 	}()
-	readErr := c.readLoop(ctx, iter, batches)
+	readErr := c.readLoop(readCtx, iter, batches)
 	close(batches)
 	wg.Wait()
 	if err := errors.Join(readErr, writeErr); err != nil {
@@ -194,8 +197,14 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 			draining = true
 		}
 		wait := 250 * time.Millisecond
+		if draining {
+			// Drained messages are already buffered: a short wait
+			// suffices, and an iterator whose connection is gone
+			// would never report its drain as complete.
+			wait = 100 * time.Millisecond
+		}
 		if cur != nil {
-			wait = time.Until(deadline)
+			wait = min(wait, time.Until(deadline))
 		}
 		var msg jetstream.Msg
 		var err error
@@ -219,6 +228,9 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 			if cur != nil {
 				out <- cur
 				cur = nil
+			}
+			if draining && wait > 0 {
+				return nil
 			}
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			if cur != nil {
@@ -266,7 +278,7 @@ func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 // writeLoop commits each batch, then acknowledges its messages. On a
 // database error the messages are NAKed with a growing delay, so they come
 // back later; nothing is acknowledged that is not committed.
-func (c *Consumer) writeLoop(in <-chan *batch) error {
+func (c *Consumer) writeLoop(in <-chan *batch, stopReading func()) error {
 	retry := c.cfg.RetryMin
 	var fatal error
 	for b := range in {
@@ -290,6 +302,7 @@ func (c *Consumer) writeLoop(in <-chan *batch) error {
 		if c.afterCommit != nil {
 			if err := c.afterCommit(); err != nil {
 				fatal = err
+				stopReading()
 				continue
 			}
 		}

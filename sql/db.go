@@ -218,6 +218,9 @@ type BatchResult struct {
 // nothing. When it returns nil the batch is committed and durable.
 func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []DeadLetter) (BatchResult, error) {
 	var res BatchResult
+	if d.readOnly {
+		return res, errors.New("write batch: database is open read-only")
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("begin batch: %w", err)
@@ -244,10 +247,13 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 		dl := tx.StmtContext(ctx, d.dead)
 		now := d.Now().UnixMilli()
 		for _, m := range dead {
-			if _, err := dl.ExecContext(ctx, int64(m.StreamSeq), m.Subject, m.Reason, m.Headers, m.Payload, now); err != nil {
+			r, err := dl.ExecContext(ctx, int64(m.StreamSeq), m.Subject, m.Reason, m.Headers, m.Payload, now)
+			if err != nil {
 				return res, fmt.Errorf("insert dead letter %d: %w", m.StreamSeq, err)
 			}
-			res.DeadLetters++
+			if n, _ := r.RowsAffected(); n > 0 { // a redelivered poison message is already kept
+				res.DeadLetters++
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -204,12 +204,23 @@ func shutdownWithSignals(timeout time.Duration, logger *slog.Logger, closeFn fun
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	// A repeat within a second is the same request delivered twice: a
+	// terminal's Ctrl-C reaches the whole process group, and foreman then
+	// sends its own SIGTERM to every process.
+	grace := time.Now().Add(time.Second)
 	go func() {
-		select {
-		case <-sig:
-			logger.Warn("second signal: cutting the shutdown short")
-			cancel()
-		case <-ctx.Done():
+		for {
+			select {
+			case <-sig:
+				if time.Now().Before(grace) {
+					continue
+				}
+				logger.Warn("second signal: cutting the shutdown short")
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	err := closeFn(ctx)

@@ -1,0 +1,259 @@
+package trackskills_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/trackskills/trackskills"
+)
+
+// The seed corpus on disk is testdata/fuzz/<FuzzName>/; these f.Add seeds
+// cover the same ground in a readable form.
+
+func FuzzDecodeInput(f *testing.F) {
+	for _, s := range []string{
+		`{"tool_name":"my_skill","status":"success"}`,
+		`{"tool_name":"pdf","tool_category":"skills","status":"error","duration_ms":12.7,"error_type":"E","error_message":"boom","metadata":"{\"a\":1}","request_size_bytes":10,"response_size_bytes":0,"event_id":"01JKZ4W5Q2N8X7Y6V5T4S3R2Q1","timestamp":"2026-02-09T20:00:00Z","user_id":"u","session_id":"s","source":"hook"}`,
+		`{"tool_name":"x","status":"timeout","timestamp":1770668130123,"metadata":{"k":[1,{"z":null}]}}`,
+		`{"TOOL_NAME":"x","Status":"success","unknown":true}`,
+		`{"tool_name":"a\u0085b","status":"success"}`,
+		`{"tool_name":5}`,
+		`[]`,
+		``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := trackskills.DecodeInput(data)
+		if err != nil {
+			checkFieldError(t, err, true)
+			return
+		}
+		ev, err := in.Validate(now)
+		if err != nil {
+			checkFieldError(t, err, false)
+			return
+		}
+		checkValidated(t, in, ev)
+
+		// What ingest publishes must be readable by the consumer.
+		if ev.EventID == "" {
+			ev.EventID = "01JKZ4W5Q2N8X7Y6V5T4S3R2Q1"
+		}
+		ev.UserHash = "0123456789abcdef0123456789abcdef"
+		buf, err := trackskills.AppendEvent(nil, &ev)
+		if err != nil {
+			t.Fatalf("append valid event: %v", err)
+		}
+		got, err := decodeAll(trackskills.SchemaV1, buf)
+		if err != nil {
+			t.Fatalf("decode valid event %s: %v", buf, err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("decoded %d events, want 1", len(got))
+		}
+		assertSameEvent(t, got[0], ev)
+	})
+}
+
+func FuzzDecodePayload(f *testing.F) {
+	f.Add("1", []byte(`{"event_id":"e1","tool_name":"x","status":"success","timestamp":1770668130123}`))
+	f.Add("", []byte("\n{\"event_id\":\"e1\",\"tool_name\":\"x\",\"status\":\"error\",\"timestamp\":1,\"metadata\":{\"a\":1}}\r\n\n{\"event_id\":\"e2\",\"tool_name\":\"y\",\"status\":\"timeout\",\"timestamp\":2,\"duration_ms\":0}"))
+	f.Add("2", []byte(`{"event_id":"e1","tool_name":"x","status":"success","timestamp":1}`))
+	f.Add("1", []byte(`{"event_id":"e1","tool_name":"x","status":"success","timestamp":1}`+"\n{garbage"))
+	f.Add("1", []byte(`{"event_id":"a b","tool_name":"","status":"ok","timestamp":-1}`))
+	f.Add("1", []byte(``))
+	f.Add("1", []byte(`null`))
+	f.Fuzz(func(t *testing.T, schema string, data []byte) {
+		var evs []trackskills.Event
+		err := trackskills.DecodePayload(schema, data, func(ev trackskills.Event) error {
+			evs = append(evs, ev)
+			return nil
+		})
+		if err != nil {
+			return
+		}
+		if len(evs) == 0 {
+			t.Fatal("DecodePayload returned nil without an event")
+		}
+		if schema != trackskills.SchemaV1 && schema != "" {
+			t.Fatalf("schema %q accepted", schema)
+		}
+		for i, ev := range evs {
+			if err := trackskills.CheckEventID(ev.EventID); err != nil {
+				t.Fatalf("event %d: %v", i, err)
+			}
+			if ev.ToolName == "" {
+				t.Fatalf("event %d has no tool_name", i)
+			}
+			if !validStatus(ev.Status) {
+				t.Fatalf("event %d has status %q", i, ev.Status)
+			}
+			if ev.Timestamp <= 0 {
+				t.Fatalf("event %d has timestamp %d", i, ev.Timestamp)
+			}
+			if ev.StreamSeq != 0 {
+				t.Fatalf("event %d has stream_seq %d from the payload", i, ev.StreamSeq)
+			}
+		}
+
+		// A replay that re-encodes what it read must read it back the same.
+		var buf []byte
+		for i := range evs {
+			if buf, err = trackskills.AppendEvent(buf, &evs[i]); err != nil {
+				t.Fatalf("re-encode event %d: %v", i, err)
+			}
+		}
+		again, err := decodeAll(trackskills.SchemaV1, buf)
+		if err != nil {
+			t.Fatalf("decode re-encoded payload: %v", err)
+		}
+		if len(again) != len(evs) {
+			t.Fatalf("re-encoded payload has %d events, want %d", len(again), len(evs))
+		}
+		for i := range evs {
+			assertSameEvent(t, again[i], evs[i])
+		}
+	})
+}
+
+// checkFieldError fails unless err is a *FieldError matching ErrInvalid;
+// only a decoding error may be about the whole body.
+func checkFieldError(t *testing.T, err error, decoding bool) {
+	t.Helper()
+	var fe *trackskills.FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err=%v (%T), want *trackskills.FieldError", err, err)
+	}
+	if !errors.Is(err, trackskills.ErrInvalid) {
+		t.Fatalf("errors.Is(%v, ErrInvalid)=false", err)
+	}
+	if fe.Field == "" && !decoding {
+		t.Fatalf("Validate error %q names no field", err)
+	}
+	if !utf8.ValidString(fe.Message) {
+		t.Fatalf("error message %q is not valid UTF-8", fe.Message)
+	}
+}
+
+// checkValidated fails unless ev keeps every limit of SPEC §2.
+func checkValidated(t *testing.T, in trackskills.Input, ev trackskills.Event) {
+	t.Helper()
+	checkText(t, "tool_name", ev.ToolName, 1, trackskills.MaxToolName)
+	checkText(t, "tool_category", ev.ToolCategory, 1, trackskills.MaxCategory)
+	if ev.ErrorType != "" {
+		checkText(t, "error_type", ev.ErrorType, 1, trackskills.MaxErrorType)
+	}
+	if !validStatus(ev.Status) {
+		t.Fatalf("status %q accepted", ev.Status)
+	}
+	if !slices.Contains(trackskills.Sources, ev.Source) {
+		t.Fatalf("source %q accepted", ev.Source)
+	}
+	if n := len(ev.ErrorMessage); n > trackskills.MaxErrorMessage {
+		t.Fatalf("error_message is %d bytes", n)
+	}
+	if len(in.ErrorMessage) > trackskills.MaxErrorMessage {
+		if !strings.HasSuffix(ev.ErrorMessage, trackskills.CutMarker) {
+			t.Fatal("long error_message not marked as cut")
+		}
+	} else if ev.ErrorMessage != in.ErrorMessage {
+		t.Fatalf("short error_message changed: %q -> %q", in.ErrorMessage, ev.ErrorMessage)
+	}
+	if !utf8.ValidString(ev.ErrorMessage) {
+		t.Fatalf("error_message %q is not valid UTF-8", ev.ErrorMessage)
+	}
+	if ev.Metadata != nil {
+		if n := len(ev.Metadata); n == 0 || n > trackskills.MaxMetadata {
+			t.Fatalf("metadata is %d bytes", n)
+		}
+		if !json.Valid(ev.Metadata) || !utf8.Valid(ev.Metadata) {
+			t.Fatalf("metadata %q is not valid UTF-8 JSON", ev.Metadata)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(ev.Metadata, &obj); err != nil || obj == nil {
+			t.Fatalf("metadata %q is not a JSON object: %v", ev.Metadata, err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, ev.Metadata); err != nil || compact.Len() != len(ev.Metadata) {
+			t.Fatalf("metadata %q is not compact", ev.Metadata)
+		}
+	}
+	if p := ev.DurationMs; p != nil && (*p < 0 || *p > trackskills.MaxDurationMs) {
+		t.Fatalf("duration_ms %d accepted", *p)
+	}
+	for name, p := range map[string]*int64{"request_size_bytes": ev.RequestSizeBytes, "response_size_bytes": ev.ResponseSizeBytes} {
+		if p != nil && *p < 0 {
+			t.Fatalf("%s %d accepted", name, *p)
+		}
+	}
+	if ev.EventID != "" {
+		if err := trackskills.CheckEventID(ev.EventID); err != nil {
+			t.Fatalf("event_id %q accepted: %v", ev.EventID, err)
+		}
+	}
+	if lo, hi := now.Add(-trackskills.MaxPast).UnixMilli(), now.Add(trackskills.MaxFuture).UnixMilli(); ev.Timestamp < lo || ev.Timestamp > hi {
+		t.Fatalf("timestamp %d outside [%d, %d]", ev.Timestamp, lo, hi)
+	}
+	if got, want := ev.ReceivedAt, now.UnixMilli(); got != want {
+		t.Fatalf("received_at=%d, want %d", got, want)
+	}
+	if utf8.RuneCountInString(in.UserID) > trackskills.MaxIdentity || utf8.RuneCountInString(in.SessionID) > trackskills.MaxIdentity {
+		t.Fatal("identity longer than the limit accepted")
+	}
+	if ev.UserHash != "" || ev.SessionHash != "" {
+		t.Fatal("Validate filled in a hash")
+	}
+}
+
+func checkText(t *testing.T, field, s string, lo, hi int) {
+	t.Helper()
+	if n := utf8.RuneCountInString(s); n < lo || n > hi {
+		t.Fatalf("%s %q has %d characters, want %d-%d", field, s, n, lo, hi)
+	}
+	if !utf8.ValidString(s) {
+		t.Fatalf("%s %q is not valid UTF-8", field, s)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			t.Fatalf("%s %q holds control character U+%04X", field, s, r)
+		}
+	}
+}
+
+func validStatus(s string) bool {
+	return s == trackskills.StatusSuccess || s == trackskills.StatusError || s == trackskills.StatusTimeout
+}
+
+// assertSameEvent fails unless got equals want; metadata is compared as
+// JSON, since encoding may escape characters such as < differently.
+func assertSameEvent(t *testing.T, got, want trackskills.Event) {
+	t.Helper()
+	if !sameJSON(got.Metadata, want.Metadata) {
+		t.Fatalf("metadata=%q, want %q", got.Metadata, want.Metadata)
+	}
+	got.Metadata, want.Metadata = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("event changed on the wire:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var va, vb any
+	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
+	da.UseNumber()
+	db.UseNumber()
+	if da.Decode(&va) != nil || db.Decode(&vb) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(va, vb)
+}
