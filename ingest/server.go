@@ -90,7 +90,8 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 	s.pub = NewPublisher(js, cfg.Publisher, logger)
 	s.checks = []Check{{Name: "stream", Fn: s.checkStream}}
 	s.echo = NewEcho(logger, IPExtractor(cfg.TrustedProxies))
-	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// No WriteTimeout: the analytics live stream will hold responses open.
+	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	s.echo.GET("/healthz", s.handleHealth)
 	s.echo.GET("/readyz", s.handleReady)
 	api := s.echo.Group("/api", s.requireKey)

@@ -1,0 +1,85 @@
+package consumer_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/consumer"
+)
+
+// BenchmarkConsumer_Drain times a fresh consumer draining a stream that
+// already holds 100,000 events into a fresh database, for messages of one
+// event (as /api/track publishes) and of 500 (as /api/track/batch does).
+func BenchmarkConsumer_Drain(b *testing.B) {
+	const total = 100_000
+	for _, shape := range []struct {
+		name   string
+		perMsg int // events a message
+	}{
+		{name: "single", perMsg: 1},
+		{name: "batched", perMsg: 500},
+	} {
+		b.Run(shape.name, func(b *testing.B) {
+			js := mustRunStream(b)
+			prefill(b, js, makeEvents(total, "bench"), shape.perMsg)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				db := MustOpenDB(b)
+				cfg := consumer.DefaultConfig()
+				cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
+				c := newConsumer(b, cfg, js, db)
+				b.StartTimer()
+				r := start(b, c)
+				deadline := time.Now().Add(5 * time.Minute)
+				for c.Stats().Inserted < total {
+					if time.Now().After(deadline) || !r.running() {
+						b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				b.StopTimer()
+				if err := r.stop(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// prefill publishes events in messages of perMsg events, asynchronously,
+// and waits until the stream has acknowledged them all.
+func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, perMsg int) {
+	b.Helper()
+	for i := 0; i < len(events); i += perMsg {
+		msg := newMsg(trackskills.SchemaV1, payload(b, events[i:min(i+perMsg, len(events))]...))
+		if _, err := js.PublishMsgAsync(msg); err != nil {
+			b.Fatalf("publish: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		b.Fatalf("prefill: %d publishes still pending", js.PublishAsyncPending())
+	}
+	s, err := js.Stream(ctx, trackskills.StreamName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if want := uint64((len(events) + perMsg - 1) / perMsg); info.State.Msgs != want {
+		b.Fatalf("stream holds %d messages, want %d", info.State.Msgs, want)
+	}
+}
