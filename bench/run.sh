@@ -99,7 +99,7 @@ echo "== 6. raw SQLite inserts and WriteBatch (go test -bench)"
 go test ./sql -run '^$' -bench 'BenchmarkRawSQLiteInsert|BenchmarkDB_WriteBatch' -benchtime 20x -count 1 | tee "$out/6-sqlite.txt"
 
 echo "== 7. consumer alone: stream pre-filled with $DRAIN_EVENTS events (go test -bench)"
-TRACKSKILLS_BENCH_EVENTS=$DRAIN_EVENTS go test ./consumer -run '^$' -bench 'BenchmarkConsumer_Prefilled' \
+TRACKSKILLS_BENCH_EVENTS=$DRAIN_EVENTS go test ./consumer -run '^$' -bench 'BenchmarkConsumer_Drain' \
   -benchtime 1x -count 1 -timeout 30m | tee "$out/7-consumer.txt"
 
 rm -rf "$bin" "$out"/data-*
