@@ -7,13 +7,16 @@ import (
 )
 
 // AppendEvent appends ev to buf as one NDJSON line of the SchemaV1 payload.
+// HTML is not escaped, so metadata is stored byte for byte as received
+// (compacted).
 func AppendEvent(buf []byte, ev *Event) ([]byte, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
+	w := bytes.NewBuffer(buf)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil { // Encode ends the line with \n
 		return buf, fmt.Errorf("encode event: %w", err)
 	}
-	buf = append(buf, b...)
-	return append(buf, '\n'), nil
+	return w.Bytes(), nil
 }
 
 // DecodePayload reads the events of one stream message. schema is the value

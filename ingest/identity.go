@@ -46,14 +46,15 @@ func LoadOrCreateKey(dataDir, envKey string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("make hash key: %w", err)
 	}
-	// O_EXCL: when two processes of the Procfile start together, one writes
-	// the key and the other reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadOrCreateKey(dataDir, "")
-	} else if err != nil {
+	// Write a temporary file (mode 0600), then link it into place: when two
+	// processes of the Procfile start together, one links a complete key
+	// and the other reads that one. (O_CREATE|O_EXCL on the key file itself
+	// let the other read it empty, before the first had written it.)
+	f, err := os.CreateTemp(dataDir, KeyFile+".tmp*")
+	if err != nil {
 		return nil, fmt.Errorf("create hash key: %w", err)
 	}
+	defer func() { _ = os.Remove(f.Name()) }() // linked into place, or not needed
 	if _, err := f.Write(key); err != nil {
 		_ = f.Close() // the write error is the one to report
 		return nil, fmt.Errorf("write hash key: %w", err)
@@ -64,6 +65,11 @@ func LoadOrCreateKey(dataDir, envKey string) ([]byte, error) {
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("close hash key: %w", err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, fs.ErrExist) {
+		return LoadOrCreateKey(dataDir, "")
+	} else if err != nil {
+		return nil, fmt.Errorf("install hash key: %w", err)
 	}
 	return key, nil
 }
@@ -155,8 +161,12 @@ func ParseCIDRs(list []string) ([]*net.IPNet, error) {
 }
 
 // IPExtractor returns echo's client-IP function: the TCP peer, unless the
-// peer is a trusted proxy; only then are CF-Connecting-IP, X-Real-IP and
-// X-Forwarded-For (its right-most untrusted hop) believed.
+// peer is a trusted proxy; only then are X-Forwarded-For (its right-most
+// untrusted hop), else X-Real-IP, else CF-Connecting-IP believed.
+// X-Forwarded-For comes first because every common proxy appends to it, so
+// a client cannot forge it past the proxy, while a proxy that does not set
+// X-Real-IP passes a client's own X-Real-IP through. Addresses are
+// normalised so that one client always hashes the same.
 func IPExtractor(trusted []*net.IPNet) echo.IPExtractor {
 	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
 	for _, n := range trusted {
@@ -178,13 +188,24 @@ func IPExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		}
 		ip := net.ParseIP(peer)
 		if ip == nil || len(trusted) == 0 || !isTrusted(ip) {
-			return peer
+			return normIP(peer)
 		}
-		for _, h := range []string{"CF-Connecting-IP", "X-Real-IP"} {
-			if v := strings.TrimSpace(r.Header.Get(h)); v != "" && net.ParseIP(v) != nil {
-				return v
+		if r.Header.Get(echo.HeaderXForwardedFor) != "" {
+			return normIP(xff(r))
+		}
+		for _, h := range []string{echo.HeaderXRealIP, "CF-Connecting-IP"} {
+			if v := net.ParseIP(strings.TrimSpace(r.Header.Get(h))); v != nil {
+				return v.String()
 			}
 		}
-		return xff(r)
+		return normIP(peer)
 	}
+}
+
+// normIP returns the canonical form of an IP, or s when it is not one.
+func normIP(s string) string {
+	if ip := net.ParseIP(s); ip != nil {
+		return ip.String()
+	}
+	return s
 }

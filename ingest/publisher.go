@@ -70,8 +70,22 @@ type Publisher struct {
 
 // NewPublisher starts a publisher on js.
 func NewPublisher(js jetstream.JetStream, cfg PublisherConfig, logger *slog.Logger) *Publisher {
+	// Zero fields take the defaults, so that a zero config works.
+	def := DefaultPublisherConfig()
+	if cfg.Subject == "" {
+		cfg.Subject = def.Subject
+	}
 	if cfg.MaxInFlight < 1 {
-		cfg.MaxInFlight = 1
+		cfg.MaxInFlight = def.MaxInFlight
+	}
+	if cfg.MaxMsgBytes <= 0 {
+		cfg.MaxMsgBytes = def.MaxMsgBytes
+	}
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = def.MaxEvents
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = def.Timeout
 	}
 	p := &Publisher{
 		js:     js,

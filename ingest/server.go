@@ -41,7 +41,8 @@ type Config struct {
 	Keys []string
 	// TrustedProxies may set the client IP through forwarding headers.
 	TrustedProxies []*net.IPNet
-	// RateLimit is the events per second allowed to one client IP; 0 is off.
+	// RateLimit is the requests per second allowed to one client IP on
+	// /api (a batch counts once); 0 is off.
 	RateLimit float64
 	// Publisher tunes group commit.
 	Publisher PublisherConfig
@@ -189,9 +190,10 @@ func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 	return func(c echo.Context) error {
 		h := c.Request().Header
-		key, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
-		if !ok {
-			key = h.Get("X-Api-Key")
+		key := h.Get("X-Api-Key")
+		// The auth scheme is case-insensitive (RFC 9110 §11.1).
+		if auth := h.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+			key = auth[7:]
 		}
 		if key == "" || !s.validKey(strings.TrimSpace(key)) {
 			return echo.NewHTTPError(http.StatusUnauthorized, "missing or wrong ingest key: send Authorization: Bearer <key>")
