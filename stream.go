@@ -14,6 +14,10 @@ const (
 	ConsumerName = "trackskills-sqlite"
 	// SchemaHeader names the payload schema version of a message.
 	SchemaHeader = "Trackskills-Schema"
-	// SchemaV1 is the current payload schema: NDJSON, one StoredEvent a line.
+	// SchemaV1 is the current payload schema: NDJSON, one Event a line.
 	SchemaV1 = "1"
+	// EncodingHeader names how the payload is compressed; absent means not.
+	EncodingHeader = "Trackskills-Encoding"
+	// EncodingS2 is S2 block compression (github.com/klauspost/compress/s2).
+	EncodingS2 = "s2"
 )

@@ -205,16 +205,19 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 	badStatus := makeEvents(2, "badstatus")
 	badStatus[1].Status = "maybe"
 	poison := []struct {
-		name   string
-		schema string
-		data   []byte
-		reason string // part of the dead letter's reason
+		name     string
+		schema   string
+		encoding string
+		data     []byte
+		reason   string // part of the dead letter's reason
 	}{
 		{name: "Garbage", schema: trackskills.SchemaV1, data: []byte("\x00\xff garbage {"), reason: "invalid character"},
 		{name: "NoEventID", schema: trackskills.SchemaV1, data: payload(t, noID), reason: `bad event_id ""`},
 		{name: "UnknownSchema", schema: "99", data: payload(t, makeEvents(2, "schema99")...), reason: `unknown payload schema "99"`},
 		{name: "Empty", schema: trackskills.SchemaV1, data: nil, reason: "payload holds no event"},
 		{name: "OneBadLine", schema: trackskills.SchemaV1, data: payload(t, badStatus...), reason: `bad status "maybe"`},
+		{name: "BadS2", schema: trackskills.SchemaV1, encoding: trackskills.EncodingS2, data: payload(t, makeEvents(2, "bads2")...), reason: "decompress s2 payload"},
+		{name: "UnknownEncoding", schema: trackskills.SchemaV1, encoding: "zstd", data: payload(t, makeEvents(2, "zstd")...), reason: `unknown payload encoding "zstd"`},
 	}
 
 	// The server announces every terminated message.
@@ -229,7 +232,7 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 	publishChunks(t, js, before, 5)
 	poisonSeq := map[uint64]string{} // stream seq -> reason
 	for _, p := range poison {
-		poisonSeq[publishRaw(t, js, p.schema, p.data)] = p.reason
+		poisonSeq[publishRaw(t, js, p.schema, p.encoding, p.data)] = p.reason
 		publish(t, js, makeEvents(1, "between-"+p.name)...)
 	}
 	publishChunks(t, js, after, 5)

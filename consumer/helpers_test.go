@@ -148,15 +148,19 @@ func payload(tb testing.TB, events ...trackskills.Event) []byte {
 // PubAck; it returns the stream sequence of the message.
 func publish(tb testing.TB, js jetstream.JetStream, events ...trackskills.Event) uint64 {
 	tb.Helper()
-	return publishRaw(tb, js, trackskills.SchemaV1, payload(tb, events...))
+	return publishRaw(tb, js, trackskills.SchemaV1, "", payload(tb, events...))
 }
 
 // publishRaw publishes data as is, with the given schema header.
-func publishRaw(tb testing.TB, js jetstream.JetStream, schema string, data []byte) uint64 {
+func publishRaw(tb testing.TB, js jetstream.JetStream, schema, encoding string, data []byte) uint64 {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ack, err := js.PublishMsg(ctx, newMsg(schema, data))
+	msg := newMsg(schema, data)
+	if encoding != "" {
+		msg.Header.Set(trackskills.EncodingHeader, encoding)
+	}
+	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {
 		tb.Fatalf("publish: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -147,7 +149,11 @@ func readMsgsAfter(tb testing.TB, js jetstream.JetStream, seq uint64) []*jetstre
 func decodeMsg(tb testing.TB, m *jetstream.RawStreamMsg) []trackskills.Event {
 	tb.Helper()
 	var out []trackskills.Event
-	err := trackskills.DecodePayload(m.Header.Get(trackskills.SchemaHeader), m.Data, func(ev trackskills.Event) error {
+	data, err := payloadOf(m)
+	if err != nil {
+		tb.Fatalf("decompress msg %d: %v", m.Sequence, err)
+	}
+	err = trackskills.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
 		out = append(out, ev)
 		return nil
 	})
@@ -307,4 +313,17 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// payloadOf returns the NDJSON payload of m, decompressed when its
+// encoding header says so.
+func payloadOf(m *jetstream.RawStreamMsg) ([]byte, error) {
+	switch enc := m.Header.Get(trackskills.EncodingHeader); enc {
+	case "":
+		return m.Data, nil
+	case trackskills.EncodingS2:
+		return s2.Decode(nil, m.Data)
+	default:
+		return nil, fmt.Errorf("unknown encoding %q", enc)
+	}
 }

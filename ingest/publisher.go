@@ -8,12 +8,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/trackskills/trackskills"
 )
+
+// compressMin is the payload size from which messages are compressed.
+const compressMin = 2048
 
 // ErrUnavailable reports that the stream cannot take events now; ingest
 // answers 503 with Retry-After.
@@ -210,6 +214,13 @@ func (p *Publisher) send(group []*pending, size, n int) {
 	}
 	msg := &nats.Msg{Subject: p.cfg.Subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(trackskills.SchemaHeader, trackskills.SchemaV1)
+	if len(data) >= compressMin {
+		// NDJSON of many events repeats its keys: S2 shrinks it several
+		// times over at memory speed, and JetStream caches (and keeps
+		// for 90 days) what we publish.
+		msg.Data = s2.Encode(nil, data)
+		msg.Header.Set(trackskills.EncodingHeader, trackskills.EncodingS2)
+	}
 	msg.Header.Set(jetstream.MsgIDHeader, id)
 	finish := func(err error) {
 		for _, r := range group {

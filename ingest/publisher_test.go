@@ -365,8 +365,12 @@ func TestPublisher_Publish(t *testing.T) {
 				if len(evs) > cfg.MaxEvents {
 					t.Errorf("message %d holds %d events, over MaxEvents %d", m.Sequence, len(evs), cfg.MaxEvents)
 				}
-				if len(m.Data) > cfg.MaxMsgBytes {
-					t.Errorf("message %d has %d bytes, over MaxMsgBytes %d", m.Sequence, len(m.Data), cfg.MaxMsgBytes)
+				data, err := payloadOf(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(data) > cfg.MaxMsgBytes {
+					t.Errorf("message %d has %d bytes, over MaxMsgBytes %d", m.Sequence, len(data), cfg.MaxMsgBytes)
 				}
 				id := m.Header.Get(jetstream.MsgIDHeader)
 				if id == "" || msgIDs[id] {

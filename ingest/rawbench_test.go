@@ -3,8 +3,6 @@ package ingest_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,27 +12,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
-	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
 )
 
-// benchStream starts an embedded server with a file store and the events
-// stream, as serve runs it, and returns an in-process JetStream context.
+// benchStream returns an in-process JetStream context on a fresh server
+// with the events stream, as serve runs it.
 func benchStream(b *testing.B) jetstream.JetStream {
 	b.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := embeddednats.Start(embeddednats.Config{Addr: "", StoreDir: b.TempDir()}, logger)
+	nc, err := MustRunNATS(b).Connect("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	nc, err := srv.Connect("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		nc.Close()
-		_ = srv.Shutdown(context.Background()) // the benchmark is over
-	})
+	b.Cleanup(nc.Close)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
 	if err != nil {
 		b.Fatal(err)
@@ -89,7 +78,7 @@ func ptrEvent(ev trackskills.Event) *trackskills.Event { return &ev }
 // concurrent callers, one event each per call, each waiting for its ack.
 func BenchmarkPublisher_GroupCommit(b *testing.B) {
 	js := benchStream(b)
-	pub := ingest.NewPublisher(js, ingest.DefaultPublisherConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pub := ingest.NewPublisher(js, ingest.DefaultPublisherConfig(), testLogger())
 	b.Cleanup(func() { _ = pub.Close(context.Background()) }) // the benchmark is over
 	const callers = 64
 	b.ReportAllocs()

@@ -196,7 +196,11 @@ func TestServer_Track(t *testing.T) {
 // rawMessage returns the payload and header values of m as one string.
 func rawMessage(m *jetstream.RawStreamMsg) string {
 	var b strings.Builder
-	b.Write(m.Data)
+	data, err := payloadOf(m)
+	if err != nil {
+		data = m.Data
+	}
+	b.Write(data)
 	for k, vs := range m.Header {
 		b.WriteString("\n" + k + ": " + strings.Join(vs, ","))
 	}

@@ -149,20 +149,12 @@ func postJSON(client *http.Client, url string, body []byte, header map[string]st
 	return resp.StatusCode, nil
 }
 
-// countRows opens the database read-only and counts events and distinct ids.
+// countRows counts the stored events and their distinct ids.
 func countRows(tb testing.TB, path string) (rows, distinct int64) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	db, err := sql.OpenReadOnly(ctx, path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	evs, err := db.Events(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	evs := readEvents(ctx, tb, path)
 	seen := map[string]bool{}
 	for _, ev := range evs {
 		seen[ev.EventID] = true
