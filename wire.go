@@ -2,21 +2,23 @@ package trackskills
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+
+	// The stream payload is our own format, written and read at every
+	// event's pace: segmentio's drop-in encoding/json decodes it about 4x
+	// faster. Client input keeps encoding/json for its exact errors.
+	fastjson "github.com/segmentio/encoding/json"
 )
 
 // AppendEvent appends ev to buf as one NDJSON line of the SchemaV1 payload.
 // HTML is not escaped, so metadata is stored byte for byte as received
 // (compacted).
 func AppendEvent(buf []byte, ev *Event) ([]byte, error) {
-	w := bytes.NewBuffer(buf)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil { // Encode ends the line with \n
+	out, err := fastjson.Append(buf, ev, 0) // flags 0: no HTML escaping
+	if err != nil {
 		return buf, fmt.Errorf("encode event: %w", err)
 	}
-	return w.Bytes(), nil
+	return append(out, '\n'), nil
 }
 
 // DecodePayload reads the events of one stream message. schema is the value
@@ -41,7 +43,7 @@ func DecodePayload(schema string, data []byte, fn func(Event) error) error {
 			continue
 		}
 		var ev Event
-		if err := json.Unmarshal(line, &ev); err != nil {
+		if err := fastjson.Unmarshal(line, &ev); err != nil {
 			return fmt.Errorf("line %d: %w", n+1, err)
 		}
 		if err := ev.checkStored(); err != nil {

@@ -17,7 +17,8 @@ import (
 // BenchmarkConsumer_Drain times a fresh consumer draining a stream that
 // already holds TRACKSKILLS_BENCH_EVENTS events (default 100,000;
 // BENCHMARKS.md uses 1,000,000) into a fresh database, for messages of one
-// event (the worst case) and of 500 (as /api/track/batch publishes).
+// event (the worst case), of 8 (what group commit makes of concurrent
+// single requests) and of 500 (as /api/track/batch publishes).
 func BenchmarkConsumer_Drain(b *testing.B) {
 	total := 100_000
 	if s := os.Getenv("TRACKSKILLS_BENCH_EVENTS"); s != "" {
@@ -32,6 +33,7 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 		perMsg int // events a message
 	}{
 		{name: "single", perMsg: 1},
+		{name: "grouped", perMsg: 8}, // ingest's group commit under 32-64 concurrent single requests
 		{name: "batched", perMsg: 500},
 	} {
 		b.Run(shape.name, func(b *testing.B) {

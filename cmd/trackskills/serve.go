@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -35,12 +36,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	o.registerStream(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
+	var cpuProfile string
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	app, err := startServe(ctx, &o, getenv, logger)
 	if err != nil {
@@ -228,4 +238,21 @@ func shutdownWithSignals(timeout time.Duration, logger *slog.Logger, closeFn fun
 		logger.Info("stopped")
 	}
 	return err
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close() // the start error is the one to report
+		return nil, fmt.Errorf("start cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close() // a profile that fails to close is only a lost profile
+	}, nil
 }
