@@ -330,6 +330,8 @@ func jsonTypeOf(c byte) string {
 		return "a string"
 	case 't', 'f':
 		return "a boolean"
+	case 'n':
+		return "null"
 	}
 	return "a number"
 }

@@ -58,10 +58,11 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		Discard:     jetstream.DiscardOld,
 	}
 	if cfg.MaxBytes > 0 {
-		// When full, refuse new events (ingest answers 503) rather than
-		// silently drop old ones the consumer may not have stored yet.
+		// Retention by size, like by age: the oldest events leave. The
+		// stream keeps events after the consumer has stored them, so
+		// refusing new ones instead (DiscardNew) would stop ingest for
+		// good once the cap is reached, however current the consumer is.
 		sc.MaxBytes = cfg.MaxBytes
-		sc.Discard = jetstream.DiscardNew
 	}
 	if sc.Duplicates > sc.MaxAge && sc.MaxAge > 0 {
 		sc.Duplicates = sc.MaxAge

@@ -119,7 +119,11 @@ func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("parse %s: %w", name, err))
 			return
 		}
-		f.DefValue = v // --help then shows the effective default
+		if secretFlag(f.Name) {
+			f.DefValue = "set from " + name // never print a key
+		} else {
+			f.DefValue = v // --help then shows the effective default
+		}
 	})
 	return errors.Join(errs...)
 }
@@ -181,4 +185,10 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// secretFlag reports whether a flag holds keys, whose values must never be
+// printed (help output and parse errors end up in process logs).
+func secretFlag(name string) bool {
+	return name == "key" || strings.HasSuffix(name, "-key") || strings.HasSuffix(name, "-keys")
 }

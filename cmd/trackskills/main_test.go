@@ -561,3 +561,19 @@ func TestCmdFlags_Env(t *testing.T) {
 		t.Fatalf("err=%v, want one naming TRACKSKILLS_BATCH_EVENTS", err)
 	}
 }
+
+// Ensure key values given through the environment are never printed, not
+// even in --help or after a bad flag.
+func TestCmdFlags_SecretsNotPrinted(t *testing.T) {
+	env := map[string]string{"TRACKSKILLS_INGEST_KEYS": "s3cr3t-ingest", "TRACKSKILLS_KEY": "s3cr3t-loadgen"}
+	getenv := func(k string) string { return env[k] }
+	for _, args := range [][]string{{"ingest", "--help"}, {"ingest", "--bogus"}, {"serve", "--help"}, {"loadgen", "--help"}, {"loadgen", "--bogus"}} {
+		var out bytes.Buffer
+		_ = run(context.Background(), args, getenv, &out, &out) // only the output matters
+		for _, secret := range env {
+			if strings.Contains(out.String(), secret) {
+				t.Fatalf("%v printed a key:\n%s", args, out.String())
+			}
+		}
+	}
+}
