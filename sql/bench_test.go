@@ -61,15 +61,19 @@ func ulid(ms int64, seq uint64) string {
 // fill overwrites batch with fresh events that are not stored yet.
 func (g *eventGen) fill(batch []trackskills.Event) {
 	for i := range batch {
+		// As in production: ingest makes ULIDs as events arrive, so ids
+		// grow with insertion order, and a call happened a few seconds
+		// before it was received.
 		seq := eventSeq.Add(1)
-		ts := g.start.Add(-time.Duration(g.rng.IntN(int(6*24*time.Hour/time.Millisecond))) * time.Millisecond).UnixMilli()
+		received := g.start.UnixMilli() + int64(seq)
+		ts := received - int64(g.rng.IntN(5000))
 		ev := trackskills.Event{
-			EventID:      ulid(ts, seq),
+			EventID:      ulid(received, seq),
 			ToolName:     g.tools[g.rng.IntN(len(g.tools))],
 			ToolCategory: trackskills.DefaultCategory,
 			Status:       trackskills.StatusSuccess,
 			Timestamp:    ts,
-			ReceivedAt:   ts + int64(g.rng.IntN(500)),
+			ReceivedAt:   received,
 			UserHash:     g.users[g.rng.IntN(len(g.users))],
 			Source:       trackskills.Sources[g.rng.IntN(len(trackskills.Sources))],
 			StreamSeq:    seq,
