@@ -38,7 +38,7 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 	} {
 		b.Run(shape.name, func(b *testing.B) {
 			js := mustRunStream(b)
-			prefill(b, js, makeEvents(total, "bench"), shape.perMsg)
+			prefill(b, js, benchEvents(total), shape.perMsg)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
@@ -94,4 +94,24 @@ func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, p
 	if want := uint64((len(events) + perMsg - 1) / perMsg); info.State.Msgs != want {
 		b.Fatalf("stream holds %d messages, want %d", info.State.Msgs, want)
 	}
+}
+
+// benchEvents returns events shaped like production traffic, as the raw
+// SQLite benchmark inserts them: 5% errors, 128-bit hashes, metadata on
+// some, ids in arrival order.
+func benchEvents(n int) []trackskills.Event {
+	events := makeEvents(n, "bench")
+	for i := range events {
+		ev := &events[i]
+		ev.UserHash = fmt.Sprintf("%032x", i%2000)
+		if ev.SessionHash != "" {
+			ev.SessionHash = fmt.Sprintf("%032x", i%9000)
+		}
+		if i%20 == 0 {
+			ev.Status, ev.ErrorType, ev.ErrorMessage = trackskills.StatusError, "ToolError", "connection reset by peer"
+		} else {
+			ev.Status, ev.ErrorType, ev.ErrorMessage = trackskills.StatusSuccess, "", ""
+		}
+	}
+	return events
 }

@@ -189,7 +189,7 @@ func makeEvents(n int, prefix string) []trackskills.Event {
 	events := make([]trackskills.Event, n)
 	for i := range events {
 		ev := trackskills.Event{
-			EventID:      fmt.Sprintf("%s-%d", prefix, i),
+			EventID:      fmt.Sprintf("%s-%09d", prefix, i), // sorts like the ULIDs ingest makes
 			ToolName:     fmt.Sprintf("skill_%d", i%7),
 			ToolCategory: []string{"default", "mcp", "script"}[i%3],
 			Status:       statuses[i%len(statuses)],

@@ -228,8 +228,14 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	ins := tx.StmtContext(ctx, d.insert)
 	for i := range events {
+		// Exec without the context: with a cancellable one, go-sqlite3
+		// runs every statement on a new goroutine so that it can
+		// interrupt it. The batch still stops between rows when ctx ends.
+		if i%256 == 0 && ctx.Err() != nil {
+			return res, fmt.Errorf("write batch: %w", ctx.Err())
+		}
 		ev := &events[i]
-		r, err := ins.ExecContext(ctx,
+		r, err := ins.Exec(
 			ev.EventID, ev.UserHash, nullString(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
 			nullInt(ev.DurationMs), ev.Status, nullString(ev.ErrorType), nullString(ev.ErrorMessage),
 			nullInt(ev.RequestSizeBytes), nullInt(ev.ResponseSizeBytes), nullString(string(ev.Metadata)),
