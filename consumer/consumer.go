@@ -130,6 +130,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start pulling: %w", err)
 	}
+	// A drain cut short (NATS gone) leaves the subscription open.
+	defer iter.Stop()
 	c.ready.Store(true)
 	defer c.ready.Store(false)
 	c.logger.Info("consumer started", "durable", c.cfg.Durable, "batch_events", c.cfg.BatchEvents, "batch_wait", c.cfg.BatchWait)
