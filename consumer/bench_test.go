@@ -36,33 +36,36 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 		{name: "grouped", perMsg: 8}, // near group commit under 64 concurrent single requests (5 on average)
 		{name: "batched", perMsg: 500},
 	} {
-		b.Run(shape.name, func(b *testing.B) {
-			js := mustRunStream(b)
-			prefill(b, js, benchEvents(total), shape.perMsg)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				b.StopTimer()
-				db := MustOpenDB(b)
-				cfg := consumer.DefaultConfig()
-				cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
-				c := newConsumer(b, cfg, js, db)
-				b.StartTimer()
-				r := start(b, c)
-				deadline := time.Now().Add(5 * time.Minute)
-				for c.Stats().Inserted < int64(total) {
-					if time.Now().After(deadline) || !r.running() {
-						b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
+		for _, aggregates := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/aggregates=%v", shape.name, aggregates), func(b *testing.B) {
+				js := mustRunStream(b)
+				prefill(b, js, benchEvents(total), shape.perMsg)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					b.StopTimer()
+					db := MustOpenDB(b)
+					db.SkipAggregates = !aggregates
+					cfg := consumer.DefaultConfig()
+					cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
+					c := newConsumer(b, cfg, js, db)
+					b.StartTimer()
+					r := start(b, c)
+					deadline := time.Now().Add(5 * time.Minute)
+					for c.Stats().Inserted < int64(total) {
+						if time.Now().After(deadline) || !r.running() {
+							b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
+						}
+						time.Sleep(time.Millisecond)
 					}
-					time.Sleep(time.Millisecond)
+					b.StopTimer()
+					if err := r.stop(); err != nil {
+						b.Fatal(err)
+					}
 				}
-				b.StopTimer()
-				if err := r.stop(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		})
+				b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
 	}
 }
 
@@ -98,11 +101,14 @@ func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, p
 
 // benchEvents returns events shaped like production traffic, as the raw
 // SQLite benchmark inserts them: 5% errors, 128-bit hashes, metadata on
-// some, ids in arrival order.
+// some, ids and times in arrival order over one day, 2,000 users.
 func benchEvents(n int) []trackskills.Event {
 	events := makeEvents(n, "bench")
+	start := time.Now().Add(-24 * time.Hour).UnixMilli()
 	for i := range events {
 		ev := &events[i]
+		// A day of traffic in arrival order, as the consumer sees it.
+		ev.Timestamp = start + int64(i)*int64(24*time.Hour/time.Millisecond)/int64(n)
 		ev.UserHash = fmt.Sprintf("%032x", i%2000)
 		if ev.SessionHash != "" {
 			ev.SessionHash = fmt.Sprintf("%032x", i%9000)

@@ -31,6 +31,18 @@ type DB struct {
 	readOnly bool
 	insert   *dbsql.Stmt
 	dead     *dbsql.Stmt
+	upHourly *dbsql.Stmt
+	upDaily  *dbsql.Stmt
+	upUser   *dbsql.Stmt
+	upTool   *dbsql.Stmt
+
+	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
+	// it to measure what the aggregates cost.
+	SkipAggregates bool
+
+	// seen remembers the (day, user) and (day, tool, user) rows known to
+	// exist, for the writer to skip; it is only touched after a commit.
+	seen *seenUsers
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -40,6 +52,7 @@ type DB struct {
 // applies every pending migration. Only one writer should exist: writes are
 // serialised on a single connection.
 func Open(ctx context.Context, path string) (*DB, error) {
+	registerDriver()
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("create database dir: %w", err)
@@ -56,12 +69,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	q.Set("_cache_size", "-32000")
-	db, err := dbsql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, path: path, Now: time.Now}
+	d := &DB{db: db, path: path, Now: time.Now, seen: newSeenUsers()}
 	if err := d.migrate(ctx); err != nil {
 		_ = db.Close() // the migrate error is the one to report
 		return nil, err
@@ -76,10 +89,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // OpenReadOnly opens an existing database for reading only. It waits, up to
 // ctx, until the writer has created the schema.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	registerDriver()
 	q := url.Values{}
 	q.Set("mode", "ro")
 	q.Set("_busy_timeout", "5000")
-	db, err := dbsql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database read-only: %w", err)
 	}
@@ -105,7 +119,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
-	for _, s := range []*dbsql.Stmt{d.insert, d.dead} {
+	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -194,6 +208,36 @@ func (d *DB) prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prepare dead letter insert: %w", err)
 	}
+	for _, p := range []struct {
+		stmt  **dbsql.Stmt
+		table string
+		key   string
+	}{{&d.upHourly, "tool_hourly", "hour"}, {&d.upDaily, "tool_daily", "day"}} {
+		// The table and key names are constants of this function.
+		*p.stmt, err = d.db.PrepareContext(ctx, `INSERT INTO `+p.table+` (`+p.key+`, tool_name, tool_category,
+			invocations, successes, errors, timeouts, duration_count, duration_sum, duration_max, latency_hist)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (`+p.key+`, tool_name, tool_category) DO UPDATE SET
+			invocations = invocations + excluded.invocations,
+			successes = successes + excluded.successes,
+			errors = errors + excluded.errors,
+			timeouts = timeouts + excluded.timeouts,
+			duration_count = duration_count + excluded.duration_count,
+			duration_sum = duration_sum + excluded.duration_sum,
+			duration_max = MAX(COALESCE(duration_max, excluded.duration_max), COALESCE(excluded.duration_max, duration_max)),
+			latency_hist = hist_merge(latency_hist, excluded.latency_hist)`)
+		if err != nil {
+			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
+		}
+	}
+	d.upUser, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_daily (day, user_id_hash) VALUES (?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare user_daily insert: %w", err)
+	}
+	d.upTool, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO tool_user_daily (day, tool_name, user_id_hash) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_daily upsert: %w", err)
+	}
 	return nil
 }
 
@@ -227,6 +271,7 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	ins := tx.StmtContext(ctx, d.insert)
+	agg := newAggregates()
 	for i := range events {
 		// Exec without the context: with a cancellable one, go-sqlite3
 		// runs every statement on a new goroutine so that it can
@@ -245,9 +290,15 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 		}
 		if n, _ := r.RowsAffected(); n > 0 { // sqlite3 always returns a count
 			res.Inserted++
+			if !d.SkipAggregates {
+				agg.add(ev)
+			}
 		} else {
 			res.Ignored++
 		}
+	}
+	if err := agg.write(tx, d); err != nil {
+		return res, err
 	}
 	if len(dead) > 0 {
 		dl := tx.StmtContext(ctx, d.dead)
@@ -265,6 +316,7 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit batch: %w", err)
 	}
+	agg.committed(d.seen)
 	return res, nil
 }
 

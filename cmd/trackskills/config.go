@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
@@ -38,6 +39,9 @@ type options struct {
 
 	stream ingest.StreamConfig
 
+	readKeys     string
+	allowOrigins string
+
 	consumer consumer.Config
 
 	shutdownTimeout time.Duration
@@ -55,9 +59,32 @@ func (o *options) registerData(f *cmdFlags) {
 func (o *options) registerHTTP(f *cmdFlags, def string) {
 	f.StringVar(&o.httpAddr, "http-addr", def, "HTTP listen address (host:port)")
 	f.StringVar(&o.ingestKeys, "ingest-keys", "", "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
-	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest keys (anyone who can reach it can send events)")
+	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest or read keys (anyone who can reach it can send events or read analytics)")
 	f.StringVar(&o.trustedProxies, "trusted-proxies", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
 	f.Float64Var(&o.rateLimit, "rate-limit", 0, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
+}
+
+func (o *options) registerAnalytics(f *cmdFlags) {
+	f.StringVar(&o.readKeys, "read-keys", "", "keys accepted by /analytics, comma-separated, or @file; clients send x-api-key: <key> or Authorization: Bearer <key>")
+	f.StringVar(&o.allowOrigins, "cors-origins", "", "origins allowed to call /analytics from a browser, comma-separated (e.g. https://dash.example.com)")
+}
+
+// analyticsConfig checks the read-key settings and builds the API's config.
+func (o *options) analyticsConfig() (analytics.Config, error) {
+	var cfg analytics.Config
+	keys, err := splitList(o.readKeys)
+	if err != nil {
+		return cfg, fmt.Errorf("read keys: %w", err)
+	}
+	if len(keys) == 0 && !isLoopback(o.httpAddr) && !o.allowNoKeys {
+		return cfg, fmt.Errorf("http address %s is reachable beyond this machine and no read keys are set: set --read-keys (TRACKSKILLS_READ_KEYS), or pass --allow-no-keys to let anyone read the analytics", o.httpAddr)
+	}
+	origins, err := splitList(o.allowOrigins)
+	if err != nil {
+		return cfg, fmt.Errorf("cors origins: %w", err)
+	}
+	cfg.ReadKeys, cfg.AllowOrigins = keys, origins
+	return cfg, nil
 }
 
 func (o *options) registerNATSServer(f *cmdFlags) {

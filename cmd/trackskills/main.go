@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runIngest
 	case "consumer":
 		cmd = runConsumer
+	case "analytics":
+		cmd = runAnalytics
 	case "loadgen":
 		cmd = runLoadgen
 	case "-h", "--help", "help":
@@ -63,10 +65,11 @@ const usage = `trackskills: usage tracking for AI-agent skills and tools
 Usage: trackskills <command> [flags]
 
 Commands:
-  serve      everything in one process: embedded NATS, ingest, consumer
+  serve      everything in one process: embedded NATS, ingest, consumer, analytics
   nats       the embedded NATS server with JetStream, alone
   ingest     the HTTP ingest endpoint, alone
   consumer   the stream -> SQLite consumer, alone
+  analytics  the read-only analytics API, alone
   loadgen    send realistic events to an ingest endpoint and report rates
 
 Run "trackskills <command> --help" for the flags of a command.

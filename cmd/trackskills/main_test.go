@@ -113,6 +113,8 @@ func TestServe_EndToEnd(t *testing.T) {
 	}
 
 	ctx := context.Background()
+	// Analytics reports every event once the consumer has stored it.
+	eventually(t, 20*time.Second, func() error { return summaryTotal(app.URL(), total) })
 	eventually(t, 20*time.Second, func() error {
 		n, err := app.db.CountEvents(ctx)
 		if err != nil || n != total {
@@ -238,13 +240,13 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 		t.Skip("multi-process test")
 	}
 	procs := procfileCommands(t)
-	for _, name := range []string{"nats", "ingest", "consumer"} {
+	for _, name := range []string{"nats", "ingest", "consumer", "analytics"} {
 		if _, ok := procs[name]; !ok {
 			t.Fatalf("Procfile has no %s process", name)
 		}
 	}
 	dir := t.TempDir()
-	natsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	natsAddr, httpAddr, analyticsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	env := []string{
 		"TRACKSKILLS_DATA_DIR=" + dir,
 		"TRACKSKILLS_NATS_ADDR=" + natsAddr,
@@ -255,8 +257,12 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 	// Start in the reverse order on purpose: consumer and ingest must
 	// wait for NATS and the stream.
 	running := map[string]*process{}
-	for _, name := range []string{"consumer", "ingest", "nats"} {
-		running[name] = startProcess(t, env, procs[name]...)
+	for _, name := range []string{"analytics", "consumer", "ingest", "nats"} {
+		penv := env
+		if name == "analytics" {
+			penv = append(append([]string(nil), env...), "TRACKSKILLS_HTTP_ADDR="+analyticsAddr)
+		}
+		running[name] = startProcess(t, penv, procs[name]...)
 	}
 	waitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
 
@@ -286,7 +292,9 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 		}
 		return nil
 	})
-	for _, name := range []string{"ingest", "consumer", "nats"} {
+	waitHTTP(t, "http://"+analyticsAddr+"/readyz", 30*time.Second)
+	eventually(t, 10*time.Second, func() error { return summaryTotal("http://"+analyticsAddr, n) })
+	for _, name := range []string{"ingest", "consumer", "analytics", "nats"} {
 		if err := running[name].stop(t, syscall.SIGTERM); err != nil {
 			t.Fatalf("%s exit: %v\n%s", name, err, running[name].Logs())
 		}
@@ -495,6 +503,8 @@ func TestRun_Flags(t *testing.T) {
 		{"HelpNATS", []string{"nats", "--help"}, ""},
 		{"HelpIngest", []string{"ingest", "--help"}, ""},
 		{"HelpConsumer", []string{"consumer", "--help"}, ""},
+		{"HelpAnalytics", []string{"analytics", "--help"}, ""},
+		{"OpenWithoutReadKeys", []string{"serve", "--http-addr", "0.0.0.0:0", "--ingest-keys", "k"}, "no read keys"},
 		{"HelpLoadgen", []string{"loadgen", "--help"}, ""},
 		{"Help", []string{"--help"}, ""},
 	}
@@ -576,4 +586,23 @@ func TestCmdFlags_SecretsNotPrinted(t *testing.T) {
 			}
 		}
 	}
+}
+
+// summaryTotal checks that /analytics/summary reports want invocations.
+func summaryTotal(base string, want int) error {
+	resp, err := http.Get(base + "/analytics/summary?days=7")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var sum struct {
+		TotalInvocations int `json:"total_invocations"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&sum); err != nil {
+		return fmt.Errorf("summary: %d: %w", resp.StatusCode, err)
+	}
+	if sum.TotalInvocations != want {
+		return fmt.Errorf("summary total_invocations=%d, want %d", sum.TotalInvocations, want)
+	}
+	return nil
 }

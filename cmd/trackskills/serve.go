@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
@@ -22,8 +23,8 @@ import (
 )
 
 const serveSummary = `Runs everything in one process: an embedded NATS server with JetStream
-(stored under the data dir), the ingest endpoint, and the consumer that
-writes events to SQLite. The parts talk in-process; NATS still listens on
+(stored under the data dir), the ingest endpoint, the consumer that writes
+events to SQLite, and the analytics API, on one HTTP port. The parts talk in-process; NATS still listens on
 --nats-addr (loopback) so that other tools can reach the stream.`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
@@ -32,6 +33,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	o.log.register(f)
 	o.registerData(f)
 	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerAnalytics(f)
 	o.registerNATSServer(f)
 	o.registerStream(f)
 	o.registerConsumer(f)
@@ -71,6 +73,7 @@ type serveApp struct {
 	nats       *embeddednats.Server
 	nc         *nats.Conn
 	db         *sql.DB
+	readDB     *sql.DB
 	ingest     *ingest.Server
 	consumer   *consumer.Consumer
 	ln         net.Listener
@@ -83,6 +86,10 @@ type serveApp struct {
 // startServe starts every part; the caller must Close the app.
 func startServe(ctx context.Context, o *options, getenv func(string) string, logger *slog.Logger) (app *serveApp, err error) {
 	icfg, err := o.ingestConfig()
+	if err != nil {
+		return nil, err
+	}
+	acfg, err := o.analyticsConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -123,6 +130,12 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	}
 	app.ingest = ingest.New(icfg, js, key, logger.With("component", "ingest"))
 	app.ingest.AddCheck(ingest.Check{Name: "database", Fn: app.db.Ping})
+	// Analytics gets its own read-only handle: the writer's has a single
+	// connection, and WAL lets readers run alongside its transactions.
+	if app.readDB, err = sql.OpenReadOnly(sctx, o.dbPath()); err != nil {
+		return app, err
+	}
+	analytics.New(acfg, app.readDB, logger.With("component", "analytics")).Register(app.ingest.Echo())
 	app.ingest.AddCheck(ingest.Check{Name: "consumer", Fn: func(context.Context) error {
 		if !app.consumer.Ready() {
 			return errors.New("consumer not attached")
@@ -177,6 +190,9 @@ func (a *serveApp) Close(ctx context.Context) error {
 	}
 	if a.nats != nil {
 		errs = append(errs, a.nats.Shutdown(ctx))
+	}
+	if a.readDB != nil {
+		errs = append(errs, a.readDB.Close())
 	}
 	if a.db != nil {
 		errs = append(errs, a.db.Close())

@@ -1,0 +1,244 @@
+package sql
+
+import (
+	dbsql "database/sql"
+	"fmt"
+	"time"
+
+	"github.com/trackskills/trackskills"
+)
+
+// toolKey names a row of tool_hourly (hour set) or tool_daily (day set).
+type toolKey struct {
+	hour     int64
+	day      string
+	tool     string
+	category string
+}
+
+// toolAgg accumulates one aggregate row of a batch.
+type toolAgg struct {
+	invocations, successes, errors, timeouts int64
+	durCount, durSum, durMax                 int64
+	hist                                     trackskills.Histogram
+}
+
+func (a *toolAgg) add(ev *trackskills.Event) {
+	a.invocations++
+	switch ev.Status {
+	case trackskills.StatusSuccess:
+		a.successes++
+	case trackskills.StatusError:
+		a.errors++
+	case trackskills.StatusTimeout:
+		a.timeouts++
+	}
+	if ev.DurationMs != nil {
+		d := *ev.DurationMs
+		a.durCount++
+		a.durSum += d
+		a.durMax = max(a.durMax, d)
+		a.hist.Add(d)
+	}
+}
+
+type userKey struct{ day, user string }
+type toolUserKey struct{ day, tool, user string }
+
+// aggregates groups the inserted events of a batch in memory, so that each
+// aggregate row is written once per batch.
+type aggregates struct {
+	hourly   map[toolKey]*toolAgg
+	daily    map[toolKey]*toolAgg
+	users    map[userKey]struct{}
+	toolUser map[toolUserKey]struct{}
+	days     map[int64]string // day number -> "YYYY-MM-DD"
+}
+
+func newAggregates() *aggregates {
+	return &aggregates{
+		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{},
+		users: map[userKey]struct{}{}, toolUser: map[toolUserKey]struct{}{}, days: map[int64]string{},
+	}
+}
+
+const (
+	hourMs = int64(time.Hour / time.Millisecond)
+	dayMs  = 24 * hourMs
+)
+
+// Day returns the UTC day of a Unix ms time as YYYY-MM-DD.
+func Day(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.DateOnly) }
+
+func (g *aggregates) day(ms int64) string {
+	n := floorDiv(ms, dayMs)
+	s, ok := g.days[n]
+	if !ok {
+		s = Day(n * dayMs)
+		g.days[n] = s
+	}
+	return s
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func (g *aggregates) add(ev *trackskills.Event) {
+	day := g.day(ev.Timestamp)
+	hk := toolKey{hour: floorDiv(ev.Timestamp, hourMs) * hourMs, tool: ev.ToolName, category: ev.ToolCategory}
+	dk := toolKey{day: day, tool: ev.ToolName, category: ev.ToolCategory}
+	for _, p := range []struct {
+		m map[toolKey]*toolAgg
+		k toolKey
+	}{{g.hourly, hk}, {g.daily, dk}} {
+		a := p.m[p.k]
+		if a == nil {
+			a = &toolAgg{}
+			p.m[p.k] = a
+		}
+		a.add(ev)
+	}
+	g.users[userKey{day, ev.UserHash}] = struct{}{}
+	g.toolUser[toolUserKey{day, ev.ToolName, ev.UserHash}] = struct{}{}
+}
+
+// write upserts every aggregate row of the batch inside tx.
+func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
+	hourly, daily := tx.Stmt(d.upHourly), tx.Stmt(d.upDaily)
+	var buf []byte
+	for _, p := range []struct {
+		m    map[toolKey]*toolAgg
+		stmt *dbsql.Stmt
+	}{{g.hourly, hourly}, {g.daily, daily}} {
+		for k, a := range p.m {
+			var key any = k.hour
+			if k.day != "" {
+				key = k.day
+			}
+			var durMax, hist any
+			if a.durCount > 0 {
+				buf = a.hist.AppendBinary(buf[:0])
+				durMax, hist = a.durMax, append([]byte(nil), buf...)
+			}
+			if _, err := p.stmt.Exec(key, k.tool, k.category, a.invocations, a.successes, a.errors, a.timeouts,
+				a.durCount, a.durSum, durMax, hist); err != nil {
+				return fmt.Errorf("upsert tool aggregate: %w", err)
+			}
+		}
+	}
+	users := tx.Stmt(d.upUser)
+	for k := range g.users {
+		if d.seen.hasUser(k) {
+			delete(g.users, k)
+			continue
+		}
+		if _, err := users.Exec(k.day, k.user); err != nil {
+			return fmt.Errorf("insert user_daily: %w", err)
+		}
+	}
+	toolUsers := tx.Stmt(d.upTool)
+	for k := range g.toolUser {
+		if d.seen.hasToolUser(k) {
+			delete(g.toolUser, k)
+			continue
+		}
+		if _, err := toolUsers.Exec(k.day, k.tool, k.user); err != nil {
+			return fmt.Errorf("insert tool_user_daily: %w", err)
+		}
+	}
+	return nil
+}
+
+// committed records the user rows of a committed batch as known.
+func (g *aggregates) committed(s *seenUsers) {
+	for k := range g.users {
+		s.addUser(k)
+	}
+	for k := range g.toolUser {
+		s.addToolUser(k)
+	}
+}
+
+// seenDays is how many recent UTC days seenUsers remembers; events of older
+// days (late or replayed) simply pay an INSERT OR IGNORE.
+const seenDays = 3
+
+// seenUsers remembers which user rows of the last few days exist, so that
+// the writer skips a known user instead of inserting it again: in a busy
+// hour most events come from users already active that day.
+type seenUsers struct {
+	users     map[string]map[userKey]struct{}     // day -> rows
+	toolUsers map[string]map[toolUserKey]struct{} // day -> rows
+}
+
+func newSeenUsers() *seenUsers {
+	return &seenUsers{users: map[string]map[userKey]struct{}{}, toolUsers: map[string]map[toolUserKey]struct{}{}}
+}
+
+func (s *seenUsers) hasUser(k userKey) bool {
+	_, ok := s.users[k.day][k]
+	return ok
+}
+
+func (s *seenUsers) hasToolUser(k toolUserKey) bool {
+	_, ok := s.toolUsers[k.day][k]
+	return ok
+}
+
+func (s *seenUsers) addUser(k userKey) {
+	m := s.users[k.day]
+	if m == nil {
+		if !s.keepDay(k.day) {
+			return
+		}
+		m = map[userKey]struct{}{}
+		s.users[k.day] = m
+	}
+	m[k] = struct{}{}
+}
+
+func (s *seenUsers) addToolUser(k toolUserKey) {
+	m := s.toolUsers[k.day]
+	if m == nil {
+		if !s.keepDay(k.day) {
+			return
+		}
+		m = map[toolUserKey]struct{}{}
+		s.toolUsers[k.day] = m
+	}
+	m[k] = struct{}{}
+}
+
+// keepDay makes room for a new day, dropping the oldest beyond seenDays;
+// it reports false when day is older than every day kept.
+func (s *seenUsers) keepDay(day string) bool {
+	days := make([]string, 0, len(s.users)+1)
+	for d := range s.users {
+		days = append(days, d)
+	}
+	for d := range s.toolUsers {
+		if _, ok := s.users[d]; !ok {
+			days = append(days, d)
+		}
+	}
+	if len(days) < seenDays {
+		return true
+	}
+	oldest := days[0]
+	for _, d := range days[1:] {
+		if d < oldest {
+			oldest = d
+		}
+	}
+	if day < oldest {
+		return false
+	}
+	delete(s.users, oldest)
+	delete(s.toolUsers, oldest)
+	return true
+}

@@ -1,0 +1,101 @@
+package sql
+
+import (
+	dbsql "database/sql"
+	"fmt"
+	"sync"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/trackskills/trackskills"
+)
+
+// driverName is go-sqlite3 with Track Skills' SQL functions on every
+// connection: hist_merge(a, b) merges two encoded latency histograms (for
+// ON CONFLICT updates), the aggregates hist_of(duration_ms) builds one from
+// raw durations and hist_sum(hist) merges the histograms of a window.
+const driverName = "sqlite3_trackskills"
+
+var registerOnce sync.Once
+
+func registerDriver() {
+	registerOnce.Do(func() {
+		dbsql.Register(driverName, &sqlite3.SQLiteDriver{
+			ConnectHook: func(c *sqlite3.SQLiteConn) error {
+				if err := c.RegisterFunc("hist_merge", histMerge, true); err != nil {
+					return fmt.Errorf("register hist_merge: %w", err)
+				}
+				if err := c.RegisterAggregator("hist_of", newHistOf, true); err != nil {
+					return fmt.Errorf("register hist_of: %w", err)
+				}
+				if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
+					return fmt.Errorf("register hist_sum: %w", err)
+				}
+				return nil
+			},
+		})
+	})
+}
+
+// blobArg reads a BLOB argument that may be NULL.
+func blobArg(v any) ([]byte, error) {
+	switch b := v.(type) {
+	case nil:
+		return nil, nil
+	case []byte:
+		return b, nil
+	case string:
+		return []byte(b), nil
+	}
+	return nil, fmt.Errorf("histogram must be a BLOB, not %T", v)
+}
+
+func histMerge(a, b any) ([]byte, error) {
+	ab, err := blobArg(a)
+	if err != nil {
+		return nil, err
+	}
+	bb, err := blobArg(b)
+	if err != nil {
+		return nil, err
+	}
+	return trackskills.MergeBinary(ab, bb)
+}
+
+// histOf is the hist_of aggregate: a histogram of raw durations.
+type histOf struct{ h trackskills.Histogram }
+
+func newHistOf() *histOf { return &histOf{} }
+
+func (a *histOf) Step(v any) {
+	if ms, ok := v.(int64); ok {
+		a.h.Add(ms)
+	}
+}
+
+func (a *histOf) Done() []byte { return a.h.AppendBinary(nil) }
+
+// histSum is the hist_sum aggregate: the merge of encoded histograms.
+type histSum struct {
+	h   trackskills.Histogram
+	err error
+}
+
+func newHistSum() *histSum { return &histSum{} }
+
+func (a *histSum) Step(v any) {
+	b, err := blobArg(v)
+	if err == nil {
+		err = trackskills.DecodeHistogram(b, &a.h)
+	}
+	if err != nil && a.err == nil {
+		a.err = err
+	}
+}
+
+func (a *histSum) Done() ([]byte, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	return a.h.AppendBinary(nil), nil
+}
