@@ -1,0 +1,153 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/sql"
+)
+
+// testNow is the fixed clock of the tests: not on an hour boundary, so that
+// windows start before it.
+var testNow = time.Date(2026, 2, 9, 21, 37, 12, 345_000_000, time.UTC)
+
+// MustOpenDB opens a migrated database for writing in a file under
+// tb.TempDir(), closed when the test ends, and returns it with its path.
+func MustOpenDB(tb testing.TB) (*sql.DB, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "trackskills.db")
+	db, err := sql.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("open database: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("close database: %v", err)
+		}
+	})
+	return db, path
+}
+
+// mustWrite stores events exactly as the consumer does.
+func mustWrite(tb testing.TB, db *sql.DB, evs []trackskills.Event) sql.BatchResult {
+	tb.Helper()
+	res, err := db.WriteBatch(context.Background(), evs, nil)
+	if err != nil {
+		tb.Fatalf("write batch: %v", err)
+	}
+	return res
+}
+
+// newRouter serves the analytics API of the database at path, opened
+// read-only, on a real echo router with the fixed clock.
+func newRouter(tb testing.TB, path string, cfg analytics.Config) *echo.Echo {
+	tb.Helper()
+	ro, err := sql.OpenReadOnly(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("open read-only: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := ro.Close(); err != nil {
+			tb.Errorf("close read-only database: %v", err)
+		}
+	})
+	srv := analytics.New(cfg, ro, slog.New(slog.DiscardHandler))
+	srv.Now = func() time.Time { return testNow }
+	e := echo.New()
+	e.HideBanner = true
+	e.HTTPErrorHandler = errorHandler
+	srv.Register(e)
+	return e
+}
+
+type errorBody struct {
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
+	Field   string `json:"field,omitempty"`
+}
+
+// errorHandler is the product's mapping, as ingest wires it: a
+// *trackskills.FieldError is a 400 naming the field, an *echo.HTTPError
+// keeps its code, anything else is a 500.
+func errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := http.StatusInternalServerError, errorBody{Error: err.Error()}
+	var fe *trackskills.FieldError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &fe):
+		status, body.Error, body.Field = http.StatusBadRequest, fe.Message, fe.Field
+	case errors.As(err, &he):
+		status = he.Code
+		if m, ok := he.Message.(string); ok {
+			body.Error = m
+		} else {
+			body.Error = http.StatusText(he.Code)
+		}
+	}
+	_ = c.JSON(status, body) // the recorder does not fail
+}
+
+// get sends a GET with the given header pairs (name, value, ...).
+func get(tb testing.TB, e *echo.Echo, target string, header ...string) *httptest.ResponseRecorder {
+	tb.Helper()
+	return do(tb, e, http.MethodGet, target, header...)
+}
+
+func do(tb testing.TB, e *echo.Echo, method, target string, header ...string) *httptest.ResponseRecorder {
+	tb.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}
+
+// mustGetJSON GETs target, expects a 200 and decodes the body into v.
+func mustGetJSON(tb testing.TB, e *echo.Echo, target string, v any) []byte {
+	tb.Helper()
+	rec := get(tb, e, target)
+	if rec.Code != http.StatusOK {
+		tb.Fatalf("GET %s: status=%d, want 200; body %s", target, rec.Code, rec.Body)
+	}
+	body := rec.Body.Bytes()
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			tb.Fatalf("GET %s: decode %s: %v", target, body, err)
+		}
+	}
+	return body
+}
+
+func i64(n int64) *int64 { return &n }
+
+// event returns a stored event; dur < 0 means no duration_ms.
+func event(id string, ts time.Time, tool, category, status string, dur int64, user string) trackskills.Event {
+	ev := trackskills.Event{
+		EventID: id, ToolName: tool, ToolCategory: category, Status: status,
+		Timestamp: ts.UnixMilli(), ReceivedAt: ts.UnixMilli(), UserHash: user, Source: trackskills.DefaultSource,
+	}
+	if dur >= 0 {
+		ev.DurationMs = i64(dur)
+	}
+	return ev
+}
+
+// urlQuery escapes a query parameter value.
+func urlQuery(s string) string { return url.QueryEscape(s) }
