@@ -31,6 +31,11 @@ type Config struct {
 	PullMaxBytes  int           // client-side buffer of fetched messages
 	RetryMin      time.Duration // first NAK delay after a database error
 	RetryMax      time.Duration // longest NAK delay
+
+	RetentionRaw        time.Duration // raw events older than this are deleted; 0 keeps them
+	RetentionAggregates time.Duration // aggregate rows older than this are deleted; 0 keeps them
+	RetentionEvery      time.Duration // how often the retention job runs
+	RetentionChunk      int           // raw rows deleted per transaction
 }
 
 // DefaultConfig returns the defaults of SPEC §6.
@@ -44,6 +49,11 @@ func DefaultConfig() Config {
 		PullMaxBytes:  16 << 20,
 		RetryMin:      500 * time.Millisecond,
 		RetryMax:      30 * time.Second,
+
+		RetentionRaw:        90 * 24 * time.Hour,
+		RetentionAggregates: 400 * 24 * time.Hour,
+		RetentionEvery:      time.Hour,
+		RetentionChunk:      5000,
 	}
 }
 
@@ -60,6 +70,10 @@ func (c Config) Validate() error {
 		return errors.New("consumer ack wait must be at least 1s")
 	case c.MaxAckPending < 1:
 		return errors.New("consumer max ack pending must be at least 1")
+	case c.RetentionRaw < 0 || c.RetentionAggregates < 0:
+		return errors.New("retention must not be negative")
+	case (c.RetentionRaw > 0 || c.RetentionAggregates > 0) && c.RetentionEvery <= 0:
+		return errors.New("retention interval must be positive")
 	}
 	return nil
 }
@@ -149,6 +163,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 		defer wg.Done()
 		writeErr = c.writeLoop(batches, stopReading)
 	}()
+	if c.cfg.RetentionRaw > 0 || c.cfg.RetentionAggregates > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.retentionLoop(readCtx)
+		}()
+	}
 	readErr := c.readLoop(readCtx, iter, batches)
 	close(batches)
 	wg.Wait()
@@ -347,4 +368,38 @@ func decompress(encoding string, data []byte) ([]byte, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown payload encoding %q", encoding)
+}
+
+// retentionLoop deletes expired raw events and aggregates now and then
+// every RetentionEvery, until ctx ends. Its failures are logged: the next
+// run tries again.
+func (c *Consumer) retentionLoop(ctx context.Context) {
+	for {
+		c.applyRetention(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.cfg.RetentionEvery):
+		}
+	}
+}
+
+func (c *Consumer) applyRetention(ctx context.Context) {
+	now := c.db.Now()
+	if c.cfg.RetentionRaw > 0 {
+		n, err := c.db.DeleteEventsBefore(ctx, now.Add(-c.cfg.RetentionRaw).UnixMilli(), c.cfg.RetentionChunk)
+		if err != nil && ctx.Err() == nil {
+			c.logger.Error("delete expired events", "err", err)
+		} else if n > 0 {
+			c.logger.Info("deleted expired events", "events", n, "retention", c.cfg.RetentionRaw)
+		}
+	}
+	if c.cfg.RetentionAggregates > 0 {
+		n, err := c.db.DeleteAggregatesBefore(ctx, now.Add(-c.cfg.RetentionAggregates).UnixMilli())
+		if err != nil && ctx.Err() == nil {
+			c.logger.Error("delete expired aggregates", "err", err)
+		} else if n > 0 {
+			c.logger.Info("deleted expired aggregate rows", "rows", n, "retention", c.cfg.RetentionAggregates)
+		}
+	}
 }

@@ -37,7 +37,8 @@ type options struct {
 	natsMaxStore    int64
 	allowRemoteNATS bool
 
-	stream ingest.StreamConfig
+	stream       ingest.StreamConfig
+	retentionRaw time.Duration
 
 	readKeys     string
 	allowOrigins string
@@ -100,15 +101,36 @@ func (o *options) registerNATSClient(f *cmdFlags) {
 
 func (o *options) registerStream(f *cmdFlags) {
 	d := ingest.DefaultStreamConfig()
-	f.duration(&o.stream.MaxAge, "stream-max-age", d.MaxAge, "events older than this leave the stream (e.g. 90d, 720h)")
+	f.duration(&o.stream.MaxAge, "stream-max-age", 0, "events older than this leave the stream (e.g. 90d, 720h); 0 follows --retention-raw")
+	o.registerRetention(f)
 	f.Int64Var(&o.stream.MaxBytes, "stream-max-bytes", 0, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
 	f.duration(&o.stream.Duplicates, "stream-duplicates", d.Duplicates, "Nats-Msg-Id deduplication window")
 	f.IntVar(&o.stream.Replicas, "stream-replicas", d.Replicas, "stream replicas (on a NATS cluster)")
 }
 
+// registerRetention registers --retention-raw once, for the stream and the
+// consumer alike.
+func (o *options) registerRetention(f *cmdFlags) {
+	if f.Lookup("retention-raw") != nil {
+		return
+	}
+	f.duration(&o.retentionRaw, "retention-raw", consumer.DefaultConfig().RetentionRaw, "raw events older than this are deleted from SQLite (in small chunks) and leave the stream; 0 keeps them")
+}
+
+// applyRetention makes the stream and the consumer follow --retention-raw
+// unless --stream-max-age says otherwise.
+func (o *options) applyRetention() {
+	if o.stream.MaxAge == 0 {
+		o.stream.MaxAge = o.retentionRaw
+	}
+	o.consumer.RetentionRaw = o.retentionRaw
+}
+
 func (o *options) registerConsumer(f *cmdFlags) {
 	d := consumer.DefaultConfig()
 	o.consumer = d
+	o.registerRetention(f)
+	f.duration(&o.consumer.RetentionAggregates, "retention-aggregates", d.RetentionAggregates, "aggregate rows older than this are deleted; 0 keeps them")
 	f.IntVar(&o.consumer.BatchEvents, "batch-events", d.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
 	f.duration(&o.consumer.BatchWait, "batch-wait", d.BatchWait, "or this long after its first message")
 	f.duration(&o.consumer.AckWait, "ack-wait", d.AckWait, "redelivery delay of a message the consumer did not acknowledge")

@@ -101,6 +101,7 @@ func serveOptions(tb testing.TB) *options {
 	f := newCmdFlags("serve", "", func(string) string { return "" }, io.Discard)
 	o.registerStream(f)
 	o.registerConsumer(f)
+	o.applyRetention()
 	o.consumer.BatchWait = 20 * time.Millisecond
 	return o
 }

@@ -548,6 +548,7 @@ func TestCmdFlags_Env(t *testing.T) {
 	if err := f.parse([]string{"--batch-events", "9"}); err != nil {
 		t.Fatal(err)
 	}
+	o.applyRetention()
 	if got, want := o.dataDir, "/tmp/x"; got != want {
 		t.Fatalf("data dir=%q, want %q", got, want)
 	}

@@ -34,6 +34,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	o.applyRetention()
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err
@@ -82,6 +83,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	o.applyRetention()
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err
@@ -143,6 +145,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	o.applyRetention()
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err
@@ -240,6 +243,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	o.applyRetention()
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err

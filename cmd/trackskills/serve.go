@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	o.applyRetention()
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return err

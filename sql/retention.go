@@ -1,0 +1,63 @@
+package sql
+
+import (
+	"context"
+	"fmt"
+)
+
+// DeleteEventsBefore deletes raw events (and dead letters) older than
+// cutoff (Unix ms), in transactions of at most chunk rows each, so that
+// the consumer's batches, which share the single writer connection, never
+// wait for more than one chunk. It returns the number of events deleted.
+func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (int64, error) {
+	if chunk < 1 {
+		chunk = 5000
+	}
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("delete old events: %w", err)
+		}
+		// The timestamp index finds the oldest rows; rowid order keeps the
+		// delete cheap.
+		res, err := d.db.ExecContext(ctx, `DELETE FROM skill_usage_events WHERE id IN (
+			SELECT id FROM skill_usage_events WHERE timestamp < ? ORDER BY timestamp LIMIT ?)`, cutoff, chunk)
+		if err != nil {
+			return total, fmt.Errorf("delete old events: %w", err)
+		}
+		n, _ := res.RowsAffected() // sqlite3 always returns a count
+		total += n
+		if n < int64(chunk) {
+			break
+		}
+	}
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
+		return total, fmt.Errorf("delete old dead letters: %w", err)
+	}
+	return total, nil
+}
+
+// DeleteAggregatesBefore deletes aggregate rows of hours and days before
+// cutoff (Unix ms). It runs about once a day, so each call removes about
+// one day of rows.
+func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
+	day := Day(cutoff)
+	var total int64
+	for _, q := range []struct {
+		sql string
+		arg any
+	}{
+		{`DELETE FROM tool_hourly WHERE hour < ?`, floorDiv(cutoff, hourMs) * hourMs},
+		{`DELETE FROM tool_daily WHERE day < ?`, day},
+		{`DELETE FROM user_daily WHERE day < ?`, day},
+		{`DELETE FROM tool_user_daily WHERE day < ?`, day},
+	} {
+		res, err := d.db.ExecContext(ctx, q.sql, q.arg)
+		if err != nil {
+			return total, fmt.Errorf("delete old aggregates: %w", err)
+		}
+		n, _ := res.RowsAffected() // sqlite3 always returns a count
+		total += n
+	}
+	return total, nil
+}
