@@ -79,7 +79,7 @@ type errorBody struct {
 }
 
 // errorHandler is the product's mapping, as ingest wires it: a
-// *trackskills.FieldError is a 400 naming the field, an *echo.HTTPError
+// *trackskills.FieldError is a 400 naming the field, ErrNotFound a 404, an *echo.HTTPError
 // keeps its code, anything else is a 500.
 func errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
@@ -91,6 +91,8 @@ func errorHandler(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &fe):
 		status, body.Error, body.Field = http.StatusBadRequest, fe.Message, fe.Field
+	case errors.Is(err, trackskills.ErrNotFound):
+		status = http.StatusNotFound
 	case errors.As(err, &he):
 		status = he.Code
 		if m, ok := he.Message.(string); ok {

@@ -66,6 +66,13 @@ func (s *Server) Register(e *echo.Echo) {
 	g.GET("/tools", s.handleTools)
 	g.GET("/retention", s.handleRetention)
 	g.GET("/errors", s.handleErrors)
+	g.GET("/timeseries", s.handleTimeseries)
+	g.GET("/tools/:name", s.handleTool)
+	g.GET("/tool", s.handleTool) // ?name=, for names with a slash
+	g.GET("/categories", s.handleCategories)
+	g.GET("/cohorts", s.handleCohorts)
+	g.GET("/export.csv", s.handleExportCSV)
+	g.GET("/export.ndjson", s.handleExportNDJSON)
 }
 
 // requireKey checks x-api-key (the seed's header) or a Bearer key, in
