@@ -131,14 +131,24 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			}
 		}
 	}
-	users := tx.Stmt(d.upUser)
+	users, first, week := tx.Stmt(d.upUser), tx.Stmt(d.upFirst), tx.Stmt(d.upWeek)
 	for k := range g.users {
 		if d.seen.hasUser(k) {
 			delete(g.users, k)
 			continue
 		}
-		if _, err := users.Exec(k.day, k.user); err != nil {
+		r, err := users.Exec(k.day, k.user)
+		if err != nil {
 			return fmt.Errorf("insert user_daily: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
+			continue // the user was already active that day
+		}
+		if _, err := first.Exec(k.user, k.day); err != nil {
+			return fmt.Errorf("upsert user_first_seen: %w", err)
+		}
+		if _, err := week.Exec(k.day, k.user); err != nil {
+			return fmt.Errorf("insert user_weekly: %w", err)
 		}
 	}
 	toolUsers := tx.Stmt(d.upTool)

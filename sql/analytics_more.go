@@ -5,6 +5,7 @@ import (
 	dbsql "database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/trackskills/trackskills"
 )
@@ -218,14 +219,15 @@ type CohortCell struct {
 func (d *DB) Cohorts(ctx context.Context, first, lastCohort, lastDay string) ([]CohortCell, error) {
 	// date(day, 'weekday 0', '-6 days') is the Monday of day's ISO week:
 	// 'weekday 0' moves forward to the Sunday ending it.
-	rows, err := d.db.QueryContext(ctx, `WITH cohort AS (
-			SELECT user_id_hash, date(MIN(day), 'weekday 0', '-6 days') AS week
-			FROM user_daily WHERE day <= ? GROUP BY user_id_hash
-		)
-		SELECT c.week, date(u.day, 'weekday 0', '-6 days'), COUNT(DISTINCT u.user_id_hash)
-		FROM cohort c JOIN user_daily u ON u.user_id_hash = c.user_id_hash
-		WHERE c.week >= ? AND c.week <= ? AND u.day >= ? AND u.day <= ?
-		GROUP BY 1, 2 ORDER BY 1, 2`, lastDay, first, lastCohort, first, lastDay)
+	// A user's cohort is the week of their first day (user_first_seen);
+	// their activity comes from user_weekly, one row per active week.
+	// lastDay bounds the first day so that a window in the past ignores
+	// later arrivals, as the activity does.
+	rows, err := d.db.QueryContext(ctx, `SELECT date(f.day, 'weekday 0', '-6 days') AS cohort, w.week, COUNT(*)
+		FROM user_weekly w JOIN user_first_seen f ON f.user_id_hash = w.user_id_hash
+		WHERE w.week >= ? AND w.week <= date(?, 'weekday 0', '-6 days')
+		  AND f.day >= ? AND f.day <= ? AND f.day <= ?
+		GROUP BY 1, 2 ORDER BY 1, 2`, first, lastDay, first, date6(lastCohort), lastDay)
 	if err != nil {
 		return nil, fmt.Errorf("cohorts: %w", err)
 	}
@@ -311,4 +313,14 @@ func strPtr(s dbsql.NullString) *string {
 	}
 	v := s.String
 	return &v
+}
+
+// date6 returns the Sunday ending the week that starts on monday
+// (YYYY-MM-DD); a bad date is returned unchanged.
+func date6(monday string) string {
+	t, err := time.Parse(time.DateOnly, monday)
+	if err != nil {
+		return monday
+	}
+	return t.AddDate(0, 0, 6).Format(time.DateOnly)
 }

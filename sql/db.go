@@ -35,6 +35,8 @@ type DB struct {
 	upDaily  *dbsql.Stmt
 	upUser   *dbsql.Stmt
 	upTool   *dbsql.Stmt
+	upFirst  *dbsql.Stmt
+	upWeek   *dbsql.Stmt
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
@@ -119,7 +121,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
-	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool} {
+	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -233,6 +235,15 @@ func (d *DB) prepare(ctx context.Context) error {
 	d.upUser, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_daily (day, user_id_hash) VALUES (?, ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare user_daily insert: %w", err)
+	}
+	d.upFirst, err = d.db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day) VALUES (?, ?)
+		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day < day`)
+	if err != nil {
+		return fmt.Errorf("prepare user_first_seen upsert: %w", err)
+	}
+	d.upWeek, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
+	if err != nil {
+		return fmt.Errorf("prepare user_weekly insert: %w", err)
 	}
 	d.upTool, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO tool_user_daily (day, tool_name, user_id_hash) VALUES (?, ?, ?)`)
 	if err != nil {

@@ -51,6 +51,9 @@ func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, e
 		{`DELETE FROM tool_daily WHERE day < ?`, day},
 		{`DELETE FROM user_daily WHERE day < ?`, day},
 		{`DELETE FROM tool_user_daily WHERE day < ?`, day},
+		// Weeks that ended before the cutoff day. user_first_seen stays:
+		// one row per user, and a cohort needs the true first day.
+		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, day},
 	} {
 		res, err := d.db.ExecContext(ctx, q.sql, q.arg)
 		if err != nil {
