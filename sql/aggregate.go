@@ -131,7 +131,7 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			}
 		}
 	}
-	users, first, week := tx.Stmt(d.upUser), tx.Stmt(d.upFirst), tx.Stmt(d.upWeek)
+	users, first, week, last := tx.Stmt(d.upUser), tx.Stmt(d.upFirst), tx.Stmt(d.upWeek), tx.Stmt(d.upLast)
 	for k := range g.users {
 		if d.seen.hasUser(k) {
 			delete(g.users, k)
@@ -150,15 +150,25 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 		if _, err := week.Exec(k.day, k.user); err != nil {
 			return fmt.Errorf("insert user_weekly: %w", err)
 		}
+		if _, err := last.Exec(k.user, k.day); err != nil {
+			return fmt.Errorf("upsert user_last_seen: %w", err)
+		}
 	}
-	toolUsers := tx.Stmt(d.upTool)
+	toolUsers, toolLast := tx.Stmt(d.upTool), tx.Stmt(d.upTLast)
 	for k := range g.toolUser {
 		if d.seen.hasToolUser(k) {
 			delete(g.toolUser, k)
 			continue
 		}
-		if _, err := toolUsers.Exec(k.day, k.tool, k.user); err != nil {
+		r, err := toolUsers.Exec(k.day, k.tool, k.user)
+		if err != nil {
 			return fmt.Errorf("insert tool_user_daily: %w", err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
+			continue
+		}
+		if _, err := toolLast.Exec(k.tool, k.user, k.day); err != nil {
+			return fmt.Errorf("upsert tool_user_last_seen: %w", err)
 		}
 	}
 	return nil

@@ -97,15 +97,43 @@ func (d *DB) Summary(ctx context.Context, w Window, f Filter) (ToolStats, error)
 // distinctUsers counts the users active on the days [from, to] (UTC),
 // of one tool when tool is set.
 func (d *DB) distinctUsers(ctx context.Context, from, to, tool string) (int64, error) {
-	q, args := `SELECT COUNT(DISTINCT user_id_hash) FROM user_daily WHERE day >= ? AND day <= ?`, []any{from, to}
-	if tool != "" {
-		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ? AND tool_name = ?`, append(args, tool)
+	fast, err := d.endsAtLastSeen(ctx, to, tool != "")
+	if err != nil {
+		return 0, err
+	}
+	var q string
+	var args []any
+	switch {
+	case fast && tool == "":
+		q, args = `SELECT COUNT(*) FROM user_last_seen WHERE day >= ?`, []any{from}
+	case fast:
+		q, args = `SELECT COUNT(*) FROM tool_user_last_seen WHERE tool_name = ? AND day >= ?`, []any{tool, from}
+	case tool == "":
+		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM user_daily WHERE day >= ? AND day <= ?`, []any{from, to}
+	default:
+		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ? AND tool_name = ?`, []any{from, to, tool}
 	}
 	var n int64
 	if err := d.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil
+}
+
+// endsAtLastSeen reports whether no user was seen after the day to: then
+// the users active on [from, to] are exactly those last seen on or after
+// from, an index range count rather than a DISTINCT over every day. Every
+// window that ends now qualifies.
+func (d *DB) endsAtLastSeen(ctx context.Context, to string, perTool bool) (bool, error) {
+	q := `SELECT COALESCE(MAX(day), '') FROM user_last_seen`
+	if perTool {
+		q = `SELECT COALESCE(MAX(day), '') FROM tool_user_last_seen`
+	}
+	var last string
+	if err := d.db.QueryRowContext(ctx, q).Scan(&last); err != nil {
+		return false, fmt.Errorf("last seen day: %w", err)
+	}
+	return to >= last, nil
 }
 
 // Tools returns the figures of every tool of a window, most used first.
@@ -140,8 +168,16 @@ func (d *DB) Tools(ctx context.Context, w Window, f Filter) ([]ToolStats, error)
 }
 
 func (d *DB) usersPerTool(ctx context.Context, from, to string) (map[string]int64, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT tool_name, COUNT(DISTINCT user_id_hash) FROM tool_user_daily
-		WHERE day >= ? AND day <= ? GROUP BY tool_name`, from, to)
+	fast, err := d.endsAtLastSeen(ctx, to, true)
+	if err != nil {
+		return nil, err
+	}
+	q, args := `SELECT tool_name, COUNT(DISTINCT user_id_hash) FROM tool_user_daily
+		WHERE day >= ? AND day <= ? GROUP BY tool_name`, []any{from, to}
+	if fast {
+		q, args = `SELECT tool_name, COUNT(*) FROM tool_user_last_seen WHERE day >= ? GROUP BY tool_name`, []any{from}
+	}
+	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("users per tool: %w", err)
 	}

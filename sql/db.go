@@ -37,6 +37,8 @@ type DB struct {
 	upTool   *dbsql.Stmt
 	upFirst  *dbsql.Stmt
 	upWeek   *dbsql.Stmt
+	upLast   *dbsql.Stmt
+	upTLast  *dbsql.Stmt
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
@@ -121,7 +123,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
-	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek} {
+	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek, d.upLast, d.upTLast} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -240,6 +242,16 @@ func (d *DB) prepare(ctx context.Context) error {
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day < day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_first_seen upsert: %w", err)
+	}
+	d.upLast, err = d.db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day) VALUES (?, ?)
+		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
+	if err != nil {
+		return fmt.Errorf("prepare user_last_seen upsert: %w", err)
+	}
+	d.upTLast, err = d.db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day) VALUES (?, ?, ?)
+		ON CONFLICT (tool_name, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_last_seen upsert: %w", err)
 	}
 	d.upWeek, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
 	if err != nil {
