@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runAnalytics
 	case "loadgen":
 		cmd = runLoadgen
+	case "seed":
+		cmd = runSeed
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -71,6 +73,7 @@ Commands:
   consumer   the stream -> SQLite consumer, alone
   analytics  the read-only analytics API, alone
   loadgen    send realistic events to an ingest endpoint and report rates
+  seed       fill a database with realistic events through the consumer's write path
 
 Run "trackskills <command> --help" for the flags of a command.
 Every flag has an environment twin: --data-dir is TRACKSKILLS_DATA_DIR.
