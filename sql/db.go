@@ -50,12 +50,23 @@ type DB struct {
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+
+	// Logf, when set, reports slow maintenance such as migrations.
+	Logf func(format string, args ...any)
+}
+
+// Option configures Open.
+type Option func(*DB)
+
+// WithLogf reports slow maintenance, such as migrations, through logf.
+func WithLogf(logf func(format string, args ...any)) Option {
+	return func(d *DB) { d.Logf = logf }
 }
 
 // Open opens (creating it when needed) the database at path for writing and
 // applies every pending migration. Only one writer should exist: writes are
 // serialised on a single connection.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	registerDriver()
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -79,6 +90,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db.SetMaxOpenConns(1)
 	d := &DB{db: db, path: path, Now: time.Now, seen: newSeenUsers()}
+	for _, o := range opts {
+		o(d)
+	}
 	if err := d.migrate(ctx); err != nil {
 		_ = db.Close() // the migrate error is the one to report
 		return nil, err
@@ -185,6 +199,9 @@ func (d *DB) migrateOne(ctx context.Context, name string) error {
 	body, err := fs.ReadFile(migrations, name)
 	if err != nil {
 		return err
+	}
+	if d.Logf != nil {
+		d.Logf("applying migration %s", filepath.Base(name))
 	}
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return err

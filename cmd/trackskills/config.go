@@ -15,6 +15,7 @@ import (
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/sql"
 )
 
 // options holds every flag of the long-running subcommands; each
@@ -230,4 +231,12 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg ingest.Stream
 		}
 		delay = min(delay*2, 2*time.Second)
 	}
+}
+
+// migrationLog logs the migrations Open applies: on a large database a
+// backfill can take a while, and a silent start looks like a hang.
+func migrationLog(logger *slog.Logger) sql.Option {
+	return sql.WithLogf(func(format string, args ...any) {
+		logger.Info(fmt.Sprintf(format, args...), "component", "sql")
+	})
 }

@@ -150,7 +150,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	db, err := sql.Open(ctx, o.dbPath())
+	db, err := sql.Open(ctx, o.dbPath(), migrationLog(logger))
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,8 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if _, err := ingest.EnsureStream(sctx, js, o.stream); err != nil {
 		return app, err
 	}
-	if app.db, err = sql.Open(sctx, o.dbPath()); err != nil {
+	// No timeout: migrations may backfill a large database; a signal still stops them.
+	if app.db, err = sql.Open(ctx, o.dbPath(), migrationLog(logger)); err != nil {
 		return app, err
 	}
 	if app.consumer, err = consumer.New(o.consumer, js, app.db, logger.With("component", "consumer")); err != nil {
@@ -133,7 +134,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	app.ingest.AddCheck(ingest.Check{Name: "database", Fn: app.db.Ping})
 	// Analytics gets its own read-only handle: the writer's has a single
 	// connection, and WAL lets readers run alongside its transactions.
-	if app.readDB, err = sql.OpenReadOnly(sctx, o.dbPath()); err != nil {
+	if app.readDB, err = sql.OpenReadOnly(ctx, o.dbPath()); err != nil {
 		return app, err
 	}
 	analytics.New(acfg, app.readDB, logger.With("component", "analytics")).Register(app.ingest.Echo())
