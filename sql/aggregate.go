@@ -2,6 +2,7 @@ package sql
 
 import (
 	dbsql "database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -154,7 +155,9 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			return fmt.Errorf("upsert user_last_seen: %w", err)
 		}
 	}
-	toolUsers, toolLast := tx.Stmt(d.upTool), tx.Stmt(d.upTLast)
+	toolUsers, toolLast, getLast := tx.Stmt(d.upTool), tx.Stmt(d.upTLast), tx.Stmt(d.getTLast)
+	type toolDay struct{ tool, day string }
+	counts := map[toolDay]int64{} // change of tool_last_seen_counts
 	for k := range g.toolUser {
 		if d.seen.hasToolUser(k) {
 			delete(g.toolUser, k)
@@ -167,8 +170,30 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
 			continue
 		}
+		var last string
+		switch err := getLast.QueryRow(k.tool, k.user).Scan(&last); {
+		case errors.Is(err, dbsql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("read tool_user_last_seen: %w", err)
+		}
+		if last != "" && k.day <= last {
+			continue
+		}
 		if _, err := toolLast.Exec(k.tool, k.user, k.day); err != nil {
 			return fmt.Errorf("upsert tool_user_last_seen: %w", err)
+		}
+		if last != "" {
+			counts[toolDay{k.tool, last}]--
+		}
+		counts[toolDay{k.tool, k.day}]++
+	}
+	upCount := tx.Stmt(d.upTCount)
+	for k, n := range counts {
+		if n == 0 {
+			continue
+		}
+		if _, err := upCount.Exec(k.tool, k.day, n); err != nil {
+			return fmt.Errorf("upsert tool_last_seen_counts: %w", err)
 		}
 	}
 	return nil

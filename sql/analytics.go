@@ -107,7 +107,7 @@ func (d *DB) distinctUsers(ctx context.Context, from, to, tool string) (int64, e
 	case fast && tool == "":
 		q, args = `SELECT COUNT(*) FROM user_last_seen WHERE day >= ?`, []any{from}
 	case fast:
-		q, args = `SELECT COUNT(*) FROM tool_user_last_seen WHERE tool_name = ? AND day >= ?`, []any{tool, from}
+		q, args = `SELECT COALESCE(SUM(users), 0) FROM tool_last_seen_counts WHERE tool_name = ? AND day >= ?`, []any{tool, from}
 	case tool == "":
 		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM user_daily WHERE day >= ? AND day <= ?`, []any{from, to}
 	default:
@@ -175,7 +175,7 @@ func (d *DB) usersPerTool(ctx context.Context, from, to string) (map[string]int6
 	q, args := `SELECT tool_name, COUNT(DISTINCT user_id_hash) FROM tool_user_daily
 		WHERE day >= ? AND day <= ? GROUP BY tool_name`, []any{from, to}
 	if fast {
-		q, args = `SELECT tool_name, COUNT(*) FROM tool_user_last_seen WHERE day >= ? GROUP BY tool_name`, []any{from}
+		q, args = `SELECT tool_name, SUM(users) FROM tool_last_seen_counts WHERE day >= ? GROUP BY tool_name`, []any{from}
 	}
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {

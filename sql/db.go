@@ -39,6 +39,8 @@ type DB struct {
 	upWeek   *dbsql.Stmt
 	upLast   *dbsql.Stmt
 	upTLast  *dbsql.Stmt
+	getTLast *dbsql.Stmt
+	upTCount *dbsql.Stmt
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
@@ -137,7 +139,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
-	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek, d.upLast, d.upTLast} {
+	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek, d.upLast, d.upTLast, d.getTLast, d.upTCount} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -269,6 +271,15 @@ func (d *DB) prepare(ctx context.Context) error {
 		ON CONFLICT (tool_name, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_last_seen upsert: %w", err)
+	}
+	d.getTLast, err = d.db.PrepareContext(ctx, `SELECT day FROM tool_user_last_seen WHERE tool_name = ? AND user_id_hash = ?`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
+	}
+	d.upTCount, err = d.db.PrepareContext(ctx, `INSERT INTO tool_last_seen_counts (tool_name, day, users) VALUES (?, ?, ?)
+		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_last_seen_counts upsert: %w", err)
 	}
 	d.upWeek, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
 	if err != nil {
