@@ -238,7 +238,8 @@ func (s *Server) handleTool(c echo.Context) error {
 		ToolName: name, Period: q.period, Invocations: st.Invocations,
 		SuccessRate: rate(st.Successes, st.Invocations), ErrorRate: rate(st.Errors, st.Invocations),
 		TimeoutRate: rate(st.Timeouts, st.Invocations), AvgDurationMs: avg(st.DurationSum, st.DurationCount),
-		P50DurationMs: pct(&st.Latency, 0.50), P95DurationMs: pct(&st.Latency, 0.95), P99DurationMs: pct(&st.Latency, 0.99),
+		P50DurationMs: pctMax(&st.Latency, 0.50, st.DurationMax), P95DurationMs: pctMax(&st.Latency, 0.95, st.DurationMax),
+		P99DurationMs: pctMax(&st.Latency, 0.99, st.DurationMax),
 		MaxDurationMs: st.DurationMax, UniqueUsers: st.Users,
 	}
 	types, err := s.db.ErrorTypes(ctx, q.window.From, q.window.To, q.filter)

@@ -191,6 +191,13 @@ func pct(h *trackskills.Histogram, q float64) int64 {
 	return int64(math.Round(h.Quantile(q)))
 }
 
+// pctMax is pct bounded by the largest duration seen: a bucket's midpoint
+// may lie above it (one 150 ms call would report p50 155 ms), and the true
+// quantile never does.
+func pctMax(h *trackskills.Histogram, q float64, maxMs int64) int64 {
+	return min(pct(h, q), maxMs)
+}
+
 // SummaryResponse is /analytics/summary: the seed's fields, then extras.
 type SummaryResponse struct {
 	Period           string `json:"period"`
@@ -220,7 +227,8 @@ func (s *Server) handleSummary(c echo.Context) error {
 		AvgDurationMs: avg(st.DurationSum, st.DurationCount),
 		SuccessRate:   rate(st.Successes, st.Invocations), ErrorRate: rate(st.Errors, st.Invocations),
 		TimeoutRate:   rate(st.Timeouts, st.Invocations),
-		P50DurationMs: pct(&st.Latency, 0.50), P95DurationMs: pct(&st.Latency, 0.95), P99DurationMs: pct(&st.Latency, 0.99),
+		P50DurationMs: pctMax(&st.Latency, 0.50, st.DurationMax), P95DurationMs: pctMax(&st.Latency, 0.95, st.DurationMax),
+		P99DurationMs: pctMax(&st.Latency, 0.99, st.DurationMax),
 		MaxDurationMs: st.DurationMax,
 	})
 }
@@ -255,8 +263,9 @@ func (s *Server) handleTools(c echo.Context) error {
 			ToolName: st.ToolName, Invocations: st.Invocations, AvgDurationMs: avg(st.DurationSum, st.DurationCount),
 			SuccessRate: rate(st.Successes, st.Invocations), ErrorRate: rate(st.Errors, st.Invocations),
 			TimeoutRate:   rate(st.Timeouts, st.Invocations),
-			P50DurationMs: pct(&st.Latency, 0.50), P95DurationMs: pct(&st.Latency, 0.95), P99DurationMs: pct(&st.Latency, 0.99),
-			UniqueUsers: st.Users,
+			P50DurationMs: pctMax(&st.Latency, 0.50, st.DurationMax), P95DurationMs: pctMax(&st.Latency, 0.95, st.DurationMax),
+			P99DurationMs: pctMax(&st.Latency, 0.99, st.DurationMax),
+			UniqueUsers:   st.Users,
 		})
 	}
 	return c.JSON(http.StatusOK, out)
