@@ -242,7 +242,7 @@ func (s *Server) handleTool(c echo.Context) error {
 		P99DurationMs: pctMax(&st.Latency, 0.99, st.DurationMax),
 		MaxDurationMs: st.DurationMax, UniqueUsers: st.Users,
 	}
-	types, err := s.db.ErrorTypes(ctx, q.window.From, q.window.To, q.filter)
+	types, err := s.db.ErrorTypesIn(ctx, q.window, q.filter)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,7 @@ func (a *toolAgg) add(ev *trackskills.Event) {
 }
 
 type userKey struct{ day, user string }
+type errorKey struct{ day, tool, category, errorType string }
 type toolUserKey struct{ day, tool, user string }
 
 // aggregates groups the inserted events of a batch in memory, so that each
@@ -53,6 +54,7 @@ type aggregates struct {
 	daily    map[toolKey]*toolAgg
 	users    map[userKey]struct{}
 	toolUser map[toolUserKey]struct{}
+	failures map[errorKey]int64
 	days     map[int64]string // day number -> "YYYY-MM-DD"
 }
 
@@ -60,6 +62,7 @@ func newAggregates() *aggregates {
 	return &aggregates{
 		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{},
 		users: map[userKey]struct{}{}, toolUser: map[toolUserKey]struct{}{}, days: map[int64]string{},
+		failures: map[errorKey]int64{},
 	}
 }
 
@@ -104,6 +107,9 @@ func (g *aggregates) add(ev *trackskills.Event) {
 		}
 		a.add(ev)
 	}
+	if ev.Status != trackskills.StatusSuccess {
+		g.failures[errorKey{day, ev.ToolName, ev.ToolCategory, ev.ErrorType}]++
+	}
 	g.users[userKey{day, ev.UserHash}] = struct{}{}
 	g.toolUser[toolUserKey{day, ev.ToolName, ev.UserHash}] = struct{}{}
 }
@@ -132,6 +138,12 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			}
 		}
 	}
+	upErr := tx.Stmt(d.upErr)
+	for k, n := range g.failures {
+		if _, err := upErr.Exec(k.day, k.tool, k.category, k.errorType, n); err != nil {
+			return fmt.Errorf("upsert tool_daily_errors: %w", err)
+		}
+	}
 	users, first, week, last := tx.Stmt(d.upUser), tx.Stmt(d.upFirst), tx.Stmt(d.upWeek), tx.Stmt(d.upLast)
 	for k := range g.users {
 		if d.seen.hasUser(k) {
@@ -157,7 +169,8 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 	}
 	toolUsers, toolLast, getLast := tx.Stmt(d.upTool), tx.Stmt(d.upTLast), tx.Stmt(d.getTLast)
 	type toolDay struct{ tool, day string }
-	counts := map[toolDay]int64{} // change of tool_last_seen_counts
+	counts := map[toolDay]int64{}   // change of tool_last_seen_counts
+	dayUsers := map[toolDay]int64{} // new users of a tool on a day
 	for k := range g.toolUser {
 		if d.seen.hasToolUser(k) {
 			delete(g.toolUser, k)
@@ -170,6 +183,7 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
 			continue
 		}
+		dayUsers[toolDay{k.tool, k.day}]++
 		var last string
 		switch err := getLast.QueryRow(k.tool, k.user).Scan(&last); {
 		case errors.Is(err, dbsql.ErrNoRows):
@@ -194,6 +208,12 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 		}
 		if _, err := upCount.Exec(k.tool, k.day, n); err != nil {
 			return fmt.Errorf("upsert tool_last_seen_counts: %w", err)
+		}
+	}
+	upDay := tx.Stmt(d.upTDay)
+	for k, n := range dayUsers {
+		if _, err := upDay.Exec(k.tool, k.day, n); err != nil {
+			return fmt.Errorf("upsert tool_daily_users: %w", err)
 		}
 	}
 	return nil

@@ -153,10 +153,21 @@ func (d *DB) ToolCategories(ctx context.Context, w Window, f Filter) ([]Count, e
 		WHERE `+cond+` GROUP BY tool_category ORDER BY 2 DESC, 1`, args)
 }
 
-// ErrorTypes returns the failed raw events (error or timeout) of [from, to)
+// ErrorTypesIn returns the failed events (error or timeout) of a window
 // per error_type, most common first; an event without a type counts under
-// "".
-func (d *DB) ErrorTypes(ctx context.Context, from, to int64, f Filter) ([]Count, error) {
+// "". Day windows read the daily rollup (tool_daily_errors), hourly ones
+// the raw failures.
+func (d *DB) ErrorTypesIn(ctx context.Context, w Window, f Filter) ([]Count, error) {
+	return d.errorTypes(ctx, w, f)
+}
+
+func (d *DB) errorTypes(ctx context.Context, w Window, f Filter) ([]Count, error) {
+	if !w.Hourly {
+		cond, args := f.where(w.where())
+		return d.counts(ctx, "error types", `SELECT error_type, SUM(failures) FROM tool_daily_errors
+			WHERE `+cond+` GROUP BY 1 ORDER BY 2 DESC, 1`, args)
+	}
+	from, to := w.From, w.To
 	cond, args := f.where(`status <> 'success' AND timestamp >= ? AND timestamp < ?`, []any{from, to})
 	return d.counts(ctx, "error types", `SELECT COALESCE(error_type, ''), COUNT(*) FROM skill_usage_events
 		WHERE `+cond+` GROUP BY 1 ORDER BY 2 DESC, 1`, args)
@@ -185,8 +196,8 @@ func (d *DB) counts(ctx context.Context, what, query string, args []any) ([]Coun
 // ToolDailyUsers returns the distinct users of one tool on each day of
 // [from, to] (YYYY-MM-DD, UTC) that had any.
 func (d *DB) ToolDailyUsers(ctx context.Context, tool, from, to string) (map[string]int64, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT day, COUNT(*) FROM tool_user_daily
-		WHERE day >= ? AND day <= ? AND tool_name = ? GROUP BY day`, from, to, tool)
+	rows, err := d.db.QueryContext(ctx, `SELECT day, users FROM tool_daily_users
+		WHERE tool_name = ? AND day >= ? AND day <= ? AND users > 0`, tool, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("tool daily users: %w", err)
 	}

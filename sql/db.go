@@ -41,6 +41,8 @@ type DB struct {
 	upTLast  *dbsql.Stmt
 	getTLast *dbsql.Stmt
 	upTCount *dbsql.Stmt
+	upTDay   *dbsql.Stmt
+	upErr    *dbsql.Stmt
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
@@ -139,7 +141,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
-	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek, d.upLast, d.upTLast, d.getTLast, d.upTCount} {
+	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek, d.upLast, d.upTLast, d.getTLast, d.upTCount, d.upTDay, d.upErr} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
@@ -280,6 +282,16 @@ func (d *DB) prepare(ctx context.Context) error {
 		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_last_seen_counts upsert: %w", err)
+	}
+	d.upTDay, err = d.db.PrepareContext(ctx, `INSERT INTO tool_daily_users (tool_name, day, users) VALUES (?, ?, ?)
+		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_daily_users upsert: %w", err)
+	}
+	d.upErr, err = d.db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (tool_name, day, tool_category, error_type) DO UPDATE SET failures = failures + excluded.failures`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_daily_errors upsert: %w", err)
 	}
 	d.upWeek, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
 	if err != nil {

@@ -54,6 +54,13 @@ func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, e
 		// Weeks that ended before the cutoff day. user_first_seen stays:
 		// one row per user, and a cohort needs the true first day.
 		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, day},
+		{`DELETE FROM tool_daily_users WHERE day < ?`, day},
+		{`DELETE FROM tool_daily_errors WHERE day < ?`, day},
+		// Users last seen before the cutoff are outside every window
+		// kept; one who comes back gets a fresh row.
+		{`DELETE FROM user_last_seen WHERE day < ?`, day},
+		{`DELETE FROM tool_user_last_seen WHERE day < ?`, day},
+		{`DELETE FROM tool_last_seen_counts WHERE day < ?`, day},
 	} {
 		res, err := d.db.ExecContext(ctx, q.sql, q.arg)
 		if err != nil {
