@@ -248,7 +248,9 @@ func TestProperty(t *testing.T) {
 				checkErrors(t, e, evs, w, f, 1000)
 			})
 		}
-		t.Run(w.query+"/retention", func(t *testing.T) { checkRetention(t, e, evs, w) })
+		t.Run(w.query+"/retention", func(t *testing.T) { checkRetention(t, e, evs, w, "") })
+		t.Run(w.query+"/retention/tool", func(t *testing.T) { checkRetention(t, e, evs, w, quotedTool) })
+		t.Run(w.query+"/retention/tool2", func(t *testing.T) { checkRetention(t, e, evs, w, "query_data") })
 	}
 }
 
@@ -345,13 +347,16 @@ func checkTools(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) {
 	}
 }
 
-func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window) {
+func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window, tool string) {
 	t.Helper()
 	last := testNow.Truncate(24 * time.Hour)
 	dau := map[string]map[string]bool{}
 	wau, mau, all := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i := range evs {
 		ev := &evs[i]
+		if tool != "" && ev.ToolName != tool {
+			continue
+		}
 		d := day(ev.Timestamp)
 		if w.inDays(ev) {
 			if dau[d] == nil {
@@ -378,6 +383,9 @@ func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window) {
 	}
 	var got analytics.RetentionResponse
 	target := "/analytics/retention?" + w.query
+	if tool != "" {
+		target += "&tool=" + url.QueryEscape(tool)
+	}
 	mustGetJSON(t, e, target, &got)
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", exp) {
 		t.Errorf("GET %s:\n got  %+v\n want %+v", target, got, exp)

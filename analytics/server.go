@@ -291,9 +291,13 @@ func (s *Server) handleRetention(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if q.filter.Category != "" {
+		return badParam("category", "retention counts users, which are kept per tool, not per category: use tool")
+	}
 	ctx := c.Request().Context()
+	tool := q.filter.Tool
 	first, last := sql.Day(q.window.From), sql.Day(q.window.To-1)
-	dau, err := s.db.DailyActiveUsers(ctx, first, last)
+	dau, err := s.db.DailyActiveUsers(ctx, first, last, tool)
 	if err != nil {
 		return err
 	}
@@ -302,22 +306,23 @@ func (s *Server) handleRetention(c echo.Context) error {
 		out.DailyActiveUsers = append(out.DailyActiveUsers, DailyActiveUsers{Date: d.Day, DAU: d.Users})
 	}
 	end := q.window.To - 1
-	if out.WeeklyActiveUsers, err = s.activeSince(ctx, end, 7); err != nil {
+	if out.WeeklyActiveUsers, err = s.activeSince(ctx, end, 7, tool); err != nil {
 		return err
 	}
-	if out.MonthlyActive, err = s.activeSince(ctx, end, 30); err != nil {
+	if out.MonthlyActive, err = s.activeSince(ctx, end, 30, tool); err != nil {
 		return err
 	}
-	if out.UniqueUsers, err = s.db.ActiveUsers(ctx, first, last); err != nil {
+	if out.UniqueUsers, err = s.db.ActiveUsers(ctx, first, last, tool); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-// activeSince counts the users active in the n UTC days ending with end.
-func (s *Server) activeSince(ctx context.Context, end int64, n int) (int64, error) {
+// activeSince counts the users (of tool, when set) active in the n UTC
+// days ending with end.
+func (s *Server) activeSince(ctx context.Context, end int64, n int, tool string) (int64, error) {
 	last := time.UnixMilli(end).UTC()
-	return s.db.ActiveUsers(ctx, sql.Day(last.AddDate(0, 0, -(n-1)).UnixMilli()), sql.Day(end))
+	return s.db.ActiveUsers(ctx, sql.Day(last.AddDate(0, 0, -(n-1)).UnixMilli()), sql.Day(end), tool)
 }
 
 // ErrorResponse is one failure of /analytics/errors.

@@ -160,6 +160,11 @@ func TestServer_BadParams(t *testing.T) {
 			checkBadParam(t, get(t, e, target), target, tt.field)
 		})
 	}
+	// Users are kept per tool, not per category: retention refuses it.
+	t.Run("RetentionCategory", func(t *testing.T) {
+		target := "/analytics/retention?days=7&category=comm"
+		checkBadParam(t, get(t, e, target), target, "category")
+	})
 }
 
 func checkBadParam(t *testing.T, rec interface {

@@ -201,10 +201,16 @@ type DailyActive struct {
 }
 
 // DailyActiveUsers returns the active users of each day of [from, to]
-// (YYYY-MM-DD, UTC) that had any, newest first.
-func (d *DB) DailyActiveUsers(ctx context.Context, from, to string) ([]DailyActive, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT day, COUNT(*) FROM user_daily WHERE day >= ? AND day <= ?
-		GROUP BY day ORDER BY day DESC`, from, to)
+// (YYYY-MM-DD, UTC) that had any, newest first; of one tool when tool is
+// set.
+func (d *DB) DailyActiveUsers(ctx context.Context, from, to, tool string) ([]DailyActive, error) {
+	q, args := `SELECT day, COUNT(*) FROM user_daily WHERE day >= ? AND day <= ?
+		GROUP BY day ORDER BY day DESC`, []any{from, to}
+	if tool != "" {
+		q, args = `SELECT day, users FROM tool_daily_users WHERE tool_name = ? AND day >= ? AND day <= ? AND users > 0
+			ORDER BY day DESC`, []any{tool, from, to}
+	}
+	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily active users: %w", err)
 	}
@@ -220,9 +226,10 @@ func (d *DB) DailyActiveUsers(ctx context.Context, from, to string) ([]DailyActi
 	return out, rows.Err()
 }
 
-// ActiveUsers counts the distinct users active on the days [from, to].
-func (d *DB) ActiveUsers(ctx context.Context, from, to string) (int64, error) {
-	return d.distinctUsers(ctx, from, to, "")
+// ActiveUsers counts the distinct users active on the days [from, to], of
+// one tool when tool is set.
+func (d *DB) ActiveUsers(ctx context.Context, from, to, tool string) (int64, error) {
+	return d.distinctUsers(ctx, from, to, tool)
 }
 
 // Failure is a stored event whose status is error or timeout.

@@ -58,7 +58,7 @@ func TestDB_Retention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	users, err := ro.ActiveUsers(ctx, "2000-01-01", "2999-12-31")
+	users, err := ro.ActiveUsers(ctx, "2000-01-01", "2999-12-31", "")
 	if err != nil {
 		t.Fatal(err)
 	}
