@@ -171,6 +171,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}()
 	}
 	readErr := c.readLoop(readCtx, iter, batches)
+	// Whatever ended the reading (a signal, a closed iterator) ends the
+	// retention job too, so that Run returns.
+	stopReading()
 	close(batches)
 	wg.Wait()
 	if err := errors.Join(readErr, writeErr); err != nil {

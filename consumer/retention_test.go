@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 )
@@ -15,6 +16,7 @@ func TestConsumer_Run_Retention(t *testing.T) {
 	old := makeEvents(1200, "expired")
 	for i := range old {
 		old[i].Timestamp = time.Now().Add(-91 * 24 * time.Hour).UnixMilli()
+		old[i].ReceivedAt = old[i].Timestamp
 	}
 	if _, err := db.WriteBatch(context.Background(), old, nil); err != nil {
 		t.Fatal(err)
@@ -25,4 +27,32 @@ func TestConsumer_Run_Retention(t *testing.T) {
 	fresh := makeEvents(300, "fresh")
 	publishChunks(t, js, fresh, 50)
 	eventually(t, patience, countIs(t, db, int64(len(fresh))))
+}
+
+// Ensure Run returns (with an error) when its connection closes while the
+// retention job runs, instead of waiting for the job forever.
+func TestConsumer_Run_ConnectionClosedWithRetention(t *testing.T) {
+	t.Parallel()
+	js := mustRunStream(t)
+	db := MustOpenDB(t)
+	cfg := testConfig()
+	cfg.RetentionRaw, cfg.RetentionEvery = 90*24*time.Hour, time.Hour
+	c := newConsumer(t, cfg, js, db)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background()) }()
+	eventually(t, patience, func() error {
+		if !c.Ready() {
+			return errors.New("not ready")
+		}
+		return nil
+	})
+	js.Conn().Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Run returned nil after its connection closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its connection closed")
+	}
 }

@@ -282,6 +282,14 @@ func (s *seenUsers) addToolUser(k toolUserKey) {
 // keepDay makes room for a new day, dropping the oldest beyond seenDays;
 // it reports false when day is older than every day kept.
 func (s *seenUsers) keepDay(day string) bool {
+	// A day one map already keeps is not new: evicting for it would
+	// drop a day each time the other map first sees it.
+	if _, ok := s.users[day]; ok {
+		return true
+	}
+	if _, ok := s.toolUsers[day]; ok {
+		return true
+	}
 	days := make([]string, 0, len(s.users)+1)
 	for d := range s.users {
 		days = append(days, d)

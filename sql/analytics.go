@@ -86,7 +86,7 @@ func (d *DB) Summary(ctx context.Context, w Window, f Filter) (ToolStats, error)
 	if err := scanStats(row, &st); err != nil {
 		return st, fmt.Errorf("summary: %w", err)
 	}
-	users, err := d.distinctUsers(ctx, Day(w.From), Day(w.To-1), f.Tool)
+	users, err := d.distinctUsers(ctx, Day(w.From), Day(w.To-1), f)
 	if err != nil {
 		return st, err
 	}
@@ -94,9 +94,12 @@ func (d *DB) Summary(ctx context.Context, w Window, f Filter) (ToolStats, error)
 	return st, nil
 }
 
-// distinctUsers counts the users active on the days [from, to] (UTC),
-// of one tool when tool is set.
-func (d *DB) distinctUsers(ctx context.Context, from, to, tool string) (int64, error) {
+// distinctUsers counts the users active on the days [from, to] (UTC), of
+// one tool when f.Tool is set. Users are kept per tool, not per category:
+// with f.Category set they are the users of the tools seen in that
+// category on those days.
+func (d *DB) distinctUsers(ctx context.Context, from, to string, f Filter) (int64, error) {
+	tool := f.Tool
 	fast, err := d.endsAtLastSeen(ctx, to, tool != "")
 	if err != nil {
 		return 0, err
@@ -104,6 +107,14 @@ func (d *DB) distinctUsers(ctx context.Context, from, to, tool string) (int64, e
 	var q string
 	var args []any
 	switch {
+	case f.Category != "":
+		q = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ?
+			AND tool_name IN (SELECT DISTINCT tool_name FROM tool_daily WHERE tool_category = ? AND day >= ? AND day <= ?)`
+		args = []any{from, to, f.Category, from, to}
+		if tool != "" {
+			q += ` AND tool_name = ?`
+			args = append(args, tool)
+		}
 	case fast && tool == "":
 		q, args = `SELECT COUNT(*) FROM user_last_seen WHERE day >= ?`, []any{from}
 	case fast:
@@ -229,7 +240,7 @@ func (d *DB) DailyActiveUsers(ctx context.Context, from, to, tool string) ([]Dai
 // ActiveUsers counts the distinct users active on the days [from, to], of
 // one tool when tool is set.
 func (d *DB) ActiveUsers(ctx context.Context, from, to, tool string) (int64, error) {
-	return d.distinctUsers(ctx, from, to, tool)
+	return d.distinctUsers(ctx, from, to, Filter{Tool: tool})
 }
 
 // Failure is a stored event whose status is error or timeout.

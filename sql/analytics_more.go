@@ -167,7 +167,8 @@ func (d *DB) errorTypes(ctx context.Context, w Window, f Filter) ([]Count, error
 		return d.counts(ctx, "error types", `SELECT error_type, SUM(failures) FROM tool_daily_errors
 			WHERE `+cond+` GROUP BY 1 ORDER BY 2 DESC, 1`, args)
 	}
-	from, to := w.From, w.To
+	// Whole hours, as the hourly rollups that the totals beside it read.
+	from, to := floorDiv(w.From, hourMs)*hourMs, w.To
 	cond, args := f.where(`status <> 'success' AND timestamp >= ? AND timestamp < ?`, []any{from, to})
 	return d.counts(ctx, "error types", `SELECT COALESCE(error_type, ''), COUNT(*) FROM skill_usage_events
 		WHERE `+cond+` GROUP BY 1 ORDER BY 2 DESC, 1`, args)

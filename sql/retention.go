@@ -3,12 +3,20 @@ package sql
 import (
 	"context"
 	"fmt"
+
+	"github.com/trackskills/trackskills"
 )
 
-// DeleteEventsBefore deletes raw events (and dead letters) older than
+// DeleteEventsBefore deletes raw events (and dead letters) received before
 // cutoff (Unix ms), in transactions of at most chunk rows each, so that
 // the consumer's batches, which share the single writer connection, never
 // wait for more than one chunk. It returns the number of events deleted.
+//
+// It goes by received_at, the stream's clock: the stream keeps a message
+// for its max age after it was published, and an event may be sent up to
+// 7 days after it happened. Deleting by the event's own time could drop
+// the row of a message still in the stream, whose redelivery would then be
+// stored and counted again.
 func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (int64, error) {
 	if chunk < 1 {
 		chunk = 5000
@@ -18,10 +26,11 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("delete old events: %w", err)
 		}
-		// The timestamp index finds the oldest rows; rowid order keeps the
-		// delete cheap.
+		// The timestamp index finds the candidates: an event's time is at
+		// most MaxFuture after it was received.
 		res, err := d.db.ExecContext(ctx, `DELETE FROM skill_usage_events WHERE id IN (
-			SELECT id FROM skill_usage_events WHERE timestamp < ? ORDER BY timestamp LIMIT ?)`, cutoff, chunk)
+			SELECT id FROM skill_usage_events WHERE timestamp < ? AND received_at < ?
+			ORDER BY timestamp LIMIT ?)`, cutoff+trackskills.MaxFuture.Milliseconds(), cutoff, chunk)
 		if err != nil {
 			return total, fmt.Errorf("delete old events: %w", err)
 		}

@@ -17,6 +17,7 @@ func TestDB_Retention(t *testing.T) {
 	old, fresh := newEvents("old", 2500), newEvents("fresh", 300)
 	for i := range old {
 		old[i].Timestamp = now.Add(-100*24*time.Hour - time.Duration(i)*time.Second).UnixMilli()
+		old[i].ReceivedAt = old[i].Timestamp
 	}
 	for i := range fresh {
 		fresh[i].Timestamp = now.Add(-time.Duration(i) * time.Minute).UnixMilli()
@@ -64,5 +65,30 @@ func TestDB_Retention(t *testing.T) {
 	}
 	if users == 0 {
 		t.Fatal("today's users were deleted")
+	}
+}
+
+// Ensure an event sent late (received recently, happened long ago) keeps
+// its row while its message can still be in the stream, so that a
+// redelivery is ignored, not counted twice.
+func TestDB_RetentionByReceivedAt(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	now := time.Now()
+	late := newEvents("late", 1)
+	late[0].Timestamp = now.Add(-8 * 24 * time.Hour).UnixMilli() // happened 8 days ago
+	late[0].ReceivedAt = now.Add(-time.Hour).UnixMilli()         // sent an hour ago
+	if _, err := db.WriteBatch(ctx, late, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.DeleteEventsBefore(ctx, now.Add(-7*24*time.Hour).UnixMilli(), 100); err != nil || n != 0 {
+		t.Fatalf("deleted %d (err %v), want 0: the message is still in the stream", n, err)
+	}
+	res, err := db.WriteBatch(ctx, late, nil) // the redelivery
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted != 0 || res.Ignored != 1 {
+		t.Fatalf("redelivery inserted %d, ignored %d; want 0 and 1", res.Inserted, res.Ignored)
 	}
 }
