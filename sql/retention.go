@@ -47,8 +47,10 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 }
 
 // DeleteAggregatesBefore deletes aggregate rows of hours and days before
-// cutoff (Unix ms). It runs about once a day, so each call removes about
-// one day of rows.
+// cutoff (Unix ms). The consumer calls it every RetentionEvery (an hour),
+// so in steady state each call removes at most a day of rows; the first
+// call after the retention is shortened removes every expired day at once.
+// TODO(trackskills): delete a day per statement, as raw events are chunked.
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
 	day := Day(cutoff)
 	var total int64
