@@ -4,6 +4,7 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/trackskills/trackskills"
@@ -221,6 +222,8 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 
 // committed records the user rows of a committed batch as known.
 func (g *aggregates) committed(s *seenUsers) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for k := range g.users {
 		s.addUser(k)
 	}
@@ -237,6 +240,10 @@ const seenDays = 3
 // the writer skips a known user instead of inserting it again: in a busy
 // hour most events come from users already active that day.
 type seenUsers struct {
+	// mu guards the maps: WriteBatch may be called from several
+	// goroutines, and it reads them inside a transaction but fills them
+	// after the commit.
+	mu        sync.Mutex
 	users     map[string]map[userKey]struct{}     // day -> rows
 	toolUsers map[string]map[toolUserKey]struct{} // day -> rows
 }
@@ -246,11 +253,15 @@ func newSeenUsers() *seenUsers {
 }
 
 func (s *seenUsers) hasUser(k userKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	_, ok := s.users[k.day][k]
 	return ok
 }
 
 func (s *seenUsers) hasToolUser(k toolUserKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	_, ok := s.toolUsers[k.day][k]
 	return ok
 }
