@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -239,4 +240,14 @@ func migrationLog(logger *slog.Logger) sql.Option {
 	return sql.WithLogf(func(format string, args ...any) {
 		logger.Info(fmt.Sprintf(format, args...), "component", "sql")
 	})
+}
+
+// parse parses a long-running subcommand's flags, settles the retention
+// defaults and builds its logger.
+func (o *options) parse(f *cmdFlags, args []string, stderr io.Writer) (*slog.Logger, error) {
+	if err := f.parse(args); err != nil {
+		return nil, err
+	}
+	o.applyRetention()
+	return o.log.logger(stderr)
 }

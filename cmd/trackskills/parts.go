@@ -31,11 +31,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	o.registerNATSServer(f)
 	o.registerStream(f)
 	o.registerShutdown(f)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	o.applyRetention()
-	logger, err := o.log.logger(stderr)
+	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -80,11 +76,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	o.registerNATSClient(f)
 	o.registerStream(f)
 	o.registerShutdown(f)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	o.applyRetention()
-	logger, err := o.log.logger(stderr)
+	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -142,11 +134,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	o.registerConsumer(f)
 	o.registerShutdown(f)
 	f.StringVar(&healthAddr, "health-addr", "", "optional HTTP address for /healthz and /readyz (empty = none)")
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	o.applyRetention()
-	logger, err := o.log.logger(stderr)
+	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -240,11 +228,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
 	o.registerAnalytics(f)
 	o.registerShutdown(f)
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	o.applyRetention()
-	logger, err := o.log.logger(stderr)
+	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}

@@ -40,11 +40,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	o.registerShutdown(f)
 	var cpuProfile string
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
-	if err := f.parse(args); err != nil {
-		return err
-	}
-	o.applyRetention()
-	logger, err := o.log.logger(stderr)
+	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
