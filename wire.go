@@ -7,8 +7,25 @@ import (
 	// The stream payload is our own format, written and read at every
 	// event's pace: segmentio's drop-in encoding/json decodes it about 4x
 	// faster. Client input keeps encoding/json for its exact errors.
+	"github.com/klauspost/compress/s2"
 	fastjson "github.com/segmentio/encoding/json"
 )
+
+// Decompress undoes the payload encoding named by a message's
+// EncodingHeader ("" is none). An error means the payload cannot be read.
+func Decompress(encoding string, data []byte) ([]byte, error) {
+	switch encoding {
+	case "":
+		return data, nil
+	case EncodingS2:
+		out, err := s2.Decode(nil, data)
+		if err != nil {
+			return nil, fmt.Errorf("decompress s2 payload: %w", err)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown payload encoding %q", encoding)
+}
 
 // AppendEvent appends ev to buf as one NDJSON line of the SchemaV1 payload.
 // HTML is not escaped, so metadata is stored byte for byte as received

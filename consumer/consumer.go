@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -283,7 +282,7 @@ func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 	}
 	b.msgs = append(b.msgs, msg)
 	start := len(b.events)
-	data, err := decompress(msg.Headers().Get(trackskills.EncodingHeader), msg.Data())
+	data, err := trackskills.Decompress(msg.Headers().Get(trackskills.EncodingHeader), msg.Data())
 	if err == nil {
 		err = trackskills.DecodePayload(msg.Headers().Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
 			ev.StreamSeq = seq
@@ -356,21 +355,6 @@ func (c *Consumer) writeLoop(in <-chan *batch, stopReading func()) error {
 		c.logger.Debug("batch committed", "batch_size", len(b.events), "inserted", res.Inserted, "ignored", res.Ignored, "messages", len(b.msgs))
 	}
 	return fatal
-}
-
-// decompress undoes the payload encoding named by the message header.
-func decompress(encoding string, data []byte) ([]byte, error) {
-	switch encoding {
-	case "":
-		return data, nil
-	case trackskills.EncodingS2:
-		out, err := s2.Decode(nil, data)
-		if err != nil {
-			return nil, fmt.Errorf("decompress s2 payload: %w", err)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unknown payload encoding %q", encoding)
 }
 
 // retentionLoop deletes expired raw events and aggregates now and then
