@@ -68,7 +68,9 @@ func newRouter(tb testing.TB, path string, cfg analytics.Config) *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true
 	e.HTTPErrorHandler = errorHandler
-	srv.Register(e)
+	if err := srv.Register(e); err != nil {
+		tb.Fatal(err)
+	}
 	return e
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/web"
 )
 
 // Config configures the analytics API.
@@ -37,6 +38,7 @@ type Server struct {
 	db     *sql.DB
 	logger *slog.Logger
 	keys   [][sha256.Size]byte
+	live   *Live
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -51,9 +53,31 @@ func New(cfg Config, db *sql.DB, logger *slog.Logger) *Server {
 	return s
 }
 
-// Register adds the API's routes to e.
-func (s *Server) Register(e *echo.Echo) {
+// SetLive turns on GET /analytics/live, fed by l.
+func (s *Server) SetLive(l *Live) { s.live = l }
+
+// Register adds the API's routes and the dashboard (at / and /static/) to e.
+func (s *Server) Register(e *echo.Echo) error {
+	dash, err := web.NewHandler()
+	if err != nil {
+		return err
+	}
+	e.GET("/", echo.WrapHandler(dash))
+	e.HEAD("/", echo.WrapHandler(dash))
+	e.GET("/static/*", echo.WrapHandler(dash))
+	e.HEAD("/static/*", echo.WrapHandler(dash))
+
 	g := e.Group("/analytics")
+	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			web.SetSecurityHeaders(c.Response().Header())
+			return next(c)
+		}
+	})
+	g.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		MinLength: 1024,
+		Skipper:   func(c echo.Context) bool { return c.Path() == "/analytics/live" },
+	}))
 	if len(s.cfg.AllowOrigins) > 0 {
 		g.Use(middleware.CORSWithConfig(middleware.CORSConfig{
 			AllowOrigins: s.cfg.AllowOrigins,
@@ -73,6 +97,8 @@ func (s *Server) Register(e *echo.Echo) {
 	g.GET("/cohorts", s.handleCohorts)
 	g.GET("/export.csv", s.handleExportCSV)
 	g.GET("/export.ndjson", s.handleExportNDJSON)
+	g.GET("/live", s.handleLive)
+	return nil
 }
 
 // requireKey checks x-api-key (the seed's header) or a Bearer key, in

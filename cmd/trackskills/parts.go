@@ -227,6 +227,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8081", "HTTP listen address (host:port)")
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
 	o.registerAnalytics(f)
+	f.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
 	o.registerShutdown(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
@@ -253,7 +254,21 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		}
 		return c.JSON(http.StatusOK, map[string]any{"ready": true, "checks": map[string]string{"database": "ok"}})
 	})
-	analytics.New(acfg, db, logger.With("component", "analytics")).Register(e)
+	api := analytics.New(acfg, db, logger.With("component", "analytics"))
+	var live *analytics.Live
+	if o.natsURL != "" {
+		// Live mode only reads: it waits for NATS in the background.
+		nc, err := connectNATS(o.natsURL, "trackskills-analytics-live", logger)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		live = analytics.NewLive(analytics.LiveConfig{}, nc, logger.With("component", "live"))
+		api.SetLive(live)
+	}
+	if err := api.Register(e); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.httpAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
@@ -272,5 +287,10 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	case <-ctx.Done():
 	case runErr = <-served:
 	}
-	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, srv.Shutdown))
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		if live != nil {
+			live.Close() // live responses never go idle by themselves
+		}
+		return srv.Shutdown(ctx)
+	}))
 }

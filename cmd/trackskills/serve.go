@@ -69,6 +69,8 @@ type serveApp struct {
 	logger     *slog.Logger
 	nats       *embeddednats.Server
 	nc         *nats.Conn
+	liveNC     *nats.Conn
+	live       *analytics.Live
 	db         *sql.DB
 	readDB     *sql.DB
 	ingest     *ingest.Server
@@ -133,7 +135,17 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if app.readDB, err = sql.OpenReadOnly(ctx, o.dbPath()); err != nil {
 		return app, err
 	}
-	analytics.New(acfg, app.readDB, logger.With("component", "analytics")).Register(app.ingest.Echo())
+	// Live mode has its own connection: a burst to the dashboard never
+	// makes the server treat the publisher's connection as slow.
+	if app.liveNC, err = app.nats.Connect("trackskills-live"); err != nil {
+		return app, err
+	}
+	app.live = analytics.NewLive(analytics.LiveConfig{}, app.liveNC, logger.With("component", "live"))
+	api := analytics.New(acfg, app.readDB, logger.With("component", "analytics"))
+	api.SetLive(app.live)
+	if err := api.Register(app.ingest.Echo()); err != nil {
+		return app, err
+	}
 	app.ingest.AddCheck(ingest.Check{Name: "consumer", Fn: func(context.Context) error {
 		if !app.consumer.Ready() {
 			return errors.New("consumer not attached")
@@ -169,6 +181,9 @@ func (a *serveApp) URL() string { return "http://" + a.ln.Addr().String() }
 // NATS connection, stop NATS, close SQLite.
 func (a *serveApp) Close(ctx context.Context) error {
 	var errs []error
+	if a.live != nil {
+		a.live.Close() // live responses never go idle by themselves
+	}
 	if a.ingest != nil {
 		errs = append(errs, a.ingest.Shutdown(ctx))
 		if a.ln != nil {
@@ -182,6 +197,9 @@ func (a *serveApp) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("wait for consumer: %w", ctx.Err()))
 		}
+	}
+	if a.liveNC != nil {
+		a.liveNC.Close()
 	}
 	if a.nc != nil {
 		errs = append(errs, drainConn(ctx, a.nc))
