@@ -46,6 +46,9 @@ type Config struct {
 	RateLimit float64
 	// Publisher tunes group commit.
 	Publisher PublisherConfig
+	// StoreSkillArgs keeps the arguments of skills called through Claude
+	// Code hooks in the metadata (off: they can hold anything).
+	StoreSkillArgs bool
 }
 
 // DefaultConfig returns the defaults.
@@ -73,6 +76,7 @@ type Server struct {
 	checks []Check
 	now    func() time.Time
 	bufs   sync.Pool
+	starts *startTimes // PreToolUse times of Claude Code hooks
 }
 
 // New builds the server. The hash key keys the identity hashes.
@@ -84,6 +88,7 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 		logger: logger,
 		now:    time.Now,
 		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		starts: newStartTimes(100_000, time.Hour),
 	}
 	for _, k := range cfg.Keys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
@@ -101,6 +106,7 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 	}
 	api.POST("/track", s.handleTrack)
 	api.POST("/track/batch", s.handleBatch)
+	api.POST("/hooks/claude-code", s.handleClaudeHook)
 	return s
 }
 

@@ -1,0 +1,462 @@
+// Package claudecode maps the JSON that Claude Code hooks send (on stdin to
+// a command hook, as the body of an HTTP hook) to Track Skills events. The
+// ingest endpoint /api/hooks/claude-code and the `trackskills hook` command
+// share it, so both store the same event for the same call.
+//
+// The rules follow ../shared/claude-code.md §6: PostToolUse is a success,
+// PostToolUseFailure an error (a timeout when the error says it timed out),
+// UserPromptExpansion a user-typed /skill, PreToolUse only times calls whose
+// Post event lacks duration_ms. tool_input and tool_response are never
+// stored: only fields derived from them.
+package claudecode
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/trackskills/trackskills"
+)
+
+// Hook event names.
+const (
+	PreToolUse          = "PreToolUse"
+	PostToolUse         = "PostToolUse"
+	PostToolUseFailure  = "PostToolUseFailure"
+	UserPromptExpansion = "UserPromptExpansion"
+)
+
+// Categories of the events made from hooks.
+const (
+	CategorySkill    = "skill"
+	CategoryMCP      = "mcp"
+	CategorySubagent = "subagent"
+	CategoryBuiltin  = "builtin"
+)
+
+// Error types of failed calls.
+const (
+	ErrorExitCode  = "exit_code"
+	ErrorInterrupt = "interrupt"
+	ErrorMCP       = "mcp_error"
+	ErrorTool      = "tool_error"
+	ErrorTimeout   = "timeout"
+)
+
+// Payload holds the fields of a hook's JSON that the mapping reads. Unknown
+// fields are ignored and every field may be missing: the payload grew over
+// Claude Code's versions.
+type Payload struct {
+	HookEventName  string          `json:"hook_event_name"`
+	SessionID      string          `json:"session_id"`
+	PromptID       string          `json:"prompt_id"`
+	PermissionMode string          `json:"permission_mode"`
+	AgentID        string          `json:"agent_id"`
+	AgentType      string          `json:"agent_type"`
+	ToolName       string          `json:"tool_name"`
+	ToolUseID      string          `json:"tool_use_id"`
+	ToolInput      json.RawMessage `json:"tool_input"`
+	ToolResponse   json.RawMessage `json:"tool_response"`
+	DurationMs     json.RawMessage `json:"duration_ms"`
+	Error          json.RawMessage `json:"error"`
+	IsInterrupt    json.RawMessage `json:"is_interrupt"`
+	Effort         json.RawMessage `json:"effort"`
+
+	// UserPromptExpansion
+	ExpansionType string `json:"expansion_type"`
+	CommandName   string `json:"command_name"`
+	CommandArgs   string `json:"command_args"`
+	CommandSource string `json:"command_source"`
+}
+
+// ErrMalformed is returned for a body that is not a JSON object.
+var ErrMalformed = errors.New("malformed hook payload")
+
+// Parse decodes a hook payload. Anything but a JSON object is ErrMalformed;
+// a field of an unexpected JSON type is tolerated where the mapping can do
+// without it.
+func Parse(data []byte) (Payload, error) {
+	var p Payload
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return p, fmt.Errorf("%w: the body must be the JSON object that Claude Code sends to hooks", ErrMalformed)
+	}
+	// Decode field by field, so that one field of an unexpected type (a
+	// newer Claude Code) does not lose the others.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return p, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	str := func(name string, dst *string) {
+		if raw, ok := fields[name]; ok {
+			_ = json.Unmarshal(raw, dst) // a non-string stays empty
+		}
+	}
+	str("hook_event_name", &p.HookEventName)
+	str("session_id", &p.SessionID)
+	str("prompt_id", &p.PromptID)
+	str("permission_mode", &p.PermissionMode)
+	str("agent_id", &p.AgentID)
+	str("agent_type", &p.AgentType)
+	str("tool_name", &p.ToolName)
+	str("tool_use_id", &p.ToolUseID)
+	str("expansion_type", &p.ExpansionType)
+	str("command_name", &p.CommandName)
+	str("command_args", &p.CommandArgs)
+	str("command_source", &p.CommandSource)
+	p.ToolInput = fields["tool_input"]
+	p.ToolResponse = fields["tool_response"]
+	p.DurationMs = fields["duration_ms"]
+	p.Error = fields["error"]
+	p.IsInterrupt = fields["is_interrupt"]
+	p.Effort = fields["effort"]
+	return p, nil
+}
+
+// Options changes what the mapping keeps.
+type Options struct {
+	// StoreSkillArgs keeps a skill's arguments (tool_input.args, or the
+	// command_args of a /skill) in the metadata. Off by default: they can
+	// hold anything the user typed.
+	StoreSkillArgs bool
+}
+
+// Action says what to do with a payload.
+type Action int
+
+const (
+	// Ignore: the payload is no tool call that Track Skills counts.
+	Ignore Action = iota
+	// Start: a PreToolUse; remember when ToolUseID started, to time a Post
+	// event that lacks duration_ms.
+	Start
+	// Track: Input is the event to store.
+	Track
+)
+
+// Mapping is the result of Map.
+type Mapping struct {
+	Action Action
+	// Input is the event (Action Track). Its DurationMs is empty when the
+	// payload had none: the caller may fill it from a PreToolUse time.
+	Input trackskills.Input
+	// ToolUseID keys the timing of Start and Track.
+	ToolUseID string
+	// Reason says why a payload is ignored.
+	Reason string
+}
+
+// Map turns a payload into an event. It is pure: the caller adds identity
+// (user_id), timing from PreToolUse and the source.
+func Map(p Payload, opt Options) Mapping {
+	switch p.HookEventName {
+	case PreToolUse:
+		if p.ToolUseID == "" {
+			return Mapping{Action: Ignore, Reason: "PreToolUse without tool_use_id cannot time anything"}
+		}
+		return Mapping{Action: Start, ToolUseID: p.ToolUseID}
+	case PostToolUse, PostToolUseFailure:
+		return mapToolCall(p, opt)
+	case UserPromptExpansion:
+		return mapExpansion(p, opt)
+	case "":
+		return Mapping{Action: Ignore, Reason: "no hook_event_name"}
+	}
+	return Mapping{Action: Ignore, Reason: "hook event " + clip(p.HookEventName, 64) + " is not tracked"}
+}
+
+func mapToolCall(p Payload, opt Options) Mapping {
+	if p.ToolName == "" {
+		return Mapping{Action: Ignore, Reason: p.HookEventName + " without tool_name"}
+	}
+	meta := newMeta()
+	meta.add("hook_event", p.HookEventName)
+	in := trackskills.Input{Status: trackskills.StatusSuccess, SessionID: p.SessionID}
+	in.ToolName, in.ToolCategory = p.ToolName, Category(p.ToolName)
+	switch in.ToolCategory {
+	case CategorySkill:
+		in.ToolName = skillName(p)
+		meta.add("tool", p.ToolName)
+		if opt.StoreSkillArgs {
+			var args struct {
+				Args string `json:"args"`
+			}
+			_ = json.Unmarshal(p.ToolInput, &args)
+			meta.add("skill_args", args.Args)
+		}
+	case CategoryMCP:
+		server, tool := SplitMCP(p.ToolName)
+		meta.add("mcp_server", server)
+		meta.add("mcp_tool", tool)
+	case CategorySubagent:
+		var agent struct {
+			SubagentType string `json:"subagent_type"`
+		}
+		_ = json.Unmarshal(p.ToolInput, &agent)
+		meta.add("subagent_type", agent.SubagentType)
+	}
+	if p.HookEventName == PostToolUseFailure {
+		msg := errorText(p.Error)
+		in.Status, in.ErrorType = trackskills.StatusError, ErrorTool
+		code, hasCode := exitCode(msg)
+		switch {
+		case timedOut.MatchString(msg):
+			in.Status, in.ErrorType = trackskills.StatusTimeout, ErrorTimeout
+		case isTrue(p.IsInterrupt):
+			in.ErrorType = ErrorInterrupt
+		case hasCode:
+			in.ErrorType = ErrorExitCode
+			meta.add("exit_code", code)
+		case in.ToolCategory == CategoryMCP:
+			in.ErrorType = ErrorMCP
+		}
+		if hasCode && in.ErrorType != ErrorExitCode {
+			meta.add("exit_code", code)
+		}
+		in.ErrorMessage = cleanMessage(msg)
+	}
+	if d, ok := durationMs(p.DurationMs); ok {
+		in.DurationMs = json.RawMessage(strconv.FormatInt(d, 10))
+	}
+	id := p.ToolUseID
+	if id != "" {
+		meta.add("tool_use_id", id)
+		in.EventID = EventID(id)
+	}
+	meta.add("prompt_id", p.PromptID)
+	meta.add("permission_mode", p.PermissionMode)
+	meta.add("agent_type", p.AgentType)
+	if p.AgentID != "" || p.AgentType != "" {
+		meta.add("in_subagent", true)
+	}
+	var effort struct {
+		Level string `json:"level"`
+	}
+	if json.Unmarshal(p.Effort, &effort) == nil {
+		meta.add("effort", effort.Level)
+	}
+	in.Metadata = meta.json()
+	return Mapping{Action: Track, Input: in, ToolUseID: id}
+}
+
+// mapExpansion maps a user-typed /command: a skill (or an MCP prompt) that
+// no tool hook sees.
+func mapExpansion(p Payload, opt Options) Mapping {
+	name := strings.TrimPrefix(strings.TrimSpace(p.CommandName), "/")
+	if name == "" {
+		return Mapping{Action: Ignore, Reason: "UserPromptExpansion without command_name"}
+	}
+	in := trackskills.Input{ToolName: name, ToolCategory: CategorySkill, Status: trackskills.StatusSuccess, SessionID: p.SessionID}
+	if p.ExpansionType == "mcp_prompt" {
+		in.ToolCategory = CategoryMCP
+	}
+	meta := newMeta()
+	meta.add("hook_event", p.HookEventName)
+	meta.add("trigger", "user-slash")
+	meta.add("expansion_type", p.ExpansionType)
+	meta.add("command_source", p.CommandSource)
+	meta.add("prompt_id", p.PromptID)
+	meta.add("permission_mode", p.PermissionMode)
+	if opt.StoreSkillArgs {
+		meta.add("skill_args", p.CommandArgs)
+	}
+	in.Metadata = meta.json()
+	// No tool_use_id: a retried hook must still map to one event, so the id
+	// is a digest of what identifies this expansion.
+	h := sha256.Sum256([]byte(strings.Join([]string{p.SessionID, p.PromptID, name, p.CommandArgs}, "\x00")))
+	in.EventID = "upe_" + hex.EncodeToString(h[:12])
+	return Mapping{Action: Track, Input: in}
+}
+
+// Category is the Track Skills category of a Claude Code tool name.
+func Category(tool string) string {
+	switch {
+	case tool == "Skill":
+		return CategorySkill
+	case strings.HasPrefix(tool, "mcp__"):
+		return CategoryMCP
+	case tool == "Agent" || tool == "Task":
+		return CategorySubagent
+	}
+	return CategoryBuiltin
+}
+
+// SplitMCP splits mcp__<server>__<tool> on the first and the last "__"
+// after the prefix: server names may hold "_" and "-", and "__" too.
+func SplitMCP(name string) (server, tool string) {
+	rest := strings.TrimPrefix(name, "mcp__")
+	i := strings.LastIndex(rest, "__")
+	if i <= 0 {
+		return rest, ""
+	}
+	return rest[:i], rest[i+2:]
+}
+
+// skillName is the skill a Skill call ran: tool_input.skill, else the older
+// tool_input.command, else tool_response.commandName.
+func skillName(p Payload) string {
+	var in struct {
+		Skill   any `json:"skill"`
+		Command any `json:"command"`
+	}
+	_ = json.Unmarshal(p.ToolInput, &in)
+	for _, v := range []any{in.Skill, in.Command} {
+		if s, ok := v.(string); ok && strings.TrimSpace(s) != "" {
+			return strings.TrimPrefix(strings.TrimSpace(s), "/")
+		}
+	}
+	var resp struct {
+		CommandName any `json:"commandName"`
+	}
+	_ = json.Unmarshal(p.ToolResponse, &resp)
+	if s, ok := resp.CommandName.(string); ok && strings.TrimSpace(s) != "" {
+		return strings.TrimPrefix(strings.TrimSpace(s), "/")
+	}
+	return "Skill"
+}
+
+// EventID is the event id of a tool call: its tool_use_id when that is a
+// valid event id (it always is, "toolu_..."), else a digest of it.
+func EventID(toolUseID string) string {
+	if trackskills.CheckEventID(toolUseID) == nil {
+		return toolUseID
+	}
+	h := sha256.Sum256([]byte(toolUseID))
+	return "tu_" + hex.EncodeToString(h[:16])
+}
+
+var (
+	exitCodeLine = regexp.MustCompile(`^\s*Exit code:? (-?\d+)`)
+	timedOut     = regexp.MustCompile(`(?i)timed out`)
+)
+
+func exitCode(msg string) (int, bool) {
+	m := exitCodeLine.FindStringSubmatch(msg)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
+// errorText reads the error field: a string, or any other JSON as text.
+func errorText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var obj struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+		return obj.Message
+	}
+	return string(raw)
+}
+
+// cleanMessage keeps an error message storable: control characters other
+// than newline and tab become spaces, and it is cut to the stored size.
+func cleanMessage(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			return ' '
+		}
+		return r
+	}, strings.TrimSpace(s))
+	return trackskills.CutMessage(s)
+}
+
+// durationMs reads duration_ms: a JSON number (possibly fractional) or a
+// string holding one; negative or absurd values are dropped.
+func durationMs(raw json.RawMessage) (int64, bool) {
+	var v any
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return 0, false
+	}
+	var f float64
+	switch x := v.(type) {
+	case float64:
+		f = x
+	case string:
+		var err error
+		if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if f < 0 || f > float64(trackskills.MaxDurationMs) || f != f {
+		return 0, false
+	}
+	return int64(f + 0.5), true
+}
+
+func isTrue(raw json.RawMessage) bool {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b
+	}
+	var s string
+	return json.Unmarshal(raw, &s) == nil && strings.EqualFold(s, "true")
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// meta builds the metadata object in a fixed key order, skipping empty
+// values.
+type meta struct {
+	keys []string
+	vals map[string]any
+}
+
+func newMeta() *meta { return &meta{vals: map[string]any{}} }
+
+func (m *meta) add(key string, v any) {
+	switch x := v.(type) {
+	case string:
+		if x == "" {
+			return
+		}
+		v = clip(x, 256)
+	case nil:
+		return
+	}
+	if _, ok := m.vals[key]; !ok {
+		m.keys = append(m.keys, key)
+	}
+	m.vals[key] = v
+}
+
+func (m *meta) json() json.RawMessage {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	for i, k := range m.keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, _ := json.Marshal(m.vals[k])
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(vb)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes()
+}
