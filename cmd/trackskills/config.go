@@ -32,6 +32,7 @@ type options struct {
 	allowNoKeys    bool
 	trustedProxies string
 	rateLimit      float64
+	storeSkillArgs bool
 
 	natsAddr        string
 	natsURL         string
@@ -65,6 +66,7 @@ func (o *options) registerHTTP(f *cmdFlags, def string) {
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest or read keys (anyone who can reach it can send events or read analytics)")
 	f.StringVar(&o.trustedProxies, "trusted-proxies", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
 	f.Float64Var(&o.rateLimit, "rate-limit", 0, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
+	f.BoolVar(&o.storeSkillArgs, "store-skill-args", false, "keep the arguments of skills called through Claude Code hooks in the metadata (they can hold anything the user typed)")
 }
 
 func (o *options) registerAnalytics(f *cmdFlags) {
@@ -166,7 +168,7 @@ func (o *options) ingestConfig() (ingest.Config, error) {
 	if cfg.TrustedProxies, err = ingest.ParseCIDRs(proxies); err != nil {
 		return cfg, err
 	}
-	cfg.Keys, cfg.RateLimit = keys, o.rateLimit
+	cfg.Keys, cfg.RateLimit, cfg.StoreSkillArgs = keys, o.rateLimit, o.storeSkillArgs
 	return cfg, nil
 }
 

@@ -37,6 +37,18 @@ func newCmdFlags(name, summary string, getenv func(string) string, stderr io.Wri
 	return f
 }
 
+// newPlainFlags is a flag set without environment twins, for commands
+// whose flags would clash with the variables they read (hook install's
+// --user is not TRACKSKILLS_USER).
+func newPlainFlags(name, summary string, stderr io.Writer) *cmdFlags {
+	f := newCmdFlags(name, summary, func(string) string { return "" }, stderr)
+	f.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: trackskills %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		f.PrintDefaults()
+	}
+	return f
+}
+
 func envName(flagName string) string {
 	return "TRACKSKILLS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }

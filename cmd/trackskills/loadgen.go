@@ -115,7 +115,7 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stderr io.Writ
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base `URL` of the ingest API")
-	fs.StringVar(&cfg.mode, "mode", "single", "single: one event per POST /api/track; batch: a JSON array per POST /api/track/batch")
+	fs.StringVar(&cfg.mode, "mode", "single", "single: one event per POST /api/track; batch: a JSON array per POST /api/track/batch; hook: one Claude Code PostToolUse(Failure) payload per POST /api/hooks/claude-code")
 	fs.IntVar(&cfg.batchSize, "batch-size", 100, "events per request in batch mode (1-1000)")
 	fs.IntVar(&cfg.connections, "connections", 64, "concurrent workers, each with one keep-alive connection")
 	fs.Float64Var(&cfg.rate, "rate", 0, "target events per second over all workers (0 = as fast as possible)")
@@ -154,8 +154,8 @@ func (c loadgenConfig) validate() error {
 		return fmt.Errorf("parse --url: %w", err)
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
 		return fmt.Errorf("--url must be an http(s) URL, got %q", c.url)
-	case c.mode != "single" && c.mode != "batch":
-		return fmt.Errorf("--mode must be single or batch, got %q", c.mode)
+	case c.mode != "single" && c.mode != "batch" && c.mode != "hook":
+		return fmt.Errorf("--mode must be single, batch or hook, got %q", c.mode)
 	case c.batchSize < 1 || c.batchSize > 1000:
 		return fmt.Errorf("--batch-size must be 1-1000, got %d", c.batchSize)
 	case c.connections < 1:
@@ -239,8 +239,11 @@ func (lg *loadgen) run(ctx context.Context) *loadReport {
 	client := &http.Client{Transport: transport, Timeout: cfg.timeout}
 
 	endpoint := strings.TrimRight(cfg.url, "/") + "/api/track"
-	if cfg.mode == "batch" {
+	switch cfg.mode {
+	case "batch":
 		endpoint += "/batch"
+	case "hook":
+		endpoint = strings.TrimRight(cfg.url, "/") + "/api/hooks/claude-code"
 	}
 
 	// sendCtx ends the sending phase. Requests already in flight are not
@@ -360,6 +363,8 @@ func (lg *loadgen) worker(sendCtx, reqCtx context.Context, client *http.Client, 
 				batch = append(batch, gen.event(uint64(first+i)))
 			}
 			err = enc.Encode(batch)
+		} else if cfg.mode == "hook" {
+			err = enc.Encode(hookPayload(gen.event(uint64(first))))
 		} else {
 			err = enc.Encode(gen.event(uint64(first)))
 		}
@@ -833,6 +838,37 @@ func newEventGen(seed, stream uint64, prefix string, users, tools int, errorRate
 }
 
 // event returns the event with id prefix+n.
+// hookPayload is the JSON a Claude Code hook would send for the call e
+// describes: PostToolUse, or PostToolUseFailure for a failure, with a
+// realistic tool_input and tool_response.
+func hookPayload(e loadEvent) map[string]any {
+	p := map[string]any{
+		"session_id":      e.SessionID,
+		"transcript_path": "/home/dev/.claude/projects/-home-dev-acme/" + e.SessionID + ".jsonl",
+		"cwd":             "/home/dev/acme",
+		"permission_mode": "default",
+		"hook_event_name": "PostToolUse",
+		"tool_name":       e.ToolName,
+		"tool_use_id":     "toolu_" + e.EventID,
+		"tool_input":      map[string]any{"command": "go test ./...", "description": "Run the tests"},
+		"duration_ms":     e.DurationMS,
+	}
+	if e.ToolCategory == "skill" {
+		p["tool_name"] = "Skill"
+		p["tool_input"] = map[string]any{"skill": e.ToolName}
+	}
+	if e.Status == "success" {
+		p["tool_response"] = map[string]any{"stdout": "ok  \tacme/ingest\t0.412s\n", "stderr": "", "interrupted": false}
+	} else {
+		p["hook_event_name"] = "PostToolUseFailure"
+		p["error"] = "Exit code 1\n" + e.ErrorMessage
+		if e.Status == "timeout" {
+			p["error"] = "Command timed out after 2m 0s"
+		}
+	}
+	return p
+}
+
 func (g *eventGen) event(n uint64) loadEvent {
 	r := g.rng
 	// Usage is skewed: u^2.5 sends ~20% of 50 tools' calls to the first.

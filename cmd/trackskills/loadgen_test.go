@@ -13,10 +13,13 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/claudecode"
 )
 
 func TestLoadgen_Percentile(t *testing.T) {
@@ -611,4 +614,26 @@ func TestLoadgen_Lag(t *testing.T) {
 			t.Fatalf("err=%v, want an open db error", err)
 		}
 	})
+}
+
+// loadgen --mode hook sends payloads that the hook mapping turns back into
+// the generated events.
+func TestLoadgen_HookPayload(t *testing.T) {
+	gen := newEventGen(1, 0, "hk-", 50, 50, 0.2)
+	for i := range uint64(200) {
+		e := gen.event(i)
+		b, err := json.Marshal(hookPayload(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := claudecode.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := claudecode.Map(p, claudecode.Options{})
+		if m.Action != claudecode.Track || m.Input.ToolName != e.ToolName || m.Input.Status != e.Status ||
+			string(m.Input.DurationMs) != strconv.FormatInt(e.DurationMS, 10) || m.Input.EventID != "toolu_"+e.EventID {
+			t.Fatalf("%+v maps to %+v", e, m.Input)
+		}
+	}
 }

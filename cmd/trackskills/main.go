@@ -49,6 +49,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runLoadgen
 	case "seed":
 		cmd = runSeed
+	case "hook":
+		cmd = runHook
+	case "send":
+		cmd = runSend
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -74,6 +78,8 @@ Commands:
   analytics  the read-only analytics API, alone
   loadgen    send realistic events to an ingest endpoint and report rates
   seed       fill a database with realistic events through the consumer's write path
+  hook       record a Claude Code hook call read on stdin; hook install adds it to settings.json
+  send       send one event from a script: trackskills send NAME [--status ...]
 
 Run "trackskills <command> --help" for the flags of a command.
 Every flag has an environment twin: --data-dir is TRACKSKILLS_DATA_DIR.

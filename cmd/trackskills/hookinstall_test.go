@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const otherSettings = `{
+  "model": "opus",
+  "permissions": {"allow": ["Bash(git *)"], "deny": []},
+  "hooks": {
+    "PostToolUse": [{"matcher": "Edit|Write", "hooks": [{"type": "command", "command": "prettier --write \"$FILE\""}]}],
+    "Stop": [{"hooks": [{"type": "command", "command": "say done", "timeout": 5}]}]
+  },
+  "env": {"FOO": "1"},
+  "statusLine": {"type": "command", "command": "~/bin/status"}
+}`
+
+func runInstall(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append([]string{"hook"}, args...), func(string) string { return "" }, &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func decodeJSONFile(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, b)
+	}
+	return v
+}
+
+func countOurs(settings map[string]any, typ string) map[string]int {
+	out := map[string]int{}
+	hooks, _ := settings["hooks"].(map[string]any)
+	for event, groups := range hooks {
+		for _, g := range groups.([]any) {
+			for _, h := range g.(map[string]any)["hooks"].([]any) {
+				hm := h.(map[string]any)
+				cmd, _ := hm["command"].(string)
+				url, _ := hm["url"].(string)
+				if hm["type"] == typ && (strings.HasSuffix(cmd, " hook") || strings.HasSuffix(url, "/api/hooks/claude-code")) {
+					out[event]++
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestHookInstall_KeepsEverythingElse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".claude", "settings.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(otherSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var original map[string]any
+	if err := json.Unmarshal([]byte(otherSettings), &original); err != nil {
+		t.Fatal(err)
+	}
+
+	// A dry run shows the change and writes nothing.
+	out, err := runInstall(t, "install", "--project", dir, "--dry-run", "--url", "http://127.0.0.1:9999")
+	if err != nil || !strings.Contains(out, "+ ") || !strings.Contains(out, "dry run") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(path); string(b) != otherSettings {
+		t.Fatal("the dry run changed the file")
+	}
+
+	out, err = runInstall(t, "install", "--project", dir, "--url", "http://127.0.0.1:9999")
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	got := decodeJSONFile(t, path)
+	for _, key := range []string{"model", "permissions", "statusLine"} {
+		if !reflect.DeepEqual(got[key], original[key]) {
+			t.Errorf("%s changed: %v, was %v", key, got[key], original[key])
+		}
+	}
+	env := got["env"].(map[string]any)
+	if env["FOO"] != "1" || env["TRACKSKILLS_URL"] != "http://127.0.0.1:9999" {
+		t.Errorf("env %v: want FOO kept and TRACKSKILLS_URL set", env)
+	}
+	hooks := got["hooks"].(map[string]any)
+	if !strings.Contains(mustJSON(t, hooks["PostToolUse"]), "prettier") || !strings.Contains(mustJSON(t, hooks["Stop"]), "say done") {
+		t.Errorf("other hooks lost: %s", mustJSON(t, hooks))
+	}
+	if ours := countOurs(got, "command"); !reflect.DeepEqual(ours, map[string]int{"PreToolUse": 1, "PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
+		t.Errorf("our command hooks: %v", ours)
+	}
+	backups, _ := filepath.Glob(path + ".bak-*")
+	if len(backups) != 1 {
+		t.Fatalf("backups %v, want one", backups)
+	}
+	if b, _ := os.ReadFile(backups[0]); string(b) != otherSettings {
+		t.Error("the backup is not the old file")
+	}
+	// Key order is kept: the first keys are still model, permissions.
+	if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("{\n  \"model\": \"opus\",\n  \"permissions\"")) {
+		t.Errorf("key order changed:\n%s", b)
+	}
+
+	// Idempotent.
+	before, _ := os.ReadFile(path)
+	out, err = runInstall(t, "install", "--project", dir, "--url", "http://127.0.0.1:9999")
+	if after, _ := os.ReadFile(path); err != nil || !bytes.Equal(before, after) || !strings.Contains(out, "already up to date") {
+		t.Errorf("second install: %v, changed=%v\n%s", err, !bytes.Equal(before, after), out)
+	}
+
+	// Switching to HTTP hooks replaces ours, nothing else.
+	if out, err := runInstall(t, "install", "--project", dir, "--http", "--url", "http://127.0.0.1:9999"); err != nil {
+		t.Fatalf("install --http: %v\n%s", err, out)
+	}
+	got = decodeJSONFile(t, path)
+	if c, h := countOurs(got, "command"), countOurs(got, "http"); len(c) != 0 || !reflect.DeepEqual(h, map[string]int{"PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
+		t.Errorf("after --http: command hooks %v, http hooks %v", c, h)
+	}
+	if !strings.Contains(mustJSON(t, got["hooks"]), `"url":"http://127.0.0.1:9999/api/hooks/claude-code"`) {
+		t.Errorf("http hook url: %s", mustJSON(t, got["hooks"]))
+	}
+
+	// Uninstall leaves the settings as they were.
+	if out, err := runInstall(t, "uninstall", "--project", dir); err != nil {
+		t.Fatalf("uninstall: %v\n%s", err, out)
+	}
+	if got := decodeJSONFile(t, path); !reflect.DeepEqual(got, original) {
+		t.Errorf("after uninstall:\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, original))
+	}
+}
+
+func TestHookInstall_UserAndErrors(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	if out, err := runInstall(t, "install"); err != nil {
+		t.Fatalf("install into an empty home: %v\n%s", err, out)
+	}
+	got := decodeJSONFile(t, filepath.Join(home, ".claude", "settings.json"))
+	if len(countOurs(got, "command")) != 4 {
+		t.Errorf("user settings: %s", mustJSON(t, got))
+	}
+	bad := filepath.Join(t.TempDir(), "p")
+	if err := os.MkdirAll(filepath.Join(bad, ".claude"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, ".claude", "settings.json"), []byte(`{"model": "opus",`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runInstall(t, "install", "--project", bad)
+	if err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Errorf("broken settings: %v\n%s", err, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(bad, ".claude", "settings.json")); string(b) != `{"model": "opus",` {
+		t.Error("a broken settings file was changed")
+	}
+	if _, err := runInstall(t, "install", "--user", "--project", bad); err == nil {
+		t.Error("--user with --project: want a usage error")
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The example settings are valid, and hook install recognises their hooks
+// as its own (so uninstall removes them).
+func TestHookInstall_Examples(t *testing.T) {
+	for file, want := range map[string]struct {
+		typ    string
+		events int
+	}{
+		"../../examples/claude-code/settings.command-hook.json": {"command", 4},
+		"../../examples/claude-code/settings.http-hook.json":    {"http", 3},
+	} {
+		got := countOurs(decodeJSONFile(t, file), want.typ)
+		if len(got) != want.events {
+			t.Errorf("%s: our %s hooks %v, want %d events", file, want.typ, got, want.events)
+		}
+		b, _ := os.ReadFile(file)
+		v, err := decodeOrdered(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := v.(*jsonObject)
+		removeOurHooks(settings)
+		if len(settings.keys) != 0 {
+			t.Errorf("%s: after removing ours, %s is left", file, encodeOrdered(settings))
+		}
+	}
+}
