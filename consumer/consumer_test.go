@@ -21,6 +21,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/sql"
 )
 
 // Ensure every published event is stored once, intact, and acknowledged,
@@ -80,6 +81,7 @@ func TestConsumer_Run_OK(t *testing.T) {
 			t.Errorf("event %s: stream_seq not set", want.EventID)
 		}
 		want.StreamSeq = stored.StreamSeq
+		want.UserHash, want.SessionHash = sql.StoredHash(want.UserHash), sql.StoredHash(want.SessionHash)
 		if !reflect.DeepEqual(stored, want) {
 			t.Errorf("event %d stored as\n%+v\nwant\n%+v", i, stored, want)
 		}

@@ -111,8 +111,9 @@ func (g *aggregates) add(ev *trackskills.Event) {
 	if ev.Status != trackskills.StatusSuccess {
 		g.failures[errorKey{day, ev.ToolName, ev.ToolCategory, ev.ErrorType}]++
 	}
-	g.users[userKey{day, ev.UserHash}] = struct{}{}
-	g.toolUser[toolUserKey{day, ev.ToolName, ev.UserHash}] = struct{}{}
+	user := string(hashKey(ev.UserHash)) // the stored form (keys.go)
+	g.users[userKey{day, user}] = struct{}{}
+	g.toolUser[toolUserKey{day, ev.ToolName, user}] = struct{}{}
 }
 
 // write upserts every aggregate row of the batch inside tx.
@@ -151,20 +152,20 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			delete(g.users, k)
 			continue
 		}
-		r, err := users.Exec(k.day, k.user)
+		r, err := users.Exec(k.day, []byte(k.user))
 		if err != nil {
 			return fmt.Errorf("insert user_daily: %w", err)
 		}
 		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
 			continue // the user was already active that day
 		}
-		if _, err := first.Exec(k.user, k.day); err != nil {
+		if _, err := first.Exec([]byte(k.user), k.day); err != nil {
 			return fmt.Errorf("upsert user_first_seen: %w", err)
 		}
-		if _, err := week.Exec(k.day, k.user); err != nil {
+		if _, err := week.Exec(k.day, []byte(k.user)); err != nil {
 			return fmt.Errorf("insert user_weekly: %w", err)
 		}
-		if _, err := last.Exec(k.user, k.day); err != nil {
+		if _, err := last.Exec([]byte(k.user), k.day); err != nil {
 			return fmt.Errorf("upsert user_last_seen: %w", err)
 		}
 	}
@@ -177,7 +178,7 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			delete(g.toolUser, k)
 			continue
 		}
-		r, err := toolUsers.Exec(k.day, k.tool, k.user)
+		r, err := toolUsers.Exec(k.day, k.tool, []byte(k.user))
 		if err != nil {
 			return fmt.Errorf("insert tool_user_daily: %w", err)
 		}
@@ -186,7 +187,7 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 		}
 		dayUsers[toolDay{k.tool, k.day}]++
 		var last string
-		switch err := getLast.QueryRow(k.tool, k.user).Scan(&last); {
+		switch err := getLast.QueryRow(k.tool, []byte(k.user)).Scan(&last); {
 		case errors.Is(err, dbsql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("read tool_user_last_seen: %w", err)
@@ -194,7 +195,7 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 		if last != "" && k.day <= last {
 			continue
 		}
-		if _, err := toolLast.Exec(k.tool, k.user, k.day); err != nil {
+		if _, err := toolLast.Exec(k.tool, []byte(k.user), k.day); err != nil {
 			return fmt.Errorf("upsert tool_user_last_seen: %w", err)
 		}
 		if last != "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,24 +107,36 @@ func aggDump(tb testing.TB, raw *dbsql.DB) map[string][]string {
 			tb.Fatalf("close %s: %v", tq.table, err)
 		}
 	}
+	// Users are stored as 8-byte keys (keys.go): show them by test label.
+	label := map[string]string{}
+	for i := range 100 {
+		u := fmt.Sprintf("u%d", i)
+		label[string(sql.HashKey(u))] = u
+	}
 	for _, tq := range []struct{ table, cols string }{
-		{"user_daily", "day || '|' || user_id_hash"},
-		{"tool_user_daily", "day || '|' || tool_name || '|' || user_id_hash"},
+		{"user_daily", "day, user_id_hash"},
+		{"tool_user_daily", "day || '|' || tool_name, user_id_hash"},
 	} {
-		rows, err := raw.Query(`SELECT ` + tq.cols + ` FROM ` + tq.table + ` ORDER BY 1`)
+		rows, err := raw.Query(`SELECT ` + tq.cols + ` FROM ` + tq.table)
 		if err != nil {
 			tb.Fatalf("query %s: %v", tq.table, err)
 		}
 		for rows.Next() {
 			var key string
-			if err := rows.Scan(&key); err != nil {
+			var user []byte
+			if err := rows.Scan(&key, &user); err != nil {
 				tb.Fatalf("scan %s: %v", tq.table, err)
 			}
-			out[tq.table] = append(out[tq.table], key)
+			name, ok := label[string(user)]
+			if !ok {
+				name = fmt.Sprintf("%x", user)
+			}
+			out[tq.table] = append(out[tq.table], key+"|"+name)
 		}
 		if err := rows.Close(); err != nil {
 			tb.Fatalf("close %s: %v", tq.table, err)
 		}
+		slices.Sort(out[tq.table])
 	}
 	return out
 }

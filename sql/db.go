@@ -344,7 +344,7 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 		}
 		ev := &events[i]
 		r, err := ins.Exec(
-			ev.EventID, ev.UserHash, nullString(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
+			eventKey(ev.EventID), hashKey(ev.UserHash), nullHashKey(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
 			nullInt(ev.DurationMs), ev.Status, nullString(ev.ErrorType), nullString(ev.ErrorMessage),
 			nullInt(ev.RequestSizeBytes), nullInt(ev.ResponseSizeBytes), nullString(string(ev.Metadata)),
 			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
@@ -430,7 +430,7 @@ func (d *DB) DeadLetterReasons(ctx context.Context) ([]string, error) {
 // Events returns every stored event, in insertion order. It is meant for
 // tests and small tools; analytics reads aggregates.
 func (d *DB) Events(ctx context.Context) ([]trackskills.Event, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT event_id, user_id_hash, COALESCE(session_hash, ''),
+	rows, err := d.db.QueryContext(ctx, `SELECT event_id_text(event_id), lower(hex(user_id_hash)), lower(hex(session_hash)),
 		tool_name, tool_category, timestamp, duration_ms, status, COALESCE(error_type, ''),
 		COALESCE(error_message, ''), request_size_bytes, response_size_bytes, COALESCE(metadata, ''),
 		source, received_at, stream_seq FROM skill_usage_events ORDER BY id`)

@@ -215,6 +215,8 @@ func TestDB_WriteBatch(t *testing.T) {
 			t.Fatalf("len(events)=%d, want %d", len(got), len(want))
 		}
 		for i := range want {
+			// Hashes come back in their stored form (keys.go).
+			want[i].UserHash, want[i].SessionHash = sql.StoredHash(want[i].UserHash), sql.StoredHash(want[i].SessionHash)
 			if !reflect.DeepEqual(got[i], want[i]) {
 				t.Errorf("event %d:\n got %s\nwant %s", i, dump(got[i]), dump(want[i]))
 			}
@@ -396,4 +398,67 @@ func dump(ev trackskills.Event) string {
 		}
 	}
 	return b.String()
+}
+
+// TestOpen_CompactsOldRows: rows written before migration 0008 (ids and
+// hashes as text) are converted, read back the same, and a redelivery of
+// them is still recognised (a ULID id matches its 16-byte form).
+func TestOpen_CompactsOldRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	init, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := mustOpenRaw(t, path)
+	for _, q := range []string{`CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`, string(init),
+		`INSERT INTO migrations (name, applied_at) VALUES ('0001_init.sql', 1)`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := time.Date(2026, 2, 9, 12, 0, 0, 0, time.UTC).UnixMilli()
+	evs := []trackskills.Event{
+		{EventID: "01JKZ4W5Q2N8X7Y6V5T4S3R2Q1", UserHash: "fedcba9876543210fedcba9876543210", SessionHash: "00112233445566778899aabbccddeeff"},
+		{EventID: "client-id-7", UserHash: "fedcba9876543210fedcba9876543210"},
+		{EventID: "01jkz4w5q2n8x7y6v5t4s3r2q2", UserHash: "0123456789abcdef0123456789abcdef"}, // lower case: kept as text
+	}
+	for i := range evs {
+		ev := &evs[i]
+		ev.ToolName, ev.ToolCategory, ev.Status, ev.Source, ev.Timestamp, ev.ReceivedAt = "t", "c", "success", "api", ts, ts
+		if _, err := raw.Exec(`INSERT INTO skill_usage_events (event_id, user_id_hash, session_hash, tool_name, tool_category,
+			timestamp, status, source, received_at, stream_seq) VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?)`,
+			ev.EventID, ev.UserHash, ev.SessionHash, ev.ToolName, ev.ToolCategory, ev.Timestamp, ev.Status, ev.Source, ev.ReceivedAt, i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer db.Close()
+	got, err := db.Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range got {
+		if ev.EventID != evs[i].EventID || ev.UserHash != sql.StoredHash(evs[i].UserHash) || ev.SessionHash != sql.StoredHash(evs[i].SessionHash) {
+			t.Errorf("event %d read back as %s %s %s", i, ev.EventID, ev.UserHash, ev.SessionHash)
+		}
+	}
+	var blobs int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM skill_usage_events WHERE typeof(event_id) = 'blob' AND length(event_id) = 16
+		AND typeof(user_id_hash) = 'blob' AND length(user_id_hash) = 8`).Scan(&blobs); err != nil || blobs != 1 {
+		t.Errorf("%d rows with a 16-byte ULID and an 8-byte hash (%v), want 1", blobs, err)
+	}
+	for i := range evs {
+		evs[i].StreamSeq = uint64(10 + i)
+	}
+	res, err := db.WriteBatch(ctx, evs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Inserted != 0 || res.Ignored != len(evs) {
+		t.Errorf("redelivery of converted rows: %+v, want all ignored", res)
+	}
 }

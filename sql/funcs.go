@@ -13,7 +13,9 @@ import (
 // driverName is go-sqlite3 with Track Skills' SQL functions on every
 // connection: hist_merge(a, b) merges two encoded latency histograms (for
 // ON CONFLICT updates), the aggregates hist_of(duration_ms) builds one from
-// raw durations and hist_sum(hist) merges the histograms of a window.
+// raw durations and hist_sum(hist) merges the histograms of a window;
+// hash8, event_key and event_id_text convert identity hashes and event ids
+// to and from their stored forms (keys.go).
 const driverName = "sqlite3_trackskills"
 
 var registerOnce sync.Once
@@ -30,6 +32,15 @@ func registerDriver() {
 				}
 				if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
 					return fmt.Errorf("register hist_sum: %w", err)
+				}
+				if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
+					return fmt.Errorf("register hash8: %w", err)
+				}
+				if err := c.RegisterFunc("event_key", eventKeySQL, true); err != nil {
+					return fmt.Errorf("register event_key: %w", err)
+				}
+				if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
+					return fmt.Errorf("register event_id_text: %w", err)
 				}
 				return nil
 			},

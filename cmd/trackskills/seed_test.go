@@ -36,7 +36,7 @@ func TestSeed_WritesRealisticEventsThatServeReports(t *testing.T) {
 	if !slices.IsSortedFunc(events, func(a, b trackskills.Event) int { return int(a.Timestamp - b.Timestamp) }) {
 		t.Error("events are not stored in timestamp order")
 	}
-	hex32 := regexp.MustCompile(`^[0-9a-f]{32}$`)
+	hex16 := regexp.MustCompile(`^[0-9a-f]{16}$`) // hashes as stored: 8 bytes
 	ulidRe := regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
 	status := map[string]int{}
 	sources := map[string]int{}
@@ -45,8 +45,8 @@ func TestSeed_WritesRealisticEventsThatServeReports(t *testing.T) {
 		status[ev.Status]++
 		sources[ev.Source]++
 		users[ev.UserHash]++
-		if !ulidRe.MatchString(ev.EventID) || !hex32.MatchString(ev.UserHash) || !hex32.MatchString(ev.SessionHash) {
-			t.Fatalf("event %d: id %q, user %q, session %q: want a ULID and 32-hex hashes", i, ev.EventID, ev.UserHash, ev.SessionHash)
+		if !ulidRe.MatchString(ev.EventID) || !hex16.MatchString(ev.UserHash) || !hex16.MatchString(ev.SessionHash) {
+			t.Fatalf("event %d: id %q, user %q, session %q: want a ULID and 16-hex hashes", i, ev.EventID, ev.UserHash, ev.SessionHash)
 		}
 		if i > 0 && ev.EventID[:10] < events[i-1].EventID[:10] {
 			t.Fatalf("event %d: id %s sorts before %s", i, ev.EventID, events[i-1].EventID)
