@@ -19,7 +19,9 @@ import (
 
 	ulidv2 "github.com/oklog/ulid/v2"
 
+	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/claudecode"
+	"github.com/trackskills/trackskills/client"
 )
 
 const hookSummary = `Reads the JSON of a Claude Code hook on stdin and records the tool call it
@@ -79,7 +81,7 @@ type hookRunner struct {
 	spoolDir       string
 	opt            claudecode.Options
 	debug          io.Writer // nil: quiet
-	client         *http.Client
+	client         *client.Client
 	now            time.Time
 }
 
@@ -108,8 +110,15 @@ func newHookRunner(getenv func(string) string, stderr io.Writer) *hookRunner {
 	if h.spoolDir == "" {
 		h.spoolDir = defaultSpoolDir(getenv)
 	}
-	h.client = &http.Client{Timeout: h.timeout, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}}
+	h.newClient()
 	return h
+}
+
+// newClient makes the sender for h's URL, key and timeout: the Go client's
+// synchronous Send.
+func (h *hookRunner) newClient() {
+	h.client = client.New(client.Config{URL: h.url, Key: h.key, Timeout: h.timeout,
+		HTTPClient: &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}}})
 }
 
 func firstNonEmpty(vs ...string) string {
@@ -161,19 +170,36 @@ func (h *hookRunner) run(ctx context.Context, stdin io.Reader) {
 	if start, ok := h.takeStart(m.ToolUseID); ok && len(in.DurationMs) == 0 {
 		in.DurationMs = json.RawMessage(strconv.FormatInt(max(0, h.now.Sub(start).Milliseconds()), 10))
 	}
-	in.Source, in.UserID = "hook", h.user
-	if in.EventID == "" {
-		in.EventID = ulidv2.Make().String() // so that a spooled retry is stored once
+	ev, err := toClientEvent(in)
+	if err != nil {
+		h.logf("event: %v", err)
+		return
 	}
-	if in.Timestamp == nil {
-		in.Timestamp = json.RawMessage(strconv.FormatInt(h.now.UnixMilli(), 10))
+	ev.Source, ev.UserID, ev.Timestamp = "hook", h.user, h.now
+	if ev.EventID == "" {
+		ev.EventID = ulidv2.Make().String() // so that a spooled retry is stored once
 	}
-	line, err := json.Marshal(in)
+	line, err := json.Marshal(ev)
 	if err != nil {
 		h.logf("encode event: %v", err)
 		return
 	}
 	h.deliver(ctx, line)
+}
+
+// toClientEvent converts a mapped hook event for the Go client.
+func toClientEvent(in trackskills.Input) (client.Event, error) {
+	ev := client.Event{ToolName: in.ToolName, ToolCategory: in.ToolCategory, Status: in.Status,
+		ErrorType: in.ErrorType, ErrorMessage: in.ErrorMessage, Metadata: in.Metadata, EventID: in.EventID,
+		SessionID: in.SessionID}
+	if len(in.DurationMs) > 0 {
+		var d int64
+		if err := json.Unmarshal(in.DurationMs, &d); err != nil {
+			return ev, fmt.Errorf("duration_ms %s: %w", in.DurationMs, err)
+		}
+		ev.DurationMs = &d
+	}
+	return ev, nil
 }
 
 // deliver sends the event, with the spool when it holds anything; what
@@ -211,68 +237,33 @@ func (h *hookRunner) deliver(ctx context.Context, line []byte) {
 	h.writeSpoolLocked(nil)
 }
 
-// hookError is a refusal by the server.
-type hookError struct {
-	status int
-	body   string
-}
-
-func (e *hookError) Error() string { return fmt.Sprintf("server answered %d: %s", e.status, e.body) }
-
 // retryable reports whether a failed send may succeed later: the network,
-// 401 (until the key is fixed), 408, 429 and 5xx. A 400 or 413 never will.
+// 408, 429 and 5xx, and 401/403 too (the key may be fixed); a refused
+// event (400, 413) never will.
 func retryable(err error) bool {
-	var he *hookError
-	if errors.As(err, &he) {
-		return he.status == 401 || he.status == 403 || he.status == 408 || he.status == 429 || he.status >= 500
+	var ae *client.APIError
+	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
+		return true
 	}
-	return true
+	return client.IsRetryable(err)
 }
 
-// send posts events: one to /api/track, more to /api/track/batch in
-// chunks of 1,000.
+// send posts spooled lines (client.Event JSON) with the Go client.
 func (h *hookRunner) send(ctx context.Context, lines [][]byte) error {
-	for len(lines) > 0 {
-		n := min(len(lines), 1000)
-		var body []byte
-		path := "/api/track"
-		if n == 1 {
-			body = lines[0]
-		} else {
-			path = "/api/track/batch"
-			body = append([]byte{'['}, bytes.Join(lines[:n], []byte{','})...)
-			body = append(body, ']')
+	events := make([]client.Event, 0, len(lines))
+	for _, l := range lines {
+		var ev client.Event
+		if err := json.Unmarshal(l, &ev); err != nil {
+			h.logf("drop a spool line that is not an event: %v", err)
+			continue
 		}
-		if err := h.post(ctx, path, body); err != nil {
-			return err
-		}
-		lines = lines[n:]
+		events = append(events, ev)
 	}
-	return nil
-}
-
-func (h *hookRunner) post(ctx context.Context, path string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url+path, bytes.NewReader(body))
-	if err != nil {
-		return &hookError{status: 400, body: err.Error()}
+	if len(events) == 0 {
+		return nil
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "trackskills-hook")
-	if h.key != "" {
-		req.Header.Set("Authorization", "Bearer "+h.key)
-	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("post %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 != 2 {
-		return &hookError{status: resp.StatusCode, body: strings.TrimSpace(string(msg))}
-	}
-	return nil
+	_, err := h.client.Send(ctx, events...)
+	return err
 }
 
 func (h *hookRunner) spoolPath() string   { return filepath.Join(h.spoolDir, "spool.ndjson") }
@@ -431,8 +422,8 @@ func (h *hookRunner) sweepStarts(dir string) {
 // runHookFlush sends the spool now and reports.
 func runHookFlush(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	h := newHookRunner(getenv, io.Discard)
-	h.client.Timeout = 30 * time.Second
 	h.timeout = 30 * time.Second
+	h.newClient()
 	unlock, err := h.lock()
 	if err != nil {
 		return fmt.Errorf("lock spool: %w", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/client"
 )
 
 const sendSummary = `Sends one event to a Track Skills server, for any script:
@@ -73,15 +74,14 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return fmt.Errorf("not sent: %w", err)
 	}
-	body, err := json.Marshal(in)
+	ev, err := toClientEvent(in)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return fmt.Errorf("not sent: %w", err)
 	}
-	h := newHookRunner(getenv, io.Discard)
-	h.url, h.timeout = strings.TrimRight(*url, "/"), *timeout
-	h.client.Timeout = *timeout
-	if err := h.post(ctx, "/api/track", body); err != nil {
-		return fmt.Errorf("send to %s: %w", h.url, err)
+	ev.Source, ev.UserID, ev.Metadata = in.Source, in.UserID, in.Metadata
+	c := client.New(client.Config{URL: strings.TrimRight(*url, "/"), Key: getenv("TRACKSKILLS_KEY"), Timeout: *timeout})
+	if _, err := c.Send(ctx, ev); err != nil {
+		return fmt.Errorf("send to %s: %w", *url, err)
 	}
 	fmt.Fprintf(stdout, "sent %s (%s)\n", name, *status)
 	return nil
