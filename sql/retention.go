@@ -2,7 +2,9 @@ package sql
 
 import (
 	"context"
+	dbsql "database/sql"
 	"fmt"
+	"time"
 
 	"github.com/trackskills/trackskills"
 )
@@ -47,18 +49,56 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 }
 
 // DeleteAggregatesBefore deletes aggregate rows of hours and days before
-// cutoff (Unix ms). The consumer calls it every RetentionEvery (an hour),
-// so in steady state each call removes at most a day of rows; the first
-// call after the retention is shortened removes every expired day at once.
-// TODO(trackskills): delete a day per statement, as raw events are chunked.
+// cutoff (Unix ms). It goes a day at a time from the oldest stored day, each
+// statement its own short transaction, so that the first run after the
+// retention is shortened (or on a database that kept everything) never holds
+// the writer for long. In steady state, called every RetentionEvery, it
+// removes at most a day.
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
-	day := Day(cutoff)
+	end := Day(cutoff)
+	var oldest dbsql.NullString
+	if err := d.db.QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
+		return 0, fmt.Errorf("find the oldest aggregate day: %w", err)
+	}
+	bound := end
+	if oldest.Valid && oldest.String < end {
+		t, err := time.Parse(time.DateOnly, oldest.String)
+		if err != nil {
+			return 0, fmt.Errorf("oldest aggregate day %q: %w", oldest.String, err)
+		}
+		bound = t.AddDate(0, 0, 1).Format(time.DateOnly)
+	}
+	var total int64
+	for {
+		if bound > end {
+			bound = end
+		}
+		n, err := d.deleteAggregatesBeforeDay(ctx, bound)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if bound == end {
+			return total, nil
+		}
+		t, _ := time.Parse(time.DateOnly, bound)
+		bound = t.AddDate(0, 0, 1).Format(time.DateOnly)
+	}
+}
+
+// deleteAggregatesBeforeDay deletes the aggregate rows of days before day
+// (YYYY-MM-DD) and of the hours before its start.
+func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day string) (int64, error) {
+	start, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return 0, fmt.Errorf("delete old aggregates: day %q: %w", day, err)
+	}
 	var total int64
 	for _, q := range []struct {
 		sql string
 		arg any
 	}{
-		{`DELETE FROM tool_hourly WHERE hour < ?`, floorDiv(cutoff, hourMs) * hourMs},
+		{`DELETE FROM tool_hourly WHERE hour < ?`, start.UnixMilli()},
 		{`DELETE FROM tool_daily WHERE day < ?`, day},
 		{`DELETE FROM user_daily WHERE day < ?`, day},
 		{`DELETE FROM tool_user_daily WHERE day < ?`, day},

@@ -2,6 +2,7 @@ package sql_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -90,5 +91,49 @@ func TestDB_RetentionByReceivedAt(t *testing.T) {
 	}
 	if res.Inserted != 0 || res.Ignored != 1 {
 		t.Fatalf("redelivery inserted %d, ignored %d; want 0 and 1", res.Inserted, res.Ignored)
+	}
+}
+
+// Expired aggregates go a day at a time, and every table ends up cut at the
+// same day, whatever the span deleted.
+func TestDB_DeleteAggregatesBeforeByDay(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	first := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	evs := newEvents("d", 30)
+	for i := range evs {
+		evs[i].Timestamp = first.AddDate(0, 0, i).UnixMilli()
+		evs[i].ReceivedAt = evs[i].Timestamp
+		evs[i].UserHash = fmt.Sprintf("%016x%016x", i+1, 0)
+	}
+	if _, err := db.WriteBatch(ctx, evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := first.AddDate(0, 0, 20) // 2026-01-21 10:00: days before the 21st go
+	n, err := db.DeleteAggregatesBefore(ctx, cutoff.UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("nothing deleted")
+	}
+	raw := mustOpenRaw(t, db.Path())
+	for _, q := range []string{
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM tool_daily`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM user_daily`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM tool_user_daily`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM user_last_seen`,
+		`SELECT strftime('%Y-%m-%d', MIN(hour) / 1000, 'unixepoch') || ' ' || COUNT(*) FROM tool_hourly`,
+	} {
+		var got string
+		if err := raw.QueryRow(q).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if want := "2026-01-21 10"; got != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+	if n, err := db.DeleteAggregatesBefore(ctx, cutoff.UnixMilli()); err != nil || n != 0 {
+		t.Errorf("a second run deleted %d (%v), want 0", n, err)
 	}
 }
