@@ -178,7 +178,7 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			delete(g.toolUser, k)
 			continue
 		}
-		r, err := toolUsers.Exec(k.day, k.tool, []byte(k.user))
+		r, err := toolUsers.Exec(dayNumber(k.day), k.tool, []byte(k.user))
 		if err != nil {
 			return fmt.Errorf("insert tool_user_daily: %w", err)
 		}

@@ -115,7 +115,7 @@ func aggDump(tb testing.TB, raw *dbsql.DB) map[string][]string {
 	}
 	for _, tq := range []struct{ table, cols string }{
 		{"user_daily", "day, user_id_hash"},
-		{"tool_user_daily", "day || '|' || tool_name, user_id_hash"},
+		{"tool_user_daily", "date(day * 86400, 'unixepoch') || '|' || tool_name, user_id_hash"},
 	} {
 		rows, err := raw.Query(`SELECT ` + tq.cols + ` FROM ` + tq.table)
 		if err != nil {

@@ -110,7 +110,7 @@ func (d *DB) distinctUsers(ctx context.Context, from, to string, f Filter) (int6
 	case f.Category != "":
 		q = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ?
 			AND tool_name IN (SELECT DISTINCT tool_name FROM tool_daily WHERE tool_category = ? AND day >= ? AND day <= ?)`
-		args = []any{from, to, f.Category, from, to}
+		args = []any{dayNumber(from), dayNumber(to), f.Category, from, to}
 		if tool != "" {
 			q += ` AND tool_name = ?`
 			args = append(args, tool)
@@ -122,7 +122,7 @@ func (d *DB) distinctUsers(ctx context.Context, from, to string, f Filter) (int6
 	case tool == "":
 		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM user_daily WHERE day >= ? AND day <= ?`, []any{from, to}
 	default:
-		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ? AND tool_name = ?`, []any{from, to, tool}
+		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ? AND tool_name = ?`, []any{dayNumber(from), dayNumber(to), tool}
 	}
 	var n int64
 	if err := d.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
@@ -184,7 +184,7 @@ func (d *DB) usersPerTool(ctx context.Context, from, to string) (map[string]int6
 		return nil, err
 	}
 	q, args := `SELECT tool_name, COUNT(DISTINCT user_id_hash) FROM tool_user_daily
-		WHERE day >= ? AND day <= ? GROUP BY tool_name`, []any{from, to}
+		WHERE day >= ? AND day <= ? GROUP BY tool_name`, []any{dayNumber(from), dayNumber(to)}
 	if fast {
 		q, args = `SELECT tool_name, SUM(users) FROM tool_last_seen_counts WHERE day >= ? GROUP BY tool_name`, []any{from}
 	}

@@ -101,7 +101,7 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day string) (int64, 
 		{`DELETE FROM tool_hourly WHERE hour < ?`, start.UnixMilli()},
 		{`DELETE FROM tool_daily WHERE day < ?`, day},
 		{`DELETE FROM user_daily WHERE day < ?`, day},
-		{`DELETE FROM tool_user_daily WHERE day < ?`, day},
+		{`DELETE FROM tool_user_daily WHERE day < ?`, dayNumber(day)},
 		// Weeks that ended before the cutoff day. user_first_seen stays:
 		// one row per user, and a cohort needs the true first day.
 		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, day},

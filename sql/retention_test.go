@@ -121,7 +121,7 @@ func TestDB_DeleteAggregatesBeforeByDay(t *testing.T) {
 	for _, q := range []string{
 		`SELECT MIN(day) || ' ' || COUNT(*) FROM tool_daily`,
 		`SELECT MIN(day) || ' ' || COUNT(*) FROM user_daily`,
-		`SELECT MIN(day) || ' ' || COUNT(*) FROM tool_user_daily`,
+		`SELECT date(MIN(day) * 86400, 'unixepoch') || ' ' || COUNT(*) FROM tool_user_daily`,
 		`SELECT MIN(day) || ' ' || COUNT(*) FROM user_last_seen`,
 		`SELECT strftime('%Y-%m-%d', MIN(hour) / 1000, 'unixepoch') || ' ' || COUNT(*) FROM tool_hourly`,
 	} {
