@@ -138,7 +138,10 @@ func (d *DB) distinctUsers(ctx context.Context, from, to string, f Filter) (int6
 func (d *DB) endsAtLastSeen(ctx context.Context, to string, perTool bool) (bool, error) {
 	q := `SELECT COALESCE(MAX(day), '') FROM user_last_seen`
 	if perTool {
-		q = `SELECT COALESCE(MAX(day), '') FROM tool_user_last_seen`
+		// The days of tool_user_last_seen are those of the counts that are
+		// not zero; the counts have an index on day (the users' table has
+		// none since 0009).
+		q = `SELECT COALESCE(MAX(day), '') FROM tool_last_seen_counts WHERE users > 0`
 	}
 	var last string
 	if err := d.db.QueryRowContext(ctx, q).Scan(&last); err != nil {
