@@ -75,17 +75,21 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		}
 		settings = obj
 	}
-	removeOurHooks(settings)
+	// The diff compares the old settings in our layout, so that it shows
+	// what changed, not how the file was indented.
+	before := encodeOrdered(settings)
+	command := hookCommand()
+	removeOurHooks(settings, command)
 	if install {
-		addOurHooks(settings, *useHTTP, strings.TrimRight(*url, "/"), hookCommand())
+		addOurHooks(settings, *useHTTP, strings.TrimRight(*url, "/"), command)
 	}
 	updated := encodeOrdered(settings)
-	if bytes.Equal(bytes.TrimSpace(updated), bytes.TrimSpace(old)) {
+	if bytes.Equal(updated, before) {
 		fmt.Fprintf(stdout, "%s: already up to date, nothing to change\n", path)
 		return nil
 	}
 	fmt.Fprintf(stdout, "--- %s\n+++ %s (%s)\n", path, path, name)
-	writeLineDiff(stdout, string(old), string(updated))
+	writeLineDiff(stdout, string(before), string(updated))
 	if *dryRun {
 		fmt.Fprintln(stdout, "(dry run: nothing written)")
 		return nil
@@ -95,13 +99,34 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	}
 	if len(old) > 0 {
 		backup := path + ".bak-" + time.Now().UTC().Format("20060102-150405")
-		if err := os.WriteFile(backup, old, 0o600); err != nil {
-			return fmt.Errorf("write backup %s: %w", backup, err)
+		for i := 2; ; i++ { // never overwrite an older backup
+			f, err := os.OpenFile(backup, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, os.ErrExist) {
+				backup = fmt.Sprintf("%s.bak-%s-%d", path, time.Now().UTC().Format("20060102-150405"), i)
+				continue
+			}
+			if err == nil {
+				_, err = f.Write(old)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("write backup %s: %w", backup, err)
+			}
+			break
 		}
 		fmt.Fprintf(stdout, "backup: %s\n", backup)
 	}
+	mode := os.FileMode(0o644) // Claude Code's own; keep an existing file's
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
 	if err := writeFileAtomic(path, updated); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", path, err)
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)
 	return nil
@@ -120,8 +145,10 @@ func hookCommand() string {
 	return exe + " hook"
 }
 
-// isOurHook reports whether a hook handler is Track Skills'.
-func isOurHook(v any) bool {
+// isOurHook reports whether a hook handler is Track Skills': a command
+// hook that runs "<...trackskills...> hook" or exactly command (this
+// binary, whatever its name), or an HTTP hook to /api/hooks/claude-code.
+func isOurHook(v any, command string) bool {
 	h, ok := v.(*jsonObject)
 	if !ok {
 		return false
@@ -130,7 +157,8 @@ func isOurHook(v any) bool {
 	switch typ {
 	case "command":
 		cmd, _ := h.get("command").(string)
-		return strings.Contains(cmd, "trackskills") && strings.HasSuffix(strings.TrimSpace(cmd), " hook")
+		cmd = strings.TrimSpace(cmd)
+		return cmd == command || strings.Contains(cmd, "trackskills") && strings.HasSuffix(cmd, " hook")
 	case "http":
 		url, _ := h.get("url").(string)
 		return strings.Contains(url, "/api/hooks/claude-code")
@@ -140,7 +168,7 @@ func isOurHook(v any) bool {
 
 // removeOurHooks deletes our handlers, then the matcher groups and events
 // left empty by that, and our env variable.
-func removeOurHooks(settings *jsonObject) {
+func removeOurHooks(settings *jsonObject, command string) {
 	hooks, ok := settings.get("hooks").(*jsonObject)
 	if !ok {
 		return
@@ -161,7 +189,7 @@ func removeOurHooks(settings *jsonObject) {
 			}
 			var kept []any
 			for _, hd := range handlers {
-				if isOurHook(hd) {
+				if isOurHook(hd, command) {
 					changed = true
 					continue
 				}

@@ -202,7 +202,7 @@ func TestHookInstall_Examples(t *testing.T) {
 			t.Fatal(err)
 		}
 		settings := v.(*jsonObject)
-		removeOurHooks(settings)
+		removeOurHooks(settings, hookCommand())
 		if len(settings.keys) != 0 {
 			t.Errorf("%s: after removing ours, %s is left", file, encodeOrdered(settings))
 		}
