@@ -35,8 +35,8 @@ slow (over TRACKSKILLS_TIMEOUT), the event goes to a local spool of at most
 run sends the spool through /api/track/batch first.
 
 Environment: TRACKSKILLS_URL (default http://127.0.0.1:8080), TRACKSKILLS_KEY
-(the ingest key), TRACKSKILLS_USER (default $USER@hostname; hashed by the
-server), TRACKSKILLS_TIMEOUT (default 1s), TRACKSKILLS_SPOOL_DIR (default
+(the ingest key), TRACKSKILLS_USER (default $USER, as the HTTP hook; hashed by
+the server), TRACKSKILLS_TIMEOUT (default 1s), TRACKSKILLS_SPOOL_DIR (default
 $XDG_STATE_HOME/trackskills or ~/.local/state/trackskills),
 TRACKSKILLS_STORE_SKILL_ARGS=1 keeps skill arguments, TRACKSKILLS_DEBUG=1
 writes what happens to stderr.
@@ -102,10 +102,7 @@ func newHookRunner(getenv func(string) string, stderr io.Writer) *hookRunner {
 	}
 	h.opt.StoreSkillArgs = getenv("TRACKSKILLS_STORE_SKILL_ARGS") == "1"
 	if h.user == "" {
-		if u := getenv("USER"); u != "" {
-			host, _ := os.Hostname()
-			h.user = u + "@" + host
-		}
+		h.user = getenv("USER") // as the HTTP hook's X-Trackskills-User: $USER
 	}
 	if h.spoolDir == "" {
 		h.spoolDir = defaultSpoolDir(getenv)
@@ -175,16 +172,11 @@ func (h *hookRunner) run(ctx context.Context, stdin io.Reader) {
 		h.logf("event: %v", err)
 		return
 	}
-	ev.Source, ev.UserID, ev.Timestamp = "hook", h.user, h.now
+	ev.Source, ev.UserID = "hook", h.user
 	if ev.EventID == "" {
 		ev.EventID = ulidv2.Make().String() // so that a spooled retry is stored once
 	}
-	line, err := json.Marshal(ev)
-	if err != nil {
-		h.logf("encode event: %v", err)
-		return
-	}
-	h.deliver(ctx, line)
+	h.deliver(ctx, ev)
 }
 
 // toClientEvent converts a mapped hook event for the Go client.
@@ -202,50 +194,116 @@ func toClientEvent(in trackskills.Input) (client.Event, error) {
 	return ev, nil
 }
 
-// deliver sends the event, with the spool when it holds anything; what
-// cannot be sent now is spooled.
-func (h *hookRunner) deliver(ctx context.Context, line []byte) {
+// deliver sends the event now when the spool is empty (no lock at all: the
+// common case). Otherwise, or when the send fails and may succeed later, the
+// event joins the spool first, and then this process drains the spool unless
+// another one already does.
+func (h *hookRunner) deliver(ctx context.Context, ev client.Event) {
 	if st, err := os.Stat(h.spoolPath()); err != nil || st.Size() == 0 {
-		err := h.send(ctx, [][]byte{line})
-		if err == nil || !retryable(err) {
-			if err != nil {
-				h.logf("event refused, not spooled: %v", err)
-			}
+		// Sent now, the event goes without a timestamp: the server's clock
+		// is the one that counts, and a client clock ahead would get it
+		// refused.
+		_, err := h.client.Send(ctx, ev)
+		if err == nil {
+			return
+		}
+		if !retryable(err) {
+			h.logf("event refused, not spooled: %v", err)
 			return
 		}
 		h.logf("send: %v; spooling", err)
-		h.spool([][]byte{line})
-		return
 	}
-	// The spool holds events: send them with this one, under the lock.
-	unlock, err := h.lock()
+	ev.Timestamp = h.now // spooled: keep when it happened
+	line, err := json.Marshal(ev)
 	if err != nil {
-		h.logf("lock spool: %v", err)
+		h.logf("encode event: %v", err)
 		return
 	}
-	defer unlock()
-	lines, _, err := h.readSpool()
-	if err != nil {
-		h.logf("read spool: %v", err)
-	}
-	lines = append(lines, line)
-	if err := h.send(ctx, lines); err != nil && retryable(err) {
-		h.logf("send %d events: %v; keeping them spooled", len(lines), err)
-		h.writeSpoolLocked(lines)
+	if err := h.spool(line); err != nil {
+		h.logf("spool: %v", err)
 		return
 	}
-	h.writeSpoolLocked(nil)
+	if _, err := h.drain(ctx, false); err != nil {
+		h.logf("drain spool: %v", err)
+	}
 }
 
 // retryable reports whether a failed send may succeed later: the network,
-// 408, 429 and 5xx, and 401/403 too (the key may be fixed); a refused
-// event (400, 413) never will.
+// 404, 408, 429 and 5xx, and 401/403 too (the key may be fixed). Events
+// that the server refused one by one (400 with an index) never will.
 func retryable(err error) bool {
 	var ae *client.APIError
-	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden) {
+	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden ||
+		ae.Status == http.StatusNotFound) {
 		return true
 	}
 	return client.IsRetryable(err)
+}
+
+// chunkDone reports whether a chunk of the spool has been dealt with: sent,
+// or refused for good (its events one by one, or the request as malformed
+// or too large, which no retry changes). Anything else keeps it spooled.
+func chunkDone(err error) bool {
+	if err == nil {
+		return true
+	}
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		var ae *client.APIError
+		switch {
+		case !errors.As(e, &ae):
+			return false // the network
+		case ae.Index >= 0:
+			// one refused event: the others were stored
+		case ae.Status == http.StatusBadRequest || ae.Status == http.StatusRequestEntityTooLarge:
+			// the request as a whole, for good
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// drainChunk is how many spooled events go in one request.
+const drainChunk = 500
+
+// drain sends the spool, oldest first, a chunk per request, and removes
+// each chunk once it is dealt with. One process drains at a time, without
+// holding the spool's lock over the network: others append meanwhile. With
+// wait false it leaves at once when another process drains. It returns how
+// many events it removed.
+func (h *hookRunner) drain(ctx context.Context, wait bool) (int, error) {
+	unlock, ok, err := h.flock("drain.lock", wait)
+	if err != nil || !ok {
+		return 0, err
+	}
+	defer unlock()
+	removed := 0
+	for {
+		lines, err := h.withSpool(func(lines [][]byte) ([][]byte, error) { return nil, nil })
+		if err != nil || len(lines) == 0 {
+			return removed, err
+		}
+		chunk := lines[:min(len(lines), drainChunk)]
+		if err := h.send(ctx, chunk); !chunkDone(err) {
+			return removed, fmt.Errorf("send %d spooled events: %w", len(chunk), err)
+		} else if err != nil {
+			h.logf("spooled events refused for good: %v", err)
+		}
+		// Appends only add at the end and only the drainer removes, so the
+		// chunk is still the head of the spool.
+		if _, err := h.withSpool(func(cur [][]byte) ([][]byte, error) {
+			return cur[min(len(chunk), len(cur)):], nil
+		}); err != nil {
+			return removed, err
+		}
+		removed += len(chunk)
+	}
 }
 
 // send posts spooled lines (client.Event JSON) with the Go client.
@@ -269,80 +327,115 @@ func (h *hookRunner) send(ctx context.Context, lines [][]byte) error {
 func (h *hookRunner) spoolPath() string   { return filepath.Join(h.spoolDir, "spool.ndjson") }
 func (h *hookRunner) droppedPath() string { return filepath.Join(h.spoolDir, "dropped") }
 
-// lock takes the spool's exclusive lock (flock), which a crashed holder
-// releases with its process.
-func (h *hookRunner) lock() (func(), error) {
+// flock takes an exclusive lock on a file of the spool dir; a crashed
+// holder releases it with its process. With wait false, ok is false when
+// another process holds it.
+func (h *hookRunner) flock(name string, wait bool) (unlock func(), ok bool, err error) {
 	if err := os.MkdirAll(h.spoolDir, 0o700); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	f, err := os.OpenFile(filepath.Join(h.spoolDir, "spool.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(h.spoolDir, name), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
 		f.Close()
-		return nil, err
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, err
 	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, true, nil
 }
 
-// spool appends lines, dropping the oldest beyond spoolMax.
-func (h *hookRunner) spool(lines [][]byte) {
-	unlock, err := h.lock()
+// spool appends a line, dropping (and counting) the oldest beyond spoolMax.
+func (h *hookRunner) spool(line []byte) error {
+	_, err := h.withSpool(func(cur [][]byte) ([][]byte, error) {
+		return append(cur, line), nil
+	})
+	return err
+}
+
+// withSpool reads the spool under its lock and, when change returns lines,
+// replaces it with them (the newest spoolMax; an empty slice empties it; nil
+// changes nothing). It returns the lines read. A spool that cannot be read
+// is never written.
+func (h *hookRunner) withSpool(change func([][]byte) ([][]byte, error)) ([][]byte, error) {
+	unlock, _, err := h.flock("spool.lock", true)
 	if err != nil {
-		h.logf("lock spool: %v", err)
-		return
+		return nil, fmt.Errorf("lock spool: %w", err)
 	}
 	defer unlock()
-	old, _, err := h.readSpool()
+	lines, err := h.readSpool()
 	if err != nil {
-		h.logf("read spool: %v", err)
+		return nil, err
 	}
-	h.writeSpoolLocked(append(old, lines...))
-}
-
-// readSpool returns the spooled lines; the caller holds the lock.
-func (h *hookRunner) readSpool() ([][]byte, int64, error) {
-	data, err := os.ReadFile(h.spoolPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, 0, nil
+	next, err := change(lines)
+	if err != nil || next == nil {
+		return lines, err
 	}
-	if err != nil {
-		return nil, 0, err
-	}
-	var lines [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 && json.Valid(l) {
-			lines = append(lines, append([]byte(nil), l...))
-		}
-	}
-	return lines, int64(len(data)), nil
-}
-
-// writeSpoolLocked replaces the spool with lines (the newest spoolMax),
-// through a temporary file and a rename; the caller holds the lock.
-func (h *hookRunner) writeSpoolLocked(lines [][]byte) {
-	if drop := len(lines) - spoolMax; drop > 0 {
-		lines = lines[drop:]
+	if drop := len(next) - spoolMax; drop > 0 {
+		next = next[drop:]
 		n, _ := readCount(h.droppedPath())
-		_ = writeFileAtomic(h.droppedPath(), []byte(strconv.FormatInt(n+int64(drop), 10)+"\n"))
+		if err := writeFileAtomic(h.droppedPath(), []byte(strconv.FormatInt(n+int64(drop), 10)+"\n")); err != nil {
+			h.logf("count dropped events: %v", err)
+		}
 		h.logf("spool full: dropped the %d oldest events", drop)
 	}
-	if len(lines) == 0 {
+	if len(next) == 0 {
 		if err := os.Remove(h.spoolPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-			h.logf("empty spool: %v", err)
+			return lines, fmt.Errorf("empty spool: %w", err)
 		}
-		return
+		return lines, nil
 	}
 	var buf bytes.Buffer
-	for _, l := range lines {
+	for _, l := range next {
 		buf.Write(l)
 		buf.WriteByte('\n')
 	}
 	if err := writeFileAtomic(h.spoolPath(), buf.Bytes()); err != nil {
-		h.logf("write spool: %v", err)
+		return lines, fmt.Errorf("write spool: %w", err)
+	}
+	return lines, nil
+}
+
+// maxSpoolLine bounds one spooled event; a longer line (it cannot be one
+// of ours) is skipped.
+const maxSpoolLine = 1 << 20
+
+// readSpool returns the spooled lines; the caller holds the lock. Lines
+// that are not JSON or too long are skipped (and so dropped at the next
+// write); a read error is returned, and then nothing is written.
+func (h *hookRunner) readSpool() ([][]byte, error) {
+	f, err := os.Open(h.spoolPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read spool: %w", err)
+	}
+	defer f.Close()
+	var lines [][]byte
+	r := bufio.NewReader(f)
+	for {
+		l, err := r.ReadBytes('\n')
+		if t := bytes.TrimSpace(l); len(t) > 0 {
+			if len(t) <= maxSpoolLine && json.Valid(t) {
+				lines = append(lines, t)
+			} else {
+				h.logf("skip a spool line of %d bytes that is not an event", len(t))
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return lines, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read spool: %w", err)
+		}
 	}
 }
 
@@ -363,6 +456,11 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Sync(); err != nil { // the spool must survive a crash
 		tmp.Close()
 		os.Remove(tmp.Name())
 		return err
@@ -424,24 +522,10 @@ func runHookFlush(ctx context.Context, getenv func(string) string, stdout io.Wri
 	h := newHookRunner(getenv, io.Discard)
 	h.timeout = 30 * time.Second
 	h.newClient()
-	unlock, err := h.lock()
-	if err != nil {
-		return fmt.Errorf("lock spool: %w", err)
-	}
-	defer unlock()
-	lines, _, err := h.readSpool()
-	if err != nil {
-		return fmt.Errorf("read spool %s: %w", h.spoolPath(), err)
-	}
+	removed, err := h.drain(ctx, true)
+	left, rerr := h.withSpool(func([][]byte) ([][]byte, error) { return nil, nil })
 	dropped, _ := readCount(h.droppedPath())
-	if len(lines) == 0 {
-		fmt.Fprintf(stdout, "spool %s is empty (%d events dropped so far)\n", h.spoolPath(), dropped)
-		return nil
-	}
-	if err := h.send(ctx, lines); err != nil && retryable(err) {
-		return fmt.Errorf("send %d spooled events to %s: %w", len(lines), h.url, err)
-	}
-	h.writeSpoolLocked(nil)
-	fmt.Fprintf(stdout, "sent %d spooled events to %s (%d events dropped so far)\n", len(lines), h.url, dropped)
-	return nil
+	fmt.Fprintf(stdout, "sent %d spooled events to %s; %d left in %s (%d dropped so far, the spool being full)\n",
+		removed, h.url, len(left), h.spoolPath(), dropped)
+	return errors.Join(err, rerr)
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,4 +278,35 @@ func TestSend(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A drain that fails half-way keeps what was not delivered: the first chunk
+// (accepted) leaves the spool, the rest stays for a later run.
+func TestHook_PartialDrainKeepsTheRest(t *testing.T) {
+	spool := t.TempDir()
+	var buf bytes.Buffer
+	for i := 0; i < 600; i++ {
+		fmt.Fprintf(&buf, `{"tool_name":"old","status":"success","event_id":"old%05d"}`+"\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(spool, "spool.ndjson"), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) > 1 {
+			http.Error(w, `{"success":false,"error":"stream unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		var evs []json.RawMessage
+		_ = json.NewDecoder(r.Body).Decode(&evs)
+		fmt.Fprintf(w, `{"success":true,"accepted":%d,"rejected":[]}`, len(evs))
+	}))
+	defer srv.Close()
+	runHookBinary(t, []byte(`{"hook_event_name":"PostToolUse","tool_name":"New","tool_use_id":"toolu_newone"}`),
+		"TRACKSKILLS_URL="+srv.URL, "TRACKSKILLS_SPOOL_DIR="+spool)
+	data, _ := os.ReadFile(filepath.Join(spool, "spool.ndjson"))
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	if len(lines) != 101 || !bytes.Contains(lines[0], []byte("old00500")) || !bytes.Contains(lines[100], []byte("toolu_newone")) {
+		t.Errorf("spool after a half-failed drain: %d lines, first %.60s: want the 100 unsent and the new one", len(lines), lines[0])
+	}
 }
