@@ -206,10 +206,10 @@ func mapToolCall(p Payload, opt Options) Mapping {
 		in.Status, in.ErrorType = trackskills.StatusError, ErrorTool
 		code, hasCode := exitCode(msg)
 		switch {
-		case timedOut.MatchString(msg):
-			in.Status, in.ErrorType = trackskills.StatusTimeout, ErrorTimeout
 		case isTrue(p.IsInterrupt):
 			in.ErrorType = ErrorInterrupt
+		case timedOutFor(p.ToolName).MatchString(msg):
+			in.Status, in.ErrorType = trackskills.StatusTimeout, ErrorTimeout
 		case hasCode:
 			in.ErrorType = ErrorExitCode
 			meta.add("exit_code", code)
@@ -267,10 +267,14 @@ func mapExpansion(p Payload, opt Options) Mapping {
 		meta.add("skill_args", p.CommandArgs)
 	}
 	in.Metadata = meta.json()
-	// No tool_use_id: a retried hook must still map to one event, so the id
-	// is a digest of what identifies this expansion.
-	h := sha256.Sum256([]byte(strings.Join([]string{p.SessionID, p.PromptID, name, p.CommandArgs}, "\x00")))
-	in.EventID = "upe_" + hex.EncodeToString(h[:12])
+	// No tool_use_id. With a prompt_id (Claude Code 2.1.196+) the prompt
+	// identifies the expansion, so a retried hook maps to one event; without
+	// one, the same /command typed twice must stay two events, so the id is
+	// left to the sender.
+	if p.PromptID != "" {
+		h := sha256.Sum256([]byte(strings.Join([]string{p.SessionID, p.PromptID, name}, "\x00")))
+		in.EventID = "upe_" + hex.EncodeToString(h[:12])
+	}
 	return Mapping{Action: Track, Input: in}
 }
 
@@ -333,8 +337,19 @@ func EventID(toolUseID string) string {
 
 var (
 	exitCodeLine = regexp.MustCompile(`^\s*Exit code:? (-?\d+)`)
-	timedOut     = regexp.MustCompile(`(?i)timed out`)
+	// A shell's error holds the command's own output, which may say "timed
+	// out" about anything: only Claude Code's line counts there. Other
+	// tools' errors are their own words.
+	shellTimedOut = regexp.MustCompile(`(?m)^\s*Command timed out after`)
+	timedOut      = regexp.MustCompile(`(?i)timed out`)
 )
+
+func timedOutFor(tool string) *regexp.Regexp {
+	if tool == "Bash" || tool == "PowerShell" {
+		return shellTimedOut
+	}
+	return timedOut
+}
 
 func exitCode(msg string) (int, bool) {
 	m := exitCodeLine.FindStringSubmatch(msg)

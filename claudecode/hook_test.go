@@ -189,14 +189,40 @@ func TestParse_Malformed(t *testing.T) {
 	}
 }
 
-// A retried UserPromptExpansion hook maps to the same event id; another
-// prompt to another one.
-func TestMap_ExpansionIDIsStable(t *testing.T) {
-	a := mapFile(t, "testdata/hooks/user_prompt_expansion.json", claudecode.Options{})
-	b := mapFile(t, "testdata/hooks/user_prompt_expansion.json", claudecode.Options{})
-	c := mapFile(t, "testdata/hooks/user_prompt_expansion_mcp.json", claudecode.Options{})
-	if a.Event.EventID != b.Event.EventID || a.Event.EventID == c.Event.EventID || trackskills.CheckEventID(a.Event.EventID) != nil {
-		t.Errorf("ids %q %q %q: want the first two equal, valid, and the third different", a.Event.EventID, b.Event.EventID, c.Event.EventID)
+// A retried UserPromptExpansion hook with a prompt_id maps to the same
+// event id, another prompt to another; without a prompt_id there is no id
+// (the sender makes one), so the same /command typed twice stays two.
+func TestMap_ExpansionIDs(t *testing.T) {
+	a := mapFile(t, "testdata/hooks/user_prompt_expansion_mcp.json", claudecode.Options{})
+	b := mapFile(t, "testdata/hooks/user_prompt_expansion_mcp.json", claudecode.Options{})
+	if a.Event.EventID == "" || a.Event.EventID != b.Event.EventID || trackskills.CheckEventID(a.Event.EventID) != nil {
+		t.Errorf("ids %q %q: want equal and valid", a.Event.EventID, b.Event.EventID)
+	}
+	data, _ := os.ReadFile("testdata/hooks/user_prompt_expansion_mcp.json")
+	p, _ := claudecode.Parse(bytes.Replace(data, []byte("9a8b7c6d-5e4f"), []byte("1a2b3c4d-5e4f"), 1))
+	if c := claudecode.Map(p, claudecode.Options{}); c.Input.EventID == a.Event.EventID {
+		t.Errorf("another prompt has the same id %q", c.Input.EventID)
+	}
+	if n := mapFile(t, "testdata/hooks/user_prompt_expansion.json", claudecode.Options{}); n.Event.EventID != "" {
+		t.Errorf("without prompt_id: id %q, want none", n.Event.EventID)
+	}
+}
+
+// A shell's output saying "timed out" is not a timeout: only Claude Code's
+// own line is.
+func TestMap_ShellTimeoutOnlyFromClaudeCode(t *testing.T) {
+	tests := []struct{ tool, err, status, errType string }{
+		{"Bash", "Exit code 28\ncurl: (28) Connection timed out after 5001 milliseconds", "error", "exit_code"},
+		{"Bash", "Exit code 143\nCommand timed out after 2m 0s", "timeout", "timeout"},
+		{"mcp__db__query", "Request timed out", "timeout", "timeout"},
+	}
+	for _, tt := range tests {
+		body, _ := json.Marshal(map[string]any{"hook_event_name": "PostToolUseFailure", "tool_name": tt.tool, "error": tt.err})
+		p, _ := claudecode.Parse(body)
+		m := claudecode.Map(p, claudecode.Options{})
+		if m.Input.Status != tt.status || m.Input.ErrorType != tt.errType {
+			t.Errorf("%s %q: %s/%s, want %s/%s", tt.tool, tt.err, m.Input.Status, m.Input.ErrorType, tt.status, tt.errType)
+		}
 	}
 }
 
