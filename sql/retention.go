@@ -73,7 +73,7 @@ func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, e
 		if bound > end {
 			bound = end
 		}
-		n, err := d.deleteAggregatesBeforeDay(ctx, bound)
+		n, err := d.deleteAggregatesBeforeDay(ctx, bound, bound == end, cutoff)
 		total += n
 		if err != nil {
 			return total, err
@@ -87,32 +87,42 @@ func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, e
 }
 
 // deleteAggregatesBeforeDay deletes the aggregate rows of days before day
-// (YYYY-MM-DD) and of the hours before its start.
-func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day string) (int64, error) {
+// (YYYY-MM-DD) and of the hours before its start. The last step (last) cuts
+// the hours at cutoff's hour and also runs the deletes that scan a whole
+// table (no index on day), so that catching up many days scans them once.
+func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day string, last bool, cutoff int64) (int64, error) {
 	start, err := time.Parse(time.DateOnly, day)
 	if err != nil {
 		return 0, fmt.Errorf("delete old aggregates: day %q: %w", day, err)
 	}
+	hour := start.UnixMilli()
+	if last {
+		hour = floorDiv(cutoff, hourMs) * hourMs
+	}
 	var total int64
 	for _, q := range []struct {
-		sql string
-		arg any
+		sql  string
+		arg  any
+		last bool // only on the last step
 	}{
-		{`DELETE FROM tool_hourly WHERE hour < ?`, start.UnixMilli()},
-		{`DELETE FROM tool_daily WHERE day < ?`, day},
-		{`DELETE FROM user_daily WHERE day < ?`, day},
-		{`DELETE FROM tool_user_daily WHERE day < ?`, dayNumber(day)},
+		{`DELETE FROM tool_hourly WHERE hour < ?`, hour, false},
+		{`DELETE FROM tool_daily WHERE day < ?`, day, false},
+		{`DELETE FROM user_daily WHERE day < ?`, day, false},
+		{`DELETE FROM tool_user_daily WHERE day < ?`, dayNumber(day), false},
 		// Weeks that ended before the cutoff day. user_first_seen stays:
 		// one row per user, and a cohort needs the true first day.
-		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, day},
-		{`DELETE FROM tool_daily_users WHERE day < ?`, day},
-		{`DELETE FROM tool_daily_errors WHERE day < ?`, day},
+		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, day, false},
+		{`DELETE FROM tool_daily_users WHERE day < ?`, day, false},
+		{`DELETE FROM tool_daily_errors WHERE day < ?`, day, false},
 		// Users last seen before the cutoff are outside every window
 		// kept; one who comes back gets a fresh row.
-		{`DELETE FROM user_last_seen WHERE day < ?`, day},
-		{`DELETE FROM tool_user_last_seen WHERE day < ?`, day},
-		{`DELETE FROM tool_last_seen_counts WHERE day < ?`, day},
+		{`DELETE FROM user_last_seen WHERE day < ?`, day, false},
+		{`DELETE FROM tool_user_last_seen WHERE day < ?`, day, true}, // a full scan since 0009
+		{`DELETE FROM tool_last_seen_counts WHERE day < ?`, day, false},
 	} {
+		if q.last && !last {
+			continue
+		}
 		res, err := d.db.ExecContext(ctx, q.sql, q.arg)
 		if err != nil {
 			return total, fmt.Errorf("delete old aggregates: %w", err)
