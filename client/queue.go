@@ -70,8 +70,9 @@ func (c *Client) Record(ev Event) {
 	}
 }
 
-// Dropped returns how many recorded events were lost without being sent:
-// dropped from a full queue, or still queued when Close gave up.
+// Dropped returns how many recorded events were lost: dropped from a full
+// queue, still queued when Close gave up, or not stored by the server after
+// the retries of their batch.
 func (c *Client) Dropped() int64 { return c.dropped.Load() }
 
 type flushRequest struct {
@@ -191,7 +192,8 @@ func (c *Client) drain(ctx context.Context, fullOnly bool) error {
 		c.queue = c.queue[n:]
 		c.mu.Unlock()
 		left -= n
-		if err := c.sendBatch(ctx, batch); err != nil {
+		if stored, err := c.sendBatch(ctx, batch); err != nil {
+			c.dropped.Add(int64(len(batch) - stored)) // lost for good, as the README says
 			errs = append(errs, err)
 			if c.cfg.OnError != nil {
 				c.cfg.OnError(err)
@@ -202,15 +204,16 @@ func (c *Client) drain(ctx context.Context, fullOnly bool) error {
 }
 
 // sendBatch sends a batch, and again after a retryable failure (at most
-// retries times): the events' ids make that safe.
-func (c *Client) sendBatch(ctx context.Context, batch []Event) error {
+// retries times): the events' ids make that safe. It returns how many
+// events the server stored.
+func (c *Client) sendBatch(ctx context.Context, batch []Event) (int, error) {
 	for attempt := 0; ; attempt++ {
-		_, err := c.Send(ctx, batch...)
+		stored, err := c.Send(ctx, batch...)
 		if err == nil {
-			return nil
+			return stored, nil
 		}
 		if attempt == retries || !IsRetryable(err) || ctx.Err() != nil {
-			return fmt.Errorf("send %d queued events: %w", len(batch), err)
+			return stored, fmt.Errorf("send %d queued events: %w", len(batch), err)
 		}
 		wait := retryWait << attempt
 		if ra := retryAfter(err); ra > wait {
@@ -221,7 +224,7 @@ func (c *Client) sendBatch(ctx context.Context, batch []Event) error {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("send %d queued events: %w", len(batch), err)
+			return 0, fmt.Errorf("send %d queued events: %w", len(batch), err)
 		}
 	}
 }

@@ -79,6 +79,11 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	// what changed, not how the file was indented.
 	before := encodeOrdered(settings)
 	command := hookCommand()
+	if *project != "" && !*useHTTP {
+		// A project's settings are shared (often committed): no path of
+		// this machine in them. Teammates need trackskills on their PATH.
+		command = "trackskills hook"
+	}
 	removeOurHooks(settings, command)
 	if install {
 		addOurHooks(settings, *useHTTP, strings.TrimRight(*url, "/"), command)
@@ -117,6 +122,11 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 			break
 		}
 		fmt.Fprintf(stdout, "backup: %s\n", backup)
+	}
+	// A settings.json that is a symlink (dotfile managers) stays one: write
+	// where it points.
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
 	}
 	mode := os.FileMode(0o644) // Claude Code's own; keep an existing file's
 	if st, err := os.Stat(path); err == nil {

@@ -426,6 +426,9 @@ func (lg *loadgen) post(ctx context.Context, client *http.Client, endpoint strin
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return res.StatusCode, 0, nil
 	}
+	if lg.cfg.mode == "hook" && res.Header.Get("X-Trackskills-Ignored") != "" {
+		return res.StatusCode, 0, nil // 200 {} for a payload it did not store
+	}
 	if lg.cfg.mode != "batch" {
 		return res.StatusCode, n, nil
 	}
@@ -849,7 +852,7 @@ func hookPayload(e loadEvent) map[string]any {
 		"permission_mode": "default",
 		"hook_event_name": "PostToolUse",
 		"tool_name":       e.ToolName,
-		"tool_use_id":     "toolu_" + e.EventID,
+		"tool_use_id":     e.EventID, // stored as the event id: --db finds the rows
 		"tool_input":      map[string]any{"command": "go test ./...", "description": "Run the tests"},
 		"duration_ms":     e.DurationMS,
 	}

@@ -632,7 +632,7 @@ func TestLoadgen_HookPayload(t *testing.T) {
 		}
 		m := claudecode.Map(p, claudecode.Options{})
 		if m.Action != claudecode.Track || m.Input.ToolName != e.ToolName || m.Input.Status != e.Status ||
-			string(m.Input.DurationMs) != strconv.FormatInt(e.DurationMS, 10) || m.Input.EventID != "toolu_"+e.EventID {
+			string(m.Input.DurationMs) != strconv.FormatInt(e.DurationMS, 10) || m.Input.EventID != e.EventID {
 			t.Fatalf("%+v maps to %+v", e, m.Input)
 		}
 	}
