@@ -295,10 +295,19 @@ func (h *hookRunner) drain(ctx context.Context, wait bool) (int, error) {
 		} else if err != nil {
 			h.logf("spooled events refused for good: %v", err)
 		}
-		// Appends only add at the end and only the drainer removes, so the
-		// chunk is still the head of the spool.
+		// Appends only add at the end and only the drainer removes, so what
+		// is left of the chunk is still the head of the spool (a full spool
+		// may have dropped some of it meanwhile): remove that head.
+		sent := make(map[string]bool, len(chunk))
+		for _, l := range chunk {
+			sent[string(l)] = true
+		}
 		if _, err := h.withSpool(func(cur [][]byte) ([][]byte, error) {
-			return cur[min(len(chunk), len(cur)):], nil
+			i := 0
+			for i < len(cur) && sent[string(cur[i])] {
+				i++
+			}
+			return cur[i:], nil
 		}); err != nil {
 			return removed, err
 		}
