@@ -241,6 +241,10 @@ func CutMessage(s string) string {
 	return s[:n] + CutMarker
 }
 
+// Clip shortens a bad value quoted back in an error message: at most 40
+// bytes, cut on a rune boundary.
+func Clip(s string) string { return clip(s) }
+
 // clip shortens a bad value quoted back in an error message.
 func clip(s string) string {
 	if len(s) <= 40 {

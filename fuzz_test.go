@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // The seed corpus on disk is testdata/fuzz/<FuzzName>/; these f.Add seeds
@@ -47,7 +48,7 @@ func FuzzDecodeInput(f *testing.F) {
 			ev.EventID = "01JKZ4W5Q2N8X7Y6V5T4S3R2Q1"
 		}
 		ev.UserHash = "0123456789abcdef0123456789abcdef"
-		buf, err := trackskills.AppendEvent(nil, &ev)
+		buf, err := wire.AppendEvent(nil, &ev)
 		if err != nil {
 			t.Fatalf("append valid event: %v", err)
 		}
@@ -72,7 +73,7 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add("1", []byte(`null`))
 	f.Fuzz(func(t *testing.T, schema string, data []byte) {
 		var evs []trackskills.Event
-		err := trackskills.DecodePayload(schema, data, func(ev trackskills.Event) error {
+		err := wire.DecodePayload(schema, data, func(ev trackskills.Event) error {
 			evs = append(evs, ev)
 			return nil
 		})
@@ -106,7 +107,7 @@ func FuzzDecodePayload(f *testing.F) {
 		// A replay that re-encodes what it read must read it back the same.
 		var buf []byte
 		for i := range evs {
-			if buf, err = trackskills.AppendEvent(buf, &evs[i]); err != nil {
+			if buf, err = wire.AppendEvent(buf, &evs[i]); err != nil {
 				t.Fatalf("re-encode event %d: %v", i, err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/wire"
 )
 
 func i64(n int64) *int64 { return &n }
@@ -47,7 +48,7 @@ func appendAll(tb testing.TB, evs []trackskills.Event) []byte {
 	var buf []byte
 	for i := range evs {
 		var err error
-		if buf, err = trackskills.AppendEvent(buf, &evs[i]); err != nil {
+		if buf, err = wire.AppendEvent(buf, &evs[i]); err != nil {
 			tb.Fatalf("append event %d: %v", i, err)
 		}
 	}
@@ -56,7 +57,7 @@ func appendAll(tb testing.TB, evs []trackskills.Event) []byte {
 
 func decodeAll(schema string, data []byte) ([]trackskills.Event, error) {
 	var out []trackskills.Event
-	err := trackskills.DecodePayload(schema, data, func(ev trackskills.Event) error {
+	err := wire.DecodePayload(schema, data, func(ev trackskills.Event) error {
 		out = append(out, ev)
 		return nil
 	})
@@ -149,7 +150,7 @@ func TestDecodePayload(t *testing.T) {
 	t.Run("CallbackError", func(t *testing.T) {
 		errStop := errors.New("stop")
 		calls := 0
-		err := trackskills.DecodePayload(trackskills.SchemaV1, appendAll(t, wireEvents()), func(trackskills.Event) error {
+		err := wire.DecodePayload(trackskills.SchemaV1, appendAll(t, wireEvents()), func(trackskills.Event) error {
 			calls++
 			return errStop
 		})
@@ -207,7 +208,7 @@ func TestAppendEvent(t *testing.T) {
 		ev := wireEvents()[1]
 		ev.Metadata = json.RawMessage(`{"a":`)
 		buf := []byte("prefix\n")
-		got, err := trackskills.AppendEvent(buf, &ev)
+		got, err := wire.AppendEvent(buf, &ev)
 		if err == nil {
 			t.Fatal("err=nil, want an error")
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // LiveEvent is an event as the dashboard's live feed shows it: what was
@@ -153,10 +154,10 @@ func (l *Live) Close() {
 // onMsg decodes one stream message and offers it to every client without
 // waiting.
 func (l *Live) onMsg(m *nats.Msg) {
-	data, err := trackskills.Decompress(m.Header.Get(trackskills.EncodingHeader), m.Data)
+	data, err := wire.Decompress(m.Header.Get(trackskills.EncodingHeader), m.Data)
 	var events []LiveEvent
 	if err == nil {
-		err = trackskills.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
+		err = wire.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
 			le := LiveEvent{EventID: ev.EventID, ToolName: ev.ToolName, ToolCategory: ev.ToolCategory,
 				Status: ev.Status, DurationMs: ev.DurationMs, Timestamp: ev.Timestamp, Source: ev.Source}
 			if ev.ErrorType != "" {

@@ -21,6 +21,7 @@ import (
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // liveEnv is an analytics server with live mode over a real embedded NATS
@@ -77,7 +78,7 @@ func (env *liveEnv) publish(tb testing.TB, compress bool, evs ...trackskills.Eve
 	var data []byte
 	for i := range evs {
 		var err error
-		if data, err = trackskills.AppendEvent(data, &evs[i]); err != nil {
+		if data, err = wire.AppendEvent(data, &evs[i]); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // Config configures the consumer.
@@ -282,9 +283,9 @@ func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 	}
 	b.msgs = append(b.msgs, msg)
 	start := len(b.events)
-	data, err := trackskills.Decompress(msg.Headers().Get(trackskills.EncodingHeader), msg.Data())
+	data, err := wire.Decompress(msg.Headers().Get(trackskills.EncodingHeader), msg.Data())
 	if err == nil {
-		err = trackskills.DecodePayload(msg.Headers().Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
+		err = wire.DecodePayload(msg.Headers().Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
 			ev.StreamSeq = seq
 			b.events = append(b.events, ev)
 			return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // testLogger discards logs unless the tests run with -v.
@@ -137,7 +138,7 @@ func payload(tb testing.TB, events ...trackskills.Event) []byte {
 	var buf []byte
 	for i := range events {
 		var err error
-		if buf, err = trackskills.AppendEvent(buf, &events[i]); err != nil {
+		if buf, err = wire.AppendEvent(buf, &events[i]); err != nil {
 			tb.Fatalf("append event: %v", err)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // testKey is the identity hash key of every test server, so that tests can
@@ -153,7 +154,7 @@ func decodeMsg(tb testing.TB, m *jetstream.RawStreamMsg) []trackskills.Event {
 	if err != nil {
 		tb.Fatalf("decompress msg %d: %v", m.Sequence, err)
 	}
-	err = trackskills.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
+	err = wire.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
 		out = append(out, ev)
 		return nil
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // compressMin is the payload size from which messages are compressed.
@@ -112,7 +113,7 @@ func (p *Publisher) Publish(ctx context.Context, events []trackskills.Event) err
 	var runs []*pending
 	cur := &pending{done: make(chan error, 1)}
 	for i := range events {
-		line, err := trackskills.AppendEvent(nil, &events[i])
+		line, err := wire.AppendEvent(nil, &events[i])
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // benchStream returns an in-process JetStream context on a fresh server
@@ -52,7 +53,7 @@ func BenchmarkRawJetStreamPublish(b *testing.B) {
 	js := benchStream(b)
 	payloads := make([][]byte, 1024)
 	for i := range payloads {
-		payloads[i], _ = trackskills.AppendEvent(nil, ptrEvent(benchEvent(i))) // a plain event always encodes
+		payloads[i], _ = wire.AppendEvent(nil, ptrEvent(benchEvent(i))) // a plain event always encodes
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
