@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Claude Code hook's cost per call, process start to exit, measured with
-# hyperfine (Debian package) over 200 runs, beside the seed's bash + curl
-# helper measured in the same run; then POST /api/hooks/claude-code at
+# hyperfine (Debian package) over 200 runs: the lean trackskills-hook binary
+# (what hook install sets up) and trackskills hook, beside the seed's bash +
+# curl helper measured in the same run; then POST /api/hooks/claude-code at
 # 1,000 requests/s with loadgen --mode hook. Results: bench/out/hook/.
 #   bash bench/hook.sh
 set -euo pipefail
@@ -13,7 +14,9 @@ out=bench/out/hook
 rm -rf "$out" && mkdir -p "$out"
 machine_info "$out/machine.txt"
 go build -o "$out/trackskills" ./cmd/trackskills
+go build -o "$out/trackskills-hook" ./cmd/trackskills-hook
 bin=$(realpath "$out/trackskills")
+hookbin=$(realpath "$out/trackskills-hook")
 
 http_port=$(free_port); nats_port=$(free_port)
 "$bin" serve --data-dir "$out/data" --http-addr "127.0.0.1:$http_port" --nats-addr "127.0.0.1:$nats_port" >"$out/serve.log" 2>&1 &
@@ -38,6 +41,8 @@ SEED
 export TRACKSKILLS_SPOOL_DIR
 TRACKSKILLS_SPOOL_DIR=$(mktemp -d)
 hyperfine --runs "$runs" --warmup 10 --export-json "$out/hyperfine.json" --export-markdown "$out/hyperfine.md" \
+  -n "trackskills-hook (server up)" "TRACKSKILLS_URL=$url $hookbin < $payload" \
+  -n "trackskills-hook (server down: spool)" "TRACKSKILLS_URL=$down $hookbin < $payload" \
   -n "trackskills hook (server up)" "TRACKSKILLS_URL=$url $bin hook < $payload" \
   -n "trackskills hook (server down: spool)" "TRACKSKILLS_URL=$down $bin hook < $payload" \
   -n "seed helper: bash _track.sh (curl in background)" "bash $out/seed_track.sh my_skill" \

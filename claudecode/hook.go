@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -208,7 +207,7 @@ func mapToolCall(p Payload, opt Options) Mapping {
 		switch {
 		case isTrue(p.IsInterrupt):
 			in.ErrorType = ErrorInterrupt
-		case timedOutFor(p.ToolName).MatchString(msg):
+		case timedOut(p.ToolName, msg):
 			in.Status, in.ErrorType = trackskills.StatusTimeout, ErrorTimeout
 		case hasCode:
 			in.ErrorType = ErrorExitCode
@@ -335,28 +334,40 @@ func EventID(toolUseID string) string {
 	return "tu_" + hex.EncodeToString(h[:16])
 }
 
-var (
-	exitCodeLine = regexp.MustCompile(`^\s*Exit code:? (-?\d+)`)
-	// A shell's error holds the command's own output, which may say "timed
-	// out" about anything: only Claude Code's line counts there. Other
-	// tools' errors are their own words.
-	shellTimedOut = regexp.MustCompile(`(?m)^\s*Command timed out after`)
-	timedOut      = regexp.MustCompile(`(?i)timed out`)
-)
-
-func timedOutFor(tool string) *regexp.Regexp {
+// timedOut reports whether a failure's text says the call timed out. A
+// shell's error holds the command's own output, which may say "timed out"
+// about anything: only Claude Code's line ("Command timed out after ...")
+// counts there. Other tools' errors are their own words. (No regexp: the
+// hook binary starts faster without it.)
+func timedOut(tool, msg string) bool {
 	if tool == "Bash" || tool == "PowerShell" {
-		return shellTimedOut
+		for line := range strings.SplitSeq(msg, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "Command timed out after") {
+				return true
+			}
+		}
+		return false
 	}
-	return timedOut
+	return strings.Contains(strings.ToLower(msg), "timed out")
 }
 
+// exitCode reads the "Exit code N" first line of a shell's error.
 func exitCode(msg string) (int, bool) {
-	m := exitCodeLine.FindStringSubmatch(msg)
-	if m == nil {
+	line, _, _ := strings.Cut(strings.TrimLeft(msg, " \t\r\n"), "\n")
+	rest, ok := strings.CutPrefix(line, "Exit code")
+	if !ok {
 		return 0, false
 	}
-	n, err := strconv.Atoi(m[1])
+	rest = strings.TrimPrefix(rest, ":")
+	if !strings.HasPrefix(rest, " ") {
+		return 0, false
+	}
+	digits := strings.TrimSpace(rest)
+	end := 0
+	for end < len(digits) && (digits[end] >= '0' && digits[end] <= '9' || end == 0 && digits[end] == '-') {
+		end++
+	}
+	n, err := strconv.Atoi(digits[:end])
 	return n, err == nil
 }
 

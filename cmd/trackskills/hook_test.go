@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/claudecode/hookcmd"
 )
 
 const fixtures = "../../claudecode/testdata/hooks/"
@@ -219,7 +220,7 @@ func TestHook_SpoolsWhileDownThenDelivers(t *testing.T) {
 func TestHook_SpoolIsBounded(t *testing.T) {
 	spool := t.TempDir()
 	var buf bytes.Buffer
-	for i := 0; i < spoolMax; i++ {
+	for i := 0; i < hookcmd.SpoolMax; i++ {
 		fmt.Fprintf(&buf, `{"tool_name":"old","status":"success","event_id":"old%05d"}`+"\n", i)
 	}
 	if err := os.WriteFile(filepath.Join(spool, "spool.ndjson"), buf.Bytes(), 0o600); err != nil {
@@ -232,8 +233,8 @@ func TestHook_SpoolIsBounded(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(spool, "spool.ndjson"))
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	dropped, _ := os.ReadFile(filepath.Join(spool, "dropped"))
-	if len(lines) != spoolMax || !bytes.Contains(lines[0], []byte("old00003")) || !bytes.Contains(lines[len(lines)-1], []byte("toolu_new2")) || strings.TrimSpace(string(dropped)) != "3" {
-		t.Errorf("spool: %d lines, first %s, last %s, dropped %q: want %d, the 3 oldest dropped and counted", len(lines), lines[0], lines[len(lines)-1], dropped, spoolMax)
+	if len(lines) != hookcmd.SpoolMax || !bytes.Contains(lines[0], []byte("old00003")) || !bytes.Contains(lines[len(lines)-1], []byte("toolu_new2")) || strings.TrimSpace(string(dropped)) != "3" {
+		t.Errorf("spool: %d lines, first %s, last %s, dropped %q: want %d, the 3 oldest dropped and counted", len(lines), lines[0], lines[len(lines)-1], dropped, hookcmd.SpoolMax)
 	}
 }
 
@@ -309,4 +310,49 @@ func TestHook_PartialDrainKeepsTheRest(t *testing.T) {
 	if len(lines) != 101 || !bytes.Contains(lines[0], []byte("old00500")) || !bytes.Contains(lines[100], []byte("toolu_newone")) {
 		t.Errorf("spool after a half-failed drain: %d lines, first %.60s: want the 100 unsent and the new one", len(lines), lines[0])
 	}
+}
+
+// The lean trackskills-hook binary (what hook install sets up) runs the
+// same hook: a fixture through it is stored like one through
+// `trackskills hook`. And it stays lean: none of the server's packages.
+func TestHook_LeanBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	out, err := exec.Command("go", "list", "-deps", "../trackskills-hook").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, heavy := range []string{"nats-io", "labstack/echo", "mattn/go-sqlite3", "segmentio", "klauspost", "regexp"} {
+		if strings.Contains(string(out), heavy) {
+			t.Errorf("trackskills-hook depends on %s: it must start fast", heavy)
+		}
+	}
+	lean := filepath.Join(t.TempDir(), "trackskills-hook")
+	if out, err := exec.Command("go", "build", "-o", lean, "../trackskills-hook").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	o := serveOptions(t)
+	app := mustStartServe(t, o)
+	for _, name := range []string{"mcp_failure", "skill_post"} {
+		cmd := exec.Command(lean)
+		cmd.Env = append(os.Environ(), "TRACKSKILLS_URL="+app.URL(), "TRACKSKILLS_SPOOL_DIR="+t.TempDir())
+		cmd.Stdin = bytes.NewReader(fixture(t, name))
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		if err := cmd.Run(); err != nil || stdout.Len() != 0 {
+			t.Fatalf("%s: %v, stdout %q: want exit 0 and nothing on stdout", name, err, stdout.String())
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		got := storedByID(t, o.dbPath())
+		a, b := got["toolu_01M3cpZr8wqYhT6eVn2KxDfB"], got["toolu_01Pq7sK2vW9xYz3aB4cD5eFg"]
+		if len(a) != 1 || len(b) != 1 {
+			return fmt.Errorf("stored %d and %d", len(a), len(b))
+		}
+		if a[0].ErrorType != "mcp_error" || b[0].ToolName != "acme-tools:deploy-runbook" || a[0].Source != "hook" {
+			return fmt.Errorf("stored %+v and %+v", a[0], b[0])
+		}
+		return nil
+	})
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/trackskills/trackskills/claudecode/hookcmd"
 )
 
 const hookInstallSummary = `Adds Track Skills' hook entries to Claude Code's settings.json (install), or
@@ -40,7 +42,7 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	user := f.Bool("user", false, "change ~/.claude/settings.json (the default)")
 	project := f.String("project", "", "change <DIR>/.claude/settings.json instead: this project only")
 	useHTTP := f.Bool("http", false, "install HTTP hooks that POST to <url>/api/hooks/claude-code instead of the command hook")
-	url := f.String("url", firstNonEmpty(getenv("TRACKSKILLS_URL"), defaultURL), "the Track Skills server")
+	url := f.String("url", hookcmd.FirstNonEmpty(getenv("TRACKSKILLS_URL"), hookcmd.DefaultURL), "the Track Skills server")
 	dryRun := f.Bool("dry-run", false, "print the change, write nothing")
 	if err := f.parse(args); err != nil {
 		return err
@@ -132,7 +134,7 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
-	if err := writeFileAtomic(path, updated); err != nil {
+	if err := hookcmd.WriteFileAtomic(path, updated); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Chmod(path, mode); err != nil {
@@ -142,22 +144,37 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	return nil
 }
 
-// hookCommand is the command line that runs this binary's hook: its
-// absolute path, or "trackskills" when it runs from `go run`.
+// hookCommand is the command line of the hook for this binary.
 func hookCommand() string {
 	exe, err := os.Executable()
 	if err != nil || strings.Contains(exe, "go-build") || strings.HasSuffix(exe, ".test") {
 		return "trackskills hook"
 	}
-	if strings.ContainsAny(exe, " '\"\\$`") {
-		return "'" + strings.ReplaceAll(exe, "'", `'\''`) + "' hook"
+	return hookCommandFor(exe)
+}
+
+// hookCommandFor is the command line of the hook for the trackskills binary
+// at exe, by absolute path: the lean trackskills-hook binary when it sits
+// beside it (it starts several times faster, and runs at every tool call),
+// else "<exe> hook".
+func hookCommandFor(exe string) string {
+	quote := func(p string) string {
+		if strings.ContainsAny(p, " '\"\\$`") {
+			return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+		return p
 	}
-	return exe + " hook"
+	lean := filepath.Join(filepath.Dir(exe), "trackskills-hook")
+	if st, err := os.Stat(lean); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+		return quote(lean)
+	}
+	return quote(exe) + " hook"
 }
 
 // isOurHook reports whether a hook handler is Track Skills': a command
-// hook that runs "<...trackskills...> hook" or exactly command (this
-// binary, whatever its name), or an HTTP hook to /api/hooks/claude-code.
+// hook that runs "<...trackskills...> hook", trackskills-hook, or exactly
+// command (this binary, whatever its name), or an HTTP hook to
+// /api/hooks/claude-code.
 func isOurHook(v any, command string) bool {
 	h, ok := v.(*jsonObject)
 	if !ok {
@@ -168,7 +185,8 @@ func isOurHook(v any, command string) bool {
 	case "command":
 		cmd, _ := h.get("command").(string)
 		cmd = strings.TrimSpace(cmd)
-		return cmd == command || strings.Contains(cmd, "trackskills") && strings.HasSuffix(cmd, " hook")
+		return cmd == command || strings.Contains(cmd, "trackskills") && strings.HasSuffix(cmd, " hook") ||
+			strings.HasSuffix(strings.Trim(cmd, "'\""), "trackskills-hook")
 	case "http":
 		url, _ := h.get("url").(string)
 		return strings.Contains(url, "/api/hooks/claude-code")

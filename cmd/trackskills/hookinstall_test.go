@@ -208,3 +208,33 @@ func TestHookInstall_Examples(t *testing.T) {
 		}
 	}
 }
+
+// hook install sets up the lean trackskills-hook when it sits beside
+// trackskills, and recognises it as ours.
+func TestHookInstall_PrefersTheLeanBinary(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "trackskills")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hookCommandFor(exe), "'"+exe+"' hook"; got != want {
+		t.Errorf("without the lean binary: %q, want %q", got, want)
+	}
+	lean := filepath.Join(dir, "trackskills-hook")
+	if err := os.WriteFile(lean, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := hookCommandFor(exe)
+	if cmd != "'"+lean+"'" {
+		t.Errorf("with the lean binary: %q, want %q", cmd, "'"+lean+"'")
+	}
+	h := &jsonObject{}
+	h.set("type", "command")
+	h.set("command", cmd)
+	if !isOurHook(h, "trackskills hook") {
+		t.Errorf("%q is not recognised as ours", cmd)
+	}
+}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/client"
+
+	"github.com/trackskills/trackskills/claudecode/hookcmd"
 )
 
 const sendSummary = `Sends one event to a Track Skills server, for any script:
@@ -33,7 +35,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	metadata := f.String("metadata", "", "a JSON object of extra fields")
 	eventID := f.String("event-id", "", "an idempotency key: the same id is stored once")
 	source := f.String("source", "bash", "where the event comes from: one of "+strings.Join(trackskills.Sources, ", "))
-	url := f.String("url", firstNonEmpty(getenv("TRACKSKILLS_URL"), defaultURL), "the Track Skills server")
+	url := f.String("url", hookcmd.FirstNonEmpty(getenv("TRACKSKILLS_URL"), hookcmd.DefaultURL), "the Track Skills server")
 	timeout := f.Duration("timeout", 5*time.Second, "how long to wait for the server")
 	// NAME may come before the flags.
 	var name string
@@ -58,7 +60,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	in := trackskills.Input{
 		ToolName: name, ToolCategory: *category, Status: *status, ErrorType: *errType, ErrorMessage: *errMsg,
-		EventID: *eventID, Source: *source, UserID: newHookRunner(getenv, io.Discard).user,
+		EventID: *eventID, Source: *source, UserID: hookcmd.New(getenv, io.Discard).User(),
 	}
 	if *duration >= 0 {
 		in.DurationMs = json.RawMessage(strconv.FormatInt(*duration, 10))
@@ -74,7 +76,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return fmt.Errorf("not sent: %w", err)
 	}
-	ev, err := toClientEvent(in)
+	ev, err := hookcmd.ToClientEvent(in)
 	if err != nil {
 		return fmt.Errorf("not sent: %w", err)
 	}
