@@ -12,7 +12,8 @@
 //		return resize(ctx, img)
 //	})
 //
-// The package uses only the standard library.
+// The package uses only the standard library and the root package (itself
+// standard library only), for the server's limits.
 package client
 
 import (

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/trackskills/trackskills"
 )
 
 // Statuses an event may have.
@@ -19,13 +21,11 @@ const (
 	StatusTimeout = "timeout"
 )
 
-// Limits of the server that the client applies itself, so that a long error
-// does not get a whole event refused.
-const (
-	maxErrorType    = 64   // characters; the server refuses longer
-	maxErrorMessage = 2048 // bytes; the server cuts longer, with the same marker
-	cutMarker       = "… [cut]"
-)
+// maxErrorType is the server's limit on error_type, which the client applies
+// itself so that a long error type does not get a whole event refused (a
+// long message the server cuts; the client cuts it the same way, with
+// trackskills.CutMessage).
+const maxErrorType = trackskills.MaxErrorType
 
 // Event is one use of a tool, in the shape of the ingest API (POST
 // /api/track); empty fields are left out and get the server's defaults.
@@ -65,7 +65,7 @@ func describeError(err error) (status, typ, msg string) {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		status = StatusTimeout
 	}
-	return status, errorTypeName(err), cutMessage(err.Error())
+	return status, errorTypeName(err), trackskills.CutMessage(err.Error())
 }
 
 func errorTypeName(err error) string {
@@ -107,24 +107,10 @@ func errorTypeName(err error) string {
 	return name
 }
 
-// cutMessage cuts s to maxErrorMessage bytes at a character boundary, ending
-// it with the server's marker, so that a huge error never gets its event
-// refused as too large.
-func cutMessage(s string) string {
-	if len(s) <= maxErrorMessage {
-		return s
-	}
-	n := maxErrorMessage - len(cutMarker)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + cutMarker
-}
-
 // panicMessage describes a recovered panic value.
 func panicMessage(p any) string {
 	if err, ok := p.(error); ok {
-		return cutMessage(err.Error())
+		return trackskills.CutMessage(err.Error())
 	}
-	return cutMessage(fmt.Sprint(p))
+	return trackskills.CutMessage(fmt.Sprint(p))
 }
