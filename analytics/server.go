@@ -322,7 +322,7 @@ func (s *Server) handleRetention(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	tool := q.filter.Tool
-	first, last := sql.Day(q.window.From), sql.Day(q.window.To-1)
+	first, last := sql.DayOf(q.window.From).String(), sql.DayOf(q.window.To-1).String()
 	dau, err := s.db.DailyActiveUsers(ctx, first, last, tool)
 	if err != nil {
 		return err
@@ -348,7 +348,7 @@ func (s *Server) handleRetention(c echo.Context) error {
 // days ending with end.
 func (s *Server) activeSince(ctx context.Context, end int64, n int, tool string) (int64, error) {
 	last := time.UnixMilli(end).UTC()
-	return s.db.ActiveUsers(ctx, sql.Day(last.AddDate(0, 0, -(n-1)).UnixMilli()), sql.Day(end), tool)
+	return s.db.ActiveUsers(ctx, sql.DayOfTime(last.AddDate(0, 0, -(n-1))).String(), sql.DayOf(end).String(), tool)
 }
 
 // ErrorResponse is one failure of /analytics/errors.

@@ -72,14 +72,11 @@ const (
 	dayMs  = 24 * hourMs
 )
 
-// Day returns the UTC day of a Unix ms time as YYYY-MM-DD.
-func Day(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.DateOnly) }
-
 func (g *aggregates) day(ms int64) string {
 	n := floorDiv(ms, dayMs)
 	s, ok := g.days[n]
 	if !ok {
-		s = Day(n * dayMs)
+		s = Day(n).String()
 		g.days[n] = s
 	}
 	return s

@@ -41,7 +41,7 @@ func (w Window) where() (string, []any) {
 	if w.Hourly {
 		return `hour >= ? AND hour < ?`, []any{floorDiv(w.From, hourMs) * hourMs, w.To}
 	}
-	return `day >= ? AND day <= ?`, []any{Day(w.From), Day(w.To - 1)}
+	return `day >= ? AND day <= ?`, []any{DayOf(w.From).String(), DayOf(w.To - 1).String()}
 }
 
 func (w Window) table() string {
@@ -86,7 +86,7 @@ func (d *DB) Summary(ctx context.Context, w Window, f Filter) (ToolStats, error)
 	if err := scanStats(row, &st); err != nil {
 		return st, fmt.Errorf("summary: %w", err)
 	}
-	users, err := d.distinctUsers(ctx, Day(w.From), Day(w.To-1), f)
+	users, err := d.distinctUsers(ctx, DayOf(w.From).String(), DayOf(w.To-1).String(), f)
 	if err != nil {
 		return st, err
 	}
@@ -171,7 +171,7 @@ func (d *DB) Tools(ctx context.Context, w Window, f Filter) ([]ToolStats, error)
 		return nil, fmt.Errorf("tools: %w", err)
 	}
 	// Users per tool in one query rather than one per tool.
-	users, err := d.usersPerTool(ctx, Day(w.From), Day(w.To-1))
+	users, err := d.usersPerTool(ctx, DayOf(w.From).String(), DayOf(w.To-1).String())
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +290,7 @@ func (d *DB) Failures(ctx context.Context, from, to int64, f Filter, status stri
 func DayRange(from, to int64) []string {
 	var out []string
 	for t := floorDiv(from, dayMs) * dayMs; t < to; t += dayMs {
-		out = append(out, Day(t))
+		out = append(out, DayOf(t).String())
 	}
 	return out
 }

@@ -55,7 +55,7 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 // the writer for long. In steady state, called every RetentionEvery, it
 // removes at most a day.
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
-	end := Day(cutoff)
+	end := DayOf(cutoff).String()
 	var oldest dbsql.NullString
 	if err := d.db.QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
 		return 0, fmt.Errorf("find the oldest aggregate day: %w", err)
