@@ -1,24 +1,23 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // binPath is the trackskills binary built by TestMain; shared is a server
@@ -41,7 +40,8 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	if binPath, err = buildBinary(tmp); err != nil {
+	defer func() { _ = testkit.RemoveBinaries() }() // best effort: a temp dir
+	if binPath, err = testkit.BuildBinary(testkit.Trackskills); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -67,129 +67,41 @@ func needServer(t *testing.T) {
 	}
 }
 
-// buildBinary builds ./cmd/trackskills of this module into dir.
-func buildBinary(dir string) (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("go env GOMOD: not in a module")
-	}
-	bin := filepath.Join(dir, "trackskills")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/trackskills")
-	build.Dir = filepath.Dir(gomod)
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build trackskills: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// cleanEnv is the environment without the variables that would change the
-// server or the clients under test (TRACKSKILLS_*, API_KEY) and without
-// proxies for the loopback address.
-func cleanEnv(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "TRACKSKILLS_") || strings.HasPrefix(kv, "API_KEY=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	env = append(env, "no_proxy=127.0.0.1,localhost", "NO_PROXY=127.0.0.1,localhost")
-	return append(env, extra...)
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
-}
-
 // closedURL returns a base URL where nothing listens.
 func closedURL(t *testing.T) string {
 	t.Helper()
-	addr, err := freeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + addr
-}
-
-// syncBuffer collects the output of a process.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return "http://" + testkit.MustFreeAddr(t)
 }
 
 // server is a `trackskills serve` process.
 type server struct {
-	URL    string
-	cmd    *exec.Cmd
-	logs   *syncBuffer
-	exited chan struct{}
+	URL string
+	p   *testkit.Process
 }
 
 // startServer runs `trackskills serve` on free ports with its data in
 // dataDir, and waits until /readyz answers 200.
 func startServer(dataDir string, args ...string) (*server, error) {
-	httpAddr, err := freeAddr()
+	httpAddr, err := testkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	natsAddr, err := freeAddr()
+	natsAddr, err := testkit.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{URL: "http://" + httpAddr, logs: &syncBuffer{}, exited: make(chan struct{})}
 	args = append([]string{"serve", "--data-dir", dataDir, "--http-addr", httpAddr, "--nats-addr", natsAddr,
 		"--log-level", "warn"}, args...)
-	s.cmd = exec.Command(binPath, args...)
-	s.cmd.Env = cleanEnv()
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+	p, err := testkit.StartProcess(binPath, testkit.CleanEnv(), args...)
+	if err != nil {
+		return nil, err
 	}
-	go func() {
-		_ = s.cmd.Wait() // the exit status shows in the logs and in stop
-		close(s.exited)
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(s.URL + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s, nil
-			}
-		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("server exited before ready (%v):\n%s", s.cmd.ProcessState, s.logs)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = s.stop() // the timeout is the error to report
-			return nil, fmt.Errorf("server not ready within 30 s:\n%s", s.logs)
-		}
+	s := &server{URL: "http://" + httpAddr, p: p}
+	if err := p.WaitHTTP(s.URL+"/readyz", 30*time.Second); err != nil {
+		_ = s.stop() // the readiness error is the one to report
+		return nil, err
 	}
+	return s, nil
 }
 
 // mustStartServer starts a server of its own for one test, stopped in Cleanup.
@@ -208,23 +120,18 @@ func mustStartServer(t *testing.T, args ...string) *server {
 	return s
 }
 
-// stop sends SIGTERM and waits for the process (killing it after 15 s).
+// stop sends SIGTERM and waits for the process (killing it after 15 s). It
+// returns the timeout, or the exit error when the server did not exit
+// cleanly.
 func (s *server) stop() error {
-	select {
-	case <-s.exited:
+	err := s.p.Stop(syscall.SIGTERM, 15*time.Second)
+	switch {
+	case err == nil:
 		return nil
-	default:
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	case errors.Is(err, testkit.ErrNotStopped): // the error holds the logs
 		return fmt.Errorf("stop server: %w", err)
-	}
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(15 * time.Second):
-		_ = s.cmd.Process.Kill() // the timeout is the error to report
-		<-s.exited
-		return fmt.Errorf("server did not stop within 15 s of SIGTERM:\n%s", s.logs)
+	default:
+		return fmt.Errorf("stop server: %w\n%s", err, s.p.Logs())
 	}
 }
 
@@ -266,29 +173,12 @@ func exported(base, tool string) ([]stored, error) {
 	return out, nil
 }
 
-// eventually calls fn until it returns nil, failing the test with its last
-// error after timeout.
-func eventually(t *testing.T, timeout time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // waitStored waits (10 s at most) until the server holds exactly n events of
 // tool, and returns them.
 func waitStored(t *testing.T, base, tool string, n int) []stored {
 	t.Helper()
 	var evs []stored
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		var err error
 		if evs, err = exported(base, tool); err != nil {
 			return err

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // TestJS runs the JavaScript client's tests (node --test) against the shared
@@ -29,7 +31,7 @@ func TestJS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, append([]string{"--test"}, files...)...)
-	cmd.Env = cleanEnv("TRACKSKILLS_TEST_URL=" + shared.URL)
+	cmd.Env = testkit.CleanEnv("TRACKSKILLS_TEST_URL=" + shared.URL)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("node --test: %v\n%s", err, out)

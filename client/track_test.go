@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // runTrackSh runs `bash track.sh args...` with env added to a clean
@@ -28,7 +30,7 @@ func runShell(t *testing.T, env []string, argv ...string) (stdout, stderr string
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = cleanEnv(env...)
+	cmd.Env = testkit.CleanEnv(env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

@@ -2,8 +2,6 @@ package embeddednats_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -13,16 +11,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/testkit"
 )
-
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // Ensure the server starts with JetStream on a file store, answers over TCP
 // and in-process, keeps stored messages across a restart, and shuts down.
 func TestStart_OK(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	srv, err := embeddednats.Start(embeddednats.Config{Addr: "127.0.0.1:0", StoreDir: dir}, discard())
+	srv, err := embeddednats.Start(embeddednats.Config{Addr: "127.0.0.1:0", StoreDir: dir}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +55,7 @@ func TestStart_OK(t *testing.T) {
 	}
 
 	// The file store keeps the message.
-	srv, err = embeddednats.Start(embeddednats.Config{Addr: "", StoreDir: dir}, discard())
+	srv, err = embeddednats.Start(embeddednats.Config{Addr: "", StoreDir: dir}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +101,7 @@ func TestStart_Err(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := embeddednats.Start(tc.cfg, discard())
+			srv, err := embeddednats.Start(tc.cfg, testkit.Logger(t))
 			if err == nil {
 				_ = srv.Shutdown(context.Background()) // unexpected success; clean up
 				t.Fatal("Start succeeded, want an error")

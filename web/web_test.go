@@ -4,10 +4,10 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/web"
 )
 
@@ -18,16 +18,6 @@ func mustHandler(t *testing.T) *web.Handler {
 		t.Fatal(err)
 	}
 	return h
-}
-
-func serve(h http.Handler, method, target string, header ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(method, target, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
 }
 
 func TestHandler(t *testing.T) {
@@ -52,7 +42,7 @@ func TestHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := serve(h, tt.method, tt.target, tt.header...)
+			rec := testkit.Serve(h, tt.method, tt.target, tt.header...)
 			if rec.Code != tt.status {
 				t.Fatalf("status %d, want %d", rec.Code, tt.status)
 			}
@@ -100,8 +90,8 @@ func TestHandler(t *testing.T) {
 
 func TestHandler_NotModified(t *testing.T) {
 	h := mustHandler(t)
-	etag := serve(h, "GET", "/static/app.js").Header().Get("ETag")
-	rec := serve(h, "GET", "/static/app.js", "If-None-Match", etag)
+	etag := testkit.Serve(h, "GET", "/static/app.js").Header().Get("ETag")
+	rec := testkit.Serve(h, "GET", "/static/app.js", "If-None-Match", etag)
 	if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
 		t.Errorf("If-None-Match %s: %d with %d bytes, want 304 and no body", etag, rec.Code, rec.Body.Len())
 	}
@@ -116,7 +106,7 @@ func TestHandler_FirstLoadSize(t *testing.T) {
 		if strings.HasSuffix(p, ".md") {
 			continue // the licence is not loaded by the page
 		}
-		total += serve(h, "GET", p, "Accept-Encoding", "gzip").Body.Len()
+		total += testkit.Serve(h, "GET", p, "Accept-Encoding", "gzip").Body.Len()
 	}
 	t.Logf("first load: %d bytes gzip-compressed", total)
 	if total > 300_000 {
@@ -128,7 +118,7 @@ func TestHandler_FirstLoadSize(t *testing.T) {
 // which the CSP would block anyway.
 func TestIndex_NoInlineScriptNoThirdParty(t *testing.T) {
 	h := mustHandler(t)
-	body := serve(h, "GET", "/").Body.String()
+	body := testkit.Serve(h, "GET", "/").Body.String()
 	for _, bad := range []string{"<script>", "http://", "https://", " style=", " onclick=", " onload=", "<style"} {
 		if strings.Contains(body, bad) {
 			t.Errorf("index.html contains %q", bad)
