@@ -14,18 +14,6 @@ func (w Window) FirstDay() Day { return DayOf(w.From) }
 // LastDay returns the UTC day of the window's last millisecond.
 func (w Window) LastDay() Day { return DayOf(w.To - 1) }
 
-// DayRange lists the days from first to last, both included, oldest first.
-func DayRange(first, last Day) []Day {
-	if last < first {
-		return nil
-	}
-	out := make([]Day, 0, last-first+1)
-	for d := first; d <= last; d++ {
-		out = append(out, d)
-	}
-	return out
-}
-
 // where returns the key condition and arguments of a window.
 func (w Window) where() (string, []any) {
 	if w.Hourly {
