@@ -94,10 +94,10 @@ func distinct(batches [][]trackskills.Event) []stored {
 	return out
 }
 
-// window is a query window as analytics.parseQuery defines it: days=N runs
-// from the start of the UTC day N-1 days before today to now, hours=N from
-// the start of the hour N-1 hours ago to now (both ends in ms, To
-// exclusive).
+// window is a query window as the API's window parameters define it:
+// days=N runs from the start of the UTC day N-1 days before today to now,
+// hours=N from the start of the hour N-1 hours ago to now (both ends in
+// ms, To exclusive).
 type window struct {
 	query    string
 	period   string
@@ -121,8 +121,9 @@ func (w window) in(ev *stored) bool { return ev.Timestamp >= w.from && ev.Timest
 
 // inDays reports whether ev falls on a UTC day that w touches. Unique users
 // are counted over whole UTC days, by design, also for hours windows: the
-// per-user aggregates are daily (SPEC §7), so hours=1 counts the users of
-// today (and of yesterday when the hour crosses midnight).
+// per-user aggregates are daily (docs/CONTRACT.md, Storage), so hours=1
+// counts the users of today (and of yesterday when the hour crosses
+// midnight).
 func (w window) inDays(ev *stored) bool {
 	d := day(ev.Timestamp)
 	return d >= day(w.from) && d <= day(w.to-1)
