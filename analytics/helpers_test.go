@@ -155,3 +155,34 @@ func event(id string, ts time.Time, tool, category, status string, dur int64, us
 
 // urlQuery escapes a query parameter value.
 func urlQuery(s string) string { return url.QueryEscape(s) }
+
+// histPct is the API's percentile of durations: the histogram's quantile
+// in whole ms, for hand-checked figures.
+func histPct(q float64, durs ...int64) int64 {
+	var h trackskills.Histogram
+	for _, d := range durs {
+		h.Add(d)
+	}
+	return int64(h.Quantile(q) + 0.5)
+}
+
+func dayAt(daysAgo int) time.Time { return testNow.Truncate(24*time.Hour).AddDate(0, 0, -daysAgo) }
+
+// checkBad expects a 400 naming field.
+func checkBad(t *testing.T, e *echo.Echo, target, field string) {
+	t.Helper()
+	rec := get(t, e, target)
+	var body errorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusBadRequest || body.Field != field || body.Error == "" {
+		t.Errorf("GET %s: %d %s, want 400 naming %s", target, rec.Code, rec.Body, field)
+	}
+}
+
+func jsonString(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatalf("marshal: %v", err)
+	}
+	return string(b)
+}

@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"cmp"
+	"encoding/csv"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -93,10 +94,10 @@ func distinct(batches [][]trackskills.Event) []stored {
 	return out
 }
 
-// window is a query window as analytics.parseQuery defines it: days=N runs
-// from the start of the UTC day N-1 days before today to now, hours=N from
-// the start of the hour N-1 hours ago to now (both ends in ms, To
-// exclusive).
+// window is a query window as the API's window parameters define it:
+// days=N runs from the start of the UTC day N-1 days before today to now,
+// hours=N from the start of the hour N-1 hours ago to now (both ends in
+// ms, To exclusive).
 type window struct {
 	query    string
 	period   string
@@ -120,8 +121,9 @@ func (w window) in(ev *stored) bool { return ev.Timestamp >= w.from && ev.Timest
 
 // inDays reports whether ev falls on a UTC day that w touches. Unique users
 // are counted over whole UTC days, by design, also for hours windows: the
-// per-user aggregates are daily (SPEC §7), so hours=1 counts the users of
-// today (and of yesterday when the hour crosses midnight).
+// per-user aggregates are daily (docs/CONTRACT.md, Storage), so hours=1
+// counts the users of today (and of yesterday when the hour crosses
+// midnight).
 func (w window) inDays(ev *stored) bool {
 	d := day(ev.Timestamp)
 	return d >= day(w.from) && d <= day(w.to-1)
@@ -457,4 +459,159 @@ func show(r analytics.ErrorsResponse) string {
 			dur, er.Status, er.ToolCategory, er.TimestampMs)
 	}
 	return s
+}
+
+// TestProperty_TimeseriesCategories compares timeseries and categories
+// (and the size of an export) with a brute force over the random events
+// of TestProperty.
+func TestProperty_TimeseriesCategories(t *testing.T) {
+	r := rand.New(rand.NewPCG(20260209, 7))
+	batches := genEvents(r, 4000)
+	db, path := MustOpenDB(t)
+	for _, b := range batches {
+		mustWrite(t, db, b)
+	}
+	evs := distinct(batches)
+	e := newRouter(t, path, analytics.Config{})
+
+	windows := []window{daysWindow(1), daysWindow(7), daysWindow(30), hoursWindow(1), hoursWindow(24), hoursWindow(168)}
+	filters := []filter{
+		{name: "all"},
+		{name: "tool", query: "&tool=" + url.QueryEscape(quotedTool), tool: quotedTool},
+		{name: "category", query: "&category=comm", cat: "comm"},
+		{name: "nomatch", query: "&tool=nope", tool: "nope"},
+	}
+	for _, w := range windows {
+		for _, f := range filters {
+			for _, interval := range []string{"hour", "day"} {
+				t.Run(w.query+"/"+f.name+"/"+interval, func(t *testing.T) { checkTimeseries(t, e, evs, w, f, interval) })
+			}
+			t.Run(w.query+"/"+f.name+"/categories", func(t *testing.T) { checkCategories(t, e, evs, w, f) })
+		}
+	}
+	t.Run("Export", func(t *testing.T) {
+		w := daysWindow(30)
+		var want int
+		for i := range evs {
+			if w.in(&evs[i]) {
+				want++
+			}
+		}
+		rec := get(t, e, "/analytics/export.csv?days=30")
+		recs, err := csv.NewReader(rec.Body).ReadAll()
+		if err != nil || len(recs) != want+1 || want < 2*1000 {
+			t.Errorf("export: %d records (%v), want %d + header (over 2,000)", len(recs), err, want)
+		}
+	})
+}
+
+func checkTimeseries(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, interval string) {
+	t.Helper()
+	step := int64(time.Hour / time.Millisecond)
+	if interval == "day" {
+		step *= 24
+	}
+	first, last := w.from/step*step, (w.to-1)/step*step
+	total := map[int64]*expStats{}
+	per := map[string]map[int64]*expStats{}
+	count := map[string]int64{}
+	for i := range evs {
+		ev := &evs[i]
+		if !f.match(ev) || !w.in(ev) {
+			continue
+		}
+		b := ev.Timestamp / step * step
+		if total[b] == nil {
+			total[b] = &expStats{}
+		}
+		total[b].add(ev)
+		if per[ev.ToolName] == nil {
+			per[ev.ToolName] = map[int64]*expStats{}
+		}
+		if per[ev.ToolName][b] == nil {
+			per[ev.ToolName][b] = &expStats{}
+		}
+		per[ev.ToolName][b].add(ev)
+		count[ev.ToolName]++
+	}
+	var got analytics.TimeseriesResponse
+	target := "/analytics/timeseries?" + w.query + f.query + "&by=tool&interval=" + interval
+	mustGetJSON(t, e, target, &got)
+	check := func(where string, bs []analytics.Bucket, want map[int64]*expStats) {
+		if got, want := len(bs), int((last-first)/step+1); got != want {
+			t.Fatalf("%s: %d buckets, want %d", where, got, want)
+		}
+		for i, b := range bs {
+			start := first + int64(i)*step
+			s := want[start]
+			if s == nil {
+				s = &expStats{}
+			}
+			exp := analytics.Bucket{Bucket: time.UnixMilli(start).UTC().Format(time.RFC3339), Invocations: s.invocations,
+				Successes: s.successes, Errors: s.errors, Timeouts: s.timeouts, P50DurationMs: b.P50DurationMs, P95DurationMs: b.P95DurationMs}
+			if b != exp {
+				t.Errorf("%s [%d]:\n got  %+v\n want %+v", where, i, b, exp)
+			}
+			checkPct(t, where+" "+exp.Bucket, "p50", b.P50DurationMs, s.quantile(0.5))
+			checkPct(t, where+" "+exp.Bucket, "p95", b.P95DurationMs, s.quantile(0.95))
+		}
+	}
+	check(target, got.Buckets, total)
+	names := make([]string, 0, len(count))
+	for n := range count {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Or(cmp.Compare(count[b], count[a]), cmp.Compare(a, b)) })
+	names = names[:min(10, len(names))]
+	if len(got.Tools) != len(names) {
+		t.Fatalf("%s: %d tool series, want %d", target, len(got.Tools), len(names))
+	}
+	for i, name := range names {
+		if got.Tools[i].ToolName != name {
+			t.Fatalf("%s: tool %d is %q, want %q", target, i, got.Tools[i].ToolName, name)
+		}
+		check(target+" "+name, got.Tools[i].Buckets, per[name])
+	}
+}
+
+func checkCategories(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) {
+	t.Helper()
+	per := map[string]*expStats{}
+	tools := map[string]map[string]bool{}
+	for i := range evs {
+		ev := &evs[i]
+		if !f.match(ev) || !w.in(ev) {
+			continue
+		}
+		if per[ev.ToolCategory] == nil {
+			per[ev.ToolCategory], tools[ev.ToolCategory] = &expStats{}, map[string]bool{}
+		}
+		per[ev.ToolCategory].add(ev)
+		tools[ev.ToolCategory][ev.ToolName] = true
+	}
+	names := make([]string, 0, len(per))
+	for n := range per {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(per[b].invocations, per[a].invocations), cmp.Compare(a, b))
+	})
+	var got []analytics.CategoryResponse
+	target := "/analytics/categories?" + w.query + f.query
+	mustGetJSON(t, e, target, &got)
+	if len(got) != len(names) {
+		t.Fatalf("%s: %d categories, want %d", target, len(got), len(names))
+	}
+	for i, name := range names {
+		s, g := per[name], got[i]
+		exp := analytics.CategoryResponse{ToolCategory: name, Invocations: s.invocations, Tools: int64(len(tools[name])),
+			SuccessRate: rate(s.successes, s.invocations), ErrorRate: rate(s.errors, s.invocations),
+			TimeoutRate: rate(s.timeouts, s.invocations), AvgDurationMs: s.avg(),
+			P50DurationMs: g.P50DurationMs, P95DurationMs: g.P95DurationMs}
+		if g != exp {
+			t.Errorf("%s [%d]:\n got  %+v\n want %+v", target, i, g, exp)
+		}
+		checkPct(t, target+" "+name, "p50", g.P50DurationMs, s.quantile(0.5))
+		checkPct(t, target+" "+name, "p95", g.P95DurationMs, s.quantile(0.95))
+	}
 }

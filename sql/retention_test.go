@@ -60,7 +60,7 @@ func TestDB_Retention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	users, err := ro.ActiveUsers(ctx, "2000-01-01", "2999-12-31", "")
+	users, err := ro.ActiveUsers(ctx, sql.DayOfTime(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)), sql.DayOfTime(time.Date(2999, 12, 31, 0, 0, 0, 0, time.UTC)), "")
 	if err != nil {
 		t.Fatal(err)
 	}

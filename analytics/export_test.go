@@ -1,0 +1,198 @@
+package analytics_test
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/analytics"
+)
+
+// exportEvents are events with every column set or empty, and a message
+// that needs CSV quoting.
+func exportEvents() []trackskills.Event {
+	evs := goldenEvents()
+	evs[2].ErrorMessage = "He said \"no\", then, well,\nleft — twice\n"
+	evs[2].Metadata = json.RawMessage(`{"k":"v, \"x\"","n":[1,2]}`)
+	evs[2].RequestSizeBytes, evs[2].ResponseSizeBytes = i64(120), i64(0)
+	evs[2].SessionHash = "sess-1"
+	evs[0].Source = "sdk"
+	// Two events in the same millisecond keep their insertion order.
+	evs[1].Timestamp = evs[0].Timestamp
+	return evs
+}
+
+func csvRecord(ev *trackskills.Event) []string {
+	opt := func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	return []string{ev.EventID, time.UnixMilli(ev.Timestamp).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
+		ev.ToolName, ev.ToolCategory, ev.Status, opt(ev.DurationMs), ev.ErrorType, ev.ErrorMessage,
+		opt(ev.RequestSizeBytes), opt(ev.ResponseSizeBytes), string(ev.Metadata), ev.Source, ev.UserHash, ev.SessionHash}
+}
+
+func TestServer_Export(t *testing.T) {
+	db, path := MustOpenDB(t)
+	mustWrite(t, db, exportEvents())
+	e := newRouter(t, path, analytics.Config{})
+	stored, err := db.Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortStableFunc(stored, func(a, b trackskills.Event) int { return cmp.Compare(a.Timestamp, b.Timestamp) })
+	// want returns the stored events of the last days days matching keep.
+	want := func(days int, keep func(*trackskills.Event) bool) []trackskills.Event {
+		from := dayAt(days - 1).UnixMilli()
+		var out []trackskills.Event
+		for _, ev := range stored {
+			if ev.Timestamp >= from && keep(&ev) {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	all := func(*trackskills.Event) bool { return true }
+	header := "event_id,timestamp,tool_name,tool_category,status,duration_ms,error_type,error_message," +
+		"request_size_bytes,response_size_bytes,metadata,source,user_id_hash,session_hash"
+
+	t.Run("CSV", func(t *testing.T) {
+		for _, tt := range []struct {
+			name, query string
+			want        []trackskills.Event
+		}{
+			{"Days7", "days=7", want(7, all)},
+			{"Default", "", want(7, all)},
+			{"Days30", "days=30", want(30, all)},
+			{"Filtered", "days=30&status=error&tool=query_data", want(30, func(ev *trackskills.Event) bool {
+				return ev.Status == trackskills.StatusError && ev.ToolName == "query_data"
+			})},
+			{"Limit", "days=30&limit=3", want(30, all)[:3]},
+			{"Category", "days=30&category=fun", want(30, func(ev *trackskills.Event) bool { return ev.ToolCategory == "fun" })},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				rec := get(t, e, "/analytics/export.csv?"+tt.query)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+				if got, want := rec.Header().Get("Content-Type"), "text/csv; charset=utf-8"; got != want {
+					t.Errorf("content type %q, want %q", got, want)
+				}
+				if got, want := rec.Header().Get("Content-Disposition"), `attachment; filename="trackskills-events.csv"`; got != want {
+					t.Errorf("content disposition %q, want %q", got, want)
+				}
+				recs, err := csv.NewReader(rec.Body).ReadAll()
+				if err != nil {
+					t.Fatalf("parse CSV: %v", err)
+				}
+				if got := strings.Join(recs[0], ","); got != header {
+					t.Errorf("header %s, want %s", got, header)
+				}
+				exp := [][]string{}
+				for i := range tt.want {
+					exp = append(exp, csvRecord(&tt.want[i]))
+				}
+				if len(exp) == 0 {
+					t.Fatal("the case has no events")
+				}
+				if !slices.EqualFunc(recs[1:], exp, slices.Equal) {
+					t.Errorf("records:\n got  %q\n want %q", recs[1:], exp)
+				}
+			})
+		}
+	})
+
+	t.Run("NDJSON", func(t *testing.T) {
+		rec := get(t, e, "/analytics/export.ndjson?days=30")
+		if got, want := rec.Header().Get("Content-Type"), "application/x-ndjson"; rec.Code != http.StatusOK || got != want {
+			t.Fatalf("status %d content type %q, want 200 %q", rec.Code, got, want)
+		}
+		if got, want := rec.Header().Get("Content-Disposition"), `attachment; filename="trackskills-events.ndjson"`; got != want {
+			t.Errorf("content disposition %q, want %q", got, want)
+		}
+		exp := want(30, all)
+		sc := bufio.NewScanner(rec.Body)
+		i := 0
+		for ; sc.Scan(); i++ {
+			var got struct {
+				analytics.ExportEvent
+				Metadata json.RawMessage `json:"metadata"`
+			}
+			dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&got); err != nil {
+				t.Fatalf("line %d: %v: %s", i+1, err, sc.Bytes())
+			}
+			if i >= len(exp) {
+				t.Fatalf("more lines than the %d events", len(exp))
+			}
+			ev := &exp[i]
+			str := func(p *string) string {
+				if p == nil {
+					return ""
+				}
+				return *p
+			}
+			gotRec := []string{got.EventID, got.Timestamp, got.ToolName, got.ToolCategory, got.Status, opt64(got.DurationMs),
+				str(got.ErrorType), str(got.ErrorMessage), opt64(got.RequestSizeBytes), opt64(got.ResponseSizeBytes), "",
+				got.Source, got.UserIDHash, str(got.SessionHash)}
+			if string(got.Metadata) != "null" {
+				gotRec[10] = string(got.Metadata)
+			}
+			if w := csvRecord(ev); !slices.Equal(gotRec, w) {
+				t.Errorf("line %d:\n got  %q\n want %q", i+1, gotRec, w)
+			}
+			if (ev.ErrorType == "") != (got.ErrorType == nil) || (ev.DurationMs == nil) != (got.DurationMs == nil) {
+				t.Errorf("line %d: absent values must be null: %s", i+1, sc.Bytes())
+			}
+		}
+		if err := sc.Err(); err != nil || i != len(exp) {
+			t.Errorf("%d lines (%v), want %d", i, err, len(exp))
+		}
+	})
+
+	t.Run("Empty", func(t *testing.T) {
+		for target, want := range map[string]string{
+			"/analytics/export.csv?days=7&tool=nope":                                     header + "\n",
+			"/analytics/export.ndjson?days=7&tool=nope":                                  "",
+			"/analytics/export.csv?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z":    header + "\n",
+			"/analytics/export.ndjson?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z": "",
+			"/analytics/export.ndjson?hours=1&status=timeout&category=comm":              "",
+		} {
+			rec := get(t, e, target)
+			body, _ := io.ReadAll(rec.Body) // a recorder's body does not fail
+			if rec.Code != http.StatusOK || string(body) != want {
+				t.Errorf("GET %s: %d %q, want 200 %q", target, rec.Code, body, want)
+			}
+		}
+	})
+
+	t.Run("BadParams", func(t *testing.T) {
+		for q, field := range map[string]string{
+			"limit=0": "limit", "limit=1000001": "limit", "limit=x": "limit", "status=ok": "status", "days=366": "days",
+		} {
+			checkBad(t, e, "/analytics/export.csv?"+q, field)
+			checkBad(t, e, "/analytics/export.ndjson?"+q, field)
+		}
+	})
+}
+
+func opt64(p *int64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatInt(*p, 10)
+}
