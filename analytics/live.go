@@ -154,19 +154,16 @@ func (l *Live) Close() {
 // onMsg decodes one stream message and offers it to every client without
 // waiting.
 func (l *Live) onMsg(m *nats.Msg) {
-	data, err := wire.Decompress(m.Header.Get(trackskills.EncodingHeader), m.Data)
 	var events []LiveEvent
-	if err == nil {
-		err = wire.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
-			le := LiveEvent{EventID: ev.EventID, ToolName: ev.ToolName, ToolCategory: ev.ToolCategory,
-				Status: ev.Status, DurationMs: ev.DurationMs, Timestamp: ev.Timestamp, Source: ev.Source}
-			if ev.ErrorType != "" {
-				le.ErrorType = &ev.ErrorType
-			}
-			events = append(events, le)
-			return nil
-		})
-	}
+	err := wire.Decode(m.Header, m.Data, func(ev trackskills.Event) error {
+		le := LiveEvent{EventID: ev.EventID, ToolName: ev.ToolName, ToolCategory: ev.ToolCategory,
+			Status: ev.Status, DurationMs: ev.DurationMs, Timestamp: ev.Timestamp, Source: ev.Source}
+		if ev.ErrorType != "" {
+			le.ErrorType = &ev.ErrorType
+		}
+		events = append(events, le)
+		return nil
+	})
 	if err != nil {
 		l.logger.Debug("live: skip a message that cannot be decoded", "subject", m.Subject, "err", err)
 		return

@@ -83,10 +83,10 @@ func (env *liveEnv) publish(tb testing.TB, compress bool, evs ...trackskills.Eve
 		}
 	}
 	msg := nats.NewMsg(trackskills.SubjectIngest)
-	msg.Header.Set(trackskills.SchemaHeader, trackskills.SchemaV1)
+	msg.Header.Set(wire.SchemaHeader, wire.SchemaV1)
 	msg.Data = data
 	if compress {
-		msg.Header.Set(trackskills.EncodingHeader, trackskills.EncodingS2)
+		msg.Header.Set(wire.EncodingHeader, wire.EncodingS2)
 		msg.Data = s2.Encode(nil, data)
 	}
 	if err := env.nc.PublishMsg(msg); err != nil {

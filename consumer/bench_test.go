@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // BenchmarkConsumer_Drain times a fresh consumer draining a stream that
@@ -74,7 +75,7 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, perMsg int) {
 	b.Helper()
 	for i := 0; i < len(events); i += perMsg {
-		msg := newMsg(trackskills.SchemaV1, payload(b, events[i:min(i+perMsg, len(events))]...))
+		msg := newMsg(wire.SchemaV1, payload(b, events[i:min(i+perMsg, len(events))]...))
 		if _, err := js.PublishMsgAsync(msg); err != nil {
 			b.Fatalf("publish: %v", err)
 		}

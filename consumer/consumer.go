@@ -38,7 +38,7 @@ type Config struct {
 	RetentionChunk      int           // raw rows deleted per transaction
 }
 
-// DefaultConfig returns the defaults of SPEC §6.
+// DefaultConfig returns the defaults of docs/CONTRACT.md, The consumer.
 func DefaultConfig() Config {
 	return Config{
 		Durable:       trackskills.ConsumerName,
@@ -283,14 +283,11 @@ func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 	}
 	b.msgs = append(b.msgs, msg)
 	start := len(b.events)
-	data, err := wire.Decompress(msg.Headers().Get(trackskills.EncodingHeader), msg.Data())
-	if err == nil {
-		err = wire.DecodePayload(msg.Headers().Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
-			ev.StreamSeq = seq
-			b.events = append(b.events, ev)
-			return nil
-		})
-	}
+	err = wire.Decode(msg.Headers(), msg.Data(), func(ev trackskills.Event) error {
+		ev.StreamSeq = seq
+		b.events = append(b.events, ev)
+		return nil
+	})
 	if err == nil {
 		return
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // Ensure every published event is stored once, intact, and acknowledged,
@@ -90,7 +91,8 @@ func TestConsumer_Run_OK(t *testing.T) {
 
 // Ensure a consumer that stops after the commit and before the ack leaves
 // no duplicate behind once a new consumer gets the redelivered messages
-// (SPEC §9: every event reaches the database exactly once).
+// (docs/CONTRACT.md, Guarantees: every event reaches the database exactly
+// once).
 func TestConsumer_Run_RedeliveryAfterCrash(t *testing.T) {
 	t.Parallel()
 	js := mustRunStream(t)
@@ -213,13 +215,13 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 		data     []byte
 		reason   string // part of the dead letter's reason
 	}{
-		{name: "Garbage", schema: trackskills.SchemaV1, data: []byte("\x00\xff garbage {"), reason: "invalid character"},
-		{name: "NoEventID", schema: trackskills.SchemaV1, data: payload(t, noID), reason: `bad event_id ""`},
+		{name: "Garbage", schema: wire.SchemaV1, data: []byte("\x00\xff garbage {"), reason: "invalid character"},
+		{name: "NoEventID", schema: wire.SchemaV1, data: payload(t, noID), reason: `bad event_id ""`},
 		{name: "UnknownSchema", schema: "99", data: payload(t, makeEvents(2, "schema99")...), reason: `unknown payload schema "99"`},
-		{name: "Empty", schema: trackskills.SchemaV1, data: nil, reason: "payload holds no event"},
-		{name: "OneBadLine", schema: trackskills.SchemaV1, data: payload(t, badStatus...), reason: `bad status "maybe"`},
-		{name: "BadS2", schema: trackskills.SchemaV1, encoding: trackskills.EncodingS2, data: payload(t, makeEvents(2, "bads2")...), reason: "decompress s2 payload"},
-		{name: "UnknownEncoding", schema: trackskills.SchemaV1, encoding: "zstd", data: payload(t, makeEvents(2, "zstd")...), reason: `unknown payload encoding "zstd"`},
+		{name: "Empty", schema: wire.SchemaV1, data: nil, reason: "payload holds no event"},
+		{name: "OneBadLine", schema: wire.SchemaV1, data: payload(t, badStatus...), reason: `bad status "maybe"`},
+		{name: "BadS2", schema: wire.SchemaV1, encoding: wire.EncodingS2, data: payload(t, makeEvents(2, "bads2")...), reason: "decompress s2 payload"},
+		{name: "UnknownEncoding", schema: wire.SchemaV1, encoding: "zstd", data: payload(t, makeEvents(2, "zstd")...), reason: `unknown payload encoding "zstd"`},
 	}
 
 	// The server announces every terminated message.

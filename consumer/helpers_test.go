@@ -126,7 +126,7 @@ func newMsg(schema string, data []byte) *nats.Msg {
 	msg := nats.NewMsg(trackskills.SubjectIngest)
 	msg.Data = data
 	if schema != "" {
-		msg.Header.Set(trackskills.SchemaHeader, schema)
+		msg.Header.Set(wire.SchemaHeader, schema)
 	}
 	msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("test-%d", msgSeq.Add(1)))
 	return msg
@@ -149,7 +149,7 @@ func payload(tb testing.TB, events ...trackskills.Event) []byte {
 // PubAck; it returns the stream sequence of the message.
 func publish(tb testing.TB, js jetstream.JetStream, events ...trackskills.Event) uint64 {
 	tb.Helper()
-	return publishRaw(tb, js, trackskills.SchemaV1, "", payload(tb, events...))
+	return publishRaw(tb, js, wire.SchemaV1, "", payload(tb, events...))
 }
 
 // publishRaw publishes data as is, with the given schema header.
@@ -159,7 +159,7 @@ func publishRaw(tb testing.TB, js jetstream.JetStream, schema, encoding string, 
 	defer cancel()
 	msg := newMsg(schema, data)
 	if encoding != "" {
-		msg.Header.Set(trackskills.EncodingHeader, encoding)
+		msg.Header.Set(wire.EncodingHeader, encoding)
 	}
 	ack, err := js.PublishMsg(ctx, msg)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -150,11 +148,7 @@ func readMsgsAfter(tb testing.TB, js jetstream.JetStream, seq uint64) []*jetstre
 func decodeMsg(tb testing.TB, m *jetstream.RawStreamMsg) []trackskills.Event {
 	tb.Helper()
 	var out []trackskills.Event
-	data, err := payloadOf(m)
-	if err != nil {
-		tb.Fatalf("decompress msg %d: %v", m.Sequence, err)
-	}
-	err = wire.DecodePayload(m.Header.Get(trackskills.SchemaHeader), data, func(ev trackskills.Event) error {
+	err := wire.Decode(m.Header, m.Data, func(ev trackskills.Event) error {
 		out = append(out, ev)
 		return nil
 	})
@@ -319,12 +313,5 @@ func (b *lockedBuffer) String() string {
 // payloadOf returns the NDJSON payload of m, decompressed when its
 // encoding header says so.
 func payloadOf(m *jetstream.RawStreamMsg) ([]byte, error) {
-	switch enc := m.Header.Get(trackskills.EncodingHeader); enc {
-	case "":
-		return m.Data, nil
-	case trackskills.EncodingS2:
-		return s2.Decode(nil, m.Data)
-	default:
-		return nil, fmt.Errorf("unknown encoding %q", enc)
-	}
+	return wire.Payload(m.Header, m.Data)
 }

@@ -8,17 +8,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/s2"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/wire"
 )
-
-// compressMin is the payload size from which messages are compressed.
-const compressMin = 2048
 
 // ErrUnavailable reports that the stream cannot take events now; ingest
 // answers 503 with Retry-After.
@@ -213,15 +208,7 @@ func (p *Publisher) send(group []*pending, size, n int) {
 	if id == "" {
 		id = "g" + ulid.Make().String()
 	}
-	msg := &nats.Msg{Subject: p.cfg.Subject, Data: data, Header: nats.Header{}}
-	msg.Header.Set(trackskills.SchemaHeader, trackskills.SchemaV1)
-	if len(data) >= compressMin {
-		// NDJSON of many events repeats its keys: S2 shrinks it several
-		// times over at memory speed, and JetStream caches (and keeps
-		// for 90 days) what we publish.
-		msg.Data = s2.Encode(nil, data)
-		msg.Header.Set(trackskills.EncodingHeader, trackskills.EncodingS2)
-	}
+	msg := wire.NewMsg(p.cfg.Subject, data)
 	msg.Header.Set(jetstream.MsgIDHeader, id)
 	finish := func(err error) {
 		for _, r := range group {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/wire"
 )
 
 func i64(n int64) *int64 { return &n }
@@ -160,7 +161,7 @@ func TestServer_Track(t *testing.T) {
 			if got, want := msg.Header.Get(jetstream.MsgIDHeader), resp.EventID; got != want {
 				t.Errorf("Nats-Msg-Id=%q, want the event_id %q", got, want)
 			}
-			if got, want := msg.Header.Get(trackskills.SchemaHeader), trackskills.SchemaV1; got != want {
+			if got, want := msg.Header.Get(wire.SchemaHeader), wire.SchemaV1; got != want {
 				t.Errorf("schema header=%q, want %q", got, want)
 			}
 			raw := rawMessage(msg)

@@ -19,7 +19,8 @@ type StreamConfig struct {
 	Replicas   int           // 1 unless running on a NATS cluster
 }
 
-// DefaultStreamConfig returns the stream settings of SPEC §5.
+// DefaultStreamConfig returns the stream settings of docs/CONTRACT.md, The
+// stream.
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{MaxAge: 90 * 24 * time.Hour, Duplicates: 2 * time.Minute, Replicas: 1}
 }

@@ -10,10 +10,29 @@ import (
 	"github.com/trackskills/trackskills"
 )
 
-// toolKey names a row of tool_hourly (hour set) or tool_daily (day set).
+// The aggregate writer. WriteBatch inserts the raw events of a batch,
+// groups the inserted ones in memory (batch), then runs every rollup of
+// rollups: each upserts the rows of its tables once per batch, not once per
+// event. Days are Day values throughout; they become text (or the day
+// number of tool_user_daily) only as SQL arguments.
+
+const (
+	hourMs = int64(time.Hour / time.Millisecond)
+	dayMs  = 24 * hourMs
+)
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// toolKey names a row of tool_hourly (period: the start of the hour, Unix
+// ms) or of tool_daily (period: a Day).
 type toolKey struct {
-	hour     int64
-	day      string
+	period   int64
 	tool     string
 	category string
 }
@@ -44,138 +63,186 @@ func (a *toolAgg) add(ev *trackskills.Event) {
 	}
 }
 
-type userKey struct{ day, user string }
-type errorKey struct{ day, tool, category, errorType string }
-type toolUserKey struct{ day, tool, user string }
-
-// aggregates groups the inserted events of a batch in memory, so that each
-// aggregate row is written once per batch.
-type aggregates struct {
-	hourly   map[toolKey]*toolAgg
-	daily    map[toolKey]*toolAgg
-	users    map[userKey]struct{}
-	toolUser map[toolUserKey]struct{}
-	failures map[errorKey]int64
-	days     map[int64]string // day number -> "YYYY-MM-DD"
+// The user keys hold the user's identity hash in its stored form (hashKey).
+type userKey struct {
+	day  Day
+	user string
+}
+type errorKey struct {
+	day                       Day
+	tool, category, errorType string
+}
+type toolUserKey struct {
+	day        Day
+	tool, user string
 }
 
-func newAggregates() *aggregates {
-	return &aggregates{
-		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{},
-		users: map[userKey]struct{}{}, toolUser: map[toolUserKey]struct{}{}, days: map[int64]string{},
-		failures: map[errorKey]int64{},
+// batch groups the inserted events of one WriteBatch, so that each
+// aggregate row is written once per batch.
+type batch struct {
+	hourly    map[toolKey]*toolAgg
+	daily     map[toolKey]*toolAgg
+	failures  map[errorKey]int64
+	users     map[userKey]struct{}
+	toolUsers map[toolUserKey]struct{}
+	days      map[Day]string // the text of each day written, made once
+}
+
+func newBatch() *batch {
+	return &batch{
+		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{}, failures: map[errorKey]int64{},
+		users: map[userKey]struct{}{}, toolUsers: map[toolUserKey]struct{}{}, days: map[Day]string{},
 	}
 }
 
-const (
-	hourMs = int64(time.Hour / time.Millisecond)
-	dayMs  = 24 * hourMs
-)
+// add counts an inserted event; user is its user hash as stored (hashKey),
+// computed once by the caller for the raw row and the rollups alike.
+func (b *batch) add(ev *trackskills.Event, user []byte) {
+	day := DayOf(ev.Timestamp)
+	addTool(b.hourly, toolKey{floorDiv(ev.Timestamp, hourMs) * hourMs, ev.ToolName, ev.ToolCategory}, ev)
+	addTool(b.daily, toolKey{int64(day), ev.ToolName, ev.ToolCategory}, ev)
+	if ev.Status != trackskills.StatusSuccess {
+		b.failures[errorKey{day, ev.ToolName, ev.ToolCategory, ev.ErrorType}]++
+	}
+	u := string(user)
+	b.users[userKey{day, u}] = struct{}{}
+	b.toolUsers[toolUserKey{day, ev.ToolName, u}] = struct{}{}
+}
 
-func (g *aggregates) day(ms int64) string {
-	n := floorDiv(ms, dayMs)
-	s, ok := g.days[n]
+func addTool(m map[toolKey]*toolAgg, k toolKey, ev *trackskills.Event) {
+	a := m[k]
+	if a == nil {
+		a = &toolAgg{}
+		m[k] = a
+	}
+	a.add(ev)
+}
+
+// text returns day as the text-keyed tables store it (YYYY-MM-DD).
+func (b *batch) text(day Day) string {
+	s, ok := b.days[day]
 	if !ok {
-		s = Day(n).String()
-		g.days[n] = s
+		s = day.String()
+		b.days[day] = s
 	}
 	return s
 }
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
+// writer writes the aggregates of batches: it has the prepared statements
+// and remembers the user rows known to exist.
+type writer struct {
+	stmt *stmts
+	seen *seenUsers
 }
 
-func (g *aggregates) add(ev *trackskills.Event) {
-	day := g.day(ev.Timestamp)
-	hk := toolKey{hour: floorDiv(ev.Timestamp, hourMs) * hourMs, tool: ev.ToolName, category: ev.ToolCategory}
-	dk := toolKey{day: day, tool: ev.ToolName, category: ev.ToolCategory}
-	for _, p := range []struct {
-		m map[toolKey]*toolAgg
-		k toolKey
-	}{{g.hourly, hk}, {g.daily, dk}} {
-		a := p.m[p.k]
-		if a == nil {
-			a = &toolAgg{}
-			p.m[p.k] = a
+// rollups is every aggregate a batch updates, in the order they run; each
+// upserts the rows of its tables for the whole batch inside tx.
+var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
+	(*writer).toolHourly, // tool_hourly
+	(*writer).toolDaily,  // tool_daily
+	(*writer).toolErrors, // tool_daily_errors
+	(*writer).users,      // user_daily, user_first_seen, user_weekly, user_last_seen
+	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
+}
+
+// write runs every rollup for b inside tx.
+func (w *writer) write(tx *dbsql.Tx, b *batch) error {
+	for _, r := range rollups {
+		if err := r(w, tx, b); err != nil {
+			return err
 		}
-		a.add(ev)
 	}
-	if ev.Status != trackskills.StatusSuccess {
-		g.failures[errorKey{day, ev.ToolName, ev.ToolCategory, ev.ErrorType}]++
-	}
-	user := string(hashKey(ev.UserHash)) // the stored form (keys.go)
-	g.users[userKey{day, user}] = struct{}{}
-	g.toolUser[toolUserKey{day, ev.ToolName, user}] = struct{}{}
+	return nil
 }
 
-// write upserts every aggregate row of the batch inside tx.
-func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
-	hourly, daily := tx.Stmt(d.upHourly), tx.Stmt(d.upDaily)
+// committed records the user rows of a committed batch as known.
+func (w *writer) committed(b *batch) {
+	w.seen.add(b)
+}
+
+func (w *writer) toolHourly(tx *dbsql.Tx, b *batch) error {
+	return writeTools(tx.Stmt(w.stmt.upHourly), b.hourly, func(period int64) any { return period })
+}
+
+func (w *writer) toolDaily(tx *dbsql.Tx, b *batch) error {
+	return writeTools(tx.Stmt(w.stmt.upDaily), b.daily, func(period int64) any { return b.text(Day(period)) })
+}
+
+// writeTools upserts the rows of m with stmt; key is the SQL value of a
+// row's period.
+func writeTools(stmt *dbsql.Stmt, m map[toolKey]*toolAgg, key func(period int64) any) error {
 	var buf []byte
-	for _, p := range []struct {
-		m    map[toolKey]*toolAgg
-		stmt *dbsql.Stmt
-	}{{g.hourly, hourly}, {g.daily, daily}} {
-		for k, a := range p.m {
-			var key any = k.hour
-			if k.day != "" {
-				key = k.day
-			}
-			var durMax, hist any
-			if a.durCount > 0 {
-				buf = a.hist.AppendBinary(buf[:0])
-				durMax, hist = a.durMax, append([]byte(nil), buf...)
-			}
-			if _, err := p.stmt.Exec(key, k.tool, k.category, a.invocations, a.successes, a.errors, a.timeouts,
-				a.durCount, a.durSum, durMax, hist); err != nil {
-				return fmt.Errorf("upsert tool aggregate: %w", err)
-			}
+	for k, a := range m {
+		var durMax, hist any
+		if a.durCount > 0 {
+			buf = a.hist.AppendBinary(buf[:0])
+			durMax, hist = a.durMax, append([]byte(nil), buf...)
+		}
+		if _, err := stmt.Exec(key(k.period), k.tool, k.category, a.invocations, a.successes, a.errors, a.timeouts,
+			a.durCount, a.durSum, durMax, hist); err != nil {
+			return fmt.Errorf("upsert tool aggregate: %w", err)
 		}
 	}
-	upErr := tx.Stmt(d.upErr)
-	for k, n := range g.failures {
-		if _, err := upErr.Exec(k.day, k.tool, k.category, k.errorType, n); err != nil {
+	return nil
+}
+
+func (w *writer) toolErrors(tx *dbsql.Tx, b *batch) error {
+	upErr := tx.Stmt(w.stmt.upErr)
+	for k, n := range b.failures {
+		if _, err := upErr.Exec(b.text(k.day), k.tool, k.category, k.errorType, n); err != nil {
 			return fmt.Errorf("upsert tool_daily_errors: %w", err)
 		}
 	}
-	users, first, week, last := tx.Stmt(d.upUser), tx.Stmt(d.upFirst), tx.Stmt(d.upWeek), tx.Stmt(d.upLast)
-	for k := range g.users {
-		if d.seen.hasUser(k) {
-			delete(g.users, k)
+	return nil
+}
+
+// users adds the users active on a day: user_daily, and for a user new
+// that day its first and last day and its week.
+func (w *writer) users(tx *dbsql.Tx, b *batch) error {
+	users, first, week, last := tx.Stmt(w.stmt.upUser), tx.Stmt(w.stmt.upFirst), tx.Stmt(w.stmt.upWeek), tx.Stmt(w.stmt.upLast)
+	for k := range b.users {
+		if w.seen.hasUser(k) {
+			delete(b.users, k)
 			continue
 		}
-		r, err := users.Exec(k.day, []byte(k.user))
+		day := b.text(k.day)
+		r, err := users.Exec(day, []byte(k.user))
 		if err != nil {
 			return fmt.Errorf("insert user_daily: %w", err)
 		}
 		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
 			continue // the user was already active that day
 		}
-		if _, err := first.Exec([]byte(k.user), k.day); err != nil {
+		if _, err := first.Exec([]byte(k.user), day); err != nil {
 			return fmt.Errorf("upsert user_first_seen: %w", err)
 		}
-		if _, err := week.Exec(k.day, []byte(k.user)); err != nil {
+		if _, err := week.Exec(day, []byte(k.user)); err != nil {
 			return fmt.Errorf("insert user_weekly: %w", err)
 		}
-		if _, err := last.Exec([]byte(k.user), k.day); err != nil {
+		if _, err := last.Exec([]byte(k.user), day); err != nil {
 			return fmt.Errorf("upsert user_last_seen: %w", err)
 		}
 	}
-	toolUsers, toolLast, getLast := tx.Stmt(d.upTool), tx.Stmt(d.upTLast), tx.Stmt(d.getTLast)
-	type toolDay struct{ tool, day string }
+	return nil
+}
+
+// toolUsers adds the users of a tool on a day: tool_user_daily, and for a
+// user new to the tool that day its count in tool_daily_users and its last
+// day with the tool (tool_user_last_seen, counted by tool_last_seen_counts).
+func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
+	toolUsers, toolLast, getLast := tx.Stmt(w.stmt.upTool), tx.Stmt(w.stmt.upTLast), tx.Stmt(w.stmt.getTLast)
+	type toolDay struct {
+		tool string
+		day  Day
+	}
 	counts := map[toolDay]int64{}   // change of tool_last_seen_counts
 	dayUsers := map[toolDay]int64{} // new users of a tool on a day
-	for k := range g.toolUser {
-		if d.seen.hasToolUser(k) {
-			delete(g.toolUser, k)
+	for k := range b.toolUsers {
+		if w.seen.hasToolUser(k) {
+			delete(b.toolUsers, k)
 			continue
 		}
-		r, err := toolUsers.Exec(dayNumber(k.day), k.tool, []byte(k.user))
+		r, err := toolUsers.Exec(int64(k.day), k.tool, []byte(k.user))
 		if err != nil {
 			return fmt.Errorf("insert tool_user_daily: %w", err)
 		}
@@ -183,51 +250,45 @@ func (g *aggregates) write(tx *dbsql.Tx, d *DB) error {
 			continue
 		}
 		dayUsers[toolDay{k.tool, k.day}]++
-		var last string
-		switch err := getLast.QueryRow(k.tool, []byte(k.user)).Scan(&last); {
+		var lastText string
+		switch err := getLast.QueryRow(k.tool, []byte(k.user)).Scan(&lastText); {
 		case errors.Is(err, dbsql.ErrNoRows):
 		case err != nil:
 			return fmt.Errorf("read tool_user_last_seen: %w", err)
 		}
-		if last != "" && k.day <= last {
-			continue
+		var last Day
+		if lastText != "" {
+			if last, err = ParseDay(lastText); err != nil {
+				return fmt.Errorf("read tool_user_last_seen: %w", err)
+			}
+			if k.day <= last {
+				continue
+			}
 		}
-		if _, err := toolLast.Exec(k.tool, []byte(k.user), k.day); err != nil {
+		if _, err := toolLast.Exec(k.tool, []byte(k.user), b.text(k.day)); err != nil {
 			return fmt.Errorf("upsert tool_user_last_seen: %w", err)
 		}
-		if last != "" {
+		if lastText != "" {
 			counts[toolDay{k.tool, last}]--
 		}
 		counts[toolDay{k.tool, k.day}]++
 	}
-	upCount := tx.Stmt(d.upTCount)
+	upCount := tx.Stmt(w.stmt.upTCount)
 	for k, n := range counts {
 		if n == 0 {
 			continue
 		}
-		if _, err := upCount.Exec(k.tool, k.day, n); err != nil {
+		if _, err := upCount.Exec(k.tool, b.text(k.day), n); err != nil {
 			return fmt.Errorf("upsert tool_last_seen_counts: %w", err)
 		}
 	}
-	upDay := tx.Stmt(d.upTDay)
+	upDay := tx.Stmt(w.stmt.upTDay)
 	for k, n := range dayUsers {
-		if _, err := upDay.Exec(k.tool, k.day, n); err != nil {
+		if _, err := upDay.Exec(k.tool, b.text(k.day), n); err != nil {
 			return fmt.Errorf("upsert tool_daily_users: %w", err)
 		}
 	}
 	return nil
-}
-
-// committed records the user rows of a committed batch as known.
-func (g *aggregates) committed(s *seenUsers) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range g.users {
-		s.addUser(k)
-	}
-	for k := range g.toolUser {
-		s.addToolUser(k)
-	}
 }
 
 // seenDays is how many recent UTC days seenUsers remembers; events of older
@@ -242,12 +303,12 @@ type seenUsers struct {
 	// goroutines, and it reads them inside a transaction but fills them
 	// after the commit.
 	mu        sync.Mutex
-	users     map[string]map[userKey]struct{}     // day -> rows
-	toolUsers map[string]map[toolUserKey]struct{} // day -> rows
+	users     map[Day]map[userKey]struct{}
+	toolUsers map[Day]map[toolUserKey]struct{}
 }
 
 func newSeenUsers() *seenUsers {
-	return &seenUsers{users: map[string]map[userKey]struct{}{}, toolUsers: map[string]map[toolUserKey]struct{}{}}
+	return &seenUsers{users: map[Day]map[userKey]struct{}{}, toolUsers: map[Day]map[toolUserKey]struct{}{}}
 }
 
 func (s *seenUsers) hasUser(k userKey) bool {
@@ -262,6 +323,18 @@ func (s *seenUsers) hasToolUser(k toolUserKey) bool {
 	defer s.mu.Unlock()
 	_, ok := s.toolUsers[k.day][k]
 	return ok
+}
+
+// add records the user rows of a committed batch.
+func (s *seenUsers) add(b *batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range b.users {
+		s.addUser(k)
+	}
+	for k := range b.toolUsers {
+		s.addToolUser(k)
+	}
 }
 
 func (s *seenUsers) addUser(k userKey) {
@@ -290,7 +363,7 @@ func (s *seenUsers) addToolUser(k toolUserKey) {
 
 // keepDay makes room for a new day, dropping the oldest beyond seenDays;
 // it reports false when day is older than every day kept.
-func (s *seenUsers) keepDay(day string) bool {
+func (s *seenUsers) keepDay(day Day) bool {
 	// A day one map already keeps is not new: evicting for it would
 	// drop a day each time the other map first sees it.
 	if _, ok := s.users[day]; ok {
@@ -299,7 +372,7 @@ func (s *seenUsers) keepDay(day string) bool {
 	if _, ok := s.toolUsers[day]; ok {
 		return true
 	}
-	days := make([]string, 0, len(s.users)+1)
+	days := make([]Day, 0, len(s.users)+1)
 	for d := range s.users {
 		days = append(days, d)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,42 +30,42 @@ type DB struct {
 	db       *dbsql.DB
 	path     string
 	readOnly bool
-	insert   *dbsql.Stmt
-	dead     *dbsql.Stmt
-	upHourly *dbsql.Stmt
-	upDaily  *dbsql.Stmt
-	upUser   *dbsql.Stmt
-	upTool   *dbsql.Stmt
-	upFirst  *dbsql.Stmt
-	upWeek   *dbsql.Stmt
-	upLast   *dbsql.Stmt
-	upTLast  *dbsql.Stmt
-	getTLast *dbsql.Stmt
-	upTCount *dbsql.Stmt
-	upTDay   *dbsql.Stmt
-	upErr    *dbsql.Stmt
+	w        writer // the statements and memory of the writer; zero when read-only
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
 	SkipAggregates bool
 
-	// seen remembers the (day, user) and (day, tool, user) rows known to
-	// exist, for the writer to skip; it is only touched after a commit.
-	seen *seenUsers
-
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
-	// Logf, when set, reports slow maintenance such as migrations.
-	Logf func(format string, args ...any)
+	logger *slog.Logger // slow maintenance, such as migrations
 }
 
 // Option configures Open.
 type Option func(*DB)
 
-// WithLogf reports slow maintenance, such as migrations, through logf.
-func WithLogf(logf func(format string, args ...any)) Option {
-	return func(d *DB) { d.Logf = logf }
+// WithLogger reports slow maintenance, such as migrations, to logger.
+func WithLogger(logger *slog.Logger) Option {
+	return func(d *DB) { d.logger = logger }
+}
+
+// stmts are the prepared statements of the writer.
+type stmts struct {
+	insert   *dbsql.Stmt // skill_usage_events
+	dead     *dbsql.Stmt // dead_letters
+	upHourly *dbsql.Stmt // tool_hourly
+	upDaily  *dbsql.Stmt // tool_daily
+	upErr    *dbsql.Stmt // tool_daily_errors
+	upUser   *dbsql.Stmt // user_daily
+	upFirst  *dbsql.Stmt // user_first_seen
+	upWeek   *dbsql.Stmt // user_weekly
+	upLast   *dbsql.Stmt // user_last_seen
+	upTool   *dbsql.Stmt // tool_user_daily
+	upTLast  *dbsql.Stmt // tool_user_last_seen
+	getTLast *dbsql.Stmt // tool_user_last_seen, read
+	upTCount *dbsql.Stmt // tool_last_seen_counts
+	upTDay   *dbsql.Stmt // tool_daily_users
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -93,18 +94,23 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, path: path, Now: time.Now, seen: newSeenUsers()}
+	d := &DB{db: db, path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(d)
+	}
+	if d.logger == nil {
+		d.logger = slog.New(slog.DiscardHandler)
 	}
 	if err := d.migrate(ctx); err != nil {
 		_ = db.Close() // the migrate error is the one to report
 		return nil, err
 	}
-	if err := d.prepare(ctx); err != nil {
+	st, err := prepare(ctx, db)
+	if err != nil {
 		_ = db.Close() // the prepare error is the one to report
 		return nil, err
 	}
+	d.w = writer{stmt: st, seen: newSeenUsers()}
 	return d, nil
 }
 
@@ -119,7 +125,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database read-only: %w", err)
 	}
-	d := &DB{db: db, path: path, readOnly: true, Now: time.Now}
+	d := &DB{db: db, path: path, readOnly: true, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
 	for {
 		var n int
 		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations`).Scan(&n)
@@ -141,10 +147,8 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
-	for _, s := range []*dbsql.Stmt{d.insert, d.dead, d.upHourly, d.upDaily, d.upUser, d.upTool, d.upFirst, d.upWeek, d.upLast, d.upTLast, d.getTLast, d.upTCount, d.upTDay, d.upErr} {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
+	if d.w.stmt != nil {
+		errs = append(errs, d.w.stmt.close())
 	}
 	errs = append(errs, d.db.Close())
 	if err := errors.Join(errs...); err != nil {
@@ -204,9 +208,7 @@ func (d *DB) migrateOne(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if d.Logf != nil {
-		d.Logf("applying migration %s", filepath.Base(name))
-	}
+	d.logger.Info("applying migration", "migration", filepath.Base(name))
 	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 		return err
 	}
@@ -217,9 +219,19 @@ func (d *DB) migrateOne(ctx context.Context, name string) error {
 	return tx.Commit()
 }
 
-func (d *DB) prepare(ctx context.Context) error {
+// prepare prepares the writer's statements on db.
+func prepare(ctx context.Context, db *dbsql.DB) (*stmts, error) {
+	s := &stmts{}
+	if err := s.prepare(ctx, db); err != nil {
+		_ = s.close() // the prepare error is the one to report
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	var err error
-	d.insert, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO skill_usage_events (
+	s.insert, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO skill_usage_events (
 		event_id, user_id_hash, session_hash, tool_name, tool_category, timestamp,
 		duration_ms, status, error_type, error_message, request_size_bytes,
 		response_size_bytes, metadata, source, received_at, stream_seq
@@ -227,7 +239,7 @@ func (d *DB) prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
-	d.dead, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO dead_letters (
+	s.dead, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO dead_letters (
 		stream_seq, subject, reason, headers, payload, stored_at
 	) VALUES (?, ?, ?, ?, ?, ?)`)
 	if err != nil {
@@ -237,9 +249,9 @@ func (d *DB) prepare(ctx context.Context) error {
 		stmt  **dbsql.Stmt
 		table string
 		key   string
-	}{{&d.upHourly, "tool_hourly", "hour"}, {&d.upDaily, "tool_daily", "day"}} {
+	}{{&s.upHourly, "tool_hourly", "hour"}, {&s.upDaily, "tool_daily", "day"}} {
 		// The table and key names are constants of this function.
-		*p.stmt, err = d.db.PrepareContext(ctx, `INSERT INTO `+p.table+` (`+p.key+`, tool_name, tool_category,
+		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (`+p.key+`, tool_name, tool_category,
 			invocations, successes, errors, timeouts, duration_count, duration_sum, duration_max, latency_hist)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (`+p.key+`, tool_name, tool_category) DO UPDATE SET
@@ -255,53 +267,65 @@ func (d *DB) prepare(ctx context.Context) error {
 			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
 		}
 	}
-	d.upUser, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_daily (day, user_id_hash) VALUES (?, ?)`)
+	s.upUser, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_daily (day, user_id_hash) VALUES (?, ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare user_daily insert: %w", err)
 	}
-	d.upFirst, err = d.db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day) VALUES (?, ?)
+	s.upFirst, err = db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day) VALUES (?, ?)
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day < day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_first_seen upsert: %w", err)
 	}
-	d.upLast, err = d.db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day) VALUES (?, ?)
+	s.upLast, err = db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day) VALUES (?, ?)
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_last_seen upsert: %w", err)
 	}
-	d.upTLast, err = d.db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day) VALUES (?, ?, ?)
+	s.upTLast, err = db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day) VALUES (?, ?, ?)
 		ON CONFLICT (tool_name, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_last_seen upsert: %w", err)
 	}
-	d.getTLast, err = d.db.PrepareContext(ctx, `SELECT day FROM tool_user_last_seen WHERE tool_name = ? AND user_id_hash = ?`)
+	s.getTLast, err = db.PrepareContext(ctx, `SELECT day FROM tool_user_last_seen WHERE tool_name = ? AND user_id_hash = ?`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
 	}
-	d.upTCount, err = d.db.PrepareContext(ctx, `INSERT INTO tool_last_seen_counts (tool_name, day, users) VALUES (?, ?, ?)
+	s.upTCount, err = db.PrepareContext(ctx, `INSERT INTO tool_last_seen_counts (tool_name, day, users) VALUES (?, ?, ?)
 		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_last_seen_counts upsert: %w", err)
 	}
-	d.upTDay, err = d.db.PrepareContext(ctx, `INSERT INTO tool_daily_users (tool_name, day, users) VALUES (?, ?, ?)
+	s.upTDay, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_users (tool_name, day, users) VALUES (?, ?, ?)
 		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_daily_users upsert: %w", err)
 	}
-	d.upErr, err = d.db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
+	s.upErr, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (tool_name, day, tool_category, error_type) DO UPDATE SET failures = failures + excluded.failures`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_daily_errors upsert: %w", err)
 	}
-	d.upWeek, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
+	s.upWeek, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare user_weekly insert: %w", err)
 	}
-	d.upTool, err = d.db.PrepareContext(ctx, `INSERT OR IGNORE INTO tool_user_daily (day, tool_name, user_id_hash) VALUES (?, ?, ?)`)
+	s.upTool, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO tool_user_daily (day, tool_name, user_id_hash) VALUES (?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_daily upsert: %w", err)
 	}
 	return nil
+}
+
+// close closes every statement prepared.
+func (s *stmts) close() error {
+	var errs []error
+	for _, st := range []*dbsql.Stmt{s.insert, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
+		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // DeadLetter is a stream message that cannot be decoded, kept with its reason.
@@ -333,8 +357,8 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 		return res, fmt.Errorf("begin batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	ins := tx.StmtContext(ctx, d.insert)
-	agg := newAggregates()
+	ins := tx.StmtContext(ctx, d.w.stmt.insert)
+	b := newBatch()
 	for i := range events {
 		// Exec without the context: with a cancellable one, go-sqlite3
 		// runs every statement on a new goroutine so that it can
@@ -343,8 +367,9 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 			return res, fmt.Errorf("write batch: %w", ctx.Err())
 		}
 		ev := &events[i]
+		user := hashKey(ev.UserHash) // once, for the raw row and the rollups
 		r, err := ins.Exec(
-			eventKey(ev.EventID), hashKey(ev.UserHash), nullHashKey(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
+			eventKey(ev.EventID), user, nullHashKey(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
 			nullInt(ev.DurationMs), ev.Status, nullString(ev.ErrorType), nullString(ev.ErrorMessage),
 			nullInt(ev.RequestSizeBytes), nullInt(ev.ResponseSizeBytes), nullString(string(ev.Metadata)),
 			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
@@ -354,17 +379,17 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 		if n, _ := r.RowsAffected(); n > 0 { // sqlite3 always returns a count
 			res.Inserted++
 			if !d.SkipAggregates {
-				agg.add(ev)
+				b.add(ev, user)
 			}
 		} else {
 			res.Ignored++
 		}
 	}
-	if err := agg.write(tx, d); err != nil {
+	if err := d.w.write(tx, b); err != nil {
 		return res, err
 	}
 	if len(dead) > 0 {
-		dl := tx.StmtContext(ctx, d.dead)
+		dl := tx.StmtContext(ctx, d.w.stmt.dead)
 		now := d.Now().UnixMilli()
 		for _, m := range dead {
 			r, err := dl.ExecContext(ctx, int64(m.StreamSeq), m.Subject, m.Reason, m.Headers, m.Payload, now)
@@ -379,7 +404,7 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit batch: %w", err)
 	}
-	agg.committed(d.seen)
+	d.w.committed(b)
 	return res, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	dbsql "database/sql"
 	"fmt"
-	"time"
 
 	"github.com/trackskills/trackskills"
 )
@@ -55,24 +54,22 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 // the writer for long. In steady state, called every RetentionEvery, it
 // removes at most a day.
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
-	end := DayOf(cutoff).String()
+	end := DayOf(cutoff)
 	var oldest dbsql.NullString
 	if err := d.db.QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
 		return 0, fmt.Errorf("find the oldest aggregate day: %w", err)
 	}
 	bound := end
-	if oldest.Valid && oldest.String < end {
-		t, err := time.Parse(time.DateOnly, oldest.String)
+	if oldest.Valid && oldest.String < end.String() {
+		day, err := ParseDay(oldest.String)
 		if err != nil {
-			return 0, fmt.Errorf("oldest aggregate day %q: %w", oldest.String, err)
+			return 0, fmt.Errorf("oldest aggregate day: %w", err)
 		}
-		bound = t.AddDate(0, 0, 1).Format(time.DateOnly)
+		bound = day + 1
 	}
 	var total int64
 	for {
-		if bound > end {
-			bound = end
-		}
+		bound = min(bound, end)
 		n, err := d.deleteAggregatesBeforeDay(ctx, bound, bound == end, cutoff)
 		total += n
 		if err != nil {
@@ -81,24 +78,20 @@ func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, e
 		if bound == end {
 			return total, nil
 		}
-		t, _ := time.Parse(time.DateOnly, bound)
-		bound = t.AddDate(0, 0, 1).Format(time.DateOnly)
+		bound++
 	}
 }
 
 // deleteAggregatesBeforeDay deletes the aggregate rows of days before day
-// (YYYY-MM-DD) and of the hours before its start. The last step (last) cuts
-// the hours at cutoff's hour and also runs the deletes that scan a whole
-// table (no index on day), so that catching up many days scans them once.
-func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day string, last bool, cutoff int64) (int64, error) {
-	start, err := time.Parse(time.DateOnly, day)
-	if err != nil {
-		return 0, fmt.Errorf("delete old aggregates: day %q: %w", day, err)
-	}
-	hour := start.UnixMilli()
+// and of the hours before its start. The last step (last) cuts the hours at
+// cutoff's hour and also runs the deletes that scan a whole table (no index
+// on day), so that catching up many days scans them once.
+func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, cutoff int64) (int64, error) {
+	hour := day.StartMs()
 	if last {
 		hour = floorDiv(cutoff, hourMs) * hourMs
 	}
+	text := day.String() // as the text-keyed tables store it
 	var total int64
 	for _, q := range []struct {
 		sql  string
@@ -106,19 +99,19 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day string, last boo
 		last bool // only on the last step
 	}{
 		{`DELETE FROM tool_hourly WHERE hour < ?`, hour, false},
-		{`DELETE FROM tool_daily WHERE day < ?`, day, false},
-		{`DELETE FROM user_daily WHERE day < ?`, day, false},
-		{`DELETE FROM tool_user_daily WHERE day < ?`, dayNumber(day), false},
+		{`DELETE FROM tool_daily WHERE day < ?`, text, false},
+		{`DELETE FROM user_daily WHERE day < ?`, text, false},
+		{`DELETE FROM tool_user_daily WHERE day < ?`, int64(day), false},
 		// Weeks that ended before the cutoff day. user_first_seen stays:
 		// one row per user, and a cohort needs the true first day.
-		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, day, false},
-		{`DELETE FROM tool_daily_users WHERE day < ?`, day, false},
-		{`DELETE FROM tool_daily_errors WHERE day < ?`, day, false},
+		{`DELETE FROM user_weekly WHERE week < date(?, '-6 days')`, text, false},
+		{`DELETE FROM tool_daily_users WHERE day < ?`, text, false},
+		{`DELETE FROM tool_daily_errors WHERE day < ?`, text, false},
 		// Users last seen before the cutoff are outside every window
 		// kept; one who comes back gets a fresh row.
-		{`DELETE FROM user_last_seen WHERE day < ?`, day, false},
-		{`DELETE FROM tool_user_last_seen WHERE day < ?`, day, true}, // a full scan since 0009
-		{`DELETE FROM tool_last_seen_counts WHERE day < ?`, day, false},
+		{`DELETE FROM user_last_seen WHERE day < ?`, text, false},
+		{`DELETE FROM tool_user_last_seen WHERE day < ?`, text, true}, // a full scan since 0009
+		{`DELETE FROM tool_last_seen_counts WHERE day < ?`, text, false},
 	} {
 		if q.last && !last {
 			continue

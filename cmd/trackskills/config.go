@@ -239,9 +239,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg ingest.Stream
 // migrationLog logs the migrations Open applies: on a large database a
 // backfill can take a while, and a silent start looks like a hang.
 func migrationLog(logger *slog.Logger) sql.Option {
-	return sql.WithLogf(func(format string, args ...any) {
-		logger.Info(fmt.Sprintf(format, args...), "component", "sql")
-	})
+	return sql.WithLogger(logger.With("component", "sql"))
 }
 
 // parse parses a long-running subcommand's flags, settles the retention

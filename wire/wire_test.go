@@ -1,6 +1,7 @@
-package trackskills_test
+package wire_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -8,9 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/wire"
 )
+
+// now is the fixed clock of these tests.
+var now = time.Date(2026, 2, 9, 21, 30, 0, 0, time.UTC)
 
 func i64(n int64) *int64 { return &n }
 
@@ -55,19 +61,33 @@ func appendAll(tb testing.TB, evs []trackskills.Event) []byte {
 	return buf
 }
 
+// header returns the header of a message of the given schema; "" is a
+// message without headers.
+func header(schema string) nats.Header {
+	if schema == "" {
+		return nil
+	}
+	return nats.Header{wire.SchemaHeader: []string{schema}}
+}
+
+// decodeAll decodes an uncompressed message of the given schema.
 func decodeAll(schema string, data []byte) ([]trackskills.Event, error) {
+	return decodeMsg(header(schema), data)
+}
+
+func decodeMsg(h nats.Header, data []byte) ([]trackskills.Event, error) {
 	var out []trackskills.Event
-	err := wire.DecodePayload(schema, data, func(ev trackskills.Event) error {
+	err := wire.Decode(h, data, func(ev trackskills.Event) error {
 		out = append(out, ev)
 		return nil
 	})
 	return out, err
 }
 
-func TestDecodePayload(t *testing.T) {
-	// Ensure every field survives AppendEvent + DecodePayload, with or
+func TestDecode(t *testing.T) {
+	// Ensure every field survives AppendEvent + Decode, with or
 	// without the schema header.
-	for _, schema := range []string{trackskills.SchemaV1, ""} {
+	for _, schema := range []string{wire.SchemaV1, ""} {
 		t.Run("RoundTrip/schema="+schema, func(t *testing.T) {
 			want := wireEvents()
 			buf := appendAll(t, want)
@@ -103,7 +123,7 @@ func TestDecodePayload(t *testing.T) {
 		if strings.Contains(string(buf), "424242") || strings.Contains(string(buf), "stream") {
 			t.Fatalf("payload %s carries the stream sequence", buf)
 		}
-		got, err := decodeAll(trackskills.SchemaV1, buf)
+		got, err := decodeAll(wire.SchemaV1, buf)
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
@@ -119,7 +139,7 @@ func TestDecodePayload(t *testing.T) {
 		b := appendAll(t, evs[1:2])
 		payload := "\n\n" + string(a) + "\r\n   \n" + strings.TrimSuffix(string(b), "\n") + "\r\n" + "\t\n" +
 			strings.TrimSuffix(string(appendAll(t, evs[2:])), "\n")
-		got, err := decodeAll(trackskills.SchemaV1, []byte(payload))
+		got, err := decodeAll(wire.SchemaV1, []byte(payload))
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
@@ -137,7 +157,7 @@ func TestDecodePayload(t *testing.T) {
 	// add some.
 	t.Run("UnknownFields", func(t *testing.T) {
 		payload := `{"event_id":"e1","tool_name":"x","status":"success","timestamp":1770668130123,"future_field":{"a":[1]}}`
-		got, err := decodeAll(trackskills.SchemaV1, []byte(payload))
+		got, err := decodeAll(wire.SchemaV1, []byte(payload))
 		if err != nil {
 			t.Fatalf("decode: %v", err)
 		}
@@ -150,7 +170,7 @@ func TestDecodePayload(t *testing.T) {
 	t.Run("CallbackError", func(t *testing.T) {
 		errStop := errors.New("stop")
 		calls := 0
-		err := wire.DecodePayload(trackskills.SchemaV1, appendAll(t, wireEvents()), func(trackskills.Event) error {
+		err := wire.Decode(header(wire.SchemaV1), appendAll(t, wireEvents()), func(trackskills.Event) error {
 			calls++
 			return errStop
 		})
@@ -166,10 +186,11 @@ func TestDecodePayload(t *testing.T) {
 	// skip.
 	const valid = `{"event_id":"e1","tool_name":"x","status":"success","timestamp":1770668130123}`
 	for _, tt := range []struct {
-		name    string
-		schema  string
-		payload string
-		errHas  string
+		name     string
+		schema   string
+		encoding string
+		payload  string
+		errHas   string
 	}{
 		{name: "UnknownSchema", schema: "2", payload: valid, errHas: `unknown payload schema "2"`},
 		{name: "UnknownSchemaName", schema: "v1", payload: valid, errHas: "unknown payload schema"},
@@ -188,9 +209,15 @@ func TestDecodePayload(t *testing.T) {
 		{name: "NegativeTimestamp", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":-5}`, errHas: "timestamp"},
 		{name: "StringTimestamp", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":"2026-02-09T20:00:00Z"}`, errHas: "line 1"},
 		{name: "BadMetadata", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":1,"metadata":{"a":}}`, errHas: "line 1"},
+		{name: "BadS2", schema: "1", encoding: wire.EncodingS2, payload: valid, errHas: "decompress s2 payload"},
+		{name: "UnknownEncoding", schema: "1", encoding: "zstd", payload: valid, errHas: `unknown payload encoding "zstd"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := decodeAll(tt.schema, []byte(tt.payload))
+			h := nats.Header{wire.SchemaHeader: []string{tt.schema}}
+			if tt.encoding != "" {
+				h.Set(wire.EncodingHeader, tt.encoding)
+			}
+			_, err := decodeMsg(h, []byte(tt.payload))
 			if err == nil {
 				t.Fatal("err=nil, want an error")
 			}
@@ -216,4 +243,58 @@ func TestAppendEvent(t *testing.T) {
 			t.Fatalf("buf=%q, want it unchanged", got)
 		}
 	})
+}
+
+func TestNewMsg(t *testing.T) {
+	one := appendAll(t, wireEvents()[:1])
+	var many []byte
+	var want []trackskills.Event
+	for len(many) < wire.CompressMin {
+		evs := wireEvents()
+		many = append(many, appendAll(t, evs)...)
+		want = append(want, evs...)
+	}
+	tests := []struct {
+		name       string
+		payload    []byte
+		events     []trackskills.Event
+		compressed bool
+	}{
+		{name: "Small", payload: one, events: wireEvents()[:1]},
+		{name: "Large", payload: many, events: want, compressed: true},
+	}
+	for _, tt := range tests {
+		// Ensure the message carries the schema, is compressed from
+		// CompressMin bytes on (and says so), and reads back the same.
+		t.Run(tt.name, func(t *testing.T) {
+			msg := wire.NewMsg(trackskills.SubjectIngest, tt.payload)
+			if got, want := msg.Subject, trackskills.SubjectIngest; got != want {
+				t.Errorf("subject=%q, want %q", got, want)
+			}
+			if got, want := msg.Header.Get(wire.SchemaHeader), wire.SchemaV1; got != want {
+				t.Errorf("schema header=%q, want %q", got, want)
+			}
+			enc := msg.Header.Get(wire.EncodingHeader)
+			switch {
+			case tt.compressed && (enc != wire.EncodingS2 || len(msg.Data) >= len(tt.payload)):
+				t.Errorf("encoding header=%q, %d of %d bytes: want %q and smaller", enc, len(msg.Data), len(tt.payload), wire.EncodingS2)
+			case !tt.compressed && (enc != "" || &msg.Data[0] != &tt.payload[0]):
+				t.Errorf("encoding header=%q: want none, and the payload itself, not a copy", enc)
+			}
+			payload, err := wire.Payload(msg.Header, msg.Data)
+			if err != nil {
+				t.Fatalf("payload: %v", err)
+			}
+			if !bytes.Equal(payload, tt.payload) {
+				t.Errorf("payload=%.80q, want %.80q", payload, tt.payload)
+			}
+			got, err := decodeMsg(msg.Header, msg.Data)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.events) {
+				t.Errorf("decoded %d events, want %d the same", len(got), len(tt.events))
+			}
+		})
+	}
 }
