@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"time"
 
 	"github.com/oklog/ulid/v2"
 )
@@ -107,16 +106,4 @@ func StoredHash(h string) string {
 		return ""
 	}
 	return hex.EncodeToString(hashKey(h))
-}
-
-// dayNumber is a UTC day ("2026-02-09") as tool_user_daily stores it: the
-// number of days since 1970-01-01 (migration 0009), that is int64 of its
-// Day. A day that does not parse is -1, before every stored day. Only the
-// read side, which still takes days as text, uses it.
-func dayNumber(day string) int64 {
-	t, err := time.Parse(time.DateOnly, day)
-	if err != nil {
-		return -1
-	}
-	return t.Unix() / 86400
 }
