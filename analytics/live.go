@@ -112,6 +112,12 @@ func (l *Live) add() (*liveClient, error) {
 		}
 		// The callback is quick; a generous buffer absorbs bursts.
 		_ = sub.SetPendingLimits(65536, 64<<20)
+		// The server registers a subscription asynchronously: wait for it,
+		// so that a client told "connected" sees every later event.
+		if err := l.nc.FlushTimeout(5 * time.Second); err != nil {
+			_ = sub.Unsubscribe() // the flush error is the one to report
+			return nil, fmt.Errorf("subscribe to %s: %w", trackskills.StreamSubjects, err)
+		}
 		l.sub = sub
 	}
 	c := &liveClient{ch: make(chan []byte, l.cfg.Buffer)}
