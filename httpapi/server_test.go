@@ -106,7 +106,7 @@ func TestServer_MaxHeaderBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.Serve() }() // ends with Shutdown
+	go func() { _ = srv.Serve() }()                              // ends with Shutdown
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) }) // the test is over
 	for _, tt := range []struct {
 		name string
