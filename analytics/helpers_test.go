@@ -3,7 +3,6 @@ package analytics_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -51,7 +51,7 @@ func mustWrite(tb testing.TB, db *sql.DB, evs []trackskills.Event) sql.BatchResu
 }
 
 // newRouter serves the analytics API of the database at path, opened
-// read-only, on a real echo router with the fixed clock.
+// read-only, on the product's echo (httpapi.NewEcho) with the fixed clock.
 func newRouter(tb testing.TB, path string, cfg analytics.Config) *echo.Echo {
 	tb.Helper()
 	ro, err := sql.OpenReadOnly(context.Background(), path)
@@ -65,46 +65,18 @@ func newRouter(tb testing.TB, path string, cfg analytics.Config) *echo.Echo {
 	})
 	srv := analytics.New(cfg, ro, slog.New(slog.DiscardHandler))
 	srv.Now = func() time.Time { return testNow }
-	e := echo.New()
-	e.HideBanner = true
-	e.HTTPErrorHandler = errorHandler
+	e := httpapi.NewEcho(slog.New(slog.DiscardHandler), echo.ExtractIPDirect())
 	if err := srv.Register(e); err != nil {
 		tb.Fatal(err)
 	}
 	return e
 }
 
-type errorBody struct {
-	Success bool   `json:"success"`
-	Error   string `json:"error"`
-	Field   string `json:"field,omitempty"`
-}
+// errorBody is the body of every error answer.
+type errorBody = httpapi.ErrorBody
 
-// errorHandler is the product's mapping, as ingest wires it: a
-// *trackskills.FieldError is a 400 naming the field, ErrNotFound a 404, an *echo.HTTPError
-// keeps its code, anything else is a 500.
-func errorHandler(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	status, body := http.StatusInternalServerError, errorBody{Error: err.Error()}
-	var fe *trackskills.FieldError
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &fe):
-		status, body.Error, body.Field = http.StatusBadRequest, fe.Message, fe.Field
-	case errors.Is(err, trackskills.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.As(err, &he):
-		status = he.Code
-		if m, ok := he.Message.(string); ok {
-			body.Error = m
-		} else {
-			body.Error = http.StatusText(he.Code)
-		}
-	}
-	_ = c.JSON(status, body) // the recorder does not fail
-}
+// errorHandler is the product's error mapping, for routers built by hand.
+var errorHandler = httpapi.ErrorHandler(slog.New(slog.DiscardHandler))
 
 // get sends a GET with the given header pairs (name, value, ...).
 func get(tb testing.TB, e *echo.Echo, target string, header ...string) *httptest.ResponseRecorder {

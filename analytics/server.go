@@ -8,16 +8,14 @@
 package analytics
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/web"
 )
@@ -35,7 +33,6 @@ type Server struct {
 	cfg    Config
 	db     *sql.DB
 	logger *slog.Logger
-	keys   [][sha256.Size]byte
 	live   *Live
 
 	// Now is the clock; tests replace it.
@@ -44,28 +41,27 @@ type Server struct {
 
 // New returns the API over db, which may be opened read-only.
 func New(cfg Config, db *sql.DB, logger *slog.Logger) *Server {
-	s := &Server{cfg: cfg, db: db, logger: logger, Now: time.Now}
-	for _, k := range cfg.ReadKeys {
-		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
-	}
-	return s
+	return &Server{cfg: cfg, db: db, logger: logger, Now: time.Now}
 }
 
 // SetLive turns on GET /analytics/live, fed by l.
 func (s *Server) SetLive(l *Live) { s.live = l }
 
-// Register adds the API's routes and the dashboard (at / and /static/) to e.
+// Register adds the API's routes and the dashboard (at / and /static/) to
+// e, an echo built with httpapi.NewEcho: their requests are logged to the
+// server's logger.
 func (s *Server) Register(e *echo.Echo) error {
 	dash, err := web.NewHandler()
 	if err != nil {
 		return err
 	}
-	e.GET("/", echo.WrapHandler(dash))
-	e.HEAD("/", echo.WrapHandler(dash))
-	e.GET("/static/*", echo.WrapHandler(dash))
-	e.HEAD("/static/*", echo.WrapHandler(dash))
+	logTo := httpapi.LogTo(e, s.logger)
+	e.GET("/", echo.WrapHandler(dash), logTo)
+	e.HEAD("/", echo.WrapHandler(dash), logTo)
+	e.GET("/static/*", echo.WrapHandler(dash), logTo)
+	e.HEAD("/static/*", echo.WrapHandler(dash), logTo)
 
-	g := e.Group("/analytics")
+	g := e.Group("/analytics", logTo)
 	g.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			web.SetSecurityHeaders(c.Response().Header())
@@ -83,7 +79,7 @@ func (s *Server) Register(e *echo.Echo) error {
 			AllowHeaders: []string{"X-Api-Key", echo.HeaderAuthorization},
 		}))
 	}
-	g.Use(s.requireKey)
+	g.Use(s.requireKey())
 	g.GET("/summary", s.handleSummary)
 	g.GET("/tools", s.handleTools)
 	g.GET("/retention", s.handleRetention)
@@ -99,26 +95,12 @@ func (s *Server) Register(e *echo.Echo) error {
 	return nil
 }
 
-// requireKey checks x-api-key (the seed's header) or a Bearer key, in
-// constant time.
-func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if len(s.keys) == 0 || c.Request().Method == http.MethodOptions {
-			return next(c)
-		}
-		h := c.Request().Header
-		key := h.Get("X-Api-Key")
-		if auth := h.Get(echo.HeaderAuthorization); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			key = auth[7:]
-		}
-		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
-		match := 0
-		for i := range s.keys {
-			match |= subtle.ConstantTimeCompare(sum[:], s.keys[i][:])
-		}
-		if key == "" || match != 1 {
-			return echo.NewHTTPError(http.StatusUnauthorized, "missing or wrong read key: send x-api-key: <key> or Authorization: Bearer <key>")
-		}
-		return next(c)
-	}
+// requireKey checks x-api-key (the original design's header) or a Bearer
+// key, in constant time; CORS preflights pass.
+func (s *Server) requireKey() echo.MiddlewareFunc {
+	return httpapi.RequireKey(httpapi.KeyAuth{
+		Keys:         s.cfg.ReadKeys,
+		Message:      "missing or wrong read key: send x-api-key: <key> or Authorization: Bearer <key>",
+		AllowOptions: true,
+	})
 }

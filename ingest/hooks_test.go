@@ -41,7 +41,7 @@ func postHook(srv *ingest.Server, body string, header ...string) *httpResult {
 	for i := 0; i+1 < len(header); i += 2 {
 		r.Header.Set(header[i], header[i+1])
 	}
-	w := serve(srv.Echo(), r)
+	w := serve(srv.Handler(), r)
 	return &httpResult{code: w.Code, body: w.Body.String(), header: w.Header()}
 }
 

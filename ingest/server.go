@@ -6,8 +6,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,9 +24,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/httpapi"
 )
 
-// Limits of the ingest API (SPEC §3).
+// Limits of the ingest API (docs/CONTRACT.md, Ingest API).
 const (
 	MaxBatchEvents = 1000
 	MaxBatchBytes  = 1 << 20
@@ -56,166 +55,106 @@ func DefaultConfig() Config {
 	return Config{Publisher: DefaultPublisherConfig()}
 }
 
-// Check is a named readiness probe.
-type Check struct {
-	Name string
-	Fn   func(context.Context) error
-}
-
-// Server is the ingest HTTP server. Other parts may add their routes to
-// its Echo, so that `serve` answers everything on one port.
+// Server is the ingest API. It serves no HTTP of its own: Register adds
+// its routes to an echo built by httpapi, so that `serve` answers
+// everything on one port, and Handler is ingest alone.
 type Server struct {
-	cfg    Config
-	js     jetstream.JetStream
-	pub    *Publisher
-	hasher *Hasher
-	logger *slog.Logger
-	echo   *echo.Echo
-	http   *http.Server
-	keys   [][sha256.Size]byte
-	checks []Check
-	now    func() time.Time
-	bufs   sync.Pool
-	starts *startTimes // PreToolUse times of Claude Code hooks
+	cfg        Config
+	js         jetstream.JetStream
+	pub        *Publisher
+	hasher     *Hasher
+	logger     *slog.Logger
+	requireKey echo.MiddlewareFunc
+	now        func() time.Time
+	bufs       sync.Pool
+	starts     *startTimes // PreToolUse times of Claude Code hooks
+
+	handlerOnce sync.Once
+	handler     http.Handler
 }
 
 // New builds the server. The hash key keys the identity hashes.
 func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger) *Server {
-	s := &Server{
+	return &Server{
 		cfg:    cfg,
 		js:     js,
+		pub:    NewPublisher(js, cfg.Publisher, logger),
 		hasher: NewHasher(hashKey),
 		logger: logger,
+		requireKey: httpapi.RequireKey(httpapi.KeyAuth{
+			Keys:    cfg.Keys,
+			Message: "missing or wrong ingest key: send Authorization: Bearer <key>",
+		}),
 		now:    time.Now,
 		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
 		starts: newStartTimes(100_000, time.Hour),
 	}
-	for _, k := range cfg.Keys {
-		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
-	}
-	s.pub = NewPublisher(js, cfg.Publisher, logger)
-	s.checks = []Check{{Name: "stream", Fn: s.checkStream}}
-	s.echo = NewEcho(logger, IPExtractor(cfg.TrustedProxies))
-	// No WriteTimeout: the analytics live stream will hold responses open.
-	s.http = &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
-	s.echo.GET("/healthz", s.handleHealth)
-	s.echo.GET("/readyz", s.handleReady)
-	api := s.echo.Group("/api", s.requireKey)
-	if cfg.RateLimit > 0 {
+}
+
+// Register adds the ingest routes under /api to e, an echo built with
+// httpapi.NewEcho: their requests are logged to the server's logger.
+func (s *Server) Register(e *echo.Echo) {
+	api := e.Group("/api", httpapi.LogTo(e, s.logger), s.requireKey)
+	if s.cfg.RateLimit > 0 {
 		api.Use(s.rateLimiter())
 	}
 	api.POST("/track", s.handleTrack)
 	api.POST("/track/batch", s.handleBatch)
 	api.POST("/hooks/claude-code", s.handleClaudeHook)
-	return s
 }
 
-// NewEcho returns an echo instance with Track Skills' error handler and a
-// request logger that records neither client addresses nor query strings.
-func NewEcho(logger *slog.Logger, ipx echo.IPExtractor) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipx
-	e.HTTPErrorHandler = errorHandler(logger)
-	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus: true, LogMethod: true, LogURIPath: true, LogLatency: true, LogError: true,
-		HandleError: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			level := slog.LevelDebug
-			if v.Status >= 500 {
-				level = slog.LevelWarn
-			} else if v.Status >= 400 {
-				level = slog.LevelInfo
-			}
-			logger.LogAttrs(c.Request().Context(), level, "request",
-				slog.String("method", v.Method), slog.String("path", v.URIPath),
-				slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
-			return nil
-		},
-	}))
-	e.Use(middleware.Recover())
-	return e
+// Checks returns the readiness probes of ingest: the events stream exists.
+func (s *Server) Checks() []httpapi.Check {
+	return []httpapi.Check{{Name: "stream", Fn: s.checkStream}}
 }
 
-// Echo returns the router, for other parts to add routes to.
-func (s *Server) Echo() *echo.Echo { return s.echo }
-
-// AddCheck adds a readiness probe to /readyz.
-func (s *Server) AddCheck(c Check) { s.checks = append(s.checks, c) }
-
-// Serve answers HTTP on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error {
-	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve http: %w", err)
-	}
-	return nil
+// Handler returns ingest alone as a complete HTTP handler: its routes,
+// /healthz and /readyz over Checks, on an echo that trusts the configured
+// proxies for the client IP. `trackskills ingest` serves it; tests use it
+// with httptest.
+func (s *Server) Handler() http.Handler {
+	s.handlerOnce.Do(func() {
+		e := httpapi.NewEcho(s.logger, IPExtractor(s.cfg.TrustedProxies))
+		s.Register(e)
+		httpapi.RegisterHealth(e, s.Checks()...)
+		s.handler = e
+	})
+	return s.handler
 }
 
-// Shutdown stops accepting requests, waits for the ones in flight (their
-// publishes included), then closes the publisher.
+// Shutdown closes the publisher, waiting for its publishes in flight. The
+// HTTP server that serves ingest must be shut down first, so that no
+// request publishes after it.
 func (s *Server) Shutdown(ctx context.Context) error {
-	errHTTP := s.http.Shutdown(ctx)
-	errPub := s.pub.Close(ctx)
-	if err := errors.Join(errHTTP, errPub); err != nil {
+	if err := s.pub.Close(ctx); err != nil {
 		return fmt.Errorf("shutdown ingest: %w", err)
 	}
 	return nil
 }
-
-// Handler returns the HTTP handler (for tests with httptest).
-func (s *Server) Handler() http.Handler { return s.echo }
 
 func (s *Server) checkStream(ctx context.Context) error {
 	_, err := s.js.Stream(ctx, trackskills.StreamName)
 	return err
 }
 
-func (s *Server) handleHealth(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+// publish publishes events. An error of a stream that cannot take them now
+// also matches httpapi.ErrUnavailable, so that the answer is a 503 with
+// Retry-After.
+func (s *Server) publish(ctx context.Context, events []trackskills.Event) error {
+	err := s.pub.Publish(ctx, events)
+	if err != nil && errors.Is(err, ErrUnavailable) {
+		return unavailableError{err}
+	}
+	return err
 }
 
-func (s *Server) handleReady(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	status, out := http.StatusOK, map[string]string{}
-	for _, ch := range s.checks {
-		if err := ch.Fn(ctx); err != nil {
-			status = http.StatusServiceUnavailable
-			out[ch.Name] = err.Error()
-		} else {
-			out[ch.Name] = "ok"
-		}
-	}
-	return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": out})
-}
+// unavailableError is a publish error that matches httpapi.ErrUnavailable
+// and keeps its own message.
+type unavailableError struct{ error }
 
-// requireKey checks the Bearer key (or x-api-key) in constant time.
-func (s *Server) requireKey(next echo.HandlerFunc) echo.HandlerFunc {
-	if len(s.keys) == 0 {
-		return next
-	}
-	return func(c echo.Context) error {
-		h := c.Request().Header
-		key := h.Get("X-Api-Key")
-		// The auth scheme is case-insensitive (RFC 9110 §11.1).
-		if auth := h.Get("Authorization"); len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
-			key = auth[7:]
-		}
-		if key == "" || !s.validKey(strings.TrimSpace(key)) {
-			return echo.NewHTTPError(http.StatusUnauthorized, "missing or wrong ingest key: send Authorization: Bearer <key>")
-		}
-		return next(c)
-	}
-}
+func (e unavailableError) Unwrap() error { return e.error }
 
-func (s *Server) validKey(key string) bool {
-	sum := sha256.Sum256([]byte(key))
-	match := 0
-	for i := range s.keys {
-		match |= subtle.ConstantTimeCompare(sum[:], s.keys[i][:])
-	}
-	return match == 1
-}
+func (unavailableError) Is(target error) bool { return target == httpapi.ErrUnavailable }
 
 func (s *Server) rateLimiter() echo.MiddlewareFunc {
 	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
@@ -303,7 +242,7 @@ func (s *Server) handleTrack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.pub.Publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
+	if err := s.publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, trackResponse{Success: true, Message: "Event tracked", EventID: ev.EventID})
@@ -375,7 +314,7 @@ func (s *Server) handleBatch(c echo.Context) error {
 		resp.Error = "no valid event in the batch; see rejected"
 		return c.JSON(http.StatusBadRequest, resp)
 	}
-	if err := s.pub.Publish(c.Request().Context(), events); err != nil {
+	if err := s.publish(c.Request().Context(), events); err != nil {
 		return err
 	}
 	resp.Success, resp.Accepted = true, len(events)
@@ -421,54 +360,4 @@ func splitBatch(body []byte, ndjson bool) ([][]byte, error) {
 		}
 	}
 	return out, nil
-}
-
-// errorBody is the seed-compatible error response.
-type errorBody struct {
-	Success bool   `json:"success"`
-	Error   string `json:"error"`
-	Field   string `json:"field,omitempty"`
-}
-
-// errorHandler maps errors to responses, in one place: ErrInvalid is 400,
-// ErrUnavailable 503 with Retry-After, echo errors keep their code, anything
-// else is a 500 whose detail is logged, not sent.
-func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		status, body := http.StatusInternalServerError, errorBody{Error: "internal error"}
-		var fe *trackskills.FieldError
-		var he *echo.HTTPError
-		switch {
-		case errors.As(err, &fe):
-			status, body.Error, body.Field = http.StatusBadRequest, fe.Message, fe.Field
-		case errors.Is(err, trackskills.ErrInvalid):
-			status, body.Error = http.StatusBadRequest, err.Error()
-		case errors.Is(err, ErrUnavailable):
-			status, body.Error = http.StatusServiceUnavailable, "the event stream cannot take events now; retry later"
-			c.Response().Header().Set("Retry-After", "1")
-			logger.Warn("publish failed", "err", err)
-		case errors.Is(err, trackskills.ErrNotFound):
-			status, body.Error = http.StatusNotFound, err.Error()
-		case errors.As(err, &he):
-			status = he.Code
-			if m, ok := he.Message.(string); ok {
-				body.Error = m
-			} else {
-				body.Error = http.StatusText(he.Code)
-			}
-		default:
-			logger.Error("request failed", "path", c.Request().URL.Path, "err", err)
-		}
-		if c.Request().Method == http.MethodHead {
-			err = c.NoContent(status)
-		} else {
-			err = c.JSON(status, body)
-		}
-		if err != nil {
-			logger.Debug("write error response", "err", err)
-		}
-	}
 }

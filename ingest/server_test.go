@@ -1,9 +1,11 @@
 package ingest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -11,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/wire"
 )
@@ -730,5 +734,52 @@ func TestServer_RateLimit(t *testing.T) {
 		if w := serve(h, r); w.Code != http.StatusOK {
 			t.Fatalf("GET /healthz status=%d, want 200", w.Code)
 		}
+	}
+}
+
+// Ensure ingest serves its routes on an echo it does not own, logging
+// their requests to its own logger, and leaves health to the owner.
+func TestServer_Register(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	srv, js := mustServerLogger(t, testConfig(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "ingest"))
+	e := httpapi.NewEcho(slog.New(slog.DiscardHandler), echo.ExtractIPDirect())
+	srv.Register(e)
+
+	if w := post(e, "/api/track", okEvent("registered")); w.Code != http.StatusOK {
+		t.Fatalf("POST /api/track status=%d, want 200; body %s", w.Code, w.Body)
+	}
+	if got := len(readStream(t, js)); got != 1 {
+		t.Errorf("stream has %d events, want 1", got)
+	}
+	if !strings.Contains(logs.String(), "component=ingest") || !strings.Contains(logs.String(), "path=/api/track") {
+		t.Errorf("the request is not logged by ingest's logger:\n%s", logs.String())
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if w := serve(e, httptest.NewRequest(http.MethodGet, path, nil)); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s status=%d, want 404: the echo's owner adds health", path, w.Code)
+		}
+	}
+}
+
+// Ensure the stream check passes while the stream exists, and fails once
+// it is gone.
+func TestServer_Checks(t *testing.T) {
+	t.Parallel()
+	srv, js := MustServer(t, testConfig())
+	checks := srv.Checks()
+	if len(checks) != 1 || checks[0].Name != "stream" {
+		t.Fatalf("Checks()=%v, want the one stream check", checks)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := checks[0].Fn(ctx); err != nil {
+		t.Errorf("stream check with the stream: %v", err)
+	}
+	if err := js.DeleteStream(ctx, trackskills.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	if err := checks[0].Fn(ctx); err == nil {
+		t.Errorf("stream check passed without the stream")
 	}
 }

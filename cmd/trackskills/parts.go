@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,6 +13,7 @@ import (
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
 )
@@ -104,20 +102,21 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 		return err
 	}
 	srv := ingest.New(icfg, js, key, logger.With("component", "ingest"))
-	ln, err := net.Listen("tcp", o.httpAddr)
+	hs, err := httpapi.Listen(o.httpAddr, srv.Handler())
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+		return err
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	logger.Info("ingest listening", "url", "http://"+ln.Addr().String(), "nats", o.natsURL, "keys", len(icfg.Keys))
+	go func() { served <- hs.Serve() }()
+	logger.Info("ingest listening", "url", hs.URL(), "nats", o.natsURL, "keys", len(icfg.Keys))
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-served:
 	}
 	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
-		return errors.Join(srv.Shutdown(ctx), drainConn(ctx, nc))
+		// The HTTP server first: its requests finish their publishes.
+		return errors.Join(hs.Shutdown(ctx), srv.Shutdown(ctx), drainConn(ctx, nc))
 	}))
 }
 
@@ -156,7 +155,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	var health *http.Server
+	var health *httpapi.Server
 	if healthAddr != "" {
 		if health, err = startHealth(healthAddr, logger, db, cons); err != nil {
 			return err
@@ -188,28 +187,22 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 }
 
 // startHealth serves /healthz and /readyz for the consumer process.
-func startHealth(addr string, logger *slog.Logger, db *sql.DB, cons *consumer.Consumer) (*http.Server, error) {
-	e := ingest.NewEcho(logger, echo.ExtractIPDirect())
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", func(c echo.Context) error {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-		defer cancel()
-		checks, status := map[string]string{"database": "ok", "consumer": "ok"}, http.StatusOK
-		if err := db.Ping(ctx); err != nil {
-			checks["database"], status = err.Error(), http.StatusServiceUnavailable
-		}
-		if !cons.Ready() {
-			checks["consumer"], status = "not attached to the stream", http.StatusServiceUnavailable
-		}
-		return c.JSON(status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
-	})
-	ln, err := net.Listen("tcp", addr)
+func startHealth(addr string, logger *slog.Logger, db *sql.DB, cons *consumer.Consumer) (*httpapi.Server, error) {
+	e := httpapi.NewEcho(logger, echo.ExtractIPDirect())
+	httpapi.RegisterHealth(e,
+		httpapi.Check{Name: "database", Fn: db.Ping},
+		httpapi.Check{Name: "consumer", Fn: func(context.Context) error {
+			if !cons.Ready() {
+				return errors.New("not attached to the stream")
+			}
+			return nil
+		}})
+	srv, err := httpapi.Listen(addr, e)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(); err != nil {
 			logger.Error("health server", "err", err)
 		}
 	}()
@@ -246,14 +239,8 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer db.Close()
-	e := ingest.NewEcho(logger.With("component", "analytics"), echo.ExtractIPDirect())
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", func(c echo.Context) error {
-		if err := db.Ping(c.Request().Context()); err != nil {
-			return c.JSON(http.StatusServiceUnavailable, map[string]any{"ready": false, "checks": map[string]string{"database": err.Error()}})
-		}
-		return c.JSON(http.StatusOK, map[string]any{"ready": true, "checks": map[string]string{"database": "ok"}})
-	})
+	e := httpapi.NewEcho(logger.With("component", "analytics"), echo.ExtractIPDirect())
+	httpapi.RegisterHealth(e, httpapi.Check{Name: "database", Fn: db.Ping})
 	api := analytics.New(acfg, db, logger.With("component", "analytics"))
 	var live *analytics.Live
 	if o.natsURL != "" {
@@ -269,19 +256,13 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if err := api.Register(e); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.httpAddr)
+	srv, err := httpapi.Listen(o.httpAddr, e)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+		return err
 	}
-	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
 	served := make(chan error, 1)
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			served <- fmt.Errorf("serve http: %w", err)
-		}
-		close(served)
-	}()
-	logger.Info("analytics listening", "url", "http://"+ln.Addr().String(), "db", o.dbPath(), "keys", len(acfg.ReadKeys))
+	go func() { served <- srv.Serve() }()
+	logger.Info("analytics listening", "url", srv.URL(), "db", o.dbPath(), "keys", len(acfg.ReadKeys))
 	var runErr error
 	select {
 	case <-ctx.Done():

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -18,6 +17,7 @@ import (
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
 )
@@ -75,7 +75,7 @@ type serveApp struct {
 	readDB     *sql.DB
 	ingest     *ingest.Server
 	consumer   *consumer.Consumer
-	ln         net.Listener
+	http       *httpapi.Server
 	stopCons   context.CancelFunc
 	consDone   chan error
 	failed     chan error
@@ -129,7 +129,6 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 		return app, err
 	}
 	app.ingest = ingest.New(icfg, js, key, logger.With("component", "ingest"))
-	app.ingest.AddCheck(ingest.Check{Name: "database", Fn: app.db.Ping})
 	// Analytics gets its own read-only handle: the writer's has a single
 	// connection, and WAL lets readers run alongside its transactions.
 	if app.readDB, err = sql.OpenReadOnly(ctx, o.dbPath()); err != nil {
@@ -143,17 +142,23 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	app.live = analytics.NewLive(analytics.LiveConfig{}, app.liveNC, logger.With("component", "live"))
 	api := analytics.New(acfg, app.readDB, logger.With("component", "analytics"))
 	api.SetLive(app.live)
-	if err := api.Register(app.ingest.Echo()); err != nil {
+	// Ingest and analytics side by side on one echo, each logging its own
+	// requests; what neither serves (health, stray paths) logs as http.
+	e := httpapi.NewEcho(logger.With("component", "http"), ingest.IPExtractor(icfg.TrustedProxies))
+	app.ingest.Register(e)
+	if err := api.Register(e); err != nil {
 		return app, err
 	}
-	app.ingest.AddCheck(ingest.Check{Name: "consumer", Fn: func(context.Context) error {
-		if !app.consumer.Ready() {
-			return errors.New("consumer not attached")
-		}
-		return nil
-	}})
-	if app.ln, err = net.Listen("tcp", o.httpAddr); err != nil {
-		return app, fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	httpapi.RegisterHealth(e, append(app.ingest.Checks(),
+		httpapi.Check{Name: "database", Fn: app.db.Ping},
+		httpapi.Check{Name: "consumer", Fn: func(context.Context) error {
+			if !app.consumer.Ready() {
+				return errors.New("consumer not attached")
+			}
+			return nil
+		}})...)
+	if app.http, err = httpapi.Listen(o.httpAddr, e); err != nil {
+		return app, err
 	}
 	var cctx context.Context
 	cctx, app.stopCons = context.WithCancel(context.Background())
@@ -166,7 +171,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	}()
 	go func() {
 		defer close(app.httpClosed)
-		if err := app.ingest.Serve(app.ln); err != nil {
+		if err := app.http.Serve(); err != nil {
 			app.failed <- err
 		}
 	}()
@@ -174,21 +179,23 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 }
 
 // URL returns the base URL of the HTTP server.
-func (a *serveApp) URL() string { return "http://" + a.ln.Addr().String() }
+func (a *serveApp) URL() string { return a.http.URL() }
 
-// Close shuts down in order: stop taking requests and finish in-flight
-// publishes, let the consumer commit and acknowledge its batch, drain the
-// NATS connection, stop NATS, close SQLite.
+// Close shuts down in order: stop the HTTP server (the requests in flight
+// finish their publishes), close ingest's publisher, let the consumer
+// commit and acknowledge its batch, drain the NATS connection, stop NATS,
+// close SQLite.
 func (a *serveApp) Close(ctx context.Context) error {
 	var errs []error
 	if a.live != nil {
 		a.live.Close() // live responses never go idle by themselves
 	}
+	if a.http != nil {
+		errs = append(errs, a.http.Shutdown(ctx))
+		<-a.httpClosed
+	}
 	if a.ingest != nil {
 		errs = append(errs, a.ingest.Shutdown(ctx))
-		if a.ln != nil {
-			<-a.httpClosed
-		}
 	}
 	if a.stopCons != nil {
 		a.stopCons()
