@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
@@ -182,58 +177,6 @@ func (o *options) natsConfig() (embeddednats.Config, error) {
 	cfg.SyncAlways = o.natsSyncAlways
 	cfg.MaxStore = o.natsMaxStore
 	return cfg, nil
-}
-
-// newJetStream wraps a connection with the publish settings ingest needs.
-func newJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256), jetstream.WithPublishAsyncTimeout(5*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return js, nil
-}
-
-// connectNATS connects to an external server, retrying in the background
-// while it is not up yet (the Procfile starts every process at once).
-func connectNATS(url, name string, logger *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url,
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				logger.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("nats connected", "url", nc.ConnectedUrlRedacted()) }),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
-	}
-	return nc, nil
-}
-
-// ensureStream declares the stream, retrying until NATS answers or ctx ends.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg ingest.StreamConfig, logger *slog.Logger) error {
-	delay := 100 * time.Millisecond
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := ingest.EnsureStream(cctx, js, cfg)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("declare stream: %w", errors.Join(ctx.Err(), err))
-		}
-		logger.Info("waiting for nats to declare the stream", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
-	}
 }
 
 // migrationLog logs the migrations Open applies: on a large database a

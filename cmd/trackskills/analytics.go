@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/sql"
+)
+
+const analyticsSummary = `Runs the analytics API alone (GET /analytics/...), reading the SQLite
+file that the consumer writes, read-only.`
+
+func runAnalytics(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("analytics", analyticsSummary, getenv, stderr)
+	var o options
+	o.log.register(f)
+	o.registerData(f)
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8081", "HTTP listen address (host:port)")
+	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
+	o.registerAnalytics(f)
+	f.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
+	o.registerShutdown(f)
+	logger, err := o.parse(f, args, stderr)
+	if err != nil {
+		return err
+	}
+	acfg, err := o.analyticsConfig()
+	if err != nil {
+		return err
+	}
+	// The consumer creates the schema; wait for it (Procfile start order).
+	db, err := sql.OpenReadOnly(ctx, o.dbPath())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer db.Close()
+	e := ingest.NewEcho(logger.With("component", "analytics"), echo.ExtractIPDirect())
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", func(c echo.Context) error {
+		if err := db.Ping(c.Request().Context()); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]any{"ready": false, "checks": map[string]string{"database": err.Error()}})
+		}
+		return c.JSON(http.StatusOK, map[string]any{"ready": true, "checks": map[string]string{"database": "ok"}})
+	})
+	api := analytics.New(acfg, db, logger.With("component", "analytics"))
+	var live *analytics.Live
+	if o.natsURL != "" {
+		// Live mode only reads: it waits for NATS in the background.
+		nc, err := connectNATS(o.natsURL, "trackskills-analytics-live", logger)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		live = analytics.NewLive(analytics.LiveConfig{}, nc, logger.With("component", "live"))
+		api.SetLive(live)
+	}
+	if err := api.Register(e); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+	served := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			served <- fmt.Errorf("serve http: %w", err)
+		}
+		close(served)
+	}()
+	logger.Info("analytics listening", "url", "http://"+ln.Addr().String(), "db", o.dbPath(), "keys", len(acfg.ReadKeys))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-served:
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		if live != nil {
+			live.Close() // live responses never go idle by themselves
+		}
+		return srv.Shutdown(ctx)
+	}))
+}

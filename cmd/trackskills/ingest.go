@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/trackskills/trackskills/ingest"
+)
+
+const ingestSummary = `Runs the HTTP ingest endpoint alone (POST /api/track, /api/track/batch),
+publishing to the NATS server at --nats-url. It declares the events stream.`
+
+func runIngest(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("ingest", ingestSummary, getenv, stderr)
+	var o options
+	o.log.register(f)
+	o.registerDataDir(f)
+	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerNATSClient(f)
+	o.registerStream(f)
+	o.registerShutdown(f)
+	logger, err := o.parse(f, args, stderr)
+	if err != nil {
+		return err
+	}
+	icfg, err := o.ingestConfig()
+	if err != nil {
+		return err
+	}
+	key, err := ingest.LoadOrCreateKey(o.dataDir, getenv("TRACKSKILLS_HASH_KEY"))
+	if err != nil {
+		return err
+	}
+	nc, err := connectNATS(o.natsURL, "trackskills-ingest", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := newJetStream(nc)
+	if err != nil {
+		return err
+	}
+	if err := ensureStream(ctx, js, o.stream, logger); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	srv := ingest.New(icfg, js, key, logger.With("component", "ingest"))
+	ln, err := net.Listen("tcp", o.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.httpAddr, err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("ingest listening", "url", "http://"+ln.Addr().String(), "nats", o.natsURL, "keys", len(icfg.Keys))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-served:
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		return errors.Join(srv.Shutdown(ctx), drainConn(ctx, nc))
+	}))
+}
