@@ -21,13 +21,14 @@ file that the consumer writes, read-only.`
 
 func runAnalytics(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("analytics", analyticsSummary, getenv, stderr)
-	var o options
+	o := defaultOptions()
+	o.httpAddr = "127.0.0.1:8081" // beside ingest's 8080, the Procfile way
 	o.log.register(f)
 	o.registerData(f)
-	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8081", "HTTP listen address (host:port)")
-	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
+	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HTTP listen address (host:port)")
+	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
 	o.registerAnalytics(f)
-	f.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
+	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
 	o.registerShutdown(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {

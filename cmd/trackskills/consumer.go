@@ -22,14 +22,13 @@ batches, writes each batch to SQLite in one transaction, then acknowledges it.`
 
 func runConsumer(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("consumer", consumerSummary, getenv, stderr)
-	var o options
-	var healthAddr string
+	o := defaultOptions()
 	o.log.register(f)
 	o.registerData(f)
 	o.registerNATSClient(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
-	f.StringVar(&healthAddr, "health-addr", "", "optional HTTP address for /healthz and /readyz (empty = none)")
+	f.StringVar(&o.healthAddr, "health-addr", o.healthAddr, "optional HTTP address for /healthz and /readyz (empty = none)")
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
@@ -53,8 +52,8 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	var health *http.Server
-	if healthAddr != "" {
-		if health, err = startHealth(healthAddr, logger, db, cons); err != nil {
+	if o.healthAddr != "" {
+		if health, err = startHealth(o.healthAddr, logger, db, cons); err != nil {
 			return err
 		}
 	}

@@ -15,10 +15,10 @@ publishing to the NATS server at --nats-url. It declares the events stream.`
 
 func runIngest(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("ingest", ingestSummary, getenv, stderr)
-	var o options
+	o := defaultOptions()
 	o.log.register(f)
 	o.registerDataDir(f)
-	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerHTTP(f)
 	o.registerNATSClient(f)
 	o.registerStream(f)
 	o.registerShutdown(f)

@@ -15,7 +15,7 @@ const natsSummary = `Runs the embedded NATS server with JetStream alone (its sto
 
 func runNATS(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("nats", natsSummary, getenv, stderr)
-	var o options
+	o := defaultOptions()
 	o.log.register(f)
 	o.registerDataDir(f)
 	o.registerNATSServer(f)

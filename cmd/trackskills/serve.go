@@ -27,23 +27,22 @@ events to SQLite, and the analytics API, on one HTTP port. The parts talk in-pro
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("serve", serveSummary, getenv, stderr)
-	var o options
+	o := defaultOptions()
 	o.log.register(f)
 	o.registerData(f)
-	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerHTTP(f)
 	o.registerAnalytics(f)
 	o.registerNATSServer(f)
 	o.registerStream(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
-	var cpuProfile string
-	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
+	f.StringVar(&o.cpuProfile, "cpu-profile", o.cpuProfile, "write a CPU profile of the whole run to this file (for benchmarks)")
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
-	if cpuProfile != "" {
-		stopProfile, err := startCPUProfile(cpuProfile)
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
