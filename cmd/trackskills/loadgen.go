@@ -52,7 +52,7 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stderr io.Writ
 	o := loadgenOptions{Config: loadgen.DefaultConfig()}
 	c := &o.Config
 	f := newCmdFlags("loadgen", loadgenSummary, getenv, stderr)
-	f.StringVar(&c.URL, "url", c.URL, "base `URL` of the ingest API")
+	f.StringVar(&c.URL, "url", c.URL, "base URL of the ingest API")
 	f.StringVar(&c.Mode, "mode", c.Mode, "single: one event per POST /api/track; batch: a JSON array per POST /api/track/batch; hook: one Claude Code PostToolUse(Failure) payload per POST /api/hooks/claude-code")
 	f.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "events per request in batch mode (1-1000)")
 	f.IntVar(&c.Connections, "connections", c.Connections, "concurrent workers, each with one keep-alive connection")
@@ -66,7 +66,7 @@ func parseLoadgenFlags(args []string, getenv func(string) string, stderr io.Writ
 	f.StringVar(&c.Key, "key", c.Key, "ingest key, sent as Authorization: Bearer <key>")
 	f.duration(&c.Timeout, "timeout", c.Timeout, "timeout of one request, response body included")
 	f.BoolVar(&o.json, "json", o.json, "print the final report as one JSON object")
-	f.StringVar(&c.DB, "db", c.DB, "SQLite `file` the consumer writes; when set, report the ack -> row lag")
+	f.StringVar(&c.DB, "db", c.DB, "SQLite file the consumer writes; when set, report the ack -> row lag")
 	if err := f.parse(args); err != nil {
 		return o, err
 	}
