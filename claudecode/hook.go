@@ -1,9 +1,12 @@
 // Package claudecode maps the JSON that Claude Code hooks send (on stdin to
 // a command hook, as the body of an HTTP hook) to Track Skills events. The
 // ingest endpoint /api/hooks/claude-code and the `trackskills hook` command
-// share it, so both store the same event for the same call.
+// share it, so both store the same event for the same call. It also edits
+// Claude Code's settings.json (Settings), for `trackskills hook install`.
+// It depends on nothing beyond the root package: the lean hook binary
+// imports it.
 //
-// The rules follow ../shared/claude-code.md §6: PostToolUse is a success,
+// The mapping rules: PostToolUse is a success,
 // PostToolUseFailure an error (a timeout when the error says it timed out),
 // UserPromptExpansion a user-typed /skill, PreToolUse only times calls whose
 // Post event lacks duration_ms. tool_input and tool_response are never

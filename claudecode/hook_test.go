@@ -44,7 +44,7 @@ func mapFile(t *testing.T, path string, opt claudecode.Options) mapped {
 	return out
 }
 
-// Every fixture (claude-code.md §6 and older or odder shapes) maps to its
+// Every fixture (the documented payloads and older or odder shapes) maps to its
 // golden event, which must also pass ingest's validation.
 func TestMap_Golden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/hooks/*.json")

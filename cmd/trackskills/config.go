@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
@@ -48,30 +43,53 @@ type options struct {
 
 	consumer consumer.Config
 
+	healthAddr string // consumer: /healthz and /readyz, empty = none
+	cpuProfile string // serve: a CPU profile of the whole run
+
 	shutdownTimeout time.Duration
 }
 
+// defaultOptions returns every default of the long-running subcommands,
+// set once here: each subcommand registers its flags with these values as
+// their defaults (the analytics subcommand moves the HTTP port to 8081).
+func defaultOptions() options {
+	sd := ingest.DefaultStreamConfig()
+	cd := consumer.DefaultConfig()
+	return options{
+		log:      logOptions{level: "info", format: "text"},
+		dataDir:  "./data",
+		httpAddr: "127.0.0.1:8080",
+		natsAddr: "127.0.0.1:4222",
+		natsURL:  "nats://127.0.0.1:4222",
+		// MaxAge 0 follows --retention-raw (applyRetention).
+		stream:          ingest.StreamConfig{Duplicates: sd.Duplicates, Replicas: sd.Replicas},
+		retentionRaw:    cd.RetentionRaw,
+		consumer:        cd,
+		shutdownTimeout: 10 * time.Second,
+	}
+}
+
 func (o *options) registerDataDir(f *cmdFlags) {
-	f.StringVar(&o.dataDir, "data-dir", "./data", "directory of the JetStream store, the SQLite file and the hash key")
+	f.StringVar(&o.dataDir, "data-dir", o.dataDir, "directory of the JetStream store, the SQLite file and the hash key")
 }
 
 func (o *options) registerData(f *cmdFlags) {
 	o.registerDataDir(f)
-	f.StringVar(&o.db, "db", "", "the SQLite file (default <data-dir>/trackskills.db)")
+	f.StringVar(&o.db, "db", o.db, "the SQLite file (default <data-dir>/trackskills.db)")
 }
 
-func (o *options) registerHTTP(f *cmdFlags, def string) {
-	f.StringVar(&o.httpAddr, "http-addr", def, "HTTP listen address (host:port)")
-	f.StringVar(&o.ingestKeys, "ingest-keys", "", "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
-	f.BoolVar(&o.allowNoKeys, "allow-no-keys", false, "allow an HTTP address beyond loopback without ingest or read keys (anyone who can reach it can send events or read analytics)")
-	f.StringVar(&o.trustedProxies, "trusted-proxies", "", "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
-	f.Float64Var(&o.rateLimit, "rate-limit", 0, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
-	f.BoolVar(&o.storeSkillArgs, "store-skill-args", false, "keep the arguments of skills called through Claude Code hooks in the metadata (they can hold anything the user typed)")
+func (o *options) registerHTTP(f *cmdFlags) {
+	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HTTP listen address (host:port)")
+	f.StringVar(&o.ingestKeys, "ingest-keys", o.ingestKeys, "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
+	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without ingest or read keys (anyone who can reach it can send events or read analytics)")
+	f.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
+	f.Float64Var(&o.rateLimit, "rate-limit", o.rateLimit, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
+	f.BoolVar(&o.storeSkillArgs, "store-skill-args", o.storeSkillArgs, "keep the arguments of skills called through Claude Code hooks in the metadata (they can hold anything the user typed)")
 }
 
 func (o *options) registerAnalytics(f *cmdFlags) {
-	f.StringVar(&o.readKeys, "read-keys", "", "keys accepted by /analytics, comma-separated, or @file; clients send x-api-key: <key> or Authorization: Bearer <key>")
-	f.StringVar(&o.allowOrigins, "cors-origins", "", "origins allowed to call /analytics from a browser, comma-separated (e.g. https://dash.example.com)")
+	f.StringVar(&o.readKeys, "read-keys", o.readKeys, "keys accepted by /analytics, comma-separated, or @file; clients send x-api-key: <key> or Authorization: Bearer <key>")
+	f.StringVar(&o.allowOrigins, "cors-origins", o.allowOrigins, "origins allowed to call /analytics from a browser, comma-separated (e.g. https://dash.example.com)")
 }
 
 // analyticsConfig checks the read-key settings and builds the API's config.
@@ -93,23 +111,22 @@ func (o *options) analyticsConfig() (analytics.Config, error) {
 }
 
 func (o *options) registerNATSServer(f *cmdFlags) {
-	f.StringVar(&o.natsAddr, "nats-addr", "127.0.0.1:4222", "where the embedded NATS server listens (host:port)")
-	f.BoolVar(&o.natsSyncAlways, "nats-sync-always", false, "fsync JetStream on every write before acknowledging it (survives a power cut, slower); otherwise a 2xx survives a process crash and the store is synced every 2 minutes")
-	f.Int64Var(&o.natsMaxStore, "nats-max-store", 0, "cap on the JetStream file store in bytes (0 = no cap)")
-	f.BoolVar(&o.allowRemoteNATS, "allow-remote-nats", false, "allow the NATS server to listen beyond loopback (it has no authentication)")
+	f.StringVar(&o.natsAddr, "nats-addr", o.natsAddr, "where the embedded NATS server listens (host:port)")
+	f.BoolVar(&o.natsSyncAlways, "nats-sync-always", o.natsSyncAlways, "fsync JetStream on every write before acknowledging it (survives a power cut, slower); otherwise a 2xx survives a process crash and the store is synced every 2 minutes")
+	f.Int64Var(&o.natsMaxStore, "nats-max-store", o.natsMaxStore, "cap on the JetStream file store in bytes (0 = no cap)")
+	f.BoolVar(&o.allowRemoteNATS, "allow-remote-nats", o.allowRemoteNATS, "allow the NATS server to listen beyond loopback (it has no authentication)")
 }
 
 func (o *options) registerNATSClient(f *cmdFlags) {
-	f.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server(s) to connect to, comma-separated")
+	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) to connect to, comma-separated")
 }
 
 func (o *options) registerStream(f *cmdFlags) {
-	d := ingest.DefaultStreamConfig()
-	f.duration(&o.stream.MaxAge, "stream-max-age", 0, "events older than this leave the stream (e.g. 90d, 720h); 0 follows --retention-raw")
+	f.duration(&o.stream.MaxAge, "stream-max-age", o.stream.MaxAge, "events older than this leave the stream (e.g. 90d, 720h); 0 follows --retention-raw")
 	o.registerRetention(f)
-	f.Int64Var(&o.stream.MaxBytes, "stream-max-bytes", 0, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
-	f.duration(&o.stream.Duplicates, "stream-duplicates", d.Duplicates, "Nats-Msg-Id deduplication window")
-	f.IntVar(&o.stream.Replicas, "stream-replicas", d.Replicas, "stream replicas (on a NATS cluster)")
+	f.Int64Var(&o.stream.MaxBytes, "stream-max-bytes", o.stream.MaxBytes, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
+	f.duration(&o.stream.Duplicates, "stream-duplicates", o.stream.Duplicates, "Nats-Msg-Id deduplication window")
+	f.IntVar(&o.stream.Replicas, "stream-replicas", o.stream.Replicas, "stream replicas (on a NATS cluster)")
 }
 
 // registerRetention registers --retention-raw once, for the stream and the
@@ -118,7 +135,7 @@ func (o *options) registerRetention(f *cmdFlags) {
 	if f.Lookup("retention-raw") != nil {
 		return
 	}
-	f.duration(&o.retentionRaw, "retention-raw", consumer.DefaultConfig().RetentionRaw, "raw events older than this are deleted from SQLite (in small chunks) and leave the stream; 0 keeps them")
+	f.duration(&o.retentionRaw, "retention-raw", o.retentionRaw, "raw events older than this are deleted from SQLite (in small chunks) and leave the stream; 0 keeps them")
 }
 
 // applyRetention makes the stream and the consumer follow --retention-raw
@@ -131,17 +148,15 @@ func (o *options) applyRetention() {
 }
 
 func (o *options) registerConsumer(f *cmdFlags) {
-	d := consumer.DefaultConfig()
-	o.consumer = d
 	o.registerRetention(f)
-	f.duration(&o.consumer.RetentionAggregates, "retention-aggregates", d.RetentionAggregates, "aggregate rows older than this are deleted; 0 keeps them")
-	f.IntVar(&o.consumer.BatchEvents, "batch-events", d.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
-	f.duration(&o.consumer.BatchWait, "batch-wait", d.BatchWait, "or this long after its first message")
-	f.duration(&o.consumer.AckWait, "ack-wait", d.AckWait, "redelivery delay of a message the consumer did not acknowledge")
+	f.duration(&o.consumer.RetentionAggregates, "retention-aggregates", o.consumer.RetentionAggregates, "aggregate rows older than this are deleted; 0 keeps them")
+	f.IntVar(&o.consumer.BatchEvents, "batch-events", o.consumer.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
+	f.duration(&o.consumer.BatchWait, "batch-wait", o.consumer.BatchWait, "or this long after its first message")
+	f.duration(&o.consumer.AckWait, "ack-wait", o.consumer.AckWait, "redelivery delay of a message the consumer did not acknowledge")
 }
 
 func (o *options) registerShutdown(f *cmdFlags) {
-	f.duration(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "longest graceful shutdown; a second signal cuts it short")
+	f.duration(&o.shutdownTimeout, "shutdown-timeout", o.shutdownTimeout, "longest graceful shutdown; a second signal cuts it short")
 }
 
 func (o *options) dbPath() string {
@@ -184,70 +199,64 @@ func (o *options) natsConfig() (embeddednats.Config, error) {
 	return cfg, nil
 }
 
-// newJetStream wraps a connection with the publish settings ingest needs.
-func newJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256), jetstream.WithPublishAsyncTimeout(5*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return js, nil
-}
-
-// connectNATS connects to an external server, retrying in the background
-// while it is not up yet (the Procfile starts every process at once).
-func connectNATS(url, name string, logger *slog.Logger) (*nats.Conn, error) {
-	nc, err := nats.Connect(url,
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				logger.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { logger.Info("nats connected", "url", nc.ConnectedUrlRedacted()) }),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
-	}
-	return nc, nil
-}
-
-// ensureStream declares the stream, retrying until NATS answers or ctx ends.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg ingest.StreamConfig, logger *slog.Logger) error {
-	delay := 100 * time.Millisecond
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := ingest.EnsureStream(cctx, js, cfg)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("declare stream: %w", errors.Join(ctx.Err(), err))
-		}
-		logger.Info("waiting for nats to declare the stream", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 2*time.Second)
-	}
-}
-
 // migrationLog logs the migrations Open applies: on a large database a
 // backfill can take a while, and a silent start looks like a hang.
 func migrationLog(logger *slog.Logger) sql.Option {
 	return sql.WithLogger(logger.With("component", "sql"))
 }
 
-// parse parses a long-running subcommand's flags, settles the retention
-// defaults and builds its logger.
+// parse is the one parse path of the long-running subcommands: the
+// environment twins, then the command line, then the retention defaults
+// settled and every value checked, before the subcommand creates or starts
+// anything (a data dir, a hash key, a migration, NATS). It returns the
+// subcommand's logger.
 func (o *options) parse(f *cmdFlags, args []string, stderr io.Writer) (*slog.Logger, error) {
 	if err := f.parse(args); err != nil {
 		return nil, err
 	}
 	o.applyRetention()
-	return o.log.logger(stderr)
+	logger, err := o.log.logger(stderr)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.validate(f); err != nil {
+		return nil, err
+	}
+	return logger, nil
+}
+
+// validate checks the settings of every flag group f registered, with the
+// checks the parts would make when they start.
+func (o *options) validate(f *cmdFlags) error {
+	has := func(name string) bool { return f.Lookup(name) != nil }
+	if has("ingest-keys") {
+		if _, err := o.ingestConfig(); err != nil {
+			return err
+		}
+	}
+	if has("read-keys") {
+		if _, err := o.analyticsConfig(); err != nil {
+			return err
+		}
+	}
+	if has("nats-addr") {
+		cfg, err := o.natsConfig()
+		if err != nil {
+			return err
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
+	if has("stream-replicas") {
+		if err := o.stream.Validate(); err != nil {
+			return err
+		}
+	}
+	if has("batch-events") {
+		if err := o.consumer.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -63,6 +63,9 @@ func (d durationFlag) String() string {
 	return formatDuration(*d.p)
 }
 
+// Get returns the duration, for flag.Getter.
+func (d durationFlag) Get() any { return *d.p }
+
 func (d durationFlag) Set(s string) error {
 	v, err := parseDuration(s)
 	if err != nil {
@@ -128,7 +131,11 @@ func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 			return
 		}
 		if err := f.Value.Set(v); err != nil {
-			errs = append(errs, fmt.Errorf("parse %s: %w", name, err))
+			if secretFlag(f.Name) { // never print a key, not even a bad one
+				errs = append(errs, fmt.Errorf("%s: want %s", name, expectedForm(f)))
+			} else {
+				errs = append(errs, fmt.Errorf("%s=%q: want %s", name, v, expectedForm(f)))
+			}
 			return
 		}
 		if secretFlag(f.Name) {
@@ -138,6 +145,29 @@ func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// expectedForm describes the values a flag takes, for an error about a bad
+// one.
+func expectedForm(f *flag.Flag) string {
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return "true or false"
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return "a valid value"
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return "a duration such as 50ms or 90d"
+	case int, int64:
+		return "an integer"
+	case uint, uint64:
+		return "a non-negative integer"
+	case float64:
+		return "a number"
+	}
+	return "a valid value"
 }
 
 // errHelp reports that --help was asked for and answered.
@@ -167,8 +197,8 @@ type logOptions struct {
 }
 
 func (o *logOptions) register(f *cmdFlags) {
-	f.StringVar(&o.level, "log-level", "info", "log level: debug, info, warn or error")
-	f.StringVar(&o.format, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.level, "log-level", o.level, "log level: debug, info, warn or error")
+	f.StringVar(&o.format, "log-format", o.format, "log format: text or json")
 }
 
 func (o *logOptions) logger(w io.Writer) (*slog.Logger, error) {

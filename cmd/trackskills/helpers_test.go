@@ -92,18 +92,11 @@ func eventually(tb testing.TB, timeout time.Duration, fn func() error) {
 
 // serveOptions returns serve's options on free ports under a temp dir.
 func serveOptions(tb testing.TB) *options {
-	o := &options{
-		dataDir:         tb.TempDir(),
-		httpAddr:        "127.0.0.1:0",
-		natsAddr:        "127.0.0.1:0",
-		shutdownTimeout: 10 * time.Second,
-	}
-	f := newCmdFlags("serve", "", func(string) string { return "" }, io.Discard)
-	o.registerStream(f)
-	o.registerConsumer(f)
+	o := defaultOptions()
+	o.dataDir, o.httpAddr, o.natsAddr = tb.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	o.applyRetention()
 	o.consumer.BatchWait = 20 * time.Millisecond
-	return o
+	return &o
 }
 
 // mustStartServe starts serve in-process; Cleanup closes it.

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackskills/trackskills/claudecode"
 	"github.com/trackskills/trackskills/claudecode/hookcmd"
 )
 
@@ -25,13 +25,6 @@ PostToolUse, PostToolUseFailure and UserPromptExpansion, with TRACKSKILLS_URL
 in the settings' env block. --http installs Claude Code HTTP hooks instead,
 which POST to <url>/api/hooks/claude-code (no process per call, but
 synchronous: nothing is spooled when the server is down).`
-
-// hookEvents are the hook events the command hook listens to.
-var hookEvents = []string{"PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptExpansion"}
-
-// httpHookEvents leave out PreToolUse: an HTTP hook is synchronous, and
-// Claude Code sends duration_ms itself since v2.1.119.
-var httpHookEvents = []string{"PostToolUse", "PostToolUseFailure", "UserPromptExpansion"}
 
 func runHookInstall(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, install bool) error {
 	name := "hook uninstall"
@@ -65,38 +58,32 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	settings := &jsonObject{}
-	if len(bytes.TrimSpace(old)) > 0 {
-		v, err := decodeOrdered(old)
-		if err != nil {
-			return fmt.Errorf("%s is not valid JSON (fix it first; nothing was changed): %w", path, err)
-		}
-		obj, ok := v.(*jsonObject)
-		if !ok {
-			return fmt.Errorf("%s does not hold a JSON object; nothing was changed", path)
-		}
-		settings = obj
+	settings, err := claudecode.ParseSettings(old)
+	if errors.Is(err, claudecode.ErrNotObject) {
+		return fmt.Errorf("%s does not hold a JSON object; nothing was changed", path)
+	} else if err != nil {
+		return fmt.Errorf("%s is not valid JSON (fix it first; nothing was changed): %w", path, err)
 	}
 	// The diff compares the old settings in our layout, so that it shows
 	// what changed, not how the file was indented.
-	before := encodeOrdered(settings)
+	before := settings.Encode()
 	command := hookCommand()
 	if *project != "" && !*useHTTP {
 		// A project's settings are shared (often committed): no path of
 		// this machine in them. Teammates need trackskills on their PATH.
 		command = "trackskills hook"
 	}
-	removeOurHooks(settings, command)
+	settings.RemoveHooks(command)
 	if install {
-		addOurHooks(settings, *useHTTP, strings.TrimRight(*url, "/"), command)
+		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: strings.TrimRight(*url, "/"), Command: command})
 	}
-	updated := encodeOrdered(settings)
+	updated := settings.Encode()
 	if bytes.Equal(updated, before) {
 		fmt.Fprintf(stdout, "%s: already up to date, nothing to change\n", path)
 		return nil
 	}
 	fmt.Fprintf(stdout, "--- %s\n+++ %s (%s)\n", path, path, name)
-	writeLineDiff(stdout, string(before), string(updated))
+	fmt.Fprint(stdout, claudecode.Diff(string(before), string(updated)))
 	if *dryRun {
 		fmt.Fprintln(stdout, "(dry run: nothing written)")
 		return nil
@@ -169,349 +156,4 @@ func hookCommandFor(exe string) string {
 		return quote(lean)
 	}
 	return quote(exe) + " hook"
-}
-
-// isOurHook reports whether a hook handler is Track Skills': a command
-// hook that runs "<...trackskills...> hook", trackskills-hook, or exactly
-// command (this binary, whatever its name), or an HTTP hook to
-// /api/hooks/claude-code.
-func isOurHook(v any, command string) bool {
-	h, ok := v.(*jsonObject)
-	if !ok {
-		return false
-	}
-	typ, _ := h.get("type").(string)
-	switch typ {
-	case "command":
-		cmd, _ := h.get("command").(string)
-		cmd = strings.TrimSpace(cmd)
-		return cmd == command || strings.Contains(cmd, "trackskills") && strings.HasSuffix(cmd, " hook") ||
-			strings.HasSuffix(strings.Trim(cmd, "'\""), "trackskills-hook")
-	case "http":
-		url, _ := h.get("url").(string)
-		return strings.Contains(url, "/api/hooks/claude-code")
-	}
-	return false
-}
-
-// removeOurHooks deletes our handlers, then the matcher groups and events
-// left empty by that, and our env variable.
-func removeOurHooks(settings *jsonObject, command string) {
-	hooks, ok := settings.get("hooks").(*jsonObject)
-	if !ok {
-		return
-	}
-	for _, event := range append([]string(nil), hooks.keys...) {
-		groups, ok := hooks.get(event).([]any)
-		if !ok {
-			continue
-		}
-		var keptGroups []any
-		changed := false
-		for _, g := range groups {
-			group, ok := g.(*jsonObject)
-			handlers, ok2 := group.get("hooks").([]any)
-			if !ok || !ok2 {
-				keptGroups = append(keptGroups, g)
-				continue
-			}
-			var kept []any
-			for _, hd := range handlers {
-				if isOurHook(hd, command) {
-					changed = true
-					continue
-				}
-				kept = append(kept, hd)
-			}
-			if len(kept) == 0 && len(handlers) > 0 {
-				continue // the group held only ours
-			}
-			group.set("hooks", kept)
-			keptGroups = append(keptGroups, group)
-		}
-		if !changed {
-			continue
-		}
-		if len(keptGroups) == 0 {
-			hooks.del(event)
-		} else {
-			hooks.set(event, keptGroups)
-		}
-	}
-	if len(hooks.keys) == 0 {
-		settings.del("hooks")
-	}
-	if env, ok := settings.get("env").(*jsonObject); ok {
-		env.del("TRACKSKILLS_URL")
-		if len(env.keys) == 0 {
-			settings.del("env")
-		}
-	}
-}
-
-// addOurHooks adds a matcher group with our handler to each event.
-func addOurHooks(settings *jsonObject, useHTTP bool, url, command string) {
-	hooks, ok := settings.get("hooks").(*jsonObject)
-	if !ok {
-		hooks = &jsonObject{}
-		settings.set("hooks", hooks)
-	}
-	events := hookEvents
-	if useHTTP {
-		events = httpHookEvents
-	}
-	for _, event := range events {
-		handler := &jsonObject{}
-		if useHTTP {
-			handler.set("type", "http")
-			handler.set("url", url+"/api/hooks/claude-code")
-			handler.set("timeout", json.Number("3"))
-			headers := &jsonObject{}
-			headers.set("X-Trackskills-User", "$USER")
-			headers.set("Authorization", "Bearer $TRACKSKILLS_KEY")
-			handler.set("headers", headers)
-			handler.set("allowedEnvVars", []any{"USER", "TRACKSKILLS_KEY"})
-		} else {
-			handler.set("type", "command")
-			handler.set("command", command)
-			handler.set("async", true)
-			handler.set("timeout", json.Number("10"))
-		}
-		group := &jsonObject{}
-		if event != "UserPromptExpansion" {
-			group.set("matcher", "*")
-		}
-		group.set("hooks", []any{handler})
-		groups, _ := hooks.get(event).([]any)
-		hooks.set(event, append(groups, group))
-	}
-	if !useHTTP {
-		env, ok := settings.get("env").(*jsonObject)
-		if !ok {
-			env = &jsonObject{}
-			settings.set("env", env)
-		}
-		env.set("TRACKSKILLS_URL", url)
-	}
-}
-
-// jsonObject is a JSON object that keeps its keys' order, so that a
-// rewritten settings.json differs from the old one only where we changed
-// it.
-type jsonObject struct {
-	keys []string
-	vals map[string]any
-}
-
-func (o *jsonObject) get(k string) any {
-	if o == nil || o.vals == nil {
-		return nil
-	}
-	return o.vals[k]
-}
-
-func (o *jsonObject) set(k string, v any) {
-	if o.vals == nil {
-		o.vals = map[string]any{}
-	}
-	if _, ok := o.vals[k]; !ok {
-		o.keys = append(o.keys, k)
-	}
-	o.vals[k] = v
-}
-
-func (o *jsonObject) del(k string) {
-	if _, ok := o.vals[k]; !ok {
-		return
-	}
-	delete(o.vals, k)
-	for i, key := range o.keys {
-		if key == k {
-			o.keys = append(o.keys[:i], o.keys[i+1:]...)
-			break
-		}
-	}
-}
-
-// decodeOrdered parses JSON into *jsonObject, []any, string, json.Number,
-// bool and nil.
-func decodeOrdered(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return v, nil
-}
-
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := &jsonObject{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key, _ := kt.(string)
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				obj.set(key, v)
-			}
-			_, err := dec.Token() // }
-			return obj, err
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			_, err := dec.Token() // ]
-			return arr, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	}
-	return tok, nil
-}
-
-// encodeOrdered writes v as JSON indented by two spaces, as Claude Code
-// writes its settings.
-func encodeOrdered(v any) []byte {
-	var buf bytes.Buffer
-	writeValue(&buf, v, 0)
-	buf.WriteByte('\n')
-	return buf.Bytes()
-}
-
-func writeValue(buf *bytes.Buffer, v any, depth int) {
-	indent := func(d int) { buf.WriteString(strings.Repeat("  ", d)) }
-	switch x := v.(type) {
-	case *jsonObject:
-		if len(x.keys) == 0 {
-			buf.WriteString("{}")
-			return
-		}
-		buf.WriteString("{\n")
-		for i, k := range x.keys {
-			indent(depth + 1)
-			writeString(buf, k)
-			buf.WriteString(": ")
-			writeValue(buf, x.vals[k], depth+1)
-			if i < len(x.keys)-1 {
-				buf.WriteByte(',')
-			}
-			buf.WriteByte('\n')
-		}
-		indent(depth)
-		buf.WriteByte('}')
-	case []any:
-		if len(x) == 0 {
-			buf.WriteString("[]")
-			return
-		}
-		buf.WriteString("[\n")
-		for i, e := range x {
-			indent(depth + 1)
-			writeValue(buf, e, depth+1)
-			if i < len(x)-1 {
-				buf.WriteByte(',')
-			}
-			buf.WriteByte('\n')
-		}
-		indent(depth)
-		buf.WriteByte(']')
-	case string:
-		writeString(buf, x)
-	case json.Number:
-		buf.WriteString(x.String())
-	case bool:
-		if x {
-			buf.WriteString("true")
-		} else {
-			buf.WriteString("false")
-		}
-	case nil:
-		buf.WriteString("null")
-	}
-}
-
-func writeString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	buf.Truncate(buf.Len() - 1) // Encode's newline
-}
-
-// writeLineDiff prints a minimal line diff of a and b ("-" and "+" lines
-// with two lines of context).
-func writeLineDiff(w io.Writer, a, b string) {
-	al, bl := splitLines(a), splitLines(b)
-	// Longest common subsequence, small inputs.
-	n, m := len(al), len(bl)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if al[i] == bl[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	type line struct {
-		op   byte
-		text string
-	}
-	var out []line
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && al[i] == bl[j]:
-			out = append(out, line{' ', al[i]})
-			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			out = append(out, line{'+', bl[j]})
-			j++
-		default:
-			out = append(out, line{'-', al[i]})
-			i++
-		}
-	}
-	for k, l := range out {
-		near := false
-		for d := -2; d <= 2; d++ {
-			if k+d >= 0 && k+d < len(out) && out[k+d].op != ' ' {
-				near = true
-			}
-		}
-		if near {
-			fmt.Fprintf(w, "%c %s\n", l.op, l.text)
-		}
-	}
-}
-
-func splitLines(s string) []string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
 }

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/trackskills/trackskills/claudecode"
 )
 
 const otherSettings = `{
@@ -182,33 +184,6 @@ func mustJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-// The example settings are valid, and hook install recognises their hooks
-// as its own (so uninstall removes them).
-func TestHookInstall_Examples(t *testing.T) {
-	for file, want := range map[string]struct {
-		typ    string
-		events int
-	}{
-		"../../examples/claude-code/settings.command-hook.json": {"command", 4},
-		"../../examples/claude-code/settings.http-hook.json":    {"http", 3},
-	} {
-		got := countOurs(decodeJSONFile(t, file), want.typ)
-		if len(got) != want.events {
-			t.Errorf("%s: our %s hooks %v, want %d events", file, want.typ, got, want.events)
-		}
-		b, _ := os.ReadFile(file)
-		v, err := decodeOrdered(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		settings := v.(*jsonObject)
-		removeOurHooks(settings, hookCommand())
-		if len(settings.keys) != 0 {
-			t.Errorf("%s: after removing ours, %s is left", file, encodeOrdered(settings))
-		}
-	}
-}
-
 // hook install sets up the lean trackskills-hook when it sits beside
 // trackskills, and recognises it as ours.
 func TestHookInstall_PrefersTheLeanBinary(t *testing.T) {
@@ -231,10 +206,7 @@ func TestHookInstall_PrefersTheLeanBinary(t *testing.T) {
 	if cmd != "'"+lean+"'" {
 		t.Errorf("with the lean binary: %q, want %q", cmd, "'"+lean+"'")
 	}
-	h := &jsonObject{}
-	h.set("type", "command")
-	h.set("command", cmd)
-	if !isOurHook(h, "trackskills hook") {
+	if !claudecode.IsOurCommand(cmd, "trackskills hook") {
 		t.Errorf("%q is not recognised as ours", cmd)
 	}
 }

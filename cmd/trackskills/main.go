@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runHook
 	case "send":
 		cmd = runSend
+	case "version", "--version":
+		cmd = runVersion
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -80,6 +82,7 @@ Commands:
   seed       fill a database with realistic events through the consumer's write path
   hook       record a Claude Code hook call read on stdin; hook install adds it to settings.json
   send       send one event from a script: trackskills send NAME [--status ...]
+  version    print the version, the VCS revision and the Go version (also --version)
 
 Run "trackskills <command> --help" for the flags of a command.
 Every flag has an environment twin: --data-dir is TRACKSKILLS_DATA_DIR.

@@ -6,16 +6,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/trackskills/trackskills"
 )
 
-func TestSeed_WritesRealisticEventsThatServeReports(t *testing.T) {
+func TestSeed_WritesEventsThatServeReports(t *testing.T) {
 	const n = 20_000
 	o := serveOptions(t)
 	var out, errOut bytes.Buffer
@@ -33,49 +29,12 @@ func TestSeed_WritesRealisticEventsThatServeReports(t *testing.T) {
 	if len(events) != n {
 		t.Fatalf("stored %d events, want %d", len(events), n)
 	}
-	if !slices.IsSortedFunc(events, func(a, b trackskills.Event) int { return int(a.Timestamp - b.Timestamp) }) {
-		t.Error("events are not stored in timestamp order")
+	// The shape of the events is tested in package loadgen; here, that
+	// serve reports what seed wrote.
+	users := map[string]bool{}
+	for _, ev := range events {
+		users[ev.UserHash] = true
 	}
-	hex16 := regexp.MustCompile(`^[0-9a-f]{16}$`) // hashes as stored: 8 bytes
-	ulidRe := regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
-	status := map[string]int{}
-	sources := map[string]int{}
-	users := map[string]int{}
-	for i, ev := range events {
-		status[ev.Status]++
-		sources[ev.Source]++
-		users[ev.UserHash]++
-		if !ulidRe.MatchString(ev.EventID) || !hex16.MatchString(ev.UserHash) || !hex16.MatchString(ev.SessionHash) {
-			t.Fatalf("event %d: id %q, user %q, session %q: want a ULID and 16-hex hashes", i, ev.EventID, ev.UserHash, ev.SessionHash)
-		}
-		if i > 0 && ev.EventID[:10] < events[i-1].EventID[:10] {
-			t.Fatalf("event %d: id %s sorts before %s", i, ev.EventID, events[i-1].EventID)
-		}
-		if ev.Status != trackskills.StatusSuccess && (ev.ErrorType == "" || ev.ErrorMessage == "") {
-			t.Fatalf("event %d: %s without error type or message", i, ev.Status)
-		}
-		if ev.DurationMs == nil {
-			t.Fatalf("event %d: no duration", i)
-		}
-	}
-	if e := float64(status["error"]) / n; e < 0.04 || e > 0.06 {
-		t.Errorf("error share %.3f, want about 0.05", e)
-	}
-	if e := float64(status["timeout"]) / n; e < 0.006 || e > 0.014 {
-		t.Errorf("timeout share %.3f, want about 0.01", e)
-	}
-	if sources["api"] == 0 || sources["hook"] == 0 || len(sources) != 2 {
-		t.Errorf("sources %v, want api and hook", sources)
-	}
-	counts := make([]int, 0, len(users))
-	for _, c := range users {
-		counts = append(counts, c)
-	}
-	slices.Sort(counts)
-	if med, top := counts[len(counts)/2], counts[len(counts)-1]; top < 10*med {
-		t.Errorf("heaviest user sent %d events, the median one %d: want a heavy tail", top, med)
-	}
-
 	app := mustStartServe(t, o)
 	resp, err := http.Get(app.URL() + "/analytics/summary?days=30")
 	if err != nil {

@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -29,23 +27,22 @@ events to SQLite, and the analytics API, on one HTTP port. The parts talk in-pro
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("serve", serveSummary, getenv, stderr)
-	var o options
+	o := defaultOptions()
 	o.log.register(f)
 	o.registerData(f)
-	o.registerHTTP(f, "127.0.0.1:8080")
+	o.registerHTTP(f)
 	o.registerAnalytics(f)
 	o.registerNATSServer(f)
 	o.registerStream(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
-	var cpuProfile string
-	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run to this file (for benchmarks)")
+	f.StringVar(&o.cpuProfile, "cpu-profile", o.cpuProfile, "write a CPU profile of the whole run to this file (for benchmarks)")
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
-	if cpuProfile != "" {
-		stopProfile, err := startCPUProfile(cpuProfile)
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -221,62 +218,6 @@ func (a *serveApp) Close(ctx context.Context) error {
 		errs = append(errs, a.db.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// drainConn flushes what the connection still has to send (acks included)
-// and closes it.
-func drainConn(ctx context.Context, nc *nats.Conn) error {
-	if nc.IsClosed() {
-		return nil
-	}
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return nil // a connection that cannot drain has nothing left to flush
-	}
-	select {
-	case <-closed:
-		return nil
-	case <-ctx.Done():
-		nc.Close()
-		return fmt.Errorf("drain nats connection: %w", ctx.Err())
-	}
-}
-
-// shutdownWithSignals runs closeFn with the shutdown timeout; a second
-// SIGINT or SIGTERM cuts it short.
-func shutdownWithSignals(timeout time.Duration, logger *slog.Logger, closeFn func(context.Context) error) error {
-	logger.Info("shutting down", "timeout", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	// A repeat within a second is the same request delivered twice: a
-	// terminal's Ctrl-C reaches the whole process group, and foreman then
-	// sends its own SIGTERM to every process.
-	grace := time.Now().Add(time.Second)
-	go func() {
-		for {
-			select {
-			case <-sig:
-				if time.Now().Before(grace) {
-					continue
-				}
-				logger.Warn("second signal: cutting the shutdown short")
-				cancel()
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	err := closeFn(ctx)
-	if err == nil {
-		logger.Info("stopped")
-	}
-	return err
 }
 
 // startCPUProfile profiles the process into path until the returned

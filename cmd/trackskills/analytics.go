@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/sql"
+)
+
+const analyticsSummary = `Runs the analytics API alone (GET /analytics/...), reading the SQLite
+file that the consumer writes, read-only.`
+
+func runAnalytics(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("analytics", analyticsSummary, getenv, stderr)
+	o := defaultOptions()
+	o.httpAddr = "127.0.0.1:8081" // beside ingest's 8080, the Procfile way
+	o.log.register(f)
+	o.registerData(f)
+	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HTTP listen address (host:port)")
+	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
+	o.registerAnalytics(f)
+	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
+	o.registerShutdown(f)
+	logger, err := o.parse(f, args, stderr)
+	if err != nil {
+		return err
+	}
+	acfg, err := o.analyticsConfig()
+	if err != nil {
+		return err
+	}
+	// The consumer creates the schema; wait for it (Procfile start order).
+	db, err := sql.OpenReadOnly(ctx, o.dbPath())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer db.Close()
+	e := httpapi.NewEcho(logger.With("component", "analytics"), echo.ExtractIPDirect())
+	httpapi.RegisterHealth(e, httpapi.Check{Name: "database", Fn: db.Ping})
+	api := analytics.New(acfg, db, logger.With("component", "analytics"))
+	var live *analytics.Live
+	if o.natsURL != "" {
+		// Live mode only reads: it waits for NATS in the background.
+		nc, err := connectNATS(o.natsURL, "trackskills-analytics-live", logger)
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		live = analytics.NewLive(analytics.LiveConfig{}, nc, logger.With("component", "live"))
+		api.SetLive(live)
+	}
+	if err := api.Register(e); err != nil {
+		return err
+	}
+	srv, err := httpapi.Listen(o.httpAddr, e)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	logger.Info("analytics listening", "url", srv.URL(), "db", o.dbPath(), "keys", len(acfg.ReadKeys))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-served:
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		if live != nil {
+			live.Close() // live responses never go idle by themselves
+		}
+		return srv.Shutdown(ctx)
+	}))
+}

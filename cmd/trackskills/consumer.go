@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/sql"
+)
+
+const consumerSummary = `Runs the consumer alone: reads the events stream from --nats-url in
+batches, writes each batch to SQLite in one transaction, then acknowledges it.`
+
+func runConsumer(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("consumer", consumerSummary, getenv, stderr)
+	o := defaultOptions()
+	o.log.register(f)
+	o.registerData(f)
+	o.registerNATSClient(f)
+	o.registerConsumer(f)
+	o.registerShutdown(f)
+	f.StringVar(&o.healthAddr, "health-addr", o.healthAddr, "optional HTTP address for /healthz and /readyz (empty = none)")
+	logger, err := o.parse(f, args, stderr)
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open(ctx, o.dbPath(), migrationLog(logger))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	nc, err := connectNATS(o.natsURL, "trackskills-consumer", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := newJetStream(nc)
+	if err != nil {
+		return err
+	}
+	cons, err := consumer.New(o.consumer, js, db, logger.With("component", "consumer"))
+	if err != nil {
+		return err
+	}
+	var health *httpapi.Server
+	if o.healthAddr != "" {
+		if health, err = startHealth(o.healthAddr, logger, db, cons); err != nil {
+			return err
+		}
+	}
+	cctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cons.Run(cctx) }()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-done:
+		done <- runErr
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		var errs []error
+		if health != nil {
+			errs = append(errs, health.Shutdown(ctx))
+		}
+		stop()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("wait for consumer: %w", ctx.Err()))
+		}
+		errs = append(errs, drainConn(ctx, nc), db.Close())
+		return errors.Join(errs...)
+	}))
+}
+
+// startHealth serves /healthz and /readyz for the consumer process.
+func startHealth(addr string, logger *slog.Logger, db *sql.DB, cons *consumer.Consumer) (*httpapi.Server, error) {
+	e := httpapi.NewEcho(logger, echo.ExtractIPDirect())
+	httpapi.RegisterHealth(e,
+		httpapi.Check{Name: "database", Fn: db.Ping},
+		httpapi.Check{Name: "consumer", Fn: func(context.Context) error {
+			if !cons.Ready() {
+				return errors.New("not attached to the stream")
+			}
+			return nil
+		}})
+	srv, err := httpapi.Listen(addr, e)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			logger.Error("health server", "err", err)
+		}
+	}()
+	return srv, nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/ingest"
+)
+
+const ingestSummary = `Runs the HTTP ingest endpoint alone (POST /api/track, /api/track/batch),
+publishing to the NATS server at --nats-url. It declares the events stream.`
+
+func runIngest(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("ingest", ingestSummary, getenv, stderr)
+	o := defaultOptions()
+	o.log.register(f)
+	o.registerDataDir(f)
+	o.registerHTTP(f)
+	o.registerNATSClient(f)
+	o.registerStream(f)
+	o.registerShutdown(f)
+	logger, err := o.parse(f, args, stderr)
+	if err != nil {
+		return err
+	}
+	icfg, err := o.ingestConfig()
+	if err != nil {
+		return err
+	}
+	key, err := ingest.LoadOrCreateKey(o.dataDir, getenv("TRACKSKILLS_HASH_KEY"))
+	if err != nil {
+		return err
+	}
+	nc, err := connectNATS(o.natsURL, "trackskills-ingest", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := newJetStream(nc)
+	if err != nil {
+		return err
+	}
+	if err := ensureStream(ctx, js, o.stream, logger); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	srv := ingest.New(icfg, js, key, logger.With("component", "ingest"))
+	hs, err := httpapi.Listen(o.httpAddr, srv.Handler())
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve() }()
+	logger.Info("ingest listening", "url", hs.URL(), "nats", o.natsURL, "keys", len(icfg.Keys))
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-served:
+	}
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		// The HTTP server first: its requests finish their publishes.
+		return errors.Join(hs.Shutdown(ctx), srv.Shutdown(ctx), drainConn(ctx, nc))
+	}))
+}

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills/embeddednats"
+)
+
+const natsSummary = `Runs the embedded NATS server with JetStream alone (its store under
+<data-dir>/nats) and declares the events stream, for the Procfile way.`
+
+func runNATS(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+	f := newCmdFlags("nats", natsSummary, getenv, stderr)
+	o := defaultOptions()
+	o.log.register(f)
+	o.registerDataDir(f)
+	o.registerNATSServer(f)
+	o.registerStream(f)
+	o.registerShutdown(f)
+	logger, err := o.parse(f, args, stderr)
+	if err != nil {
+		return err
+	}
+	ncfg, err := o.natsConfig()
+	if err != nil {
+		return err
+	}
+	ns, err := embeddednats.Start(ncfg, logger.With("component", "nats"))
+	if err != nil {
+		return err
+	}
+	nc, err := ns.Connect("trackskills-nats")
+	if err == nil {
+		var js jetstream.JetStream
+		if js, err = newJetStream(nc); err == nil {
+			err = ensureStream(ctx, js, o.stream, logger)
+		}
+	}
+	if err == nil {
+		logger.Info("nats ready", "url", ns.ClientURL())
+		<-ctx.Done()
+	}
+	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		var errs []error
+		if nc != nil {
+			errs = append(errs, drainConn(ctx, nc))
+		}
+		return errors.Join(append(errs, ns.Shutdown(ctx))...)
+	})
+	return errors.Join(err, closeErr)
+}
