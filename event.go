@@ -11,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of the event contract (SPEC §2).
+// Limits of the event contract (docs/CONTRACT.md, The event).
 const (
 	MaxToolName     = 128  // characters
 	MaxCategory     = 64   // characters
@@ -119,9 +119,10 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// Validate checks every rule of SPEC §2 and returns the event to publish. It
-// leaves EventID, UserHash and SessionHash for the caller, which knows the
-// hash key and the client; ReceivedAt is now.
+// Validate checks every rule of the event (docs/CONTRACT.md, The event)
+// and returns the event to publish. It leaves EventID, UserHash and
+// SessionHash for the caller, which knows the hash key and the client;
+// ReceivedAt is now.
 func (in *Input) Validate(now time.Time) (Event, error) {
 	ev := Event{
 		ToolName:     in.ToolName,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures the analytics API at EVENTS events (issue 3) and, in the same
+# Measures the analytics API at EVENTS events and, in the same
 # run, the seed's way of answering the same questions: a query over the raw
 # table. Results go to bench/out/<timestamp>/ and a summary to stdout.
 #

@@ -83,7 +83,7 @@ func TestMap_Golden(t *testing.T) {
 		})
 	}
 	if n < 20 {
-		t.Fatalf("%d fixtures, want every example of claude-code.md and more", n)
+		t.Fatalf("%d fixtures, want every documented example payload and more", n)
 	}
 }
 

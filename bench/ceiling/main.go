@@ -24,10 +24,10 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// maxBody is the ingest API's body limit (SPEC §3: 1 MiB per batch).
+// maxBody is the ingest API's body limit (docs/CONTRACT.md, Ingest API: 1 MiB per batch).
 const maxBody = 1 << 20
 
-// event has the fields of an event as a client sends it (SPEC §2), so that
+// event has the fields of an event as a client sends it (docs/CONTRACT.md, The event), so that
 // decoding costs what it costs in ingest.
 type event struct {
 	ToolName          string          `json:"tool_name"`
