@@ -71,7 +71,7 @@ func (s *Server) handleClaudeHook(c echo.Context) error {
 		}
 		return err
 	}
-	if err := s.publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
+	if err := s.pub.Publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
 		return err
 	}
 	return hookOK(c, "")

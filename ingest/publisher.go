@@ -12,12 +12,13 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/wire"
 )
 
-// ErrUnavailable reports that the stream cannot take events now; ingest
-// answers 503 with Retry-After.
-var ErrUnavailable = errors.New("stream unavailable")
+// ErrUnavailable reports that the stream cannot take events now. It wraps
+// httpapi.ErrUnavailable, so the answer is a 503 with Retry-After.
+var ErrUnavailable = fmt.Errorf("stream %w", httpapi.ErrUnavailable)
 
 // ErrClosed reports a publish after Close.
 var ErrClosed = errors.New("publisher closed")

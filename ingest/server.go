@@ -137,25 +137,6 @@ func (s *Server) checkStream(ctx context.Context) error {
 	return err
 }
 
-// publish publishes events. An error of a stream that cannot take them now
-// also matches httpapi.ErrUnavailable, so that the answer is a 503 with
-// Retry-After.
-func (s *Server) publish(ctx context.Context, events []trackskills.Event) error {
-	err := s.pub.Publish(ctx, events)
-	if err != nil && errors.Is(err, ErrUnavailable) {
-		return unavailableError{err}
-	}
-	return err
-}
-
-// unavailableError is a publish error that matches httpapi.ErrUnavailable
-// and keeps its own message.
-type unavailableError struct{ error }
-
-func (e unavailableError) Unwrap() error { return e.error }
-
-func (unavailableError) Is(target error) bool { return target == httpapi.ErrUnavailable }
-
 func (s *Server) rateLimiter() echo.MiddlewareFunc {
 	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(s.cfg.RateLimit), Burst: int(s.cfg.RateLimit) + 1, ExpiresIn: 3 * time.Minute,
@@ -242,7 +223,7 @@ func (s *Server) handleTrack(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
+	if err := s.pub.Publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, trackResponse{Success: true, Message: "Event tracked", EventID: ev.EventID})
@@ -314,7 +295,7 @@ func (s *Server) handleBatch(c echo.Context) error {
 		resp.Error = "no valid event in the batch; see rejected"
 		return c.JSON(http.StatusBadRequest, resp)
 	}
-	if err := s.publish(c.Request().Context(), events); err != nil {
+	if err := s.pub.Publish(c.Request().Context(), events); err != nil {
 		return err
 	}
 	resp.Success, resp.Accepted = true, len(events)
