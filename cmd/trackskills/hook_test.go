@@ -17,6 +17,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/claudecode/hookcmd"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 const fixtures = "../../claudecode/testdata/hooks/"
@@ -25,7 +26,7 @@ const fixtures = "../../claudecode/testdata/hooks/"
 // code, stdout and stderr.
 func runBinary(t *testing.T, stdin []byte, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(mustBuildBinary(t), args...)
+	cmd := exec.Command(testkit.MustBuildBinary(t, testkit.Trackskills), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errOut bytes.Buffer
@@ -122,7 +123,7 @@ func TestHook_CommandAndHTTPEndToEnd(t *testing.T) {
 		"toolu_01CmDtImEd1aB2cD3eF4gH5i": {"Glob", "builtin", "success", "", 30, 10_000},
 	}
 	var got map[string][]trackskills.Event
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		got = storedByID(t, o.dbPath())
 		if len(got) < len(want)+2 { // + the /deploy-runbook expansion and old_skill_command
 			return fmt.Errorf("%d events stored", len(got))
@@ -174,7 +175,7 @@ func TestHook_SpoolsWhileDownThenDelivers(t *testing.T) {
 		t.Skip("end to end")
 	}
 	spool := t.TempDir()
-	down := []string{"TRACKSKILLS_URL=http://" + freeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=500ms"}
+	down := []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=500ms"}
 	const n = 12
 	payload := func(i int) []byte {
 		return []byte(fmt.Sprintf(`{"hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"toolu_spool%03d","duration_ms":%d}`, i, i))
@@ -199,7 +200,7 @@ func TestHook_SpoolsWhileDownThenDelivers(t *testing.T) {
 	up := []string{"TRACKSKILLS_URL=" + app.URL(), "TRACKSKILLS_SPOOL_DIR=" + spool}
 	runHookBinary(t, payload(n), up...)
 	runHookBinary(t, payload(0), up...) // a retry of a spooled one
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		got := storedByID(t, o.dbPath())
 		if len(got) != n+1 {
 			return fmt.Errorf("%d events stored, want %d", len(got), n+1)
@@ -226,7 +227,7 @@ func TestHook_SpoolIsBounded(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spool, "spool.ndjson"), buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	down := []string{"TRACKSKILLS_URL=http://" + freeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=300ms"}
+	down := []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=300ms"}
 	for i := 0; i < 3; i++ {
 		runHookBinary(t, []byte(fmt.Sprintf(`{"hook_event_name":"PostToolUse","tool_name":"New","tool_use_id":"toolu_new%d"}`, i)), down...)
 	}
@@ -241,7 +242,7 @@ func TestHook_SpoolIsBounded(t *testing.T) {
 // Garbage, other events and a hook that cannot reach anything: exit 0,
 // nothing on stdout, never exit 2.
 func TestHook_NeverFails(t *testing.T) {
-	env := []string{"TRACKSKILLS_URL=http://" + freeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + t.TempDir(), "TRACKSKILLS_TIMEOUT=200ms"}
+	env := []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + t.TempDir(), "TRACKSKILLS_TIMEOUT=200ms"}
 	for _, in := range []string{"", "not json", "[1,2]", `{"hook_event_name":"Stop"}`, `{"hook_event_name":"PostToolUse"}`, `{"hook_event_name":"PostToolUse","tool_name":"` + strings.Repeat("x", 500) + `"}`} {
 		runHookBinary(t, []byte(in), env...)
 	}
@@ -295,10 +296,7 @@ func TestHook_LeanBinary(t *testing.T) {
 			t.Errorf("trackskills-hook depends on %s: it must start fast", heavy)
 		}
 	}
-	lean := filepath.Join(t.TempDir(), "trackskills-hook")
-	if out, err := exec.Command("go", "build", "-o", lean, "../trackskills-hook").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	lean := testkit.MustBuildBinary(t, "./cmd/trackskills-hook")
 	o := serveOptions(t)
 	app := mustStartServe(t, o)
 	for _, name := range []string{"mcp_failure", "skill_post"} {
@@ -311,7 +309,7 @@ func TestHook_LeanBinary(t *testing.T) {
 			t.Fatalf("%s: %v, stdout %q: want exit 0 and nothing on stdout", name, err, stdout.String())
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		got := storedByID(t, o.dbPath())
 		a, b := got["toolu_01M3cpZr8wqYhT6eVn2KxDfB"], got["toolu_01Pq7sK2vW9xYz3aB4cD5eFg"]
 		if len(a) != 1 || len(b) != 1 {
