@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // The dashboard tests drive Debian's headless Chromium (installed by
@@ -189,7 +191,7 @@ func apiGet(t *testing.T, base, path string, out any) {
 func postEvent(t *testing.T, base string, ev map[string]any) {
 	t.Helper()
 	body, _ := json.Marshal(ev)
-	if code, err := postJSON(http.DefaultClient, base+"/api/track", body, nil, nil); err != nil || code != http.StatusOK {
+	if code, err := testkit.PostJSON(http.DefaultClient, base+"/api/track", body, nil, nil); err != nil || code != http.StatusOK {
 		t.Fatalf("POST /api/track: %d %v", code, err)
 	}
 }
@@ -259,7 +261,7 @@ func TestDashboard_Seeded(t *testing.T) {
 	// An event made to break out of the page: it must show as text only.
 	postEvent(t, base, map[string]any{"tool_name": xssTool, "status": "error", "error_type": xssTool,
 		"error_message": xssMessage, "duration_ms": 7})
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		var res struct{ Count int }
 		apiGet(t, base, "/analytics/errors?hours=1&tool="+url.QueryEscape(xssTool), &res)
 		if res.Count != 1 {
@@ -364,7 +366,7 @@ func TestDashboard_Seeded(t *testing.T) {
 		})()`)
 		tb.do(t, 10*time.Second, chromedp.MouseClickXY(pt.X, pt.Y))
 		tb.do(t, 10*time.Second, chromedp.WaitVisible(chromedp.CSS(`#tool-detail[open]`)))
-		eventually(t, 10*time.Second, func() error {
+		testkit.Eventually(t, 10*time.Second, func() error {
 			name := evalAs[string](t, tb, `document.getElementById("tool-detail-name").textContent`)
 			blank := evalAs[[]string](t, tb, fmt.Sprintf(canvasesDrawn, `["chart-detail"]`))
 			if strings.TrimSpace(name) != top[0].ToolName || len(blank) > 0 {
@@ -382,7 +384,7 @@ func TestDashboard_Seeded(t *testing.T) {
 
 	t.Run("LiveShowsANewEventWithin2s", func(t *testing.T) {
 		tb.do(t, 10*time.Second, chromedp.Click(chromedp.CSS(`#live-toggle`)))
-		eventually(t, 10*time.Second, func() error {
+		testkit.Eventually(t, 10*time.Second, func() error {
 			status := strings.ToLower(evalAs[string](t, tb, `document.getElementById("live-status").textContent`))
 			if !strings.Contains(status, "connected") || strings.Contains(status, "reconnect") {
 				return fmt.Errorf("live status %q", status)
@@ -442,7 +444,7 @@ func TestDashboard_EmptyAndKeys(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#key-input`), "wrong-key"),
 		chromedp.Click(chromedp.CSS(`#key-submit`)))
 	tb.waitState(t, 20*time.Second, "needs-key")
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		msg := evalAs[string](t, tb, `document.getElementById("key-message").textContent`)
 		if !strings.Contains(strings.ToLower(msg), "refused") {
 			return fmt.Errorf("key message %q does not say the key was refused", msg)

@@ -6,17 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/claudecode/hookcmd"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 const fixtures = "../../claudecode/testdata/hooks/"
@@ -25,7 +24,7 @@ const fixtures = "../../claudecode/testdata/hooks/"
 // code, stdout and stderr.
 func runBinary(t *testing.T, stdin []byte, env []string, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(mustBuildBinary(t), args...)
+	cmd := exec.Command(testkit.MustBuildBinary(t, testkit.Trackskills), args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	var out, errOut bytes.Buffer
@@ -122,7 +121,7 @@ func TestHook_CommandAndHTTPEndToEnd(t *testing.T) {
 		"toolu_01CmDtImEd1aB2cD3eF4gH5i": {"Glob", "builtin", "success", "", 30, 10_000},
 	}
 	var got map[string][]trackskills.Event
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		got = storedByID(t, o.dbPath())
 		if len(got) < len(want)+2 { // + the /deploy-runbook expansion and old_skill_command
 			return fmt.Errorf("%d events stored", len(got))
@@ -174,7 +173,7 @@ func TestHook_SpoolsWhileDownThenDelivers(t *testing.T) {
 		t.Skip("end to end")
 	}
 	spool := t.TempDir()
-	down := []string{"TRACKSKILLS_URL=http://" + freeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=500ms"}
+	down := []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=500ms"}
 	const n = 12
 	payload := func(i int) []byte {
 		return []byte(fmt.Sprintf(`{"hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"toolu_spool%03d","duration_ms":%d}`, i, i))
@@ -199,7 +198,7 @@ func TestHook_SpoolsWhileDownThenDelivers(t *testing.T) {
 	up := []string{"TRACKSKILLS_URL=" + app.URL(), "TRACKSKILLS_SPOOL_DIR=" + spool}
 	runHookBinary(t, payload(n), up...)
 	runHookBinary(t, payload(0), up...) // a retry of a spooled one
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		got := storedByID(t, o.dbPath())
 		if len(got) != n+1 {
 			return fmt.Errorf("%d events stored, want %d", len(got), n+1)
@@ -216,7 +215,11 @@ func TestHook_SpoolsWhileDownThenDelivers(t *testing.T) {
 	}
 }
 
-// The spool keeps the newest 10,000 events and counts what it drops.
+// Ensure the hook, run with a full spool and the server down, keeps the
+// spool at SpoolMax events with its own event last, and counts what it
+// dropped in the file "dropped" of TRACKSKILLS_SPOOL_DIR, as the docs say.
+// Which events go and how the count adds up is TestRunner_Spool's, in
+// package hookcmd; here, the files as a user finds them.
 func TestHook_SpoolIsBounded(t *testing.T) {
 	spool := t.TempDir()
 	var buf bytes.Buffer
@@ -226,57 +229,24 @@ func TestHook_SpoolIsBounded(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(spool, "spool.ndjson"), buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	down := []string{"TRACKSKILLS_URL=http://" + freeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=300ms"}
-	for i := 0; i < 3; i++ {
-		runHookBinary(t, []byte(fmt.Sprintf(`{"hook_event_name":"PostToolUse","tool_name":"New","tool_use_id":"toolu_new%d"}`, i)), down...)
-	}
+	down := []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + spool, "TRACKSKILLS_TIMEOUT=300ms"}
+	runHookBinary(t, []byte(`{"hook_event_name":"PostToolUse","tool_name":"New","tool_use_id":"toolu_new0"}`), down...)
 	data, _ := os.ReadFile(filepath.Join(spool, "spool.ndjson"))
 	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
 	dropped, _ := os.ReadFile(filepath.Join(spool, "dropped"))
-	if len(lines) != hookcmd.SpoolMax || !bytes.Contains(lines[0], []byte("old00003")) || !bytes.Contains(lines[len(lines)-1], []byte("toolu_new2")) || strings.TrimSpace(string(dropped)) != "3" {
-		t.Errorf("spool: %d lines, first %s, last %s, dropped %q: want %d, the 3 oldest dropped and counted", len(lines), lines[0], lines[len(lines)-1], dropped, hookcmd.SpoolMax)
+	if len(lines) != hookcmd.SpoolMax || !bytes.Contains(lines[len(lines)-1], []byte("toolu_new0")) || strings.TrimSpace(string(dropped)) != "1" {
+		t.Errorf("spool: %d lines, last %s, dropped %q: want %d, the hook's event last, 1 dropped and counted", len(lines), lines[len(lines)-1], dropped, hookcmd.SpoolMax)
 	}
 }
 
 // Garbage, other events and a hook that cannot reach anything: exit 0,
 // nothing on stdout, never exit 2.
 func TestHook_NeverFails(t *testing.T) {
-	env := []string{"TRACKSKILLS_URL=http://" + freeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + t.TempDir(), "TRACKSKILLS_TIMEOUT=200ms"}
+	env := []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t), "TRACKSKILLS_SPOOL_DIR=" + t.TempDir(), "TRACKSKILLS_TIMEOUT=200ms"}
 	for _, in := range []string{"", "not json", "[1,2]", `{"hook_event_name":"Stop"}`, `{"hook_event_name":"PostToolUse"}`, `{"hook_event_name":"PostToolUse","tool_name":"` + strings.Repeat("x", 500) + `"}`} {
 		runHookBinary(t, []byte(in), env...)
 	}
 	runHookBinary(t, []byte(`{"hook_event_name":"PostToolUse","tool_name":"Read"}`), "TRACKSKILLS_URL=http://[::1", "TRACKSKILLS_SPOOL_DIR=/proc/forbidden")
-}
-
-// A drain that fails half-way keeps what was not delivered: the first chunk
-// (accepted) leaves the spool, the rest stays for a later run.
-func TestHook_PartialDrainKeepsTheRest(t *testing.T) {
-	spool := t.TempDir()
-	var buf bytes.Buffer
-	for i := 0; i < 600; i++ {
-		fmt.Fprintf(&buf, `{"tool_name":"old","status":"success","event_id":"old%05d"}`+"\n", i)
-	}
-	if err := os.WriteFile(filepath.Join(spool, "spool.ndjson"), buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if requests.Add(1) > 1 {
-			http.Error(w, `{"success":false,"error":"stream unavailable"}`, http.StatusServiceUnavailable)
-			return
-		}
-		var evs []json.RawMessage
-		_ = json.NewDecoder(r.Body).Decode(&evs)
-		fmt.Fprintf(w, `{"success":true,"accepted":%d,"rejected":[]}`, len(evs))
-	}))
-	defer srv.Close()
-	runHookBinary(t, []byte(`{"hook_event_name":"PostToolUse","tool_name":"New","tool_use_id":"toolu_newone"}`),
-		"TRACKSKILLS_URL="+srv.URL, "TRACKSKILLS_SPOOL_DIR="+spool)
-	data, _ := os.ReadFile(filepath.Join(spool, "spool.ndjson"))
-	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
-	if len(lines) != 101 || !bytes.Contains(lines[0], []byte("old00500")) || !bytes.Contains(lines[100], []byte("toolu_newone")) {
-		t.Errorf("spool after a half-failed drain: %d lines, first %.60s: want the 100 unsent and the new one", len(lines), lines[0])
-	}
 }
 
 // The lean trackskills-hook binary (what hook install sets up) runs the
@@ -295,10 +265,7 @@ func TestHook_LeanBinary(t *testing.T) {
 			t.Errorf("trackskills-hook depends on %s: it must start fast", heavy)
 		}
 	}
-	lean := filepath.Join(t.TempDir(), "trackskills-hook")
-	if out, err := exec.Command("go", "build", "-o", lean, "../trackskills-hook").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	lean := testkit.MustBuildBinary(t, "./cmd/trackskills-hook")
 	o := serveOptions(t)
 	app := mustStartServe(t, o)
 	for _, name := range []string{"mcp_failure", "skill_post"} {
@@ -311,7 +278,7 @@ func TestHook_LeanBinary(t *testing.T) {
 			t.Fatalf("%s: %v, stdout %q: want exit 0 and nothing on stdout", name, err, stdout.String())
 		}
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		got := storedByID(t, o.dbPath())
 		a, b := got["toolu_01M3cpZr8wqYhT6eVn2KxDfB"], got["toolu_01Pq7sK2vW9xYz3aB4cD5eFg"]
 		if len(a) != 1 || len(b) != 1 {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // e2eEvent builds the n-th event of the end-to-end test: every field set
@@ -82,7 +83,7 @@ func TestServe_EndToEnd(t *testing.T) {
 					Message string `json:"message"`
 					EventID string `json:"event_id"`
 				}
-				code, err := postJSON(client, app.URL()+"/api/track", body, map[string]string{"User-Agent": "e2e-agent"}, &resp)
+				code, err := testkit.PostJSON(client, app.URL()+"/api/track", body, map[string]string{"User-Agent": "e2e-agent"}, &resp)
 				if err != nil || code != 200 || !resp.Success || resp.Message != "Event tracked" || resp.EventID != sent[i]["event_id"] {
 					failures.Add(1)
 					t.Errorf("event %d: code %d resp %+v err %v", i, code, resp, err)
@@ -99,7 +100,7 @@ func TestServe_EndToEnd(t *testing.T) {
 				Accepted int   `json:"accepted"`
 				Rejected []any `json:"rejected"`
 			}
-			code, err := postJSON(client, app.URL()+"/api/track/batch", body, map[string]string{"User-Agent": "e2e-agent"}, &resp)
+			code, err := testkit.PostJSON(client, app.URL()+"/api/track/batch", body, map[string]string{"User-Agent": "e2e-agent"}, &resp)
 			if err != nil || code != 200 || resp.Accepted != batchSize || len(resp.Rejected) != 0 {
 				failures.Add(1)
 				t.Errorf("batch %d: code %d resp %+v err %v", b, code, resp, err)
@@ -113,8 +114,8 @@ func TestServe_EndToEnd(t *testing.T) {
 
 	ctx := context.Background()
 	// Analytics reports every event once the consumer has stored it.
-	eventually(t, 20*time.Second, func() error { return summaryTotal(app.URL(), total) })
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error { return summaryTotal(app.URL(), total) })
+	testkit.Eventually(t, 20*time.Second, func() error {
 		n, err := app.db.CountEvents(ctx)
 		if err != nil || n != total {
 			return fmt.Errorf("rows=%d, want %d (err %v)", n, total, err)
@@ -245,7 +246,7 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	natsAddr, httpAddr, analyticsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	natsAddr, httpAddr, analyticsAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
 	env := []string{
 		"TRACKSKILLS_DATA_DIR=" + dir,
 		"TRACKSKILLS_NATS_ADDR=" + natsAddr,
@@ -255,15 +256,15 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 	}
 	// Start in the reverse order on purpose: consumer and ingest must
 	// wait for NATS and the stream.
-	running := map[string]*process{}
+	running := map[string]*testkit.Process{}
 	for _, name := range []string{"analytics", "consumer", "ingest", "nats"} {
 		penv := env
 		if name == "analytics" {
 			penv = append(append([]string(nil), env...), "TRACKSKILLS_HTTP_ADDR="+analyticsAddr)
 		}
-		running[name] = startProcess(t, penv, procs[name]...)
+		running[name] = startBinary(t, penv, procs[name]...)
 	}
-	waitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
+	mustWaitReady(t, running["ingest"], httpAddr)
 
 	const n = 500
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -272,7 +273,7 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 		ev := e2eEvent(i)
 		if i < n/2 {
 			body, _ := json.Marshal(ev) // plain values always encode
-			if code, err := postJSON(client, "http://"+httpAddr+"/api/track", body, nil, nil); err != nil || code != 200 {
+			if code, err := testkit.PostJSON(client, "http://"+httpAddr+"/api/track", body, nil, nil); err != nil || code != 200 {
 				t.Fatalf("event %d: %d %v", i, code, err)
 			}
 		} else {
@@ -280,21 +281,21 @@ func TestProcfile_SeparateProcesses(t *testing.T) {
 		}
 	}
 	body, _ := json.Marshal(batch) // plain values always encode
-	if code, err := postJSON(client, "http://"+httpAddr+"/api/track/batch", body, nil, nil); err != nil || code != 200 {
+	if code, err := testkit.PostJSON(client, "http://"+httpAddr+"/api/track/batch", body, nil, nil); err != nil || code != 200 {
 		t.Fatalf("batch: %d %v", code, err)
 	}
 	dbPath := filepath.Join(dir, "trackskills.db")
-	eventually(t, 20*time.Second, func() error {
+	testkit.Eventually(t, 20*time.Second, func() error {
 		rows, distinct := countRows(t, dbPath)
 		if rows != n || distinct != n {
 			return fmt.Errorf("rows=%d distinct=%d, want %d", rows, distinct, n)
 		}
 		return nil
 	})
-	waitHTTP(t, "http://"+analyticsAddr+"/readyz", 30*time.Second)
-	eventually(t, 10*time.Second, func() error { return summaryTotal("http://"+analyticsAddr, n) })
+	mustWaitReady(t, running["analytics"], analyticsAddr)
+	testkit.Eventually(t, 10*time.Second, func() error { return summaryTotal("http://"+analyticsAddr, n) })
 	for _, name := range []string{"ingest", "consumer", "analytics", "nats"} {
-		if err := running[name].stop(t, syscall.SIGTERM); err != nil {
+		if err := running[name].MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
 			t.Fatalf("%s exit: %v\n%s", name, err, running[name].Logs())
 		}
 		if !strings.Contains(running[name].Logs(), "msg=stopped") {
@@ -310,10 +311,10 @@ func TestServe_Privacy(t *testing.T) {
 		t.Skip("multi-process test")
 	}
 	dir := t.TempDir()
-	httpAddr := freeAddr(t)
-	p := startProcess(t, nil, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--nats-addr", freeAddr(t),
+	httpAddr := testkit.MustFreeAddr(t)
+	p := startBinary(t, nil, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--nats-addr", testkit.MustFreeAddr(t),
 		"--trusted-proxies", "127.0.0.1", "--log-level", "debug", "--batch-wait", "20ms")
-	waitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
+	mustWaitReady(t, p, httpAddr)
 	secrets := map[string]string{
 		"ip":         "203.0.113.77",
 		"user_agent": "PrivacyProbe/9.9 (secret-agent)",
@@ -323,7 +324,7 @@ func TestServe_Privacy(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	send := func(ev map[string]any, want int) {
 		body, _ := json.Marshal(ev) // plain values always encode
-		code, err := postJSON(client, "http://"+httpAddr+"/api/track", body,
+		code, err := testkit.PostJSON(client, "http://"+httpAddr+"/api/track", body,
 			map[string]string{"User-Agent": secrets["user_agent"], "X-Forwarded-For": secrets["ip"]}, nil)
 		if err != nil || code != want {
 			t.Fatalf("send: %d %v, want %d", code, err, want)
@@ -332,13 +333,13 @@ func TestServe_Privacy(t *testing.T) {
 	send(map[string]any{"tool_name": "privacy_probe_tool", "status": "success", "user_id": secrets["user_id"], "session_id": secrets["session_id"]}, 200)
 	send(map[string]any{"tool_name": "privacy_probe_tool", "status": "error", "session_id": secrets["session_id"]}, 200) // IP + UA identity
 	send(map[string]any{"tool_name": "bad", "status": "nope", "user_id": secrets["user_id"]}, 400)                       // a 400 is logged too
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		if rows, _ := countRows(t, filepath.Join(dir, "trackskills.db")); rows != 2 {
 			return fmt.Errorf("rows=%d, want 2", rows)
 		}
 		return nil
 	})
-	if err := p.stop(t, syscall.SIGTERM); err != nil {
+	if err := p.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
 		t.Fatalf("serve exit: %v", err)
 	}
 
@@ -392,10 +393,10 @@ func TestServe_StopUnderLoad(t *testing.T) {
 	}{{"SIGKILL", syscall.SIGKILL}, {"SIGTERM", syscall.SIGTERM}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			httpAddr, natsAddr := freeAddr(t), freeAddr(t)
+			httpAddr, natsAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
 			args := []string{"serve", "--data-dir", dir, "--http-addr", httpAddr, "--nats-addr", natsAddr, "--batch-wait", "20ms"}
-			p := startProcess(t, nil, args...)
-			waitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
+			p := startBinary(t, nil, args...)
+			mustWaitReady(t, p, httpAddr)
 
 			var mu sync.Mutex
 			acked := map[string]bool{}
@@ -416,7 +417,7 @@ func TestServe_StopUnderLoad(t *testing.T) {
 						id := fmt.Sprintf("w%02d-%06d", w, i)
 						body := []byte(`{"tool_name":"load","status":"success","event_id":"` + id + `"}`)
 						sent.Add(1)
-						code, err := postJSON(client, "http://"+httpAddr+"/api/track", body, nil, nil)
+						code, err := testkit.PostJSON(client, "http://"+httpAddr+"/api/track", body, nil, nil)
 						if err == nil && code == 200 {
 							mu.Lock()
 							acked[id] = true
@@ -427,7 +428,7 @@ func TestServe_StopUnderLoad(t *testing.T) {
 					}
 				}(w)
 			}
-			eventually(t, 10*time.Second, func() error {
+			testkit.Eventually(t, 10*time.Second, func() error {
 				mu.Lock()
 				defer mu.Unlock()
 				if len(acked) < 2000 {
@@ -435,7 +436,7 @@ func TestServe_StopUnderLoad(t *testing.T) {
 				}
 				return nil
 			})
-			err := p.stop(t, tc.sig)
+			err := p.MustStop(t, tc.sig, stopTimeout)
 			close(stop)
 			wg.Wait()
 			if tc.sig == syscall.SIGTERM && err != nil {
@@ -443,13 +444,13 @@ func TestServe_StopUnderLoad(t *testing.T) {
 			}
 
 			// Restart: the consumer resumes from its durable position.
-			p2 := startProcess(t, nil, args...)
-			waitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
+			p2 := startBinary(t, nil, args...)
+			mustWaitReady(t, p2, httpAddr)
 			dbPath := filepath.Join(dir, "trackskills.db")
 			mu.Lock()
 			want := len(acked)
 			mu.Unlock()
-			eventually(t, 30*time.Second, func() error {
+			testkit.Eventually(t, 30*time.Second, func() error {
 				rows, distinct := countRows(t, dbPath)
 				if rows != distinct {
 					return fmt.Errorf("rows=%d distinct=%d: duplicates", rows, distinct)
@@ -468,7 +469,7 @@ func TestServe_StopUnderLoad(t *testing.T) {
 				}
 			}
 			t.Logf("sent %d, acked %d, stored %d", sent.Load(), want, len(stored))
-			if err := p2.stop(t, syscall.SIGTERM); err != nil {
+			if err := p2.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
 				t.Fatalf("restarted serve exit: %v", err)
 			}
 		})

@@ -7,18 +7,18 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // Ensure serve, where ingest and analytics share one echo, logs each
 // request as the part that served it, and what neither serves as http,
 // with neither the query string nor the client address.
 func TestServe_RequestLogComponent(t *testing.T) {
-	var mu sync.Mutex
-	var logs strings.Builder
-	logger := slog.New(slog.NewJSONHandler(lockedWriter{mu: &mu, w: &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var logs testkit.LockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app, err := startServe(context.Background(), serveOptions(t), func(string) string { return "" }, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -68,9 +68,7 @@ func TestServe_RequestLogComponent(t *testing.T) {
 		Status    int    `json:"status"`
 	}
 	got := map[string][]line{} // by method and path
-	mu.Lock()
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))
-	mu.Unlock()
 	for sc.Scan() {
 		var l line
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {

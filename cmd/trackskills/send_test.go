@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestSend(t *testing.T) {
@@ -22,11 +24,11 @@ func TestSend(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "status") {
 		t.Errorf("bad status: exit %d, stderr %q: want 1 naming status", code, errOut)
 	}
-	code, _, errOut = runBinary(t, nil, []string{"TRACKSKILLS_URL=http://" + freeAddr(t)}, "send", "x", "--timeout", "300ms")
+	code, _, errOut = runBinary(t, nil, []string{"TRACKSKILLS_URL=http://" + testkit.MustFreeAddr(t)}, "send", "x", "--timeout", "300ms")
 	if code != 1 || !strings.Contains(errOut, "send to") {
 		t.Errorf("server down: exit %d, stderr %q: want 1", code, errOut)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testkit.Eventually(t, 10*time.Second, func() error {
 		evs := storedByID(t, o.dbPath())["send-1"]
 		if len(evs) != 1 {
 			return fmt.Errorf("send-1 stored %d times", len(evs))
