@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -39,13 +40,13 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 	} {
 		for _, aggregates := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/aggregates=%v", shape.name, aggregates), func(b *testing.B) {
-				js := mustRunStream(b)
+				js := testkit.MustRunStream(b)
 				prefill(b, js, benchEvents(total), shape.perMsg)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := range b.N {
 					b.StopTimer()
-					db := MustOpenDB(b)
+					db := testkit.MustOpenDB(b)
 					db.SkipAggregates = !aggregates
 					cfg := consumer.DefaultConfig()
 					cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
