@@ -88,16 +88,8 @@ func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, p
 	case <-ctx.Done():
 		b.Fatalf("prefill: %d publishes still pending", js.PublishAsyncPending())
 	}
-	s, err := js.Stream(ctx, trackskills.StreamName)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if want := uint64((len(events) + perMsg - 1) / perMsg); info.State.Msgs != want {
-		b.Fatalf("stream holds %d messages, want %d", info.State.Msgs, want)
+	if got, want := testkit.MustStreamState(b, js).Msgs, uint64((len(events)+perMsg-1)/perMsg); got != want {
+		b.Fatalf("stream holds %d messages, want %d", got, want)
 	}
 }
 
