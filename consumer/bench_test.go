@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -39,13 +40,13 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 	} {
 		for _, aggregates := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/aggregates=%v", shape.name, aggregates), func(b *testing.B) {
-				js := mustRunStream(b)
+				js := testkit.MustRunStream(b)
 				prefill(b, js, benchEvents(total), shape.perMsg)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := range b.N {
 					b.StopTimer()
-					db := MustOpenDB(b)
+					db := testkit.MustOpenDB(b)
 					db.SkipAggregates = !aggregates
 					cfg := consumer.DefaultConfig()
 					cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
@@ -87,16 +88,8 @@ func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, p
 	case <-ctx.Done():
 		b.Fatalf("prefill: %d publishes still pending", js.PublishAsyncPending())
 	}
-	s, err := js.Stream(ctx, trackskills.StreamName)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if want := uint64((len(events) + perMsg - 1) / perMsg); info.State.Msgs != want {
-		b.Fatalf("stream holds %d messages, want %d", info.State.Msgs, want)
+	if got, want := testkit.MustStreamState(b, js).Msgs, uint64((len(events)+perMsg-1)/perMsg); got != want {
+		b.Fatalf("stream holds %d messages, want %d", got, want)
 	}
 }
 

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -21,7 +19,9 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -29,8 +29,8 @@ import (
 // whether it travels alone or with 99 others.
 func TestConsumer_Run_OK(t *testing.T) {
 	t.Parallel()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	c, _ := runConsumer(t, cfg, js, db)
 
@@ -44,9 +44,9 @@ func TestConsumer_Run_OK(t *testing.T) {
 		}
 	}
 
-	eventually(t, patience, countIs(t, db, 5000))
-	eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, countIs(t, db, 5000))
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	testkit.Eventually(t, patience, func() error {
 		if got := c.Stats().Inserted; got != 5000 {
 			return fmt.Errorf("Stats().Inserted=%d, want 5000", got)
 		}
@@ -95,8 +95,8 @@ func TestConsumer_Run_OK(t *testing.T) {
 // once).
 func TestConsumer_Run_RedeliveryAfterCrash(t *testing.T) {
 	t.Parallel()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	events := makeEvents(500, "redeliver")
 	publishChunks(t, js, events, 50)
@@ -134,9 +134,9 @@ func TestConsumer_Run_RedeliveryAfterCrash(t *testing.T) {
 	}
 
 	second, _ := runConsumer(t, cfg, js, db)
-	eventually(t, patience, countIs(t, db, int64(len(events))))
-	eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(events))))
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	testkit.Eventually(t, patience, func() error {
 		s := second.Stats()
 		// At least the committed events come back; a loaded machine may
 		// redeliver more.
@@ -163,28 +163,28 @@ func TestConsumer_Run_DuplicateEventID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			js := mustRunStream(t)
-			db := MustOpenDB(t)
+			js := testkit.MustRunStream(t)
+			db := testkit.MustOpenDB(t)
 			cfg := testConfig()
 			events := makeEvents(3, "dup")
 			publish(t, js, events[0], events[1])
 			var c *consumer.Consumer
 			if tt.separate {
 				c, _ = runConsumer(t, cfg, js, db)
-				eventually(t, patience, countIs(t, db, 2))
+				testkit.Eventually(t, patience, countIs(t, db, 2))
 			}
 			publish(t, js, events[1], events[2])
 			if !tt.separate {
 				c, _ = runConsumer(t, cfg, js, db)
 			}
-			eventually(t, patience, func() error {
+			testkit.Eventually(t, patience, func() error {
 				if s := c.Stats(); s.Messages < 2 {
 					return fmt.Errorf("stats=%+v, want 2 messages", s)
 				}
 				return nil
 			})
 			checkExactlyOnce(t, db, events)
-			eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+			testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
 			s := c.Stats()
 			if s.Inserted != 3 || s.Ignored < 1 {
 				t.Errorf("stats=%+v, want 3 inserted and 1 ignored", s)
@@ -200,8 +200,8 @@ func TestConsumer_Run_DuplicateEventID(t *testing.T) {
 // than retried, and never block the valid events around them.
 func TestConsumer_Run_PoisonMessages(t *testing.T) {
 	t.Parallel()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 
 	noID := makeEvents(1, "noid")[0]
@@ -243,8 +243,8 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 	c, _ := runConsumer(t, cfg, js, db)
 
 	valid := len(before) + len(after) + len(poison)
-	eventually(t, patience, countIs(t, db, int64(valid)))
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, countIs(t, db, int64(valid)))
+	testkit.Eventually(t, patience, func() error {
 		reasons, err := db.DeadLetterReasons(context.Background())
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 
 	// The consumer still takes new events after the poison.
 	publishChunks(t, js, later, 5)
-	eventually(t, patience, countIs(t, db, int64(valid+len(later))))
+	testkit.Eventually(t, patience, countIs(t, db, int64(valid+len(later))))
 
 	// Terminated, not left to redeliver: each poison message is announced
 	// as terminated with its reason, and nothing stays pending.
@@ -306,7 +306,7 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 			t.Errorf("message %d terminated with reason %q, want it to name %q", seq, reason, want)
 		}
 	}
-	eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
 	if s := c.Stats(); s.DeadLetters != int64(len(poison)) || s.Failures != 0 {
 		t.Errorf("stats=%+v, want %d dead letters and no failure", s, len(poison))
 	}
@@ -318,15 +318,15 @@ func TestConsumer_Run_PoisonMessages(t *testing.T) {
 func TestConsumer_Run_DiskFull(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	c := newConsumer(t, cfg, js, db)
 	r := start(t, c)
 
 	warm := makeEvents(10, "warm")
 	publish(t, js, warm...)
-	eventually(t, patience, countIs(t, db, int64(len(warm))))
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(warm))))
 	st, err := os.Stat(db.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -339,7 +339,7 @@ func TestConsumer_Run_DiskFull(t *testing.T) {
 
 	events := makeEvents(2000, "full")
 	publishChunks(t, js, events, 500)
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, func() error {
 		if s := c.Stats(); s.Failures < 3 {
 			return fmt.Errorf("stats=%+v, want 3 failures", s)
 		}
@@ -355,8 +355,8 @@ func TestConsumer_Run_DiskFull(t *testing.T) {
 	if err := db.LimitSize(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, patience, countIs(t, db, int64(len(warm)+len(events))))
-	eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(warm)+len(events))))
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
 	checkExactlyOnce(t, db, warm, events)
 	if s := c.Stats(); s.Inserted != int64(len(warm)+len(events)) {
 		t.Errorf("stats=%+v, want %d inserted", s, len(warm)+len(events))
@@ -368,11 +368,10 @@ func TestConsumer_Run_DiskFull(t *testing.T) {
 func TestConsumer_Run_NATSRestart(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	dir := filepath.Join(t.TempDir(), "nats")
-	srv := mustStartNATS(t, addr, dir)
-	pub := mustJetStream(t, srv)
-	mustStream(t, pub)
+	natsCfg := embeddednats.Config{Addr: testkit.MustFreeAddr(t), StoreDir: t.TempDir()}
+	srv := testkit.MustStartNATS(t, natsCfg)
+	pub := testkit.MustJetStream(t, srv)
+	testkit.MustStream(t, pub)
 
 	nc, err := nats.Connect(srv.ClientURL(), nats.Name(t.Name()), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
@@ -383,14 +382,14 @@ func TestConsumer_Run_NATSRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	cfg.BatchEvents = 100
 	c, stop := runConsumer(t, cfg, js, db)
 
 	before := makeEvents(2000, "before")
 	publishChunks(t, pub, before, 20)
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, func() error {
 		if n := mustCount(t, db); n == 0 {
 			return errors.New("nothing stored yet")
 		}
@@ -402,13 +401,13 @@ func TestConsumer_Run_NATSRestart(t *testing.T) {
 	}
 	t.Logf("NATS stopped with %d of %d events stored", mustCount(t, db), len(before))
 
-	srv = mustStartNATS(t, addr, dir)
-	pub = mustJetStream(t, srv)
+	srv = testkit.MustStartNATS(t, natsCfg)
+	pub = testkit.MustJetStream(t, srv)
 	after := makeEvents(2000, "after")
 	publishChunks(t, pub, after, 20)
 
-	eventually(t, patience, countIs(t, db, int64(len(before)+len(after))))
-	eventually(t, patience, func() error { return settled(t, pub, cfg.Durable) })
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(before)+len(after))))
+	testkit.Eventually(t, patience, func() error { return settled(t, pub, cfg.Durable) })
 	checkExactlyOnce(t, db, before, after)
 	if got := nc.Stats().Reconnects; got == 0 {
 		t.Error("the consumer's connection never reconnected")
@@ -426,8 +425,8 @@ func TestConsumer_Run_NATSRestart(t *testing.T) {
 // it already held: the next consumer finds nothing committed to redeliver.
 func TestConsumer_Run_GracefulStop(t *testing.T) {
 	t.Parallel()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	cfg.BatchEvents = 100
 	cfg.PullMaxBytes = 32 << 10 // hold a few messages, not the whole stream
@@ -475,7 +474,7 @@ func TestConsumer_Run_GracefulStop(t *testing.T) {
 	if uint64(len(seqs)) != last {
 		t.Fatalf("events of %d messages stored, up to message %d", len(seqs), last)
 	}
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, func() error {
 		info, err := consumerInfo(t, js, cfg.Durable)
 		if err != nil {
 			return err
@@ -487,8 +486,8 @@ func TestConsumer_Run_GracefulStop(t *testing.T) {
 	})
 
 	second, _ := runConsumer(t, cfg, js, db)
-	eventually(t, patience, countIs(t, db, int64(len(events))))
-	eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(events))))
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
 	checkExactlyOnce(t, db, events)
 	if s := second.Stats(); s.Inserted != int64(len(events))-stored {
 		t.Errorf("second consumer stats=%+v, want %d inserted", s, int64(len(events))-stored)
@@ -499,8 +498,8 @@ func TestConsumer_Run_GracefulStop(t *testing.T) {
 // consumes.
 func TestConsumer_Run_WaitsForStream(t *testing.T) {
 	t.Parallel()
-	js := mustJetStream(t, MustRunNATS(t))
-	db := MustOpenDB(t)
+	js := testkit.MustJetStream(t, testkit.MustRunNATS(t))
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	rec := &recorder{}
 	c, err := consumer.New(cfg, js, db, slog.New(rec))
@@ -509,7 +508,7 @@ func TestConsumer_Run_WaitsForStream(t *testing.T) {
 	}
 	r := start(t, c)
 
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, func() error {
 		if n := rec.count("waiting for the stream"); n < 2 {
 			return fmt.Errorf("%d attach attempts logged, want 2", n)
 		}
@@ -522,14 +521,14 @@ func TestConsumer_Run_WaitsForStream(t *testing.T) {
 		t.Error("Ready() before the stream exists")
 	}
 
-	mustStream(t, js)
+	testkit.MustStream(t, js)
 	events := makeEvents(20, "late")
 	publishChunks(t, js, events, 5)
-	eventually(t, patience, countIs(t, db, int64(len(events))))
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(events))))
 	if !c.Ready() {
 		t.Error("not Ready() while consuming")
 	}
-	eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
 	checkExactlyOnce(t, db, events)
 }
 
@@ -559,15 +558,4 @@ func TestConfig_Validate(t *testing.T) {
 			}
 		})
 	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,104 +15,10 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
-	"github.com/trackskills/trackskills/embeddednats"
-	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
-
-// testLogger discards logs unless the tests run with -v.
-func testLogger(tb testing.TB) *slog.Logger {
-	tb.Helper()
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// testWriter sends log lines to tb.Log, so that they stay with their test.
-type testWriter struct{ tb testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// MustRunNATS starts an embedded NATS server with JetStream stored in a
-// temporary directory, listening on a free port, and stops it in Cleanup.
-func MustRunNATS(tb testing.TB) *embeddednats.Server {
-	tb.Helper()
-	return mustStartNATS(tb, "127.0.0.1:-1", filepath.Join(tb.TempDir(), "nats"))
-}
-
-// mustStartNATS starts an embedded server on addr with its store in dir; it
-// is shut down in Cleanup (a second shutdown is harmless).
-func mustStartNATS(tb testing.TB, addr, dir string) *embeddednats.Server {
-	tb.Helper()
-	srv, err := embeddednats.Start(embeddednats.Config{Addr: addr, StoreDir: dir}, testLogger(tb))
-	if err != nil {
-		tb.Fatalf("start nats: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown nats: %v", err)
-		}
-	})
-	return srv
-}
-
-// mustJetStream opens an in-process connection to srv, closed in Cleanup.
-func mustJetStream(tb testing.TB, srv *embeddednats.Server) jetstream.JetStream {
-	tb.Helper()
-	nc, err := srv.Connect(tb.Name())
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatalf("jetstream: %v", err)
-	}
-	return js
-}
-
-// mustStream declares the events stream as ingest does.
-func mustStream(tb testing.TB, js jetstream.JetStream) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := ingest.EnsureStream(ctx, js, ingest.DefaultStreamConfig()); err != nil {
-		tb.Fatalf("ensure stream: %v", err)
-	}
-}
-
-// mustRunStream starts NATS, connects in-process and declares the stream.
-func mustRunStream(tb testing.TB) jetstream.JetStream {
-	tb.Helper()
-	js := mustJetStream(tb, MustRunNATS(tb))
-	mustStream(tb, js)
-	return js
-}
-
-// MustOpenDB opens a SQLite database in a temporary directory and closes it
-// in Cleanup.
-func MustOpenDB(tb testing.TB) *sql.DB {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	db, err := sql.Open(ctx, filepath.Join(tb.TempDir(), "trackskills.db"))
-	if err != nil {
-		tb.Fatalf("open db: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close db: %v", err)
-		}
-	})
-	return db
-}
 
 // msgSeq makes Nats-Msg-Id values unique within the test binary.
 var msgSeq atomic.Int64
@@ -227,7 +130,7 @@ func testConfig() consumer.Config {
 // newConsumer builds a consumer that logs like the tests.
 func newConsumer(tb testing.TB, cfg consumer.Config, js jetstream.JetStream, db *sql.DB) *consumer.Consumer {
 	tb.Helper()
-	c, err := consumer.New(cfg, js, db, testLogger(tb))
+	c, err := consumer.New(cfg, js, db, testkit.Logger(tb))
 	if err != nil {
 		tb.Fatalf("new consumer: %v", err)
 	}
@@ -294,23 +197,6 @@ var errCrash = errors.New("simulated crash between commit and ack")
 // a passing test never waits for it, and a loaded CI machine (fsync behind
 // other jobs, -race) can be slow.
 const patience = 30 * time.Second
-
-// eventually calls fn until it returns nil, failing the test with fn's
-// last error when timeout passes first.
-func eventually(tb testing.TB, timeout time.Duration, fn func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("not true after %s: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // consumerInfo returns the state of the durable consumer on the server.
 func consumerInfo(tb testing.TB, js jetstream.JetStream, durable string) (*jetstream.ConsumerInfo, error) {

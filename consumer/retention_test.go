@@ -5,14 +5,16 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // Ensure the consumer's retention job deletes raw events past the
 // retention while it consumes, and keeps the rest.
 func TestConsumer_Run_Retention(t *testing.T) {
 	t.Parallel()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	old := makeEvents(1200, "expired")
 	for i := range old {
 		old[i].Timestamp = time.Now().Add(-91 * 24 * time.Hour).UnixMilli()
@@ -26,21 +28,21 @@ func TestConsumer_Run_Retention(t *testing.T) {
 	runConsumer(t, cfg, js, db)
 	fresh := makeEvents(300, "fresh")
 	publishChunks(t, js, fresh, 50)
-	eventually(t, patience, countIs(t, db, int64(len(fresh))))
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(fresh))))
 }
 
 // Ensure Run returns (with an error) when its connection closes while the
 // retention job runs, instead of waiting for the job forever.
 func TestConsumer_Run_ConnectionClosedWithRetention(t *testing.T) {
 	t.Parallel()
-	js := mustRunStream(t)
-	db := MustOpenDB(t)
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
 	cfg := testConfig()
 	cfg.RetentionRaw, cfg.RetentionEvery = 90*24*time.Hour, time.Hour
 	c := newConsumer(t, cfg, js, db)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background()) }()
-	eventually(t, patience, func() error {
+	testkit.Eventually(t, patience, func() error {
 		if !c.Ready() {
 			return errors.New("not ready")
 		}

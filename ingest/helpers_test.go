@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
-	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -28,60 +25,22 @@ import (
 // compute the hash they expect with ingest.NewHasher(testKey).
 var testKey = bytes.Repeat([]byte{0x5a}, 32)
 
-// testLogger discards logs unless the tests run with -v.
-func testLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // testConfig is ingest.DefaultConfig: a zero ingest.Config has no subject
 // and a zero PubAck timeout, so every test starts from the defaults.
 func testConfig() ingest.Config { return ingest.DefaultConfig() }
-
-// MustRunNATS starts an embedded NATS server with JetStream on a free
-// loopback port and a store in tb.TempDir(); cleanup shuts it down.
-func MustRunNATS(tb testing.TB) *embeddednats.Server {
-	tb.Helper()
-	return mustStartNATS(tb, "127.0.0.1:-1", tb.TempDir())
-}
-
-// mustStartNATS starts an embedded NATS server on addr with its store in
-// dir, so that a test can restart a server on the same port and store.
-func mustStartNATS(tb testing.TB, addr, dir string) *embeddednats.Server {
-	tb.Helper()
-	srv, err := embeddednats.Start(embeddednats.Config{Addr: addr, StoreDir: dir}, testLogger())
-	if err != nil {
-		tb.Fatalf("start nats: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			tb.Errorf("shutdown nats: %v", err)
-		}
-	})
-	return srv
-}
 
 // MustServer runs NATS, connects in-process, declares the stream and
 // returns an ingest server on it, with the JetStream context to read the
 // stream back.
 func MustServer(tb testing.TB, cfg ingest.Config) (*ingest.Server, jetstream.JetStream) {
 	tb.Helper()
-	return mustServerLogger(tb, cfg, testLogger())
+	return mustServerLogger(tb, cfg, testkit.Logger(tb))
 }
 
+// mustServerLogger is MustServer with the server logging to logger.
 func mustServerLogger(tb testing.TB, cfg ingest.Config, logger *slog.Logger) (*ingest.Server, jetstream.JetStream) {
 	tb.Helper()
-	ns := MustRunNATS(tb)
-	nc, err := ns.Connect("test")
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	tb.Cleanup(nc.Close)
-	return mustIngest(tb, cfg, nc, logger)
+	return mustIngest(tb, cfg, testkit.MustConnect(tb, testkit.MustRunNATS(tb)), logger)
 }
 
 // mustIngest declares the stream on nc and builds an ingest server on it;
@@ -92,11 +51,7 @@ func mustIngest(tb testing.TB, cfg ingest.Config, nc *nats.Conn, logger *slog.Lo
 	if err != nil {
 		tb.Fatalf("jetstream: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := ingest.EnsureStream(ctx, js, ingest.DefaultStreamConfig()); err != nil {
-		tb.Fatalf("ensure stream: %v", err)
-	}
+	testkit.MustStream(tb, js)
 	srv := ingest.New(cfg, js, testKey, logger)
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -118,21 +73,15 @@ func readMsgs(tb testing.TB, js jetstream.JetStream) []*jetstream.RawStreamMsg {
 // seq, in order.
 func readMsgsAfter(tb testing.TB, js jetstream.JetStream, seq uint64) []*jetstream.RawStreamMsg {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, trackskills.StreamName)
-	if err != nil {
-		tb.Fatalf("stream: %v", err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		tb.Fatalf("stream info: %v", err)
-	}
-	if info.State.Msgs == 0 {
+	st := testkit.MustEventsStream(tb, js)
+	state := st.CachedInfo().State
+	if state.Msgs == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	var out []*jetstream.RawStreamMsg
-	for seq := max(info.State.FirstSeq, seq+1); seq <= info.State.LastSeq; seq++ {
+	for seq := max(state.FirstSeq, seq+1); seq <= state.LastSeq; seq++ {
 		m, err := st.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue // deleted
@@ -171,13 +120,13 @@ func readStream(tb testing.TB, js jetstream.JetStream) []trackskills.Event {
 // streamMsgs returns the number of messages in the events stream.
 func streamMsgs(tb testing.TB, js jetstream.JetStream) uint64 {
 	tb.Helper()
-	return streamState(tb, js).Msgs
+	return testkit.MustStreamState(tb, js).Msgs
 }
 
 // lastSeq returns the last sequence of the events stream.
 func lastSeq(tb testing.TB, js jetstream.JetStream) uint64 {
 	tb.Helper()
-	return streamState(tb, js).LastSeq
+	return testkit.MustStreamState(tb, js).LastSeq
 }
 
 // eventsAfter returns the events of the messages after sequence seq.
@@ -190,21 +139,6 @@ func eventsAfter(tb testing.TB, js jetstream.JetStream, seq uint64) []trackskill
 	return out
 }
 
-func streamState(tb testing.TB, js jetstream.JetStream) jetstream.StreamState {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, trackskills.StreamName)
-	if err != nil {
-		tb.Fatalf("stream: %v", err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		tb.Fatalf("stream info: %v", err)
-	}
-	return info.State
-}
-
 // eventIDs returns how many times each event_id occurs in events.
 func eventIDs(events []trackskills.Event) map[string]int {
 	out := make(map[string]int, len(events))
@@ -212,22 +146,6 @@ func eventIDs(events []trackskills.Event) map[string]int {
 		out[ev.EventID]++
 	}
 	return out
-}
-
-// eventually polls fn until it returns nil, failing tb after timeout.
-func eventually(tb testing.TB, timeout time.Duration, fn func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("not true after %s: %v", timeout, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // newPost returns a JSON POST request to path; callers adjust its headers.
@@ -290,24 +208,6 @@ func okEvent(tool string) string {
 // okEventID returns a small valid event with a client event_id.
 func okEventID(tool, id string) string {
 	return `{"tool_name":"` + tool + `","status":"success","event_id":"` + id + `"}`
-}
-
-// lockedBuffer is a bytes.Buffer safe for a logger and a test to share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // payloadOf returns the NDJSON payload of m, decompressed when its

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // client is who sends an event and how.
@@ -61,7 +62,7 @@ func trackAs(tb testing.TB, h http.Handler, js jetstream.JetStream, c client) tr
 // identities: user_id when sent, else the client IP and User-Agent.
 func TestServer_Identity(t *testing.T) {
 	t.Parallel()
-	logs := &lockedBuffer{}
+	logs := &testkit.LockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, js := mustServerLogger(t, testConfig(), logger)
 	h := srv.Handler()

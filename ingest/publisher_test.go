@@ -16,7 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // ledger records which event_ids were answered 200, to check afterwards
@@ -88,9 +90,9 @@ func TestServer_Unavailable(t *testing.T) {
 
 	t.Run("NATSDown", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		ns := mustStartNATS(t, "127.0.0.1:-1", dir)
-		addr := ns.Addr()
+		natsCfg := embeddednats.Config{Addr: "127.0.0.1:-1", StoreDir: t.TempDir()}
+		ns := testkit.MustStartNATS(t, natsCfg)
+		natsCfg.Addr = ns.Addr() // the restart listens where the connection reconnects
 		// A TCP connection that outlives the server and reconnects to the
 		// restarted one.
 		nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true),
@@ -99,7 +101,7 @@ func TestServer_Unavailable(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(nc.Close)
-		srv, js := mustIngest(t, cfg, nc, testLogger())
+		srv, js := mustIngest(t, cfg, nc, testkit.Logger(t))
 		h := srv.Handler()
 		var l ledger
 
@@ -125,9 +127,9 @@ func TestServer_Unavailable(t *testing.T) {
 			t.Fatalf("%d events got 200 while NATS was down", len(l.ok)-1)
 		}
 
-		mustStartNATS(t, addr, dir)
+		testkit.MustStartNATS(t, natsCfg)
 		n := 0
-		eventually(t, 20*time.Second, func() error {
+		testkit.Eventually(t, 20*time.Second, func() error {
 			n++
 			if w := l.track(t, h, fmt.Sprintf("after-%d", n)); w.Code != http.StatusOK {
 				return fmt.Errorf("status %d after the restart", w.Code)
@@ -150,13 +152,8 @@ func TestServer_Unavailable(t *testing.T) {
 	// and the publisher's own timeout answers.
 	t.Run("NoAck", func(t *testing.T) {
 		t.Parallel()
-		ns := MustRunNATS(t)
-		nc, err := ns.Connect("test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		srv, js := mustIngest(t, cfg, nc, testLogger())
+		srv, js := MustServer(t, cfg)
+		nc := js.Conn()
 		h := srv.Handler()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -183,9 +180,7 @@ func TestServer_Unavailable(t *testing.T) {
 		if err := sink.Unsubscribe(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ingest.EnsureStream(ctx, js, ingest.DefaultStreamConfig()); err != nil {
-			t.Fatal(err)
-		}
+		testkit.MustStream(t, js)
 		if w := l.track(t, h, "heard-1"); w.Code != http.StatusOK {
 			t.Fatalf("status=%d with the stream back, want 200; body %s", w.Code, w.Body)
 		}
@@ -214,11 +209,9 @@ func TestServer_Unavailable(t *testing.T) {
 			t.Errorf("GET /readyz status=%d without the stream, want 503", w.Code)
 		}
 
-		if _, err := ingest.EnsureStream(ctx, js, ingest.DefaultStreamConfig()); err != nil {
-			t.Fatal(err)
-		}
+		testkit.MustStream(t, js)
 		n := 0
-		eventually(t, 10*time.Second, func() error {
+		testkit.Eventually(t, 10*time.Second, func() error {
 			n++
 			if w := l.track(t, h, fmt.Sprintf("new-%d", n)); w.Code != http.StatusOK {
 				return fmt.Errorf("status %d after the stream came back", w.Code)
@@ -303,26 +296,6 @@ func testEvents(n, pad int) []trackskills.Event {
 	return out
 }
 
-// mustJS runs NATS with the stream and returns a JetStream context on it.
-func mustJS(tb testing.TB) jetstream.JetStream {
-	tb.Helper()
-	nc, err := MustRunNATS(tb).Connect("test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := ingest.EnsureStream(ctx, js, ingest.DefaultStreamConfig()); err != nil {
-		tb.Fatal(err)
-	}
-	return js
-}
-
 // Ensure one large Publish is split into messages within MaxEvents and
 // MaxMsgBytes, and every event is stored once.
 func TestPublisher_Publish(t *testing.T) {
@@ -341,10 +314,10 @@ func TestPublisher_Publish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			js := mustJS(t)
+			js := testkit.MustRunStream(t)
 			cfg := ingest.DefaultPublisherConfig()
 			tt.cfg(&cfg)
-			p := ingest.NewPublisher(js, cfg, testLogger())
+			p := ingest.NewPublisher(js, cfg, testkit.Logger(t))
 			t.Cleanup(func() {
 				if err := p.Close(context.Background()); err != nil {
 					t.Error(err)
@@ -401,8 +374,8 @@ func TestPublisher_Close(t *testing.T) {
 	t.Parallel()
 	t.Run("Publisher", func(t *testing.T) {
 		t.Parallel()
-		js := mustJS(t)
-		p := ingest.NewPublisher(js, ingest.DefaultPublisherConfig(), testLogger())
+		js := testkit.MustRunStream(t)
+		p := ingest.NewPublisher(js, ingest.DefaultPublisherConfig(), testkit.Logger(t))
 		ctx := context.Background()
 		if err := p.Publish(ctx, nil); err != nil {
 			t.Errorf("publish nothing: %v", err)

@@ -13,27 +13,13 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
-// benchStream returns an in-process JetStream context on a fresh server
-// with the events stream, as serve runs it.
-func benchStream(b *testing.B) jetstream.JetStream {
-	b.Helper()
-	nc, err := MustRunNATS(b).Connect("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := ingest.EnsureStream(context.Background(), js, ingest.DefaultStreamConfig()); err != nil {
-		b.Fatal(err)
-	}
-	return js
-}
+// benchJS is the JetStream option serve runs with that the raw publish
+// benchmark needs: room for its async publishes.
+var benchJS = jetstream.WithPublishAsyncMaxPending(4096)
 
 // benchEvent is a realistic validated event, as ingest publishes it.
 func benchEvent(i int) trackskills.Event {
@@ -50,7 +36,7 @@ func benchEvent(i int) trackskills.Event {
 // publishes of one event per message, with a message id, as fast as the
 // server acknowledges them.
 func BenchmarkRawJetStreamPublish(b *testing.B) {
-	js := benchStream(b)
+	js := testkit.MustRunStream(b, benchJS)
 	payloads := make([][]byte, 1024)
 	for i := range payloads {
 		payloads[i], _ = wire.AppendEvent(nil, ptrEvent(benchEvent(i))) // a plain event always encodes
@@ -78,8 +64,8 @@ func ptrEvent(ev trackskills.Event) *trackskills.Event { return &ev }
 // BenchmarkPublisher_GroupCommit is ingest's publisher without HTTP: 64
 // concurrent callers, one event each per call, each waiting for its ack.
 func BenchmarkPublisher_GroupCommit(b *testing.B) {
-	js := benchStream(b)
-	pub := ingest.NewPublisher(js, ingest.DefaultPublisherConfig(), testLogger())
+	js := testkit.MustRunStream(b, benchJS)
+	pub := ingest.NewPublisher(js, ingest.DefaultPublisherConfig(), testkit.Logger(b))
 	b.Cleanup(func() { _ = pub.Close(context.Background()) }) // the benchmark is over
 	const callers = 64
 	b.ReportAllocs()

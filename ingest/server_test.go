@@ -20,6 +20,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -741,7 +742,7 @@ func TestServer_RateLimit(t *testing.T) {
 // their requests to its own logger, and leaves health to the owner.
 func TestServer_Register(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs testkit.LockedBuffer
 	srv, js := mustServerLogger(t, testConfig(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "ingest"))
 	e := httpapi.NewEcho(slog.New(slog.DiscardHandler), echo.ExtractIPDirect())
 	srv.Register(e)

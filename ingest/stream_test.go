@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // Ensure a size-capped stream keeps taking events once full, dropping the
@@ -33,15 +33,7 @@ func TestEnsureStream_MaxBytes(t *testing.T) {
 			t.Fatalf("event %d: %d %s", i, rec.Code, rec.Body)
 		}
 	}
-	s, err := js.Stream(ctx, trackskills.StreamName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.State.Bytes > uint64(cfg.MaxBytes) || info.State.FirstSeq == 1 {
-		t.Fatalf("stream holds %d bytes from seq %d; want at most %d, oldest dropped", info.State.Bytes, info.State.FirstSeq, cfg.MaxBytes)
+	if state := testkit.MustStreamState(t, js); state.Bytes > uint64(cfg.MaxBytes) || state.FirstSeq == 1 {
+		t.Fatalf("stream holds %d bytes from seq %d; want at most %d, oldest dropped", state.Bytes, state.FirstSeq, cfg.MaxBytes)
 	}
 }

@@ -17,3 +17,14 @@ func TestLogger(t *testing.T) {
 	})
 	logger.Info("after the test has ended") // must not panic
 }
+
+// Ensure a fuzz test's logger can be used inside the fuzz target, where
+// f.Log panics. Only a run with -v exercises it: otherwise Logger discards.
+func FuzzLogger(f *testing.F) {
+	logger := testkit.Logger(f)
+	logger.Info("before the fuzz target")
+	f.Add(1)
+	f.Fuzz(func(t *testing.T, n int) {
+		logger.Debug("inside the fuzz target", "n", n) // must not panic
+	})
+}

@@ -15,17 +15,7 @@ import (
 // streamMsgs returns the number of messages in the events stream.
 func streamMsgs(tb testing.TB, js jetstream.JetStream) uint64 {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, trackskills.StreamName)
-	if err != nil {
-		tb.Fatalf("stream: %v", err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		tb.Fatalf("stream info: %v", err)
-	}
-	return info.State.Msgs
+	return testkit.MustStreamState(tb, js).Msgs
 }
 
 // Ensure MustRunStream gives a JetStream handle on a listening server with
