@@ -51,7 +51,7 @@ type httpResult struct {
 	header http.Header
 }
 
-// Every fixture of claude-code.md answers 200 {}, and the ones that are
+// Every Claude Code fixture answers 200 {}, and the ones that are
 // tool calls reach the stream as their golden event, from source hook.
 func TestClaudeHook_Fixtures(t *testing.T) {
 	for name, file := range hookFixtures(t) {

@@ -221,7 +221,7 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
-// Ensure every rule of SPEC §2 answers 400 with the field and publishes
+// Ensure every rule of the event (docs/CONTRACT.md) answers 400 with the field and publishes
 // nothing.
 func TestServer_TrackInvalid(t *testing.T) {
 	t.Parallel()
