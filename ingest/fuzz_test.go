@@ -10,9 +10,10 @@ import (
 	"github.com/trackskills/trackskills/ingest"
 )
 
-// batchEvents counts the events of a batch body the way the ingest API reads it (docs/CONTRACT.md, Ingest API):
-// a JSON array, or (for NDJSON) one event a non-blank line. ok is false
-// when the body is not a batch at all.
+// batchEvents counts the events of a batch body the way the ingest API
+// reads it (docs/CONTRACT.md, Ingest API): a JSON array, or (for NDJSON)
+// one event a non-blank line. ok is false when the body is not a batch at
+// all.
 func batchEvents(body []byte, ndjson bool) (n int, ok bool) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {

@@ -221,8 +221,8 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
-// Ensure every rule of the event (docs/CONTRACT.md) answers 400 with the field and publishes
-// nothing.
+// Ensure every rule of the event (docs/CONTRACT.md) answers 400 with the
+// field and publishes nothing.
 func TestServer_TrackInvalid(t *testing.T) {
 	t.Parallel()
 	srv, js := MustServer(t, testConfig())
