@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // eventSeq makes event ids unique across every benchmark of the process.
@@ -110,7 +111,7 @@ func BenchmarkDB_WriteBatch(b *testing.B) {
 	for _, size := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			ctx := context.Background()
-			db := MustOpenDB(b)
+			db := testkit.MustOpenDB(b)
 			gen := newEventGen(1)
 			batch := make([]trackskills.Event, size)
 			b.ReportAllocs()
