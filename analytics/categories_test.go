@@ -5,12 +5,13 @@ import (
 	"testing"
 
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestServer_Categories(t *testing.T) {
-	db, path := MustOpenDB(t)
-	mustWrite(t, db, goldenEvents())
-	e := newRouter(t, path, analytics.Config{})
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, goldenEvents())
+	e := newRouter(t, db.Path(), analytics.Config{})
 	var got []analytics.CategoryResponse
 	mustGetJSON(t, e, "/analytics/categories?days=7", &got)
 	want := []analytics.CategoryResponse{

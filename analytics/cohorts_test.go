@@ -8,6 +8,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestServer_Cohorts(t *testing.T) {
@@ -16,7 +17,7 @@ func TestServer_Cohorts(t *testing.T) {
 	if testNow.Weekday() != time.Monday {
 		t.Fatalf("testNow is a %s; the expectations assume a Monday", testNow.Weekday())
 	}
-	db, path := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	at := func(date string) time.Time {
 		d, err := time.Parse(time.DateOnly, date)
 		if err != nil {
@@ -37,8 +38,8 @@ func TestServer_Cohorts(t *testing.T) {
 			evs = append(evs, event(fmt.Sprintf("%s-%d", user, i), at(d), "t", "default", trackskills.StatusSuccess, 1, user))
 		}
 	}
-	mustWrite(t, db, evs)
-	e := newRouter(t, path, analytics.Config{})
+	testkit.MustWriteBatch(t, db, evs)
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	for _, tt := range []struct{ name, query, want string }{
 		{"Weeks4", "weeks=4", `[{"week":"2026-01-19","users":3,"retention":[0.3333,0.6667,0.3333]},` +

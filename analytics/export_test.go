@@ -17,6 +17,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // exportEvents are events with every column set or empty, and a message
@@ -46,9 +47,9 @@ func csvRecord(ev *trackskills.Event) []string {
 }
 
 func TestServer_Export(t *testing.T) {
-	db, path := MustOpenDB(t)
-	mustWrite(t, db, exportEvents())
-	e := newRouter(t, path, analytics.Config{})
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, exportEvents())
+	e := newRouter(t, db.Path(), analytics.Config{})
 	stored, err := db.Events(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestServer_Export(t *testing.T) {
 			{"Category", "days=30&category=fun", want(30, func(ev *trackskills.Event) bool { return ev.ToolCategory == "fun" })},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				rec := get(t, e, "/analytics/export.csv?"+tt.query)
+				rec := get(e, "/analytics/export.csv?"+tt.query)
 				if rec.Code != http.StatusOK {
 					t.Fatalf("status %d: %s", rec.Code, rec.Body)
 				}
@@ -116,7 +117,7 @@ func TestServer_Export(t *testing.T) {
 	})
 
 	t.Run("NDJSON", func(t *testing.T) {
-		rec := get(t, e, "/analytics/export.ndjson?days=30")
+		rec := get(e, "/analytics/export.ndjson?days=30")
 		if got, want := rec.Header().Get("Content-Type"), "application/x-ndjson"; rec.Code != http.StatusOK || got != want {
 			t.Fatalf("status %d content type %q, want 200 %q", rec.Code, got, want)
 		}
@@ -172,7 +173,7 @@ func TestServer_Export(t *testing.T) {
 			"/analytics/export.ndjson?from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z": "",
 			"/analytics/export.ndjson?hours=1&status=timeout&category=comm":              "",
 		} {
-			rec := get(t, e, target)
+			rec := get(e, target)
 			body, _ := io.ReadAll(rec.Body) // a recorder's body does not fail
 			if rec.Code != http.StatusOK || string(body) != want {
 				t.Errorf("GET %s: %d %q, want 200 %q", target, rec.Code, body, want)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -61,11 +62,11 @@ func goldenEvents() []trackskills.Event {
 }
 
 func TestGolden(t *testing.T) {
-	db, path := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	evs := goldenEvents()
-	mustWrite(t, db, evs[:7])
-	mustWrite(t, db, evs[5:]) // overlaps: g06 and g07 are redeliveries
-	e := newRouter(t, path, analytics.Config{})
+	testkit.MustWriteBatch(t, db, evs[:7])
+	testkit.MustWriteBatch(t, db, evs[5:]) // overlaps: g06 and g07 are redeliveries
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	for _, tt := range []struct {
 		name   string
@@ -162,9 +163,9 @@ func checkFields(t *testing.T, where string, obj any, want map[string]string) ma
 // TestSeedShapes pins the field names and JSON types of the seed's four
 // endpoints exactly as its README documents them; extra fields are allowed.
 func TestSeedShapes(t *testing.T) {
-	db, path := MustOpenDB(t)
-	mustWrite(t, db, goldenEvents())
-	e := newRouter(t, path, analytics.Config{})
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, goldenEvents())
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	t.Run("Summary", func(t *testing.T) {
 		var v any

@@ -1,13 +1,11 @@
 package analytics_test
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,54 +14,18 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/httpapi"
-	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // testNow is the fixed clock of the tests: not on an hour boundary, so that
 // windows start before it.
 var testNow = time.Date(2026, 2, 9, 21, 37, 12, 345_000_000, time.UTC)
 
-// MustOpenDB opens a migrated database for writing in a file under
-// tb.TempDir(), closed when the test ends, and returns it with its path.
-func MustOpenDB(tb testing.TB) (*sql.DB, string) {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "trackskills.db")
-	db, err := sql.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close database: %v", err)
-		}
-	})
-	return db, path
-}
-
-// mustWrite stores events exactly as the consumer does.
-func mustWrite(tb testing.TB, db *sql.DB, evs []trackskills.Event) sql.BatchResult {
-	tb.Helper()
-	res, err := db.WriteBatch(context.Background(), evs, nil)
-	if err != nil {
-		tb.Fatalf("write batch: %v", err)
-	}
-	return res
-}
-
 // newRouter serves the analytics API of the database at path, opened
 // read-only, on the product's echo (httpapi.NewEcho) with the fixed clock.
 func newRouter(tb testing.TB, path string, cfg analytics.Config) *echo.Echo {
 	tb.Helper()
-	ro, err := sql.OpenReadOnly(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("open read-only: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := ro.Close(); err != nil {
-			tb.Errorf("close read-only database: %v", err)
-		}
-	})
-	srv := analytics.New(cfg, ro, slog.New(slog.DiscardHandler))
+	srv := analytics.New(cfg, testkit.MustOpenReadOnly(tb, path), slog.New(slog.DiscardHandler))
 	srv.Now = func() time.Time { return testNow }
 	e := httpapi.NewEcho(slog.New(slog.DiscardHandler), echo.ExtractIPDirect())
 	if err := srv.Register(e); err != nil {
@@ -79,26 +41,14 @@ type errorBody = httpapi.ErrorBody
 var errorHandler = httpapi.ErrorHandler(slog.New(slog.DiscardHandler))
 
 // get sends a GET with the given header pairs (name, value, ...).
-func get(tb testing.TB, e *echo.Echo, target string, header ...string) *httptest.ResponseRecorder {
-	tb.Helper()
-	return do(tb, e, http.MethodGet, target, header...)
-}
-
-func do(tb testing.TB, e *echo.Echo, method, target string, header ...string) *httptest.ResponseRecorder {
-	tb.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, req)
-	return rec
+func get(e *echo.Echo, target string, header ...string) *httptest.ResponseRecorder {
+	return testkit.Serve(e, http.MethodGet, target, header...)
 }
 
 // mustGetJSON GETs target, expects a 200 and decodes the body into v.
 func mustGetJSON(tb testing.TB, e *echo.Echo, target string, v any) []byte {
 	tb.Helper()
-	rec := get(tb, e, target)
+	rec := get(e, target)
 	if rec.Code != http.StatusOK {
 		tb.Fatalf("GET %s: status=%d, want 200; body %s", target, rec.Code, rec.Body)
 	}
@@ -143,7 +93,7 @@ func dayAt(daysAgo int) time.Time { return testNow.Truncate(24*time.Hour).AddDat
 // checkBad expects a 400 naming field.
 func checkBad(t *testing.T, e *echo.Echo, target, field string) {
 	t.Helper()
-	rec := get(t, e, target)
+	rec := get(e, target)
 	var body errorBody
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusBadRequest || body.Field != field || body.Error == "" {
 		t.Errorf("GET %s: %d %s, want 400 naming %s", target, rec.Code, rec.Body, field)

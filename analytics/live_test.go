@@ -2,13 +2,11 @@ package analytics_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +18,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/embeddednats"
-	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -34,31 +32,12 @@ type liveEnv struct {
 
 func newLiveEnv(tb testing.TB, lcfg analytics.LiveConfig, cfg analytics.Config) *liveEnv {
 	tb.Helper()
-	ns, err := embeddednats.Start(embeddednats.Config{StoreDir: filepath.Join(tb.TempDir(), "nats")}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		tb.Fatalf("start nats: %v", err)
-	}
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = ns.Shutdown(ctx)
-	})
-	pub, err := ns.Connect("publisher")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sub, err := ns.Connect("live")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { pub.Close(); sub.Close() })
+	// No TCP listener: the publisher and the live feed connect in-process.
+	ns := testkit.MustStartNATS(tb, embeddednats.Config{StoreDir: tb.TempDir()})
+	pub := testkit.MustConnect(tb, ns)
+	sub := testkit.MustConnect(tb, ns)
 
-	_, path := MustOpenDB(tb)
-	ro, err := sql.OpenReadOnly(context.Background(), path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = ro.Close() })
+	ro := testkit.MustOpenReadOnly(tb, testkit.MustOpenDB(tb).Path())
 	live := analytics.NewLive(lcfg, sub, slog.New(slog.DiscardHandler))
 	srv := analytics.New(cfg, ro, slog.New(slog.DiscardHandler))
 	srv.SetLive(live)
@@ -249,9 +228,9 @@ func TestLive_SlowClientIsToldWhatItMissed(t *testing.T) {
 
 func TestLive_Refusals(t *testing.T) {
 	t.Run("NoNATS", func(t *testing.T) {
-		_, path := MustOpenDB(t)
+		path := testkit.MustOpenDB(t).Path()
 		e := newRouter(t, path, analytics.Config{})
-		rec := get(t, e, "/analytics/live")
+		rec := get(e, "/analytics/live")
 		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "live mode needs") {
 			t.Errorf("got %d %s, want 503 saying why", rec.Code, rec.Body)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // stored is a distinct event as the brute force sees it: the first write
@@ -216,10 +217,10 @@ func (f filter) match(ev *stored) bool {
 func TestProperty(t *testing.T) {
 	r := rand.New(rand.NewPCG(20260209, 3))
 	batches := genEvents(r, 4000)
-	db, path := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	written, ignored := 0, 0
 	for _, b := range batches {
-		res := mustWrite(t, db, b)
+		res := testkit.MustWriteBatch(t, db, b)
 		written, ignored = written+len(b), ignored+res.Ignored
 	}
 	evs := distinct(batches)
@@ -229,7 +230,7 @@ func TestProperty(t *testing.T) {
 		t.Fatalf("ignored=%d, want %d (and at least 100)", got, want)
 	}
 	t.Logf("%d events written in %d batches, %d distinct", written, len(batches), len(evs))
-	e := newRouter(t, path, analytics.Config{})
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	windows := []window{daysWindow(1), daysWindow(7), daysWindow(30), hoursWindow(1), hoursWindow(24), hoursWindow(168)}
 	filters := []filter{
@@ -467,12 +468,12 @@ func show(r analytics.ErrorsResponse) string {
 func TestProperty_TimeseriesCategories(t *testing.T) {
 	r := rand.New(rand.NewPCG(20260209, 7))
 	batches := genEvents(r, 4000)
-	db, path := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	for _, b := range batches {
-		mustWrite(t, db, b)
+		testkit.MustWriteBatch(t, db, b)
 	}
 	evs := distinct(batches)
-	e := newRouter(t, path, analytics.Config{})
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	windows := []window{daysWindow(1), daysWindow(7), daysWindow(30), hoursWindow(1), hoursWindow(24), hoursWindow(168)}
 	filters := []filter{
@@ -497,7 +498,7 @@ func TestProperty_TimeseriesCategories(t *testing.T) {
 				want++
 			}
 		}
-		rec := get(t, e, "/analytics/export.csv?days=30")
+		rec := get(e, "/analytics/export.csv?days=30")
 		recs, err := csv.NewReader(rec.Body).ReadAll()
 		if err != nil || len(recs) != want+1 || want < 2*1000 {
 			t.Errorf("export: %d records (%v), want %d + header (over 2,000)", len(recs), err, want)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 var seedTargets = []string{
@@ -20,7 +21,7 @@ var seedTargets = []string{
 }
 
 func TestServer_Empty(t *testing.T) {
-	_, path := MustOpenDB(t)
+	path := testkit.MustOpenDB(t).Path()
 	e := newRouter(t, path, analytics.Config{})
 
 	t.Run("Summary", func(t *testing.T) {
@@ -55,13 +56,13 @@ func TestServer_Empty(t *testing.T) {
 }
 
 func TestServer_NoDataInWindow(t *testing.T) {
-	db, path := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	old := testNow.AddDate(0, 0, -20)
-	mustWrite(t, db, []trackskills.Event{
+	testkit.MustWriteBatch(t, db, []trackskills.Event{
 		event("n1", old, "query_data", "default", trackskills.StatusError, 100, "user-a"),
 		event("n2", old, "query_data", "default", trackskills.StatusSuccess, 100, "user-b"),
 	})
-	e := newRouter(t, path, analytics.Config{})
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	var sum analytics.SummaryResponse
 	mustGetJSON(t, e, "/analytics/summary?days=7", &sum)
@@ -84,14 +85,14 @@ func TestServer_NoDataInWindow(t *testing.T) {
 }
 
 func TestServer_ToolFilter(t *testing.T) {
-	db, path := MustOpenDB(t)
-	mustWrite(t, db, []trackskills.Event{
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, []trackskills.Event{
 		event("q1", testNow.Add(-time.Hour), quotedTool, "fun", trackskills.StatusSuccess, 10, "user-a"),
 		event("q2", testNow.Add(-2*time.Hour), quotedTool, "fun", trackskills.StatusError, 30, "user-b"),
 		event("q3", testNow.Add(-time.Hour), `say "hi"`, "fun", trackskills.StatusSuccess, 10, "user-c"),
 		event("q4", testNow.Add(-time.Hour), "say", "fun", trackskills.StatusSuccess, 10, "user-c"),
 	})
-	e := newRouter(t, path, analytics.Config{})
+	e := newRouter(t, db.Path(), analytics.Config{})
 	tool := url.QueryEscape(quotedTool)
 
 	var sum analytics.SummaryResponse
@@ -118,7 +119,7 @@ func TestServer_ToolFilter(t *testing.T) {
 }
 
 func TestServer_BadParams(t *testing.T) {
-	_, path := MustOpenDB(t)
+	path := testkit.MustOpenDB(t).Path()
 	e := newRouter(t, path, analytics.Config{})
 
 	for _, tt := range []struct {
@@ -142,7 +143,7 @@ func TestServer_BadParams(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, p := range []string{"/analytics/summary", "/analytics/tools", "/analytics/retention", "/analytics/errors"} {
-				checkBadParam(t, get(t, e, p+"?"+tt.query), p+"?"+tt.query, tt.field)
+				checkBadParam(t, get(e, p+"?"+tt.query), p+"?"+tt.query, tt.field)
 			}
 		})
 	}
@@ -157,13 +158,13 @@ func TestServer_BadParams(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := "/analytics/errors?days=7&" + tt.query
-			checkBadParam(t, get(t, e, target), target, tt.field)
+			checkBadParam(t, get(e, target), target, tt.field)
 		})
 	}
 	// Users are kept per tool, not per category: retention refuses it.
 	t.Run("RetentionCategory", func(t *testing.T) {
 		target := "/analytics/retention?days=7&category=comm"
-		checkBadParam(t, get(t, e, target), target, "category")
+		checkBadParam(t, get(e, target), target, "category")
 	})
 }
 
@@ -189,9 +190,9 @@ func checkBadParam(t *testing.T, rec interface {
 }
 
 func TestServer_ReadKeys(t *testing.T) {
-	db, path := MustOpenDB(t)
-	mustWrite(t, db, goldenEvents())
-	e := newRouter(t, path, analytics.Config{ReadKeys: []string{"rk", "other-key"}})
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, goldenEvents())
+	e := newRouter(t, db.Path(), analytics.Config{ReadKeys: []string{"rk", "other-key"}})
 
 	for _, tt := range []struct {
 		name   string
@@ -211,7 +212,7 @@ func TestServer_ReadKeys(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, target := range seedTargets {
-				rec := get(t, e, target, tt.header...)
+				rec := get(e, target, tt.header...)
 				if rec.Code != tt.want {
 					t.Errorf("GET %s with %q: status=%d, want %d; body %s", target, tt.header, rec.Code, tt.want, rec.Body)
 				}
@@ -221,11 +222,11 @@ func TestServer_ReadKeys(t *testing.T) {
 }
 
 func TestServer_CORS(t *testing.T) {
-	_, path := MustOpenDB(t)
+	path := testkit.MustOpenDB(t).Path()
 	e := newRouter(t, path, analytics.Config{ReadKeys: []string{"rk"}, AllowOrigins: []string{"https://dash.example"}})
 
 	preflight := func(origin string) http.Header {
-		rec := do(t, e, http.MethodOptions, "/analytics/summary?days=7",
+		rec := testkit.Serve(e, http.MethodOptions, "/analytics/summary?days=7",
 			"Origin", origin, "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "x-api-key")
 		if rec.Code >= 300 && origin == "https://dash.example" {
 			t.Errorf("preflight from %s: status=%d, want 2xx", origin, rec.Code)
@@ -241,7 +242,7 @@ func TestServer_CORS(t *testing.T) {
 			t.Errorf("Access-Control-Allow-Headers empty, want x-api-key allowed; headers %v", h)
 		}
 		// The actual request carries the header too.
-		rec := get(t, e, "/analytics/summary?days=7", "Origin", "https://dash.example", "x-api-key", "rk")
+		rec := get(e, "/analytics/summary?days=7", "Origin", "https://dash.example", "x-api-key", "rk")
 		if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "https://dash.example" {
 			t.Errorf("GET: status=%d Access-Control-Allow-Origin=%q, want 200 and the origin", rec.Code, rec.Header().Get("Access-Control-Allow-Origin"))
 		}
@@ -250,7 +251,7 @@ func TestServer_CORS(t *testing.T) {
 		if got := preflight("https://evil.example").Get("Access-Control-Allow-Origin"); got != "" {
 			t.Errorf("Access-Control-Allow-Origin=%q, want none", got)
 		}
-		rec := get(t, e, "/analytics/summary?days=7", "Origin", "https://evil.example", "x-api-key", "rk")
+		rec := get(e, "/analytics/summary?days=7", "Origin", "https://evil.example", "x-api-key", "rk")
 		if got := rec.Header().Get("Access-Control-Allow-Origin"); got != "" {
 			t.Errorf("GET: Access-Control-Allow-Origin=%q, want none", got)
 		}

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestServer_Timeseries(t *testing.T) {
-	db, path := MustOpenDB(t)
-	mustWrite(t, db, goldenEvents())
-	e := newRouter(t, path, analytics.Config{})
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, goldenEvents())
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	t.Run("Days", func(t *testing.T) {
 		var got analytics.TimeseriesResponse

@@ -10,14 +10,15 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestServer_Tool(t *testing.T) {
-	db, path := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	evs := append(goldenEvents(),
 		event("s1", dayAt(1).Add(time.Hour), "a/b 100%", "paths", trackskills.StatusSuccess, 10, "user-z"))
-	mustWrite(t, db, evs)
-	e := newRouter(t, path, analytics.Config{})
+	testkit.MustWriteBatch(t, db, evs)
+	e := newRouter(t, db.Path(), analytics.Config{})
 
 	t.Run("OK", func(t *testing.T) {
 		var got analytics.ToolDetailResponse
@@ -82,7 +83,7 @@ func TestServer_Tool(t *testing.T) {
 			"/analytics/tools/search?days=1", // events, but not in the window
 			"/analytics/tools/query_data?days=7&category=comm",
 		} {
-			rec := get(t, e, target)
+			rec := get(e, target)
 			var body errorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusNotFound ||
 				body.Success || !strings.Contains(body.Error, "no events") {

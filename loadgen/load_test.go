@@ -16,7 +16,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/loadgen"
-	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // fakeIngest answers like the ingest API (docs/CONTRACT.md, Ingest API) and remembers the event
@@ -203,12 +203,7 @@ func TestRun(t *testing.T) {
 // TestRun_Lag runs against a fake ingest whose "consumer" inserts each
 // acknowledged event into SQLite 30 ms after the answer.
 func TestRun_Lag(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "trackskills.db")
-	db, err := sql.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testkit.MustOpenDB(t)
 	insert := func(ids ...string) error {
 		evs := make([]trackskills.Event, len(ids))
 		now := time.Now().UnixMilli()
@@ -254,7 +249,7 @@ func TestRun_Lag(t *testing.T) {
 	defer inserts.Wait()
 
 	r := runJSON(t, context.Background(), config(srv.URL, func(c *loadgen.Config) {
-		c.Mode, c.BatchSize, c.Count, c.Connections, c.DB = "batch", 10, 200, 4, path
+		c.Mode, c.BatchSize, c.Count, c.Connections, c.DB = "batch", 10, 200, 4, db.Path()
 	}))
 	if r.Lag == nil {
 		t.Fatal("no lag in the report")

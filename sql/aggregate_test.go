@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // aggEvent is an event of the aggregate tests.
@@ -181,36 +182,25 @@ func diffDump(tb testing.TB, got, want map[string][]string) {
 	}
 }
 
-func mustWrite(tb testing.TB, db *sql.DB, evs []trackskills.Event) sql.BatchResult {
-	tb.Helper()
-	res, err := db.WriteBatch(context.Background(), evs, nil)
-	if err != nil {
-		tb.Fatalf("write batch: %v", err)
-	}
-	return res
-}
-
 func TestDB_WriteBatchAggregates(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "trackskills.db")
-		db := mustOpenDBAt(t, path)
+		db := testkit.MustOpenDB(t)
 		evs := aggEvents()
 		// Two batches, so that rows written by the first are updated by
 		// the second (ON CONFLICT merge of counts, max and histogram).
-		mustWrite(t, db, evs[:2])
-		mustWrite(t, db, evs[2:])
-		diffDump(t, aggDump(t, mustOpenRaw(t, path)), wantAggregates())
+		testkit.MustWriteBatch(t, db, evs[:2])
+		testkit.MustWriteBatch(t, db, evs[2:])
+		diffDump(t, aggDump(t, mustOpenRaw(t, db.Path())), wantAggregates())
 	})
 
 	t.Run("Redelivery", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "trackskills.db")
-		db := mustOpenDBAt(t, path)
+		db := testkit.MustOpenDB(t)
 		evs := aggEvents()
-		mustWrite(t, db, evs)
-		raw := mustOpenRaw(t, path)
+		testkit.MustWriteBatch(t, db, evs)
+		raw := mustOpenRaw(t, db.Path())
 		before := aggDump(t, raw)
 
-		res := mustWrite(t, db, evs)
+		res := testkit.MustWriteBatch(t, db, evs)
 		if got, want := res.Inserted, 0; got != want {
 			t.Fatalf("inserted=%d, want %d", got, want)
 		}
@@ -218,41 +208,39 @@ func TestDB_WriteBatchAggregates(t *testing.T) {
 			t.Fatalf("ignored=%d, want %d", got, want)
 		}
 		// A partial redelivery mixed with nothing new, in another order.
-		mustWrite(t, db, []trackskills.Event{evs[4], evs[1], evs[6]})
+		testkit.MustWriteBatch(t, db, []trackskills.Event{evs[4], evs[1], evs[6]})
 		diffDump(t, aggDump(t, raw), before)
 		diffDump(t, before, wantAggregates())
 	})
 
 	t.Run("DuplicateInBatch", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "trackskills.db")
-		db := mustOpenDBAt(t, path)
+		db := testkit.MustOpenDB(t)
 		evs := aggEvents()
 		batch := append([]trackskills.Event{}, evs[:3]...)
 		dup := evs[1] // the same event_id twice in one batch
 		batch = append(batch, dup)
 		batch = append(batch, evs[3:]...)
 		batch = append(batch, evs[0])
-		res := mustWrite(t, db, batch)
+		res := testkit.MustWriteBatch(t, db, batch)
 		if got, want := res.Inserted, len(evs); got != want {
 			t.Fatalf("inserted=%d, want %d", got, want)
 		}
 		if got, want := res.Ignored, 2; got != want {
 			t.Fatalf("ignored=%d, want %d", got, want)
 		}
-		diffDump(t, aggDump(t, mustOpenRaw(t, path)), wantAggregates())
+		diffDump(t, aggDump(t, mustOpenRaw(t, db.Path())), wantAggregates())
 	})
 
 	t.Run("NoDuration", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "trackskills.db")
-		db := mustOpenDBAt(t, path)
+		db := testkit.MustOpenDB(t)
 		ts := time.Date(2026, 2, 9, 10, 5, 0, 0, time.UTC)
-		mustWrite(t, db, []trackskills.Event{aggEvent("d1", ts, "t", "c", trackskills.StatusSuccess, i64(1234), "u1")})
+		testkit.MustWriteBatch(t, db, []trackskills.Event{aggEvent("d1", ts, "t", "c", trackskills.StatusSuccess, i64(1234), "u1")})
 		// Events without duration_ms, in the same rows, in a later batch.
-		mustWrite(t, db, []trackskills.Event{
+		testkit.MustWriteBatch(t, db, []trackskills.Event{
 			aggEvent("d2", ts.Add(time.Minute), "t", "c", trackskills.StatusSuccess, nil, "u1"),
 			aggEvent("d3", ts.Add(2*time.Minute), "t", "c", trackskills.StatusTimeout, nil, "u2"),
 		})
-		got := aggDump(t, mustOpenRaw(t, path))
+		got := aggDump(t, mustOpenRaw(t, db.Path()))
 		want := map[string][]string{
 			"tool_hourly":     {"2026-02-09T10|t|c inv=3 ok=2 err=0 to=1 dur=1/1234/1234 hist=" + histOf(1234)},
 			"tool_daily":      {"2026-02-09|t|c inv=3 ok=2 err=0 to=1 dur=1/1234/1234 hist=" + histOf(1234)},
@@ -265,7 +253,7 @@ func TestDB_WriteBatchAggregates(t *testing.T) {
 		// histogram NULL.
 		var one trackskills.Histogram
 		one.Add(1234)
-		raw := mustOpenRaw(t, path)
+		raw := mustOpenRaw(t, db.Path())
 		var hist []byte
 		if err := raw.QueryRow(`SELECT latency_hist FROM tool_hourly WHERE tool_name = 't'`).Scan(&hist); err != nil {
 			t.Fatalf("query: %v", err)
@@ -273,7 +261,7 @@ func TestDB_WriteBatchAggregates(t *testing.T) {
 		if got, want := hist, one.AppendBinary(nil); !reflect.DeepEqual(got, want) {
 			t.Fatalf("latency_hist=%x, want %x", got, want)
 		}
-		mustWrite(t, db, []trackskills.Event{aggEvent("d4", ts.Add(time.Hour), "t", "c", trackskills.StatusError, nil, "u1")})
+		testkit.MustWriteBatch(t, db, []trackskills.Event{aggEvent("d4", ts.Add(time.Hour), "t", "c", trackskills.StatusError, nil, "u1")})
 		var n int
 		if err := raw.QueryRow(`SELECT COUNT(*) FROM tool_hourly WHERE tool_name = 't' AND duration_count = 0
 			AND duration_sum = 0 AND duration_max IS NULL AND latency_hist IS NULL`).Scan(&n); err != nil {
@@ -325,10 +313,10 @@ func TestOpen_Backfill(t *testing.T) {
 	diffDump(t, aggDump(t, raw), wantAggregates())
 
 	// And the consumer keeps adding to backfilled rows.
-	mustWrite(t, db, evs) // all redeliveries: nothing changes
+	testkit.MustWriteBatch(t, db, evs) // all redeliveries: nothing changes
 	diffDump(t, aggDump(t, raw), wantAggregates())
 	extra := aggEvent("e8", time.Date(2026, 2, 9, 21, 0, 0, 0, time.UTC), "tool_a", "y", trackskills.StatusSuccess, i64(20), "u3")
-	mustWrite(t, db, []trackskills.Event{extra})
+	testkit.MustWriteBatch(t, db, []trackskills.Event{extra})
 	got := aggDump(t, raw)
 	if got, want := got["tool_hourly"][3], "2026-02-09T21|tool_a|y inv=2 ok=2 err=0 to=0 dur=2/30/20 hist="+histOf(10, 20); got != want {
 		t.Fatalf("tool_hourly after backfill and write:\n got  %s\n want %s", got, want)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestDB_Cohorts(t *testing.T) {
@@ -16,7 +17,7 @@ func TestDB_Cohorts(t *testing.T) {
 	if testNow.Weekday() != time.Monday {
 		t.Fatalf("testNow is a %s; the expectations assume a Monday", testNow.Weekday())
 	}
-	db := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	var evs []trackskills.Event
 	for i, u := range []struct{ user, day string }{
 		{"u1", "2026-02-02"}, {"u1", "2026-02-09"}, // cohort 02-02, back a week later
@@ -29,7 +30,7 @@ func TestDB_Cohorts(t *testing.T) {
 		ev.ReceivedAt, ev.UserHash = ev.Timestamp, u.user
 		evs = append(evs, ev)
 	}
-	mustWrite(t, db, evs)
+	testkit.MustWriteBatch(t, db, evs)
 	w := func(s string) sql.Day { return mustDay(t, s) }
 	for _, tt := range []struct {
 		name                       string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestOpen(t *testing.T) {
@@ -43,7 +44,7 @@ func TestOpen(t *testing.T) {
 			t.Fatal("no migration recorded after the first open")
 		}
 
-		db = mustOpenDBAt(t, path)
+		db = testkit.MustOpenDBAt(t, path)
 		if got, want := migrationRows(t, path), before; !reflect.DeepEqual(got, want) {
 			t.Fatalf("migrations after reopen=%v, want %v", got, want)
 		}
@@ -160,7 +161,7 @@ func TestOpenReadOnly(t *testing.T) {
 			db, err := sql.OpenReadOnly(ctx, path)
 			done <- result{db, err}
 		}()
-		mustOpenDBAt(t, path)
+		testkit.MustOpenDBAt(t, path)
 		r := <-done
 		if r.err != nil {
 			t.Fatalf("open read-only: %v", r.err)
@@ -177,7 +178,7 @@ func TestDB_WriteBatch(t *testing.T) {
 
 	// Ensure every field is stored and read back intact.
 	t.Run("OK", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := testkit.MustOpenDB(t)
 		full := trackskills.Event{
 			EventID:           "01JKZ4W5Q2N8X7Y6V5T4S3R2Q1",
 			ToolName:          "pdf_extract ünïcødé 🚀",
@@ -239,7 +240,7 @@ func TestDB_WriteBatch(t *testing.T) {
 
 	// Ensure a redelivered batch is ignored: exactly once in the database.
 	t.Run("Redelivered", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := testkit.MustOpenDB(t)
 		evs := newEvents("redeliver", 50)
 		res, err := db.WriteBatch(ctx, evs, nil)
 		if err != nil {
@@ -263,7 +264,7 @@ func TestDB_WriteBatch(t *testing.T) {
 	// Ensure duplicate event IDs inside one batch count once, and the first
 	// one wins.
 	t.Run("DuplicateInBatch", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := testkit.MustOpenDB(t)
 		a, b, c := newEvent("dup"), newEvent("dup"), newEvent("other")
 		b.ToolName = "second_copy"
 		res, err := db.WriteBatch(ctx, []trackskills.Event{a, b, c}, nil)
@@ -288,7 +289,7 @@ func TestDB_WriteBatch(t *testing.T) {
 	// Ensure poison messages are kept with their reason, once per stream
 	// message even when redelivered.
 	t.Run("DeadLetters", func(t *testing.T) {
-		db := MustOpenDB(t)
+		db := testkit.MustOpenDB(t)
 		dead := []sql.DeadLetter{
 			{StreamSeq: 7, Subject: trackskills.SubjectIngest, Reason: "line 1: invalid character", Headers: `{"Trackskills-Schema":["1"]}`, Payload: []byte("not json")},
 			{StreamSeq: 9, Subject: trackskills.SubjectIngest, Reason: `unknown payload schema "9"`, Payload: []byte{0, 1, 2}},
@@ -327,7 +328,7 @@ func TestDB_LimitSize(t *testing.T) {
 	// Ensure a full disk fails the whole batch, keeps nothing of it, and
 	// that the same batch succeeds once there is room again.
 	ctx := context.Background()
-	db := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	if _, err := db.WriteBatch(ctx, newEvents("before", 10), nil); err != nil {
 		t.Fatalf("write first batch: %v", err)
 	}

@@ -5,34 +5,12 @@ import (
 	dbsql "database/sql"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
 )
-
-// MustOpenDB opens a migrated database in a file under tb.TempDir() and
-// closes it when the test ends.
-func MustOpenDB(tb testing.TB) *sql.DB {
-	tb.Helper()
-	return mustOpenDBAt(tb, filepath.Join(tb.TempDir(), "trackskills.db"))
-}
-
-func mustOpenDBAt(tb testing.TB, path string) *sql.DB {
-	tb.Helper()
-	db, err := sql.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("open database: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("close database: %v", err)
-		}
-	})
-	return db
-}
 
 // writerDSN is the DSN that sql.Open uses, for tests and benchmarks that
 // reach the file through database/sql directly.

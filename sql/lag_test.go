@@ -2,11 +2,10 @@ package sql_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/trackskills/trackskills"
-	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func lagEvent(id string, ts int64) trackskills.Event {
@@ -19,12 +18,7 @@ func lagEvent(id string, ts int64) trackskills.Event {
 
 func TestDB_CountNewEvents(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "trackskills.db")
-	db, err := sql.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testkit.MustOpenDB(t)
 	ts := db.Now().UnixMilli()
 	write := func(ids ...string) {
 		t.Helper()
@@ -48,11 +42,7 @@ func TestDB_CountNewEvents(t *testing.T) {
 	}
 
 	// The poller reads through the read-only handle, as loadgen does.
-	ro, err := sql.OpenReadOnly(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := testkit.MustOpenReadOnly(t, db.Path())
 
 	cursor := start
 	for _, tt := range []struct {

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // Ensure expired raw events go in chunks, newer ones stay, and expired
 // aggregate rows go while the rest stay.
 func TestDB_Retention(t *testing.T) {
-	db := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	ctx := context.Background()
 	now := time.Now()
 	old, fresh := newEvents("old", 2500), newEvents("fresh", 300)
@@ -53,13 +54,7 @@ func TestDB_Retention(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no aggregate row deleted")
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ro, err := sql.OpenReadOnly(cctx, db.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := testkit.MustOpenReadOnly(t, db.Path())
 	users, err := ro.ActiveUsers(ctx, sql.DayOfTime(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)), sql.DayOfTime(time.Date(2999, 12, 31, 0, 0, 0, 0, time.UTC)), "")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +68,7 @@ func TestDB_Retention(t *testing.T) {
 // its row while its message can still be in the stream, so that a
 // redelivery is ignored, not counted twice.
 func TestDB_RetentionByReceivedAt(t *testing.T) {
-	db := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	ctx := context.Background()
 	now := time.Now()
 	late := newEvents("late", 1)
@@ -97,7 +92,7 @@ func TestDB_RetentionByReceivedAt(t *testing.T) {
 // Expired aggregates go a day at a time, and every table ends up cut at the
 // same day, whatever the span deleted.
 func TestDB_DeleteAggregatesBeforeByDay(t *testing.T) {
-	db := MustOpenDB(t)
+	db := testkit.MustOpenDB(t)
 	ctx := context.Background()
 	first := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	evs := newEvents("d", 30)

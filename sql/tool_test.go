@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 func TestDB_ToolDailyUsers(t *testing.T) {
-	db := MustOpenDB(t)
-	mustWrite(t, db, activeEvents())
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, activeEvents())
 	today := sql.DayOfTime(testNow)
 	got, err := db.ToolDailyUsers(context.Background(), today-6, today, "my_skill")
 	if err != nil {

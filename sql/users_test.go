@@ -8,6 +8,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // activeEvents are the events of the user reads: on day 0 (testNow's)
@@ -28,8 +29,8 @@ func activeEvents() []trackskills.Event {
 }
 
 func TestDB_DailyActiveUsers(t *testing.T) {
-	db := MustOpenDB(t)
-	mustWrite(t, db, activeEvents())
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, activeEvents())
 	today := sql.DayOfTime(testNow)
 	for _, tt := range []struct {
 		name        string
@@ -55,8 +56,8 @@ func TestDB_DailyActiveUsers(t *testing.T) {
 }
 
 func TestDB_ActiveUsers(t *testing.T) {
-	db := MustOpenDB(t)
-	mustWrite(t, db, activeEvents())
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, activeEvents())
 	today := sql.DayOfTime(testNow)
 	for _, tt := range []struct {
 		name        string
