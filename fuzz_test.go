@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -64,7 +64,7 @@ func FuzzDecodeInput(f *testing.F) {
 		if len(got) != 1 {
 			t.Fatalf("decoded %d events, want 1", len(got))
 		}
-		assertSameEvent(t, got[0], ev)
+		testkit.AssertSameEvent(t, got[0], ev)
 	})
 }
 
@@ -96,7 +96,7 @@ func checkValidated(t *testing.T, in trackskills.Input, ev trackskills.Event) {
 	if ev.ErrorType != "" {
 		checkText(t, "error_type", ev.ErrorType, 1, trackskills.MaxErrorType)
 	}
-	if !validStatus(ev.Status) {
+	if !testkit.ValidStatus(ev.Status) {
 		t.Fatalf("status %q accepted", ev.Status)
 	}
 	if !slices.Contains(trackskills.Sources, ev.Source) {
@@ -171,35 +171,4 @@ func checkText(t *testing.T, field, s string, lo, hi int) {
 			t.Fatalf("%s %q holds control character U+%04X", field, s, r)
 		}
 	}
-}
-
-func validStatus(s string) bool {
-	return s == trackskills.StatusSuccess || s == trackskills.StatusError || s == trackskills.StatusTimeout
-}
-
-// assertSameEvent fails unless got equals want; metadata is compared as
-// JSON, since encoding may escape characters such as < differently.
-func assertSameEvent(t *testing.T, got, want trackskills.Event) {
-	t.Helper()
-	if !sameJSON(got.Metadata, want.Metadata) {
-		t.Fatalf("metadata=%q, want %q", got.Metadata, want.Metadata)
-	}
-	got.Metadata, want.Metadata = nil, nil
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("event changed on the wire:\n got %+v\nwant %+v", got, want)
-	}
-}
-
-func sameJSON(a, b json.RawMessage) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	var va, vb any
-	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
-	da.UseNumber()
-	db.UseNumber()
-	if da.Decode(&va) != nil || db.Decode(&vb) != nil {
-		return bytes.Equal(a, b)
-	}
-	return reflect.DeepEqual(va, vb)
 }

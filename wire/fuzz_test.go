@@ -1,12 +1,10 @@
 package wire_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"reflect"
 	"testing"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
@@ -39,7 +37,7 @@ func FuzzDecodePayload(f *testing.F) {
 			if ev.ToolName == "" {
 				t.Fatalf("event %d has no tool_name", i)
 			}
-			if !validStatus(ev.Status) {
+			if !testkit.ValidStatus(ev.Status) {
 				t.Fatalf("event %d has status %q", i, ev.Status)
 			}
 			if ev.Timestamp <= 0 {
@@ -67,38 +65,7 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("re-encoded payload has %d events, want %d", len(again), len(evs))
 		}
 		for i := range evs {
-			assertSameEvent(t, again[i], evs[i])
+			testkit.AssertSameEvent(t, again[i], evs[i])
 		}
 	})
-}
-
-func validStatus(s string) bool {
-	return s == trackskills.StatusSuccess || s == trackskills.StatusError || s == trackskills.StatusTimeout
-}
-
-// assertSameEvent fails unless got equals want; metadata is compared as
-// JSON, since encoding may escape characters such as < differently.
-func assertSameEvent(t *testing.T, got, want trackskills.Event) {
-	t.Helper()
-	if !sameJSON(got.Metadata, want.Metadata) {
-		t.Fatalf("metadata=%q, want %q", got.Metadata, want.Metadata)
-	}
-	got.Metadata, want.Metadata = nil, nil
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("event changed on the wire:\n got %+v\nwant %+v", got, want)
-	}
-}
-
-func sameJSON(a, b json.RawMessage) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) == len(b)
-	}
-	var va, vb any
-	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
-	da.UseNumber()
-	db.UseNumber()
-	if da.Decode(&va) != nil || db.Decode(&vb) != nil {
-		return bytes.Equal(a, b)
-	}
-	return reflect.DeepEqual(va, vb)
 }
