@@ -95,34 +95,47 @@ var (
 
 // add registers a client, subscribing on the first.
 func (l *Live) add() (*liveClient, error) {
+	c, subscribed, err := l.register()
+	if err != nil {
+		return nil, err
+	}
+	// The server registers a subscription asynchronously: while connected,
+	// wait for it (outside the lock), so that a client told "connected"
+	// sees every later event. Without a connection there is nothing to
+	// wait for: the subscription is sent when NATS is reached.
+	if subscribed && l.nc.IsConnected() {
+		if err := l.nc.FlushTimeout(2 * time.Second); err != nil {
+			l.logger.Debug("live: subscription not confirmed yet", "err", err)
+		}
+	}
+	return c, nil
+}
+
+// register adds a client, subscribing when it is the first; subscribed
+// reports a new subscription.
+func (l *Live) register() (c *liveClient, subscribed bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	select {
 	case <-l.closed:
-		return nil, errLiveClosed
+		return nil, false, errLiveClosed
 	default:
 	}
 	if len(l.clients) >= l.cfg.MaxClients {
-		return nil, errLiveFull
+		return nil, false, errLiveFull
 	}
 	if l.sub == nil {
 		sub, err := l.nc.Subscribe(trackskills.StreamSubjects, l.onMsg)
 		if err != nil {
-			return nil, fmt.Errorf("subscribe to %s: %w", trackskills.StreamSubjects, err)
+			return nil, false, fmt.Errorf("subscribe to %s: %w", trackskills.StreamSubjects, err)
 		}
 		// The callback is quick; a generous buffer absorbs bursts.
 		_ = sub.SetPendingLimits(65536, 64<<20)
-		// The server registers a subscription asynchronously: wait for it,
-		// so that a client told "connected" sees every later event.
-		if err := l.nc.FlushTimeout(5 * time.Second); err != nil {
-			_ = sub.Unsubscribe() // the flush error is the one to report
-			return nil, fmt.Errorf("subscribe to %s: %w", trackskills.StreamSubjects, err)
-		}
-		l.sub = sub
+		l.sub, subscribed = sub, true
 	}
-	c := &liveClient{ch: make(chan []byte, l.cfg.Buffer)}
+	c = &liveClient{ch: make(chan []byte, l.cfg.Buffer)}
 	l.clients[c] = struct{}{}
-	return c, nil
+	return c, subscribed, nil
 }
 
 // remove drops a client, unsubscribing after the last.
