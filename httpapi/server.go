@@ -10,12 +10,14 @@ import (
 )
 
 // Timeouts and limits of every HTTP server. There is no write timeout: the
-// analytics live stream holds its responses open.
+// analytics live stream holds its responses open. The header limit is Go's
+// default, named: a dashboard on a host with many cookies sends large
+// headers.
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second
 	IdleTimeout       = 120 * time.Second
-	MaxHeaderBytes    = 64 << 10
+	MaxHeaderBytes    = http.DefaultMaxHeaderBytes
 )
 
 // Server is an HTTP server on a listener that is open from Listen on, so
