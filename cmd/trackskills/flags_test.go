@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -139,5 +140,52 @@ func TestDefaultOptions_AreTheFlagDefaults(t *testing.T) {
 	}
 	if got, want := want.stream.MaxAge, want.retentionRaw; got != want {
 		t.Fatalf("stream max age=%v, want it to follow retention %v", got, want)
+	}
+}
+
+// Ensure the documented defaults are what each subcommand's --help prints:
+// defaultOptions is the one place they are set, and the README and the
+// contract promise these values.
+func TestRun_HelpDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		cmd, flag, want string
+	}{
+		{"serve", "data-dir", "./data"},
+		{"serve", "http-addr", "127.0.0.1:8080"},
+		{"serve", "nats-addr", "127.0.0.1:4222"},
+		{"serve", "log-level", "info"},
+		{"serve", "log-format", "text"},
+		{"serve", "retention-raw", "90d"},
+		{"serve", "retention-aggregates", "400d"},
+		{"serve", "stream-duplicates", "2m0s"},
+		{"serve", "stream-replicas", "1"},
+		{"serve", "batch-events", "1000"},
+		{"serve", "batch-wait", "50ms"},
+		{"serve", "ack-wait", "30s"},
+		{"serve", "shutdown-timeout", "10s"},
+		{"nats", "nats-addr", "127.0.0.1:4222"},
+		{"ingest", "http-addr", "127.0.0.1:8080"},
+		{"ingest", "nats-url", "nats://127.0.0.1:4222"},
+		{"consumer", "nats-url", "nats://127.0.0.1:4222"},
+		{"analytics", "http-addr", "127.0.0.1:8081"},
+		{"analytics", "nats-url", "nats://127.0.0.1:4222"},
+	} {
+		t.Run(tt.cmd+"/"+tt.flag, func(t *testing.T) {
+			var stderr strings.Builder
+			err := run(context.Background(), []string{tt.cmd, "--help"}, func(string) string { return "" }, io.Discard, &stderr)
+			if err != nil {
+				t.Fatalf("%s --help: %v", tt.cmd, err)
+			}
+			lines := strings.Split(stderr.String(), "\n")
+			for i, line := range lines {
+				if strings.HasPrefix(line, "  --"+tt.flag+" (") && i+1 < len(lines) {
+					if want := fmt.Sprintf("(default %q)", tt.want); !strings.HasSuffix(lines[i+1], want) {
+						t.Fatalf("--%s: %q, want it to end in %s", tt.flag, lines[i+1], want)
+					}
+					return
+				}
+			}
+			t.Fatalf("%s --help lists no --%s:\n%s", tt.cmd, tt.flag, stderr.String())
+		})
 	}
 }
