@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	return lg.run(ctx), nil
 }
 
-// validate reports the first flag value out of its range.
+// Validate reports the first value out of its range.
 func (c Config) Validate() error {
 	u, err := url.Parse(c.URL)
 	switch {
