@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/trackskills/trackskills/claudecode"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 const otherSettings = `{
@@ -38,25 +39,6 @@ func decodeMap(t *testing.T, b []byte) map[string]any {
 		t.Fatalf("%v\n%s", err, b)
 	}
 	return v
-}
-
-// countOurs counts, per hook event, the handlers of type typ that are ours.
-func countOurs(settings map[string]any, typ string) map[string]int {
-	out := map[string]int{}
-	hooks, _ := settings["hooks"].(map[string]any)
-	for event, groups := range hooks {
-		for _, g := range groups.([]any) {
-			for _, h := range g.(map[string]any)["hooks"].([]any) {
-				hm := h.(map[string]any)
-				cmd, _ := hm["command"].(string)
-				url, _ := hm["url"].(string)
-				if hm["type"] == typ && (strings.HasSuffix(cmd, " hook") || strings.HasSuffix(url, "/api/hooks/claude-code")) {
-					out[event]++
-				}
-			}
-		}
-	}
-	return out
 }
 
 func TestParseSettings(t *testing.T) {
@@ -151,7 +133,7 @@ func TestSettings_AddHooks(t *testing.T) {
 			if c := countCommand(got, tt.cfg.Command); (len(c) != 0 || len(tt.wantCommand) != 0) && !reflect.DeepEqual(c, tt.wantCommand) {
 				t.Errorf("command hooks %v, want %v", c, tt.wantCommand)
 			}
-			if h := countOurs(got, "http"); (len(h) != 0 || len(tt.wantHTTP) != 0) && !reflect.DeepEqual(h, tt.wantHTTP) {
+			if h := testkit.CountOurHooks(got, "http"); (len(h) != 0 || len(tt.wantHTTP) != 0) && !reflect.DeepEqual(h, tt.wantHTTP) {
 				t.Errorf("http hooks %v, want %v", h, tt.wantHTTP)
 			}
 			env, _ := got["env"].(map[string]any)
@@ -322,7 +304,7 @@ func TestSettings_Examples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := countOurs(decodeMap(t, b), want.typ)
+		got := testkit.CountOurHooks(decodeMap(t, b), want.typ)
 		if len(got) != want.events {
 			t.Errorf("%s: our %s hooks %v, want %d events", file, want.typ, got, want.events)
 		}

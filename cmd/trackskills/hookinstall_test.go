@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/trackskills/trackskills/claudecode"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 const otherSettings = `{
@@ -42,24 +43,6 @@ func decodeJSONFile(t *testing.T, path string) map[string]any {
 		t.Fatalf("%s: %v\n%s", path, err, b)
 	}
 	return v
-}
-
-func countOurs(settings map[string]any, typ string) map[string]int {
-	out := map[string]int{}
-	hooks, _ := settings["hooks"].(map[string]any)
-	for event, groups := range hooks {
-		for _, g := range groups.([]any) {
-			for _, h := range g.(map[string]any)["hooks"].([]any) {
-				hm := h.(map[string]any)
-				cmd, _ := hm["command"].(string)
-				url, _ := hm["url"].(string)
-				if hm["type"] == typ && (strings.HasSuffix(cmd, " hook") || strings.HasSuffix(url, "/api/hooks/claude-code")) {
-					out[event]++
-				}
-			}
-		}
-	}
-	return out
 }
 
 func TestHookInstall_KeepsEverythingElse(t *testing.T) {
@@ -103,7 +86,7 @@ func TestHookInstall_KeepsEverythingElse(t *testing.T) {
 	if !strings.Contains(mustJSON(t, hooks["PostToolUse"]), "prettier") || !strings.Contains(mustJSON(t, hooks["Stop"]), "say done") {
 		t.Errorf("other hooks lost: %s", mustJSON(t, hooks))
 	}
-	if ours := countOurs(got, "command"); !reflect.DeepEqual(ours, map[string]int{"PreToolUse": 1, "PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
+	if ours := testkit.CountOurHooks(got, "command"); !reflect.DeepEqual(ours, map[string]int{"PreToolUse": 1, "PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
 		t.Errorf("our command hooks: %v", ours)
 	}
 	backups, _ := filepath.Glob(path + ".bak-*")
@@ -130,7 +113,7 @@ func TestHookInstall_KeepsEverythingElse(t *testing.T) {
 		t.Fatalf("install --http: %v\n%s", err, out)
 	}
 	got = decodeJSONFile(t, path)
-	if c, h := countOurs(got, "command"), countOurs(got, "http"); len(c) != 0 || !reflect.DeepEqual(h, map[string]int{"PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
+	if c, h := testkit.CountOurHooks(got, "command"), testkit.CountOurHooks(got, "http"); len(c) != 0 || !reflect.DeepEqual(h, map[string]int{"PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
 		t.Errorf("after --http: command hooks %v, http hooks %v", c, h)
 	}
 	if !strings.Contains(mustJSON(t, got["hooks"]), `"url":"http://127.0.0.1:9999/api/hooks/claude-code"`) {
@@ -153,7 +136,7 @@ func TestHookInstall_UserAndErrors(t *testing.T) {
 		t.Fatalf("install into an empty home: %v\n%s", err, out)
 	}
 	got := decodeJSONFile(t, filepath.Join(home, ".claude", "settings.json"))
-	if len(countOurs(got, "command")) != 4 {
+	if len(testkit.CountOurHooks(got, "command")) != 4 {
 		t.Errorf("user settings: %s", mustJSON(t, got))
 	}
 	bad := filepath.Join(t.TempDir(), "p")
