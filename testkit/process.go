@@ -175,6 +175,9 @@ func MustStartProcess(tb testing.TB, bin string, env []string, args ...string) *
 // Logs returns what the process wrote so far on stdout and stderr.
 func (p *Process) Logs() string { return p.logs.String() }
 
+// PID returns the process's ID.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Exited is closed when the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 

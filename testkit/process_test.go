@@ -53,6 +53,9 @@ func TestProcess(t *testing.T) {
 		if err := p.WaitHTTP("http://"+httpAddr+"/readyz", 30*time.Second); err != nil {
 			t.Fatal(err)
 		}
+		if p.PID() <= 0 {
+			t.Fatalf("PID()=%d", p.PID())
+		}
 		if err := p.MustStop(t, syscall.SIGTERM, 30*time.Second); err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.Logs())
 		}

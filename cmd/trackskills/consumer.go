@@ -30,6 +30,11 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	lock, err := o.lockDB()
+	if err != nil {
+		return err
+	}
+	defer lock.Close() // last, after SQLite is closed
 	db, err := sql.Open(ctx, o.dbPath(), migrationLog(logger))
 	if err != nil {
 		return err

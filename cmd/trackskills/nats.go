@@ -29,6 +29,11 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	if err != nil {
 		return err
 	}
+	lock, err := o.lockNATSStore()
+	if err != nil {
+		return err
+	}
+	defer lock.Close() // last, after NATS has shut down
 	ns, err := embeddednats.Start(ncfg, logger.With("component", "nats"))
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/lockfile"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -73,6 +74,8 @@ type serveApp struct {
 	ingest     *ingest.Server
 	consumer   *consumer.Consumer
 	http       *httpapi.Server
+	natsLock   *lockfile.Lock // the data dir's JetStream store
+	dbLock     *lockfile.Lock // the SQLite file
 	stopCons   context.CancelFunc
 	consDone   chan error
 	failed     chan error
@@ -93,16 +96,24 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if err != nil {
 		return nil, err
 	}
-	key, err := ingest.LoadOrCreateKey(o.dataDir, getenv("TRACKSKILLS_HASH_KEY"))
-	if err != nil {
-		return nil, err
-	}
 	app = &serveApp{logger: logger, failed: make(chan error, 2), consDone: make(chan error, 1), httpClosed: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			_ = app.Close(context.Background()) // the start error is the one to report
 		}
 	}()
+	// The locks come before anything is created: a second serve on the
+	// same data dir or database refuses here and changes nothing.
+	if app.natsLock, err = o.lockNATSStore(); err != nil {
+		return app, err
+	}
+	if app.dbLock, err = o.lockDB(); err != nil {
+		return app, err
+	}
+	key, err := ingest.LoadOrCreateKey(o.dataDir, getenv("TRACKSKILLS_HASH_KEY"))
+	if err != nil {
+		return app, err
+	}
 	if app.nats, err = embeddednats.Start(ncfg, logger.With("component", "nats")); err != nil {
 		return app, err
 	}
@@ -181,7 +192,7 @@ func (a *serveApp) URL() string { return a.http.URL() }
 // Close shuts down in order: stop the HTTP server (the requests in flight
 // finish their publishes), close ingest's publisher, let the consumer
 // commit and acknowledge its batch, drain the NATS connection, stop NATS,
-// close SQLite.
+// close SQLite, and last release the locks of the store and the database.
 func (a *serveApp) Close(ctx context.Context) error {
 	var errs []error
 	if a.live != nil {
@@ -217,6 +228,8 @@ func (a *serveApp) Close(ctx context.Context) error {
 	if a.db != nil {
 		errs = append(errs, a.db.Close())
 	}
+	// Nil locks close as no-ops.
+	errs = append(errs, a.dbLock.Close(), a.natsLock.Close())
 	return errors.Join(errs...)
 }
 

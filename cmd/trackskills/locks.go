@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"path/filepath"
+
+	"github.com/trackskills/trackskills/lockfile"
+)
+
+// One process owns a data dir's JetStream store and one owns a database:
+// a second NATS server on the same store corrupts it, and a second writer
+// on the same database fights the first. serve and nats lock the store
+// (a lock file inside <data-dir>/nats, beside JetStream's own directory);
+// serve and consumer lock the database (<db>.lock beside the SQLite file,
+// so that a --db outside the data dir is guarded too). The locks are taken
+// after the flags are checked and before anything is created or started,
+// and released last. analytics (read-only) and ingest (no local state but
+// the hash key) take none.
+
+// natsLockPath returns the lock file of the JetStream store.
+func (o *options) natsLockPath() string {
+	return filepath.Join(o.dataDir, "nats", "trackskills.lock")
+}
+
+// dbLockPath returns the lock file of the SQLite database.
+func (o *options) dbLockPath() string { return o.dbPath() + ".lock" }
+
+// lockNATSStore takes the JetStream store of the data dir for this process.
+func (o *options) lockNATSStore() (*lockfile.Lock, error) {
+	return acquireLock(o.natsLockPath(), "data dir "+o.dataDir, "give this one its own --data-dir")
+}
+
+// lockDB takes the SQLite database for this process.
+func (o *options) lockDB() (*lockfile.Lock, error) {
+	return acquireLock(o.dbLockPath(), "database "+o.dbPath(), "give this one its own --db (or --data-dir)")
+}
+
+// acquireLock takes the lock file at path; when another process holds it,
+// the error names what and says how to get out of the way.
+func acquireLock(path, what, fix string) (*lockfile.Lock, error) {
+	l, err := lockfile.Acquire(path)
+	if held := (*lockfile.HeldError)(nil); errors.As(err, &held) {
+		held.What, held.Fix = what, fix
+	}
+	return l, err
+}
