@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runLoadgen
 	case "seed":
 		cmd = runSeed
+	case "backup":
+		cmd = runBackup
 	case "hook":
 		cmd = runHook
 	case "send":
@@ -80,6 +82,7 @@ Commands:
   analytics  the read-only analytics API, alone
   loadgen    send realistic events to an ingest endpoint and report rates
   seed       fill a database with realistic events through the consumer's write path
+  backup     copy the live database to a file, consistent, while it is written; --check verifies
   hook       record a Claude Code hook call read on stdin; hook install adds it to settings.json
   send       send one event from a script: trackskills send NAME [--status ...]
   version    print the version, the VCS revision and the Go version (also --version)

@@ -37,6 +37,12 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	// seed writes the database as consumer does: it takes the same lock.
+	lock, err := o.lockDB()
+	if err != nil {
+		return err
+	}
+	defer lock.Close() // last, after seed has closed SQLite
 	report, err := loadgen.Seed(ctx, cfg, stderr)
 	if report != nil {
 		if werr := report.Write(stdout); werr != nil {
