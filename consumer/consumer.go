@@ -276,30 +276,44 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 // add decodes msg into b; a message that cannot be decoded becomes a dead
 // letter, so one poison message never blocks its batch.
 func (c *Consumer) add(b *batch, msg jetstream.Msg) {
+	b.msgs = append(b.msgs, msg)
+	var dl sql.DeadLetter
+	var err error
+	if b.events, dl, err = decodeMsg(msg, b.events); err == nil {
+		return
+	}
+	b.dead = append(b.dead, dl)
+	if b.terms == nil {
+		b.terms = map[int]string{}
+	}
+	b.terms[len(b.msgs)-1] = dl.Reason
+	c.logger.Warn("poison message sent to dead_letters", "stream_seq", dl.StreamSeq, "subject", dl.Subject, "err", err)
+}
+
+// decodeMsg appends the events of msg to events, each with the message's
+// stream sequence. A message that cannot be decoded leaves events as they
+// were and returns the dead letter that keeps it, with the decode error;
+// the consumer and the replay share it, so that both store the same rows.
+func decodeMsg(msg jetstream.Msg, events []trackskills.Event) ([]trackskills.Event, sql.DeadLetter, error) {
 	meta, err := msg.Metadata()
 	var seq uint64
 	if err == nil {
 		seq = meta.Sequence.Stream
 	}
-	b.msgs = append(b.msgs, msg)
-	start := len(b.events)
+	start := len(events)
 	err = wire.Decode(msg.Headers(), msg.Data(), func(ev trackskills.Event) error {
 		ev.StreamSeq = seq
-		b.events = append(b.events, ev)
+		events = append(events, ev)
 		return nil
 	})
 	if err == nil {
-		return
+		return events, sql.DeadLetter{}, nil
 	}
-	b.events = b.events[:start]
-	reason := fmt.Sprintf("undecodable message: %v", err)
 	hdr, _ := json.Marshal(msg.Headers()) // a map of strings always encodes
-	b.dead = append(b.dead, sql.DeadLetter{StreamSeq: seq, Subject: msg.Subject(), Reason: reason, Headers: string(hdr), Payload: msg.Data()})
-	if b.terms == nil {
-		b.terms = map[int]string{}
-	}
-	b.terms[len(b.msgs)-1] = reason
-	c.logger.Warn("poison message sent to dead_letters", "stream_seq", seq, "subject", msg.Subject(), "err", err)
+	return events[:start], sql.DeadLetter{
+		StreamSeq: seq, Subject: msg.Subject(), Reason: fmt.Sprintf("undecodable message: %v", err),
+		Headers: string(hdr), Payload: msg.Data(),
+	}, err
 }
 
 // writeLoop commits each batch, then acknowledges its messages. On a

@@ -348,6 +348,12 @@ type BatchResult struct {
 // event_id is already stored are ignored, so a redelivered batch changes
 // nothing. When it returns nil the batch is committed and durable.
 func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []DeadLetter) (BatchResult, error) {
+	return d.writeBatch(ctx, events, dead, nil)
+}
+
+// writeBatch is WriteBatch; also, when not nil, runs inside the
+// transaction, before the commit.
+func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []DeadLetter, also func(*dbsql.Tx) error) (BatchResult, error) {
 	var res BatchResult
 	if d.readOnly {
 		return res, errors.New("write batch: database is open read-only")
@@ -399,6 +405,11 @@ func (d *DB) WriteBatch(ctx context.Context, events []trackskills.Event, dead []
 			if n, _ := r.RowsAffected(); n > 0 { // a redelivered poison message is already kept
 				res.DeadLetters++
 			}
+		}
+	}
+	if also != nil {
+		if err := also(tx); err != nil {
+			return res, err
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -43,6 +43,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runIngest
 	case "consumer":
 		cmd = runConsumer
+	case "replay":
+		cmd = runReplay
 	case "analytics":
 		cmd = runAnalytics
 	case "loadgen":
@@ -79,6 +81,7 @@ Commands:
   nats       the embedded NATS server with JetStream, alone
   ingest     the HTTP ingest endpoint, alone
   consumer   the stream -> SQLite consumer, alone
+  replay     rebuild a database from the events stream (a range, or resume)
   analytics  the read-only analytics API, alone
   loadgen    send realistic events to an ingest endpoint and report rates
   seed       fill a database with realistic events through the consumer's write path

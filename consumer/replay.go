@@ -1,0 +1,225 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/sql"
+)
+
+// ReplayConfig says which part of the stream Replay writes. With no start
+// (FromSeq 0 and Since zero) it resumes after the position the last replay
+// recorded in the database, or starts at the stream's first message. With
+// no end (ToSeq 0 and Until zero) it stops at the stream's last message at
+// the time it started.
+type ReplayConfig struct {
+	FromSeq uint64    // first stream sequence; exclusive with Since
+	Since   time.Time // first message stored at or after this time
+	ToSeq   uint64    // last stream sequence; exclusive with Until
+	Until   time.Time // last message stored before this time
+
+	BatchEvents   int               // events per transaction; 0 means the consumer's default
+	ProgressEvery time.Duration     // how often Progress is called; 0 means never
+	Progress      func(ReplayStats) // reports the counts so far
+}
+
+// Validate checks the range.
+func (c ReplayConfig) Validate() error {
+	switch {
+	case c.FromSeq > 0 && !c.Since.IsZero():
+		return errors.New("replay: give a start sequence or a start time, not both")
+	case c.ToSeq > 0 && !c.Until.IsZero():
+		return errors.New("replay: give an end sequence or an end time, not both")
+	case c.ToSeq > 0 && c.FromSeq > c.ToSeq:
+		return fmt.Errorf("replay: start sequence %d is after end sequence %d", c.FromSeq, c.ToSeq)
+	case !c.Since.IsZero() && !c.Until.IsZero() && !c.Since.Before(c.Until):
+		return fmt.Errorf("replay: start time %s is not before end time %s", c.Since.Format(time.RFC3339), c.Until.Format(time.RFC3339))
+	case c.BatchEvents < 0:
+		return errors.New("replay: batch size must not be negative")
+	}
+	return nil
+}
+
+// ReplayStats counts what a replay did.
+type ReplayStats struct {
+	Messages    int64         // stream messages read
+	Events      int64         // events decoded from them
+	Inserted    int64         // new rows
+	Ignored     int64         // events already stored
+	DeadLetters int64         // undecodable messages
+	NewDead     int64         // of which not yet kept in dead_letters
+	FirstSeq    uint64        // first stream sequence written; 0 when none
+	LastSeq     uint64        // last stream sequence written; 0 when none
+	Elapsed     time.Duration // since the replay started
+}
+
+// Replay reads a range of the events stream with an ordered (ephemeral)
+// consumer and writes it to db through the consumer's decoding and
+// db.WriteBatchAt: the same raw rows, aggregates and dead letters as the
+// consumer, INSERT OR IGNORE by event_id, so that replaying into a
+// database that already holds events changes nothing for them. Each batch
+// records its last stream sequence as the replay position. When ctx ends,
+// Replay writes what it holds and returns ctx's error with the counts.
+func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayConfig, logger *slog.Logger) (ReplayStats, error) {
+	began := time.Now()
+	var st ReplayStats
+	if err := cfg.Validate(); err != nil {
+		return st, err
+	}
+	if cfg.BatchEvents == 0 {
+		cfg.BatchEvents = DefaultConfig().BatchEvents
+	}
+	stream, err := js.Stream(ctx, trackskills.StreamName)
+	if err != nil {
+		return st, fmt.Errorf("replay: find stream: %w", err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return st, fmt.Errorf("replay: stream info: %w", err)
+	}
+	end := info.State.LastSeq
+	if cfg.ToSeq > 0 {
+		end = min(end, cfg.ToSeq)
+	}
+	occ := jetstream.OrderedConsumerConfig{FilterSubjects: []string{trackskills.StreamSubjects}}
+	switch {
+	case cfg.FromSeq > 0:
+		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, cfg.FromSeq
+	case !cfg.Since.IsZero():
+		since := cfg.Since
+		occ.DeliverPolicy, occ.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	default:
+		pos, err := db.ReplayPosition(ctx)
+		if err != nil {
+			return st, err
+		}
+		occ.DeliverPolicy, occ.OptStartSeq = jetstream.DeliverByStartSequencePolicy, max(pos+1, 1)
+		if pos > 0 {
+			logger.Info("replay resumes after the recorded position", "stream_seq", pos)
+		}
+	}
+	if info.State.Msgs == 0 || (occ.OptStartSeq > 0 && occ.OptStartSeq > end) {
+		st.Elapsed = time.Since(began)
+		return st, nil
+	}
+	cons, err := js.OrderedConsumer(ctx, trackskills.StreamName, occ)
+	if err != nil {
+		return st, fmt.Errorf("replay: create ordered consumer: %w", err)
+	}
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		return st, fmt.Errorf("replay: consumer info: %w", err)
+	}
+	if ci.NumPending == 0 {
+		st.Elapsed = time.Since(began)
+		return st, nil
+	}
+	iter, err := cons.Messages()
+	if err != nil {
+		return st, fmt.Errorf("replay: start reading: %w", err)
+	}
+	defer iter.Stop()
+	logger.Info("replay started", "start", occ.DeliverPolicy.String(), "from_seq", occ.OptStartSeq, "to_seq", end, "pending", ci.NumPending)
+
+	r := replayer{db: db, stats: &st}
+	lastProgress := began
+	progress := func() {
+		if cfg.Progress != nil && cfg.ProgressEvery > 0 && time.Since(lastProgress) >= cfg.ProgressEvery {
+			lastProgress = time.Now()
+			st.Elapsed = time.Since(began)
+			cfg.Progress(st)
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			err := r.flush()
+			st.Elapsed = time.Since(began)
+			return st, errors.Join(fmt.Errorf("replay stopped: %w", ctx.Err()), err)
+		}
+		msg, err := iter.Next(jetstream.NextMaxWait(time.Second))
+		if errors.Is(err, nats.ErrTimeout) {
+			if err := r.flush(); err != nil {
+				return st, err
+			}
+			progress()
+			continue
+		}
+		if err != nil {
+			return st, errors.Join(fmt.Errorf("replay: read stream: %w", err), r.flush())
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return st, errors.Join(fmt.Errorf("replay: message metadata: %w", err), r.flush())
+		}
+		seq := meta.Sequence.Stream
+		if seq > end || (!cfg.Until.IsZero() && !meta.Timestamp.Before(cfg.Until)) {
+			break // beyond the range: not written
+		}
+		r.add(msg, seq)
+		if len(r.events) >= cfg.BatchEvents {
+			if err := r.flush(); err != nil {
+				return st, err
+			}
+			progress()
+		}
+		if seq >= end || meta.NumPending == 0 {
+			break
+		}
+	}
+	err = r.flush()
+	st.Elapsed = time.Since(began)
+	logger.Info("replay finished", "messages", st.Messages, "inserted", st.Inserted, "ignored", st.Ignored, "dead_letters", st.DeadLetters)
+	return st, err
+}
+
+// replayer holds the batch a replay has read and not yet written.
+type replayer struct {
+	db     *sql.DB
+	stats  *ReplayStats
+	events []trackskills.Event
+	dead   []sql.DeadLetter
+	last   uint64 // stream sequence of the batch's last message; 0 when empty
+}
+
+func (r *replayer) add(msg jetstream.Msg, seq uint64) {
+	var dl sql.DeadLetter
+	var err error
+	start := len(r.events)
+	r.stats.Messages++
+	if r.events, dl, err = decodeMsg(msg, r.events); err != nil {
+		r.dead = append(r.dead, dl)
+		r.stats.DeadLetters++
+	}
+	r.stats.Events += int64(len(r.events) - start)
+	if r.stats.FirstSeq == 0 {
+		r.stats.FirstSeq = seq
+	}
+	r.last = seq
+}
+
+// flush writes the batch and the position of its last message in one
+// transaction.
+func (r *replayer) flush() error {
+	if r.last == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := r.db.WriteBatchAt(ctx, r.events, r.dead, r.last)
+	if err != nil {
+		return fmt.Errorf("replay: write batch ending at %d: %w", r.last, err)
+	}
+	r.stats.Inserted += int64(res.Inserted)
+	r.stats.Ignored += int64(res.Ignored)
+	r.stats.NewDead += int64(res.DeadLetters)
+	r.stats.LastSeq = r.last
+	r.events, r.dead, r.last = r.events[:0], r.dead[:0], 0
+	return nil
+}

@@ -1,0 +1,224 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
+	"github.com/trackskills/trackskills/wire"
+)
+
+// replayStream publishes 300 events in single-event and multi-event
+// messages, a redelivered duplicate and a poison message, and returns them.
+func replayStream(t *testing.T, js jetstream.JetStream) []trackskills.Event {
+	t.Helper()
+	evs := makeEvents(300, "replay")
+	publishChunks(t, js, evs[:100], 1)
+	publishRaw(t, js, wire.SchemaV1, "", []byte("\x00\xff garbage {"))
+	publishChunks(t, js, evs[100:], 25)
+	publish(t, js, evs[10:12]...) // a redelivery: same event_ids, new message
+	return evs
+}
+
+// mustReplay replays into db and fails the test on an error.
+func mustReplay(t *testing.T, js jetstream.JetStream, db *sql.DB, cfg consumer.ReplayConfig) consumer.ReplayStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	st, err := consumer.Replay(ctx, js, db, cfg, testkit.Logger(t))
+	if err != nil {
+		t.Fatalf("replay %+v: %v", cfg, err)
+	}
+	return st
+}
+
+// sortedEvents returns the stored events by event_id.
+func sortedEvents(t *testing.T, db *sql.DB) []trackskills.Event {
+	t.Helper()
+	evs, err := db.Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(evs, func(i, j int) bool { return evs[i].EventID < evs[j].EventID })
+	return evs
+}
+
+// sameContent checks that got holds what want holds: raw rows, dead
+// letters and the answers of the aggregate reads.
+func sameContent(t *testing.T, got, want *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	if g, w := sortedEvents(t, got), sortedEvents(t, want); !reflect.DeepEqual(g, w) {
+		t.Errorf("raw rows differ: %d replayed, %d live", len(g), len(w))
+	}
+	gd, err1 := got.DeadLetterReasons(ctx)
+	wd, err2 := want.DeadLetterReasons(ctx)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gd, wd) || len(wd) != 1 {
+		t.Errorf("dead letters: replayed %q, live %q; want the one poison message in both", gd, wd)
+	}
+	now := time.Now()
+	w := sql.Window{From: now.Add(-48 * time.Hour).UnixMilli(), To: now.Add(time.Hour).UnixMilli()}
+	for _, win := range []sql.Window{w, {From: w.From, To: w.To, Hourly: true}} {
+		gs, err1 := got.Summary(ctx, win, sql.Filter{})
+		ws, err2 := want.Summary(ctx, win, sql.Filter{})
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gs, ws) {
+			t.Errorf("summary (hourly %v): replayed %+v, live %+v", win.Hourly, gs, ws)
+		}
+		gt, err1 := got.Tools(ctx, win, sql.Filter{})
+		wt, err2 := want.Tools(ctx, win, sql.Filter{})
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(gt, wt) || len(wt) == 0 {
+			t.Errorf("tools (hourly %v): replayed %+v, live %+v", win.Hourly, gt, wt)
+		}
+	}
+	ga, err1 := got.DailyActiveUsers(ctx, w.FirstDay(), w.LastDay(), "")
+	wa, err2 := want.DailyActiveUsers(ctx, w.FirstDay(), w.LastDay(), "")
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ga, wa) || len(wa) == 0 {
+		t.Errorf("daily active users: replayed %+v, live %+v", ga, wa)
+	}
+}
+
+func TestReplay_RebuildsTheConsumersDatabase(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	evs := replayStream(t, js)
+	live := testkit.MustOpenDB(t)
+	_, stop := runConsumer(t, testConfig(), js, live)
+	testkit.Eventually(t, patience, func() error { return settled(t, js, trackskills.ConsumerName) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, live, evs)
+
+	rebuilt := testkit.MustOpenDB(t)
+	st := mustReplay(t, js, rebuilt, consumer.ReplayConfig{BatchEvents: 64})
+	last := testkit.MustStreamState(t, js).LastSeq
+	want := consumer.ReplayStats{Messages: int64(last), Events: 302, Inserted: 300, Ignored: 2, DeadLetters: 1, NewDead: 1, FirstSeq: 1, LastSeq: last}
+	st.Elapsed = 0
+	if st != want {
+		t.Errorf("stats %+v, want %+v", st, want)
+	}
+	sameContent(t, rebuilt, live)
+	if pos, err := rebuilt.ReplayPosition(context.Background()); err != nil || pos != last {
+		t.Errorf("position %d, %v; want %d", pos, err, last)
+	}
+	if pos, err := live.ReplayPosition(context.Background()); err != nil || pos != 0 {
+		t.Errorf("the consumer's database has position %d, %v; want none", pos, err)
+	}
+
+	// Replayed again over itself (a start given, so no resume), nothing
+	// changes and everything is already present.
+	st = mustReplay(t, js, rebuilt, consumer.ReplayConfig{FromSeq: 1})
+	if st.Inserted != 0 || st.Ignored != 302 || st.NewDead != 0 || st.DeadLetters != 1 {
+		t.Errorf("second replay: %+v, want 0 inserted, 302 ignored, no new dead letter", st)
+	}
+	sameContent(t, rebuilt, live)
+	// Without a start, it resumes after the end: nothing to read.
+	if st = mustReplay(t, js, rebuilt, consumer.ReplayConfig{}); st.Messages != 0 {
+		t.Errorf("resume at the end read %d messages, want 0", st.Messages)
+	}
+}
+
+func TestReplay_ResumesAfterItsPosition(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	evs := replayStream(t, js)
+	db := testkit.MustOpenDB(t)
+	st := mustReplay(t, js, db, consumer.ReplayConfig{ToSeq: 50})
+	if st.Messages != 50 || st.Inserted != 50 || st.LastSeq != 50 {
+		t.Errorf("first part: %+v, want 50 messages and events, up to 50", st)
+	}
+	checkExactlyOnce(t, db, evs[:50])
+	var progress int
+	st = mustReplay(t, js, db, consumer.ReplayConfig{BatchEvents: 10, ProgressEvery: time.Nanosecond, Progress: func(consumer.ReplayStats) { progress++ }})
+	if st.FirstSeq != 51 || st.Inserted != 250 || st.Ignored != 2 || st.DeadLetters != 1 {
+		t.Errorf("rest: %+v, want from 51, 250 inserted, 2 ignored, 1 dead letter", st)
+	}
+	if progress == 0 {
+		t.Error("no progress reported")
+	}
+	checkExactlyOnce(t, db, evs)
+}
+
+func TestReplay_TimeRange(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	first := makeEvents(20, "early")
+	publishChunks(t, js, first, 4)
+	time.Sleep(20 * time.Millisecond)
+	mid := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	second := makeEvents(20, "middle")
+	publishChunks(t, js, second, 4)
+	time.Sleep(20 * time.Millisecond)
+	end := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	publishChunks(t, js, makeEvents(20, "late"), 4)
+
+	db := testkit.MustOpenDB(t)
+	st := mustReplay(t, js, db, consumer.ReplayConfig{Since: mid, Until: end})
+	if st.Messages != 5 || st.Inserted != 20 {
+		t.Errorf("stats %+v, want 5 messages and 20 events", st)
+	}
+	checkExactlyOnce(t, db, second)
+	st = mustReplay(t, js, db, consumer.ReplayConfig{Until: mid})
+	if st.Inserted != 0 || st.Messages != 0 {
+		// Resuming after the position (10) and stopping before mid: nothing.
+		t.Errorf("resume before mid: %+v, want nothing", st)
+	}
+	st = mustReplay(t, js, db, consumer.ReplayConfig{FromSeq: 1, Until: mid})
+	if st.Inserted != 20 {
+		t.Errorf("from 1 until mid: %+v, want 20 inserted", st)
+	}
+	checkExactlyOnce(t, db, first, second)
+	// A start beyond the stream reads nothing.
+	if st = mustReplay(t, js, db, consumer.ReplayConfig{Since: time.Now().Add(time.Hour)}); st.Messages != 0 {
+		t.Errorf("since the future: %+v, want nothing", st)
+	}
+}
+
+func TestReplayConfig_Validate(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		cfg  consumer.ReplayConfig
+		want string
+	}{
+		{"SeqAndTime", consumer.ReplayConfig{FromSeq: 1, Since: now}, "not both"},
+		{"EndSeqAndTime", consumer.ReplayConfig{ToSeq: 1, Until: now}, "not both"},
+		{"Backwards", consumer.ReplayConfig{FromSeq: 5, ToSeq: 4}, "after end sequence"},
+		{"BackwardsTime", consumer.ReplayConfig{Since: now, Until: now}, "not before"},
+		{"BadBatch", consumer.ReplayConfig{BatchEvents: -1}, "batch size"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+	if err := (consumer.ReplayConfig{FromSeq: 4, ToSeq: 4}).Validate(); err != nil {
+		t.Errorf("a one-message range: %v", err)
+	}
+}
