@@ -53,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runSeed
 	case "backup":
 		cmd = runBackup
+	case "deadletters":
+		cmd = runDeadLetters
 	case "hook":
 		cmd = runHook
 	case "send":
@@ -86,6 +88,7 @@ Commands:
   loadgen    send realistic events to an ingest endpoint and report rates
   seed       fill a database with realistic events through the consumer's write path
   backup     copy the live database to a file, consistent, while it is written; --check verifies
+  deadletters  list, show, retry or purge the messages the consumer could not decode
   hook       record a Claude Code hook call read on stdin; hook install adds it to settings.json
   send       send one event from a script: trackskills send NAME [--status ...]
   version    print the version, the VCS revision and the Go version (also --version)
