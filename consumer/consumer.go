@@ -300,20 +300,54 @@ func decodeMsg(msg jetstream.Msg, events []trackskills.Event) ([]trackskills.Eve
 	if err == nil {
 		seq = meta.Sequence.Stream
 	}
-	start := len(events)
-	err = wire.Decode(msg.Headers(), msg.Data(), func(ev trackskills.Event) error {
-		ev.StreamSeq = seq
-		events = append(events, ev)
-		return nil
-	})
+	events, err = decodeData(msg.Headers(), msg.Data(), seq, events)
 	if err == nil {
 		return events, sql.DeadLetter{}, nil
 	}
 	hdr, _ := json.Marshal(msg.Headers()) // a map of strings always encodes
-	return events[:start], sql.DeadLetter{
-		StreamSeq: seq, Subject: msg.Subject(), Reason: fmt.Sprintf("undecodable message: %v", err),
+	return events, sql.DeadLetter{
+		StreamSeq: seq, Subject: msg.Subject(), Reason: deadReason(err),
 		Headers: string(hdr), Payload: msg.Data(),
 	}, err
+}
+
+// decodeData appends the events of a message's headers and payload to
+// events, each with the stream sequence seq; on an error it leaves events
+// as they were.
+func decodeData(h nats.Header, data []byte, seq uint64, events []trackskills.Event) ([]trackskills.Event, error) {
+	start := len(events)
+	err := wire.Decode(h, data, func(ev trackskills.Event) error {
+		ev.StreamSeq = seq
+		events = append(events, ev)
+		return nil
+	})
+	if err != nil {
+		return events[:start], err
+	}
+	return events, nil
+}
+
+// deadReason is the reason a dead letter keeps for the decode error err.
+func deadReason(err error) string { return fmt.Sprintf("undecodable message: %v", err) }
+
+// DecodeDeadLetter decodes a stored dead letter as the consumer decodes a
+// message: its headers (the JSON object decodeMsg stored) and its payload,
+// each event with the dead letter's stream sequence. When it still cannot
+// be decoded it returns the error and the reason the dead letter should
+// keep, worded as the consumer words it.
+func DecodeDeadLetter(dl sql.DeadLetter) ([]trackskills.Event, string, error) {
+	var h nats.Header
+	if dl.Headers != "" {
+		if err := json.Unmarshal([]byte(dl.Headers), &h); err != nil {
+			err = fmt.Errorf("headers: %w", err)
+			return nil, deadReason(err), err
+		}
+	}
+	events, err := decodeData(h, dl.Payload, dl.StreamSeq, nil)
+	if err != nil {
+		return nil, deadReason(err), err
+	}
+	return events, "", nil
 }
 
 // writeLoop commits each batch, then acknowledges its messages. On a

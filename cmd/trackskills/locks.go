@@ -11,8 +11,9 @@ import (
 // a second NATS server on the same store corrupts it, and a second writer
 // on the same database fights the first. serve and nats lock the store
 // (a lock file inside <data-dir>/nats, beside JetStream's own directory);
-// serve, consumer and seed lock the database (<db>.lock beside the SQLite
-// file, so that a --db outside the data dir is guarded too). The locks are
+// serve, consumer, seed, replay and deadletters retry and purge lock the
+// database (<db>.lock beside the SQLite file, so that a --db outside the
+// data dir is guarded too). The locks are
 // taken after the flags are checked and before anything is created or
 // started, and released last. analytics and backup (read-only) and ingest
 // (no local state but the hash key) take none.

@@ -55,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runBackup
 	case "status":
 		cmd = runStatus
+	case "deadletters":
+		cmd = runDeadLetters
 	case "hook":
 		cmd = runHook
 	case "send":
@@ -79,19 +81,20 @@ const usage = `trackskills: usage tracking for AI-agent skills and tools
 Usage: trackskills <command> [flags]
 
 Commands:
-  serve      everything in one process: embedded NATS, ingest, consumer, analytics
-  nats       the embedded NATS server with JetStream, alone
-  ingest     the HTTP ingest endpoint, alone
-  consumer   the stream -> SQLite consumer, alone
-  replay     rebuild a database from the events stream (a range, or resume)
-  analytics  the read-only analytics API, alone
-  loadgen    send realistic events to an ingest endpoint and report rates
-  seed       fill a database with realistic events through the consumer's write path
-  backup     copy the live database to a file, consistent, while it is written; --check verifies
-  status     report every part's state (stream, consumer lag, database, /readyz); exit 1 if one fails
-  hook       record a Claude Code hook call read on stdin; hook install adds it to settings.json
-  send       send one event from a script: trackskills send NAME [--status ...]
-  version    print the version, the VCS revision and the Go version (also --version)
+  serve        everything in one process: embedded NATS, ingest, consumer, analytics
+  nats         the embedded NATS server with JetStream, alone
+  ingest       the HTTP ingest endpoint, alone
+  consumer     the stream -> SQLite consumer, alone
+  replay       rebuild a database from the events stream (a range, or resume)
+  analytics    the read-only analytics API, alone
+  loadgen      send realistic events to an ingest endpoint and report rates
+  seed         fill a database with realistic events through the consumer's write path
+  backup       copy the live database to a file, consistent, while it is written; --check verifies
+  status       report every part's state (stream, consumer lag, database, /readyz); exit 1 if one fails
+  deadletters  list, show, retry or purge the messages the consumer could not decode
+  hook         record a Claude Code hook call read on stdin; hook install adds it to settings.json
+  send         send one event from a script: trackskills send NAME [--status ...]
+  version      print the version, the VCS revision and the Go version (also --version)
 
 Run "trackskills <command> --help" for the flags of a command.
 Every flag has an environment twin: --data-dir is TRACKSKILLS_DATA_DIR.
