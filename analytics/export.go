@@ -51,6 +51,24 @@ type ExportEvent struct {
 	SessionHash       *string `json:"session_hash"`
 }
 
+// NewExportEvent returns the export line of r.
+func NewExportEvent(r *sql.ExportRow) ExportEvent {
+	ev := ExportEvent{
+		EventID: r.EventID, Timestamp: time.UnixMilli(r.Timestamp).UTC().Format(exportTime), ToolName: r.ToolName,
+		ToolCategory: r.ToolCategory, Status: r.Status, DurationMs: r.DurationMs, ErrorType: r.ErrorType,
+		ErrorMessage: r.ErrorMessage, RequestSizeBytes: r.RequestSizeBytes, ResponseSizeBytes: r.ResponseSizeBytes,
+		Source: r.Source, UserIDHash: r.UserHash, SessionHash: r.SessionHash,
+	}
+	if m := r.Metadata; m != nil {
+		if json.Valid([]byte(*m)) {
+			ev.Metadata = json.RawMessage(*m)
+		} else {
+			ev.Metadata = *m
+		}
+	}
+	return ev
+}
+
 func (s *Server) handleExportCSV(c echo.Context) error { return s.export(c, exportCSVParams) }
 
 func (s *Server) handleExportNDJSON(c echo.Context) error { return s.export(c, exportNDJSONParams) }
@@ -107,25 +125,13 @@ func (s *Server) export(c echo.Context, ep endpoint) error {
 				return err
 			}
 		}
-		ts := time.UnixMilli(r.Timestamp).UTC().Format(exportTime)
 		if ndjson {
-			ev := ExportEvent{
-				EventID: r.EventID, Timestamp: ts, ToolName: r.ToolName, ToolCategory: r.ToolCategory, Status: r.Status,
-				DurationMs: r.DurationMs, ErrorType: r.ErrorType, ErrorMessage: r.ErrorMessage,
-				RequestSizeBytes: r.RequestSizeBytes, ResponseSizeBytes: r.ResponseSizeBytes,
-				Source: r.Source, UserIDHash: r.UserHash, SessionHash: r.SessionHash,
-			}
-			if m := r.Metadata; m != nil {
-				if json.Valid([]byte(*m)) {
-					ev.Metadata = json.RawMessage(*m)
-				} else {
-					ev.Metadata = *m
-				}
-			}
+			ev := NewExportEvent(r)
 			if err := enc.Encode(&ev); err != nil {
 				return err
 			}
 		} else {
+			ts := time.UnixMilli(r.Timestamp).UTC().Format(exportTime)
 			record = append(record[:0], r.EventID, ts, r.ToolName, r.ToolCategory, r.Status, optInt(r.DurationMs),
 				optStr(r.ErrorType), optStr(r.ErrorMessage), optInt(r.RequestSizeBytes), optInt(r.ResponseSizeBytes),
 				optStr(r.Metadata), r.Source, r.UserHash, optStr(r.SessionHash))

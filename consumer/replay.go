@@ -49,15 +49,40 @@ func (c ReplayConfig) Validate() error {
 
 // ReplayStats counts what a replay did.
 type ReplayStats struct {
+	Total       int64         // stream messages in the range (at most; 0 until known)
 	Messages    int64         // stream messages read
 	Events      int64         // events decoded from them
-	Inserted    int64         // new rows
+	Inserted    int64         // new rows (events written, for a sink without a database)
 	Ignored     int64         // events already stored
 	DeadLetters int64         // undecodable messages
-	NewDead     int64         // of which not yet kept in dead_letters
+	NewDead     int64         // of which the sink kept anew (not yet in dead_letters)
 	FirstSeq    uint64        // first stream sequence written; 0 when none
 	LastSeq     uint64        // last stream sequence written; 0 when none
 	Elapsed     time.Duration // since the replay started
+}
+
+// ReplaySink is where a replay writes what it reads. The replay calls it
+// from one goroutine.
+type ReplaySink interface {
+	// Position returns the last stream sequence a replay wrote to the
+	// sink, where a replay without a start resumes; 0 for none.
+	Position(ctx context.Context) (uint64, error)
+	// Write writes the events and dead letters of a batch whose last
+	// message has stream sequence last.
+	Write(ctx context.Context, events []trackskills.Event, dead []sql.DeadLetter, last uint64) (sql.BatchResult, error)
+}
+
+// DBSink is the ReplaySink of a database: db.WriteBatchAt, the consumer's
+// write path, which records each batch's last sequence as the replay
+// position.
+type DBSink struct{ DB *sql.DB }
+
+// Position returns the replay position recorded in the database.
+func (s DBSink) Position(ctx context.Context) (uint64, error) { return s.DB.ReplayPosition(ctx) }
+
+// Write writes a batch and its position in one transaction.
+func (s DBSink) Write(ctx context.Context, events []trackskills.Event, dead []sql.DeadLetter, last uint64) (sql.BatchResult, error) {
+	return s.DB.WriteBatchAt(ctx, events, dead, last)
 }
 
 // Replay reads a range of the events stream with an ordered (ephemeral)
@@ -68,6 +93,12 @@ type ReplayStats struct {
 // records its last stream sequence as the replay position. When ctx ends,
 // Replay writes what it holds and returns ctx's error with the counts.
 func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayConfig, logger *slog.Logger) (ReplayStats, error) {
+	return ReplayTo(ctx, js, DBSink{DB: db}, cfg, logger)
+}
+
+// ReplayTo is Replay with sink as the destination: it reads the range and
+// decodes it as Replay does, and hands sink the batches.
+func ReplayTo(ctx context.Context, js jetstream.JetStream, sink ReplaySink, cfg ReplayConfig, logger *slog.Logger) (ReplayStats, error) {
 	began := time.Now()
 	var st ReplayStats
 	if err := cfg.Validate(); err != nil {
@@ -96,7 +127,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayC
 		since := cfg.Since
 		occ.DeliverPolicy, occ.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	default:
-		pos, err := db.ReplayPosition(ctx)
+		pos, err := sink.Position(ctx)
 		if err != nil {
 			return st, err
 		}
@@ -128,7 +159,11 @@ func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayC
 	defer iter.Stop()
 	logger.Info("replay started", "start", occ.DeliverPolicy.String(), "from_seq", occ.OptStartSeq, "to_seq", end, "pending", ci.NumPending)
 
-	r := replayer{db: db, stats: &st}
+	st.Total = int64(ci.NumPending)
+	if occ.OptStartSeq > 0 {
+		st.Total = min(st.Total, int64(end-occ.OptStartSeq+1))
+	}
+	r := replayer{sink: sink, stats: &st}
 	lastProgress := began
 	progress := func() {
 		if cfg.Progress != nil && cfg.ProgressEvery > 0 && time.Since(lastProgress) >= cfg.ProgressEvery {
@@ -162,6 +197,9 @@ func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayC
 		if seq > end || (!cfg.Until.IsZero() && !meta.Timestamp.Before(cfg.Until)) {
 			break // beyond the range: not written
 		}
+		if st.Messages == 0 && occ.OptStartSeq == 0 {
+			st.Total = min(st.Total, int64(end-seq+1)) // a start by time: now the first sequence is known
+		}
 		r.add(msg, seq)
 		if len(r.events) >= cfg.BatchEvents {
 			if err := r.flush(); err != nil {
@@ -181,7 +219,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayC
 
 // replayer holds the batch a replay has read and not yet written.
 type replayer struct {
-	db     *sql.DB
+	sink   ReplaySink
 	stats  *ReplayStats
 	events []trackskills.Event
 	dead   []sql.DeadLetter
@@ -204,15 +242,14 @@ func (r *replayer) add(msg jetstream.Msg, seq uint64) {
 	r.last = seq
 }
 
-// flush writes the batch and the position of its last message in one
-// transaction.
+// flush hands the batch and the sequence of its last message to the sink.
 func (r *replayer) flush() error {
 	if r.last == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := r.db.WriteBatchAt(ctx, r.events, r.dead, r.last)
+	res, err := r.sink.Write(ctx, r.events, r.dead, r.last)
 	if err != nil {
 		return fmt.Errorf("replay: write batch ending at %d: %w", r.last, err)
 	}

@@ -114,7 +114,7 @@ func TestReplay_RebuildsTheConsumersDatabase(t *testing.T) {
 	rebuilt := testkit.MustOpenDB(t)
 	st := mustReplay(t, js, rebuilt, consumer.ReplayConfig{BatchEvents: 64})
 	last := testkit.MustStreamState(t, js).LastSeq
-	want := consumer.ReplayStats{Messages: int64(last), Events: 302, Inserted: 300, Ignored: 2, DeadLetters: 1, NewDead: 1, FirstSeq: 1, LastSeq: last}
+	want := consumer.ReplayStats{Total: int64(last), Messages: int64(last), Events: 302, Inserted: 300, Ignored: 2, DeadLetters: 1, NewDead: 1, FirstSeq: 1, LastSeq: last}
 	st.Elapsed = 0
 	if st != want {
 		t.Errorf("stats %+v, want %+v", st, want)
@@ -178,8 +178,8 @@ func TestReplay_TimeRange(t *testing.T) {
 
 	db := testkit.MustOpenDB(t)
 	st := mustReplay(t, js, db, consumer.ReplayConfig{Since: mid, Until: end})
-	if st.Messages != 5 || st.Inserted != 20 {
-		t.Errorf("stats %+v, want 5 messages and 20 events", st)
+	if st.Messages != 5 || st.Inserted != 20 || st.Total != 10 {
+		t.Errorf("stats %+v, want 5 messages and 20 events of at most 10 messages", st)
 	}
 	checkExactlyOnce(t, db, second)
 	st = mustReplay(t, js, db, consumer.ReplayConfig{Until: mid})
@@ -195,6 +195,53 @@ func TestReplay_TimeRange(t *testing.T) {
 	// A start beyond the stream reads nothing.
 	if st = mustReplay(t, js, db, consumer.ReplayConfig{Since: time.Now().Add(time.Hour)}); st.Messages != 0 {
 		t.Errorf("since the future: %+v, want nothing", st)
+	}
+}
+
+// collectSink is a ReplaySink that keeps what it is given, in memory.
+type collectSink struct {
+	events []trackskills.Event
+	dead   int
+	lasts  []uint64
+}
+
+func (s *collectSink) Position(context.Context) (uint64, error) { return 0, nil }
+
+func (s *collectSink) Write(_ context.Context, evs []trackskills.Event, dead []sql.DeadLetter, last uint64) (sql.BatchResult, error) {
+	s.events = append(s.events, evs...)
+	s.dead += len(dead)
+	s.lasts = append(s.lasts, last)
+	return sql.BatchResult{Inserted: len(evs)}, nil
+}
+
+func TestReplayTo_HandsTheRangeToTheSink(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	evs := replayStream(t, js)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	var sink collectSink
+	st, err := consumer.ReplayTo(ctx, js, &sink, consumer.ReplayConfig{FromSeq: 2, ToSeq: 100, BatchEvents: 30}, testkit.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sequences 2..100: events 1..99 (the poison message is seq 101).
+	if len(sink.events) != 99 || sink.events[0].EventID != evs[1].EventID || sink.events[98].EventID != evs[99].EventID {
+		t.Fatalf("sink got %d events, want events 1..99", len(sink.events))
+	}
+	if st.Total != 99 || st.Messages != 99 || st.Inserted != 99 || st.FirstSeq != 2 || st.LastSeq != 100 || sink.dead != 0 {
+		t.Errorf("stats %+v, dead %d; want 99 messages and events from 2 to 100, none dead", st, sink.dead)
+	}
+	if want := []uint64{31, 61, 91, 100}; !reflect.DeepEqual(sink.lasts, want) {
+		t.Errorf("batches end at %v, want %v", sink.lasts, want)
+	}
+	// The whole stream: the poison message reaches the sink as a dead letter.
+	sink = collectSink{}
+	if st, err = consumer.ReplayTo(ctx, js, &sink, consumer.ReplayConfig{}, testkit.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.events) != 302 || sink.dead != 1 || st.DeadLetters != 1 || st.Total != st.Messages {
+		t.Errorf("whole stream: %d events, %d dead, stats %+v; want 302, 1, all messages", len(sink.events), sink.dead, st)
 	}
 }
 

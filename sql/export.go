@@ -4,6 +4,8 @@ import (
 	"context"
 	dbsql "database/sql"
 	"fmt"
+
+	"github.com/trackskills/trackskills"
 )
 
 // ExportRow is one raw event as exported; nullable columns are nil when
@@ -73,4 +75,32 @@ func strPtr(s dbsql.NullString) *string {
 	}
 	v := s.String
 	return &v
+}
+
+// SetEvent fills r with ev as an export reads it back once stored: hashes
+// as StoredHash gives them, empty optional text as nil. The pointers point
+// into ev.
+func (r *ExportRow) SetEvent(ev *trackskills.Event) {
+	*r = ExportRow{
+		EventID: ev.EventID, Timestamp: ev.Timestamp, ToolName: ev.ToolName, ToolCategory: ev.ToolCategory,
+		Status: ev.Status, DurationMs: ev.DurationMs, ErrorType: optText(&ev.ErrorType), ErrorMessage: optText(&ev.ErrorMessage),
+		RequestSizeBytes: ev.RequestSizeBytes, ResponseSizeBytes: ev.ResponseSizeBytes,
+		Source: ev.Source, UserHash: StoredHash(ev.UserHash),
+	}
+	if len(ev.Metadata) > 0 {
+		m := string(ev.Metadata)
+		r.Metadata = &m
+	}
+	if ev.SessionHash != "" {
+		s := StoredHash(ev.SessionHash)
+		r.SessionHash = &s
+	}
+}
+
+// optText is s, or nil when *s is empty.
+func optText(s *string) *string {
+	if *s == "" {
+		return nil
+	}
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
@@ -26,11 +29,19 @@ import (
 // replayCmd runs the replay subcommand with args and returns its stderr.
 func replayCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	_, stderr, err := replayCmdOut(t, args...)
+	return stderr, err
+}
+
+// replayCmdOut runs the replay subcommand with args and returns its stdout
+// and stderr.
+func replayCmdOut(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	err := run(ctx, append([]string{"replay", "--log-level", "warn"}, args...), func(string) string { return "" }, &out, &errOut)
-	return errOut.String(), err
+	return out.String(), errOut.String(), err
 }
 
 func TestReplay_RebuildsServesDatabase(t *testing.T) {
@@ -158,6 +169,7 @@ func TestReplay_RejectsBadFlags(t *testing.T) {
 		{args: []string{"--from-seq", "5", "--to-seq", "4"}, want: "after end sequence"},
 		{args: []string{"--from-seq", "5", "--since", "2026-01-01"}, want: "not both"},
 		{args: []string{"--since", "2026-02-01", "--until", "2026-01-01"}, want: "not before"},
+		{args: []string{"--ndjson"}, usage: true, want: "give --ndjson or --db, not both"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "db", "replay.db")
@@ -174,5 +186,178 @@ func TestReplay_RejectsBadFlags(t *testing.T) {
 				t.Errorf("something was written: %v", err)
 			}
 		})
+	}
+}
+
+func TestReplay_NDJSONToStdout(t *testing.T) {
+	app := mustStartServe(t, serveOptions(t))
+	client := &http.Client{Timeout: 30 * time.Second}
+	const total = 150
+	for b := 0; b < total; b += 50 {
+		evs := make([]map[string]any, 50)
+		for i := range evs {
+			evs[i] = e2eEvent(b + i)
+		}
+		body, _ := json.Marshal(evs) // plain values always encode
+		if code, err := testkit.PostJSON(client, app.URL()+"/api/track/batch", body, nil, nil); err != nil || code != http.StatusOK {
+			t.Fatalf("POST /api/track/batch: %d %v", code, err)
+		}
+	}
+	ctx := context.Background()
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if n, err := app.db.CountEvents(ctx); err != nil || n != total {
+			return fmt.Errorf("rows=%d, want %d (err %v)", n, total, err)
+		}
+		return nil
+	})
+	nc, err := nats.Connect(app.nats.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.PublishMsg(wire.NewMsg(trackskills.SubjectIngest, []byte("not json {"))); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if r, err := app.db.DeadLetterReasons(ctx); err != nil || len(r) != 1 {
+			return fmt.Errorf("dead letters %q (err %v), want 1", r, err)
+		}
+		return nil
+	})
+
+	dataDir := filepath.Join(t.TempDir(), "data")
+	stdout, stderr, err := replayCmdOut(t, "--ndjson", "--data-dir", dataDir, "--nats-url", app.nats.ClientURL())
+	if err != nil {
+		t.Fatalf("replay --ndjson: %v\n%s", err, stderr)
+	}
+	if want := fmt.Sprintf("stream seq 1 to 4 to stdout: 4 messages, %d events read; %d written as NDJSON, 1 dead-lettered (not written)", total, total); !strings.Contains(stderr, want) {
+		t.Errorf("summary lacks %q:\n%s", want, stderr)
+	}
+	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("replay --ndjson created its data dir: %v", err)
+	}
+
+	// The lines are those of the export for the same events, byte for byte.
+	res, err := client.Get(app.URL() + "/analytics/export.ndjson?days=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var export bytes.Buffer
+	if _, err := export.ReadFrom(res.Body); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("export: %d %v", res.StatusCode, err)
+	}
+	byID := func(ndjson string) ([]string, []analytics.ExportEvent) {
+		t.Helper()
+		lines := strings.Split(strings.TrimSuffix(ndjson, "\n"), "\n")
+		evs := make([]analytics.ExportEvent, len(lines))
+		for i, l := range lines {
+			if err := json.Unmarshal([]byte(l), &evs[i]); err != nil {
+				t.Fatalf("line %d %q: %v", i, l, err)
+			}
+		}
+		idx := make([]int, len(lines))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(a, b int) bool { return evs[idx[a]].EventID < evs[idx[b]].EventID })
+		sl, se := make([]string, len(idx)), make([]analytics.ExportEvent, len(idx))
+		for i, j := range idx {
+			sl[i], se[i] = lines[j], evs[j]
+		}
+		return sl, se
+	}
+	gotLines, got := byID(stdout)
+	wantLines, want := byID(export.String())
+	if len(got) != total || len(want) != total {
+		t.Fatalf("%d lines replayed, %d exported, want %d", len(got), len(want), total)
+	}
+	for i := range got {
+		if gotLines[i] != wantLines[i] {
+			t.Fatalf("line for %s differs:\nreplay %s\nexport %s", got[i].EventID, gotLines[i], wantLines[i])
+		}
+	}
+	stored, err := app.db.Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(stored, func(i, j int) bool { return stored[i].EventID < stored[j].EventID })
+	for i, ev := range stored {
+		g := got[i]
+		if g.EventID != ev.EventID || g.ToolName != ev.ToolName || g.Status != ev.Status || g.UserIDHash != sql.StoredHash(ev.UserHash) ||
+			g.SessionHash == nil || *g.SessionHash != sql.StoredHash(ev.SessionHash) ||
+			g.Timestamp != time.UnixMilli(ev.Timestamp).UTC().Format("2006-01-02T15:04:05.000Z07:00") {
+			t.Errorf("line %+v does not match stored event %+v", g, ev)
+		}
+	}
+
+	// A range: the second message alone.
+	stdout, stderr, err = replayCmdOut(t, "--ndjson", "--from-seq", "2", "--to-seq", "2", "--nats-url", app.nats.ClientURL())
+	if err != nil {
+		t.Fatalf("replay --ndjson of seq 2: %v\n%s", err, stderr)
+	}
+	if n := strings.Count(stdout, "\n"); n != 50 {
+		t.Errorf("seq 2: %d lines, want 50\n%s", n, stderr)
+	}
+}
+
+func TestReplayProgress_Report(t *testing.T) {
+	st := consumer.ReplayStats{Total: 10, Messages: 4, Events: 40, Inserted: 38, Ignored: 2, LastSeq: 4, Elapsed: time.Second}
+	for _, tc := range []struct {
+		name        string
+		tty, ndjson bool
+		want        string
+	}{
+		{"Lines", false, false, "replay: 4 messages read, up to stream seq 4: 38 inserted, 2 already present, 0 dead-lettered (40 events/s)\n"},
+		{"LinesNDJSON", false, true, "replay: 4 messages read, up to stream seq 4: 38 written, 0 dead-lettered (40 events/s)\n"},
+		{"Bar", true, false, "4/10"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			p := newReplayProgress(&buf, tc.tty, tc.ndjson)
+			p.report(st)
+			if tc.tty {
+				st := st
+				st.Messages, st.Events = 10, 100
+				p.finish(st, nil)
+				if out := buf.String(); !strings.Contains(out, "10/10") || !strings.Contains(out, "replay: 100 events") || !strings.HasSuffix(out, "\n") {
+					t.Errorf("finished bar %q: want 10/10, the events and a final newline", out)
+				}
+			}
+			if out := buf.String(); !strings.Contains(out, tc.want) {
+				t.Errorf("progress %q lacks %q", out, tc.want)
+			}
+			if tc.tty != (p.every == replayBarEvery) {
+				t.Errorf("every %v for tty %v", p.every, tc.tty)
+			}
+		})
+	}
+}
+
+func TestIsTerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for _, tc := range []struct {
+		name string
+		w    io.Writer
+	}{{"Buffer", &bytes.Buffer{}}, {"File", f}, {"Pipe", w}} {
+		if isTerminal(tc.w) {
+			t.Errorf("%s: a terminal, want not", tc.name)
+		}
+	}
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		defer tty.Close()
+		if !isTerminal(tty) {
+			t.Error("/dev/tty: not a terminal")
+		}
 	}
 }
