@@ -13,10 +13,10 @@ import (
 // (a lock file inside <data-dir>/nats, beside JetStream's own directory);
 // serve, consumer, seed, replay and deadletters retry and purge lock the
 // database (<db>.lock beside the SQLite file, so that a --db outside the
-// data dir is guarded too). The locks are
-// taken after the flags are checked and before anything is created or
-// started, and released last. analytics and backup (read-only) and ingest
-// (no local state but the hash key) take none.
+// data dir is guarded too). The locks are taken after the flags are
+// checked and before anything is created or started, and released last.
+// analytics, status and backup (readers) and ingest (no local state but
+// the hash key) take none.
 
 // natsLockPath returns the lock file of the JetStream store.
 func (o *options) natsLockPath() string {
