@@ -40,15 +40,11 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer db.Close()
-	nc, err := connectNATS(o.natsURL, "trackskills-consumer", logger)
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-consumer", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := newJetStream(nc)
-	if err != nil {
-		return err
-	}
 	cons, err := consumer.New(o.consumer, js, db, logger.With("component", "consumer"))
 	if err != nil {
 		return err

@@ -218,16 +218,11 @@ func printable(b []byte) bool {
 }
 
 func deadLettersRetry(ctx context.Context, o *options, ids []int64, stdout io.Writer) error {
-	lock, err := o.lockDB()
+	db, closeDB, err := o.openLockedDB(ctx)
 	if err != nil {
 		return err
 	}
-	defer lock.Close() // last, after SQLite is closed
-	db, err := sql.Open(ctx, o.dbPath())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeDB() //nolint:errcheck // nothing is left to flush: each write committed
 	var dls []sql.StoredDeadLetter
 	if len(ids) == 0 {
 		if dls, err = db.ListDeadLetters(ctx, 0); err != nil {
@@ -275,16 +270,11 @@ func deadLettersPurge(ctx context.Context, o *options, before time.Time, yes boo
 	if !yes && !tty {
 		return errNoConfirm
 	}
-	lock, err := o.lockDB()
+	db, closeDB, err := o.openLockedDB(ctx)
 	if err != nil {
 		return err
 	}
-	defer lock.Close() // last, after SQLite is closed
-	db, err := sql.Open(ctx, o.dbPath())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeDB() //nolint:errcheck // nothing is left to flush: each write committed
 	n, err := db.CountDeadLetters(ctx, before)
 	if err != nil {
 		return err

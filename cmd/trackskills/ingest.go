@@ -33,15 +33,11 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	if err != nil {
 		return err
 	}
-	nc, err := connectNATS(o.natsURL, "trackskills-ingest", logger)
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-ingest", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := newJetStream(nc)
-	if err != nil {
-		return err
-	}
 	if err := ensureStream(ctx, js, o.stream, logger); err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 
 	"github.com/trackskills/trackskills/lockfile"
+	"github.com/trackskills/trackskills/sql"
 )
 
 // One process owns a data dir's JetStream store and one owns a database:
@@ -34,6 +36,20 @@ func (o *options) lockNATSStore() (*lockfile.Lock, error) {
 // lockDB takes the SQLite database for this process.
 func (o *options) lockDB() (*lockfile.Lock, error) {
 	return acquireLock(o.dbLockPath(), "database "+o.dbPath(), "give this one its own --db (or --data-dir)")
+}
+
+// openLockedDB takes the database lock, then opens the database for
+// writing; closeDB closes the database, then releases the lock.
+func (o *options) openLockedDB(ctx context.Context, opts ...sql.Option) (db *sql.DB, closeDB func() error, err error) {
+	lock, err := o.lockDB()
+	if err != nil {
+		return nil, nil, err
+	}
+	if db, err = sql.Open(ctx, o.dbPath(), opts...); err != nil {
+		_ = lock.Close() // the open error is the one to report
+		return nil, nil, err
+	}
+	return db, func() error { return errors.Join(db.Close(), lock.Close()) }, nil
 }
 
 // acquireLock takes the lock file at path; when another process holds it,

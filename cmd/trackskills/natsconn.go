@@ -22,6 +22,21 @@ func newJetStream(nc *nats.Conn) (jetstream.JetStream, error) {
 	return js, nil
 }
 
+// connectJetStream is connectNATS with a JetStream handle on the
+// connection; the caller closes the connection.
+func connectJetStream(url, name string, logger *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := connectNATS(url, name, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := newJetStream(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
 // connectNATS connects to an external server, retrying in the background
 // while it is not up yet (the Procfile starts every process at once).
 func connectNATS(url, name string, logger *slog.Logger) (*nats.Conn, error) {

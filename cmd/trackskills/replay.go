@@ -80,15 +80,11 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	closeDB := sync.OnceValue(db.Close)
 	defer closeDB() //nolint:errcheck // the explicit close below reports
-	nc, err := connectNATS(o.natsURL, "trackskills-replay", logger)
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-replay", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := newJetStream(nc)
-	if err != nil {
-		return err
-	}
 	st, runErr := consumer.Replay(ctx, js, db, cfg, logger.With("component", "replay"))
 	prog.finish(st, runErr)
 	fmt.Fprintf(stderr, "replay: %s into %s: %d messages, %d events read; %d inserted, %d already present, %d dead-lettered (%d new); %s, %.0f events/s\n",
@@ -103,15 +99,11 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 // replayNDJSON replays the range to stdout as NDJSON: no database, no lock,
 // no position.
 func replayNDJSON(ctx context.Context, o *options, cfg consumer.ReplayConfig, logger *slog.Logger, stdout, stderr io.Writer, prog *replayProgress) error {
-	nc, err := connectNATS(o.natsURL, "trackskills-replay", logger)
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-replay", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := newJetStream(nc)
-	if err != nil {
-		return err
-	}
 	sink := newNDJSONSink(stdout)
 	st, runErr := consumer.ReplayTo(ctx, js, sink, cfg, logger.With("component", "replay"))
 	prog.finish(st, runErr)
