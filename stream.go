@@ -1,8 +1,9 @@
 package trackskills
 
 // The names of the stream, shared by the publisher (ingest) and the readers
-// (the consumer, the live feed). What a message carries, its payload and
-// headers, is package wire's.
+// (the consumer, the live feed). The durable consumer that writes a
+// database is named by the database itself (sql.Identity). What a message
+// carries, its payload and headers, is package wire's.
 const (
 	// StreamName is the JetStream stream that holds every event.
 	StreamName = "TRACKSKILLS_EVENTS"
@@ -12,6 +13,4 @@ const (
 	StreamSubjects = SubjectPrefix + ">"
 	// SubjectIngest is the subject ingest publishes to.
 	SubjectIngest = SubjectPrefix + "ingest"
-	// ConsumerName is the durable name of the SQLite consumer.
-	ConsumerName = "trackskills-sqlite"
 )

@@ -23,7 +23,8 @@ import (
 
 // Config configures the consumer.
 type Config struct {
-	Durable       string        // durable consumer name
+	Durable       string        // durable consumer name; empty: the one the database names (sql.Identity)
+	Standby       bool          // when another consumer reads the durable, wait for it to go instead of failing
 	BatchEvents   int           // close a batch at this many events
 	BatchWait     time.Duration // or this long after its first message
 	AckWait       time.Duration // redelivery delay of an unacknowledged message
@@ -41,7 +42,6 @@ type Config struct {
 // DefaultConfig returns the defaults of docs/CONTRACT.md, The consumer.
 func DefaultConfig() Config {
 	return Config{
-		Durable:       trackskills.ConsumerName,
 		BatchEvents:   1000,
 		BatchWait:     50 * time.Millisecond,
 		AckWait:       30 * time.Second,
@@ -60,8 +60,6 @@ func DefaultConfig() Config {
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	switch {
-	case c.Durable == "":
-		return errors.New("consumer durable name is required")
 	case c.BatchEvents < 1:
 		return errors.New("consumer batch size must be at least 1")
 	case c.BatchWait <= 0:
@@ -119,6 +117,12 @@ func (c *Consumer) Stats() Stats {
 	}
 }
 
+// ErrDurableBound is returned by Run when another consumer, somewhere, is
+// already reading the durable: two copies of one database (a restored
+// backup beside its original) would otherwise split the stream between
+// them, each missing what the other stored.
+var ErrDurableBound = errors.New("durable consumer is being read by another consumer")
+
 // Ready reports whether the durable consumer exists and is being read.
 func (c *Consumer) Ready() bool { return c.ready.Load() }
 
@@ -133,7 +137,17 @@ type batch struct {
 // Run consumes until ctx ends, then stops fetching, writes and acknowledges
 // what it already holds, and returns nil.
 func (c *Consumer) Run(ctx context.Context) error {
+	if c.cfg.Durable == "" {
+		id, err := c.db.Identity(ctx)
+		if err != nil {
+			return fmt.Errorf("name the durable consumer: %w", err)
+		}
+		c.cfg.Durable = id.Durable
+	}
 	cons, err := c.attach(ctx)
+	if err == nil {
+		err = c.awaitUnbound(ctx, cons)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -209,6 +223,71 @@ func (c *Consumer) attach(ctx context.Context) (jetstream.Consumer, error) {
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
+}
+
+// boundSamples and boundEvery say how often awaitUnbound looks at the
+// durable before it calls it free: another reader's pull request can be
+// answered and not yet renewed at any one look.
+const (
+	boundSamples = 2
+	boundEvery   = 100 * time.Millisecond
+)
+
+// awaitUnbound returns nil once no other consumer is reading the durable:
+// none of boundSamples looks sees a pull request waiting on it (the server
+// counts only requests whose client is still connected, so a killed
+// consumer's go with its connection). When one is seen it returns
+// ErrDurableBound, or with Standby waits, looking again every second,
+// until the other has gone.
+func (c *Consumer) awaitUnbound(ctx context.Context, cons jetstream.Consumer) error {
+	logged := false
+	for {
+		waiting, err := c.pullsWaiting(ctx, cons)
+		if err != nil {
+			return err
+		}
+		if waiting == 0 {
+			if logged {
+				c.logger.Info("durable consumer is free: taking over", "durable", c.cfg.Durable)
+			}
+			return nil
+		}
+		if !c.cfg.Standby {
+			return fmt.Errorf("%w: durable %s has %d pull requests waiting from another client; two copies of one database "+
+				"(a restored backup beside its original) must not both consume; stop the other, or start this one with --standby to take over when it goes",
+				ErrDurableBound, c.cfg.Durable, waiting)
+		}
+		if !logged {
+			c.logger.Info("standing by: another consumer reads the durable", "durable", c.cfg.Durable, "pull_requests", waiting)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stand by: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// pullsWaiting returns the most pull requests any of boundSamples looks at
+// the durable saw waiting.
+func (c *Consumer) pullsWaiting(ctx context.Context, cons jetstream.Consumer) (int, error) {
+	most := 0
+	for i := range boundSamples {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return 0, fmt.Errorf("look at the durable: %w", ctx.Err())
+			case <-time.After(boundEvery):
+			}
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("look at the durable: %w", err)
+		}
+		most = max(most, info.NumWaiting)
+	}
+	return most, nil
 }
 
 // readLoop fills batches of up to BatchEvents events, closing each at most

@@ -539,7 +539,7 @@ func TestConfig_Validate(t *testing.T) {
 		wantErr string
 	}{
 		{name: "OK", edit: func(*consumer.Config) {}},
-		{name: "NoDurable", edit: func(c *consumer.Config) { c.Durable = "" }, wantErr: "durable"},
+		{name: "DurableOfTheDatabase", edit: func(c *consumer.Config) { c.Durable = "" }},
 		{name: "ZeroBatch", edit: func(c *consumer.Config) { c.BatchEvents = 0 }, wantErr: "batch size"},
 		{name: "ZeroBatchWait", edit: func(c *consumer.Config) { c.BatchWait = 0 }, wantErr: "batch wait"},
 		{name: "ShortAckWait", edit: func(c *consumer.Config) { c.AckWait = time.Millisecond }, wantErr: "ack wait"},

@@ -117,9 +117,14 @@ func makeEvents(n int, prefix string) []trackskills.Event {
 	return events
 }
 
+// testDurable is the durable the tests' consumers read, named so that
+// tests can look at it; the product names it after the database.
+const testDurable = "test-sqlite"
+
 // testConfig is a consumer configuration with short waits.
 func testConfig() consumer.Config {
 	cfg := consumer.DefaultConfig()
+	cfg.Durable = testDurable
 	cfg.AckWait = 2 * time.Second
 	cfg.RetryMin = 100 * time.Millisecond
 	cfg.RetryMax = 500 * time.Millisecond

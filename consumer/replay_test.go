@@ -105,7 +105,7 @@ func TestReplay_RebuildsTheConsumersDatabase(t *testing.T) {
 	evs := replayStream(t, js)
 	live := testkit.MustOpenDB(t)
 	_, stop := runConsumer(t, testConfig(), js, live)
-	testkit.Eventually(t, patience, func() error { return settled(t, js, trackskills.ConsumerName) })
+	testkit.Eventually(t, patience, func() error { return settled(t, js, testDurable) })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,17 @@ import (
 
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/lockfile"
 	"github.com/trackskills/trackskills/sql"
 )
 
 const consumerSummary = `Runs the consumer alone: reads the events stream from --nats-url in
-batches, writes each batch to SQLite in one transaction, then acknowledges it.`
+batches, writes each batch to SQLite in one transaction, then acknowledges it.
+It reads the durable consumer the database names (trackskills status shows
+it), so that consumers of two databases never share one. A second consumer
+of the same database refuses to start; with --standby it waits instead and
+takes over when the first goes (the first's unacknowledged events come back
+after --ack-wait).`
 
 func runConsumer(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("consumer", consumerSummary, getenv, stderr)
@@ -26,11 +32,19 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	o.registerConsumer(f)
 	o.registerShutdown(f)
 	f.StringVar(&o.healthAddr, "health-addr", o.healthAddr, "optional HTTP address for /healthz and /readyz (empty = none)")
+	f.BoolVar(&o.consumer.Standby, "standby", false, "when another consumer holds the database or reads its durable, wait and take over when it goes, instead of refusing")
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
-	lock, err := o.lockDB()
+	var lock *lockfile.Lock
+	if o.consumer.Standby {
+		if lock, err = o.awaitDBLock(ctx, logger); ctx.Err() != nil {
+			return nil // stopped while standing by: nothing was started
+		}
+	} else {
+		lock, err = o.lockDB()
+	}
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/trackskills/trackskills/lockfile"
 	"github.com/trackskills/trackskills/sql"
@@ -36,6 +38,35 @@ func (o *options) lockNATSStore() (*lockfile.Lock, error) {
 // lockDB takes the SQLite database for this process.
 func (o *options) lockDB() (*lockfile.Lock, error) {
 	return acquireLock(o.dbLockPath(), "database "+o.dbPath(), "give this one its own --db (or --data-dir)")
+}
+
+// standbyPoll is how often a standby tries the lock again; flock is
+// released the moment its holder exits, even on kill -9.
+const standbyPoll = 200 * time.Millisecond
+
+// awaitDBLock takes the database lock, waiting while another process
+// holds it: the standby of `consumer --standby`. It logs once that it
+// stands by, naming the holder, and returns ctx's error if ctx ends first.
+func (o *options) awaitDBLock(ctx context.Context, logger *slog.Logger) (*lockfile.Lock, error) {
+	logged := false
+	for {
+		lock, err := o.lockDB()
+		if !errors.Is(err, lockfile.ErrHeld) {
+			if err == nil && logged {
+				logger.Info("database free: taking over", "db", o.dbPath())
+			}
+			return lock, err
+		}
+		if !logged {
+			logger.Info("standing by", "reason", err.Error())
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(standbyPoll):
+		}
+	}
 }
 
 // openLockedDB takes the database lock, then opens the database for

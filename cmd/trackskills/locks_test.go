@@ -128,3 +128,69 @@ func TestConsumer_SecondOnDatabaseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Ensure a consumer started with --standby beside a running one waits,
+// and after a kill -9 of the first takes over within the ack wait: every
+// event ingest acknowledged, before, during and after the kill, is stored
+// exactly once.
+func TestConsumer_StandbyTakesOverAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	dir := t.TempDir()
+	natsAddr, ingestAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
+	env := []string{"TRACKSKILLS_DATA_DIR=" + dir, "TRACKSKILLS_NATS_ADDR=" + natsAddr, "TRACKSKILLS_NATS_URL=nats://" + natsAddr}
+	ns := startBinary(t, env, "nats")
+	ing := startBinary(t, env, "ingest", "--http-addr", ingestAddr)
+	mustWaitReady(t, ing, ingestAddr)
+	firstHealth, standbyHealth := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
+	consumerArgs := []string{"consumer", "--ack-wait", "2s", "--batch-wait", "20ms"}
+	first := startBinary(t, env, append(consumerArgs, "--health-addr", firstHealth)...)
+	mustWaitReady(t, first, firstHealth)
+	postEvents(t, ingestAddr, 0, 100)
+
+	standby := startBinary(t, env, append(consumerArgs, "--standby", "--health-addr", standbyHealth)...)
+	testkit.Eventually(t, refuseTimeout, func() error {
+		if !strings.Contains(standby.Logs(), "standing by") {
+			return errors.New("the standby has not said it stands by")
+		}
+		return nil
+	})
+	select {
+	case <-standby.Exited():
+		t.Fatalf("the standby exited:\n%s", standby.Logs())
+	default:
+	}
+
+	// Events go in while the first is killed: some are in its hands,
+	// committed or not, unacknowledged.
+	posted := make(chan int, 1)
+	go func() {
+		client := &http.Client{Timeout: 10 * time.Second}
+		n := 100
+		for ; n < 400; n++ {
+			body := []byte(fmt.Sprintf(`{"tool_name":"lock","status":"success","event_id":"lock-%04d"}`, n))
+			if code, err := testkit.PostJSON(client, "http://"+ingestAddr+"/api/track", body, nil, nil); err != nil || code != 200 {
+				break
+			}
+		}
+		posted <- n
+	}()
+	time.Sleep(200 * time.Millisecond)
+	_ = first.MustStop(t, syscall.SIGKILL, stopTimeout) // killed: its exit error says so
+	n := <-posted
+	if n != 400 {
+		t.Fatalf("ingest stopped acknowledging at event %d:\n%s", n, ing.Logs())
+	}
+	mustWaitReady(t, standby, standbyHealth)
+	postEvents(t, ingestAddr, 400, 450)
+	waitRows(t, filepath.Join(dir, "trackskills.db"), 450)
+	if !strings.Contains(standby.Logs(), "taking over") {
+		t.Errorf("the standby did not say it took over:\n%s", standby.Logs())
+	}
+	for _, p := range []*testkit.Process{standby, ing, ns} {
+		if err := p.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
+			t.Fatalf("exit: %v\n%s", err, p.Logs())
+		}
+	}
+}

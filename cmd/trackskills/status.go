@@ -65,6 +65,7 @@ type streamStatus struct {
 // is absent when the oldest unacknowledged message could not be read.
 type consumerStatus struct {
 	Name             string   `json:"name"`
+	Waiting          int      `json:"pull_requests_waiting"`
 	Pending          uint64   `json:"pending"`
 	AckPending       int      `json:"ack_pending"`
 	Redelivered      int      `json:"redelivered"`
@@ -79,6 +80,8 @@ type databaseStatus struct {
 	Path              string           `json:"path"`
 	Up                bool             `json:"up"`
 	Error             string           `json:"error,omitempty"`
+	DatabaseID        string           `json:"database_id,omitempty"`
+	Durable           string           `json:"durable,omitempty"`
 	Events            int64            `json:"events"`
 	FileBytes         int64            `json:"file_bytes"`
 	WALBytes          int64            `json:"wal_bytes"`
@@ -122,8 +125,11 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	info, _ := debug.ReadBuildInfo() // nil without build info: versionString says unknown
 	rep := statusReport{Version: versionString(info)}
 	var wg sync.WaitGroup
-	wg.Go(func() { rep.NATS = probeNATS(ctx, o.natsURL, time.Now) })
-	wg.Go(func() { rep.Database = probeDatabase(ctx, o.dbPath()) })
+	// The database names the durable that writes it: NATS is asked after.
+	wg.Go(func() {
+		rep.Database = probeDatabase(ctx, o.dbPath())
+		rep.NATS = probeNATS(ctx, o.natsURL, rep.Database.Durable, time.Now)
+	})
 	if httpURL != "" {
 		wg.Go(func() { rep.HTTP = probeHTTP(ctx, httpURL) })
 	}
@@ -145,9 +151,10 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-// probeNATS reads the stream and the consumer's durable; it connects once,
-// with statusTimeout, and never retries.
-func probeNATS(ctx context.Context, url string, now func() time.Time) natsStatus {
+// probeNATS reads the stream and the durable consumer named durable (none
+// when the database could not say its name); it connects once, with
+// statusTimeout, and never retries.
+func probeNATS(ctx context.Context, url, durable string, now func() time.Time) natsStatus {
 	st := natsStatus{URL: url}
 	nc, err := nats.Connect(url, nats.Name("trackskills-status"), nats.Timeout(statusTimeout), nats.NoReconnect())
 	if err != nil {
@@ -174,14 +181,18 @@ func probeNATS(ctx context.Context, url string, now func() time.Time) natsStatus
 		FirstSeq: ss.FirstSeq, FirstTime: formatStatusTime(ss.FirstTime),
 		LastSeq: ss.LastSeq, LastTime: formatStatusTime(ss.LastTime),
 	}
-	c, err := s.Consumer(ctx, trackskills.ConsumerName)
+	if durable == "" {
+		st.Error = "consumer unknown: the database that names its durable cannot be read"
+		return st
+	}
+	c, err := s.Consumer(ctx, durable)
 	if err != nil {
-		st.Error = fmt.Sprintf("consumer %s: %v", trackskills.ConsumerName, err)
+		st.Error = fmt.Sprintf("consumer %s: %v", durable, err)
 		return st
 	}
 	ci := c.CachedInfo()
 	cs := &consumerStatus{
-		Name: trackskills.ConsumerName, Pending: ci.NumPending, AckPending: ci.NumAckPending,
+		Name: durable, Waiting: ci.NumWaiting, Pending: ci.NumPending, AckPending: ci.NumAckPending,
 		Redelivered: ci.NumRedelivered, LastDeliveredSeq: ci.Delivered.Stream, AckFloorSeq: ci.AckFloor.Stream,
 	}
 	if ss.LastSeq > ci.AckFloor.Stream {
@@ -218,7 +229,13 @@ func probeDatabase(ctx context.Context, path string) databaseStatus {
 		st.Error = err.Error()
 		return st
 	}
+	id, err := db.Identity(ctx)
+	if err != nil {
+		st.Error = err.Error()
+		return st
+	}
 	st.Up = true
+	st.DatabaseID, st.Durable = id.DatabaseID, id.Durable
 	st.Events, st.FileBytes, st.WALBytes = ds.Events, ds.FileBytes, ds.WALBytes
 	st.LastEventAt = formatStatusTime(ds.LastEventAt)
 	st.SchemaVersion, st.SchemaKnown = ds.Migrations, ds.KnownMigrations
@@ -295,7 +312,7 @@ func writeStatusText(w io.Writer, rep *statusReport) error {
 		line("  last", "seq %d %s", s.LastSeq, orNone(s.LastTime))
 	}
 	if c := rep.NATS.Consumer; c != nil {
-		line("consumer", "%s: %d pending, %d ack pending, %d redelivered", c.Name, c.Pending, c.AckPending, c.Redelivered)
+		line("consumer", "%s: %d pending, %d ack pending, %d redelivered, %d pull requests waiting", c.Name, c.Pending, c.AckPending, c.Redelivered, c.Waiting)
 		line("  delivered", "seq %d, ack floor seq %d", c.LastDeliveredSeq, c.AckFloorSeq)
 		lagTime := "age unknown (oldest unacknowledged message not readable)"
 		if c.LagSeconds != nil {
@@ -306,6 +323,7 @@ func writeStatusText(w io.Writer, rep *statusReport) error {
 	d := rep.Database
 	line("database", "%s %s%s", upDown(d.Up), d.Path, errSuffix(d.Error))
 	if d.Up {
+		line("  identity", "%s, durable %s", d.DatabaseID, d.Durable)
 		line("  events", "%d, last at %s", d.Events, orNone(d.LastEventAt))
 		line("  size", "%d bytes, wal %d bytes", d.FileBytes, d.WALBytes)
 		line("  schema", "%d of %d migrations", d.SchemaVersion, d.SchemaKnown)

@@ -67,7 +67,7 @@ func TestStatus_Serve(t *testing.T) {
 	if c == nil {
 		t.Fatal("no consumer in the report")
 	}
-	if c.Name != trackskills.ConsumerName || c.Pending != 0 || c.AckPending != 0 || c.LagEvents != 0 || c.LagSeconds == nil || *c.LagSeconds != 0 {
+	if c.Name != rep.Database.Durable || !strings.HasPrefix(c.Name, "trackskills-sqlite-") || c.Waiting == 0 || c.Pending != 0 || c.AckPending != 0 || c.LagEvents != 0 || c.LagSeconds == nil || *c.LagSeconds != 0 {
 		t.Errorf("consumer: %+v, want nothing pending", c)
 	}
 	if d := rep.Database; d.SchemaVersion == 0 || d.SchemaVersion != d.SchemaKnown || d.FileBytes == 0 || d.LastEventAt == "" {
@@ -95,8 +95,13 @@ func TestStatus_Backlog(t *testing.T) {
 	testkit.MustStream(t, js)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	db := testkit.MustOpenDB(t)
+	id, err := db.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := js.CreateOrUpdateConsumer(ctx, trackskills.StreamName, jetstream.ConsumerConfig{
-		Durable: trackskills.ConsumerName, AckPolicy: jetstream.AckExplicitPolicy,
+		Durable: id.Durable, AckPolicy: jetstream.AckExplicitPolicy,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +111,6 @@ func TestStatus_Backlog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := testkit.MustOpenDB(t)
 	args := []string{"--db", db.Path(), "--nats-url", srv.ClientURL(), "--http-url", ""}
 
 	rep, _, err := statusJSON(t, args...)
