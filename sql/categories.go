@@ -16,7 +16,7 @@ type CategoryStats struct {
 // first (ties by name).
 func (d *DB) Categories(ctx context.Context, w Window, f Filter) ([]CategoryStats, error) {
 	cond, args := f.where(w.where())
-	rows, err := d.db.QueryContext(ctx, `SELECT tool_category, COUNT(DISTINCT tool_name), `+statsColumns+`
+	rows, err := d.conn().QueryContext(ctx, `SELECT tool_category, COUNT(DISTINCT tool_name), `+statsColumns+`
 		FROM `+w.table()+` WHERE `+cond+` GROUP BY tool_category ORDER BY 3 DESC, tool_category`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("categories: %w", err)

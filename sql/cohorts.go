@@ -25,7 +25,7 @@ func (d *DB) Cohorts(ctx context.Context, first, lastCohort, lastDay Day) ([]Coh
 	// their activity comes from user_weekly, one row per active week.
 	// lastDay bounds the first day so that a window in the past ignores
 	// later arrivals, as the activity does.
-	rows, err := d.db.QueryContext(ctx, `SELECT date(f.day, 'weekday 0', '-6 days') AS cohort, w.week, COUNT(*)
+	rows, err := d.conn().QueryContext(ctx, `SELECT date(f.day, 'weekday 0', '-6 days') AS cohort, w.week, COUNT(*)
 		FROM user_weekly w JOIN user_first_seen f ON f.user_id_hash = w.user_id_hash
 		WHERE w.week >= ? AND w.week <= date(?, 'weekday 0', '-6 days')
 		  AND f.day >= ? AND f.day <= ? AND f.day <= ?

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
@@ -27,10 +28,11 @@ var migrations embed.FS
 
 // DB is the SQLite database of Track Skills.
 type DB struct {
-	db       *dbsql.DB
+	pool     atomic.Pointer[dbsql.DB] // see conn
 	path     string
 	readOnly bool
-	w        writer // the statements and memory of the writer; zero when read-only
+	follow   *follower // a read-only handle's watch of its path; nil for the writer
+	w        writer    // the statements and memory of the writer; zero when read-only
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
@@ -94,7 +96,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	d := &DB{db: db, path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	d := &DB{path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	d.pool.Store(db)
 	for _, o := range opts {
 		o(d)
 	}
@@ -115,22 +118,39 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 }
 
 // OpenReadOnly opens an existing database for reading only. It waits, up to
-// ctx, until the writer has created the schema.
+// ctx, until the writer has created the schema. The handle follows its
+// path: when another file is renamed into place (a rebuild adopted), it
+// moves its reads to the new file within a second or two.
 func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
-	registerDriver()
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Set("_busy_timeout", "5000")
-	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
+	d := &DB{path: path, readOnly: true, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	db, fi, err := d.openReadPool(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("open database read-only: %w", err)
+		return nil, err
 	}
-	d := &DB{db: db, path: path, readOnly: true, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	d.pool.Store(db)
+	d.follow = startFollower(d, fi)
+	return d, nil
+}
+
+// openReadPool opens a read-only pool on the path and waits, up to ctx,
+// until its schema is complete; it returns the file it opened.
+func (d *DB) openReadPool(ctx context.Context) (*dbsql.DB, os.FileInfo, error) {
+	registerDriver()
+	// The file is named before the pool opens it: if it is replaced in
+	// between, the follower sees a change and opens the new one.
+	fi, _ := os.Stat(d.path) // a missing file is waited for below
+	db, err := dbsql.Open(driverName, readOnlyDSN(d.path))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database read-only: %w", err)
+	}
 	for {
 		var n int
 		err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations`).Scan(&n)
 		if err == nil && n >= d.migrationCount() {
-			return d, nil
+			if fi == nil {
+				fi, _ = os.Stat(d.path)
+			}
+			return db, fi, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -138,7 +158,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 			if err == nil {
 				err = fmt.Errorf("schema has %d of %d migrations", n, d.migrationCount())
 			}
-			return nil, fmt.Errorf("wait for schema: %w (last: %v)", ctx.Err(), err)
+			return nil, nil, fmt.Errorf("wait for schema: %w (last: %v)", ctx.Err(), err)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -147,15 +167,22 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error {
 	var errs []error
+	if d.follow != nil {
+		d.follow.stop()
+	}
 	if d.w.stmt != nil {
 		errs = append(errs, d.w.stmt.close())
 	}
-	errs = append(errs, d.db.Close())
+	errs = append(errs, d.conn().Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}
 	return nil
 }
+
+// conn returns the pool of the database: the writer's one connection, or a
+// read-only handle's pool on the file its path names now.
+func (d *DB) conn() *dbsql.DB { return d.pool.Load() }
 
 // Path returns the file the database lives in.
 func (d *DB) Path() string { return d.path }
@@ -163,7 +190,7 @@ func (d *DB) Path() string { return d.path }
 // Ping checks that the database answers a query.
 func (d *DB) Ping(ctx context.Context) error {
 	var one int
-	if err := d.db.QueryRowContext(ctx, `SELECT 1 FROM migrations LIMIT 1`).Scan(&one); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT 1 FROM migrations LIMIT 1`).Scan(&one); err != nil {
 		return fmt.Errorf("ping database: %w", err)
 	}
 	return nil
@@ -180,7 +207,7 @@ func (d *DB) migrationCount() int { return len(d.migrationNames()) }
 // migrate applies, in name order and one transaction each, every embedded
 // migration not yet recorded in the migrations table.
 func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (
+	if _, err := d.conn().ExecContext(ctx, `CREATE TABLE IF NOT EXISTS migrations (
 		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
@@ -193,7 +220,7 @@ func (d *DB) migrate(ctx context.Context) error {
 }
 
 func (d *DB) migrateOne(ctx context.Context, name string) error {
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -358,7 +385,7 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	if d.readOnly {
 		return res, errors.New("write batch: database is open read-only")
 	}
-	tx, err := d.db.BeginTx(ctx, nil)
+	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("begin batch: %w", err)
 	}
@@ -436,7 +463,7 @@ func nullInt(p *int64) any {
 // CountEvents returns the number of stored events.
 func (d *DB) CountEvents(ctx context.Context) (int64, error) {
 	var n int64
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM skill_usage_events`).Scan(&n); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM skill_usage_events`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
 	return n, nil
@@ -444,7 +471,7 @@ func (d *DB) CountEvents(ctx context.Context) (int64, error) {
 
 // DeadLetterReasons returns the reason of every dead letter, oldest first.
 func (d *DB) DeadLetterReasons(ctx context.Context) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT reason FROM dead_letters ORDER BY id`)
+	rows, err := d.conn().QueryContext(ctx, `SELECT reason FROM dead_letters ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -466,7 +493,7 @@ func (d *DB) DeadLetterReasons(ctx context.Context) ([]string, error) {
 // Events returns every stored event, in insertion order. It is meant for
 // tests and small tools; analytics reads aggregates.
 func (d *DB) Events(ctx context.Context) ([]trackskills.Event, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT event_id_text(event_id), lower(hex(user_id_hash)), lower(hex(session_hash)),
+	rows, err := d.conn().QueryContext(ctx, `SELECT event_id_text(event_id), lower(hex(user_id_hash)), lower(hex(session_hash)),
 		tool_name, tool_category, timestamp, duration_ms, status, COALESCE(error_type, ''),
 		COALESCE(error_message, ''), request_size_bytes, response_size_bytes, COALESCE(metadata, ''),
 		source, received_at, stream_seq FROM skill_usage_events ORDER BY id`)
@@ -511,7 +538,7 @@ func ptr(n dbsql.NullInt64) *int64 {
 // single connection; 0 removes the cap.
 func (d *DB) LimitSize(ctx context.Context, maxBytes int64) error {
 	var pageSize int64
-	if err := d.db.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `PRAGMA page_size`).Scan(&pageSize); err != nil {
 		return fmt.Errorf("read page size: %w", err)
 	}
 	pages := int64(1 << 31)
@@ -519,7 +546,7 @@ func (d *DB) LimitSize(ctx context.Context, maxBytes int64) error {
 		pages = max(maxBytes/pageSize, 1)
 	}
 	// PRAGMA takes no bound parameters; pages is an integer we computed.
-	if _, err := d.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
+	if _, err := d.conn().ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages)); err != nil {
 		return fmt.Errorf("set max page count: %w", err)
 	}
 	return nil

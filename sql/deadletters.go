@@ -39,7 +39,7 @@ func (d *DB) ListDeadLetters(ctx context.Context, limit int) ([]StoredDeadLetter
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := d.conn().QueryContext(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -61,7 +61,7 @@ func (d *DB) ListDeadLetters(ctx context.Context, limit int) ([]StoredDeadLetter
 // GetDeadLetter returns the dead letter id, or an error wrapping
 // ErrNoDeadLetter.
 func (d *DB) GetDeadLetter(ctx context.Context, id int64) (StoredDeadLetter, error) {
-	dl, err := scanDeadLetter(d.db.QueryRowContext(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE id = ?`, id))
+	dl, err := scanDeadLetter(d.conn().QueryRowContext(ctx, `SELECT `+deadLetterColumns+` FROM dead_letters WHERE id = ?`, id))
 	if errors.Is(err, dbsql.ErrNoRows) {
 		return dl, fmt.Errorf("dead letter %d: %w", id, ErrNoDeadLetter)
 	}
@@ -94,7 +94,7 @@ func (d *DB) SetDeadLetterReason(ctx context.Context, id int64, reason string) e
 	if d.readOnly {
 		return errors.New("set dead letter reason: database is open read-only")
 	}
-	r, err := d.db.ExecContext(ctx, `UPDATE dead_letters SET reason = ? WHERE id = ?`, reason, id)
+	r, err := d.conn().ExecContext(ctx, `UPDATE dead_letters SET reason = ? WHERE id = ?`, reason, id)
 	if err != nil {
 		return fmt.Errorf("set dead letter %d reason: %w", id, err)
 	}
@@ -108,7 +108,7 @@ func (d *DB) SetDeadLetterReason(ctx context.Context, id int64, reason string) e
 // time before, or of all of them when before is zero.
 func (d *DB) CountDeadLetters(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM dead_letters WHERE stored_at < ?`, beforeMilli(before)).Scan(&n); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM dead_letters WHERE stored_at < ?`, beforeMilli(before)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count dead letters: %w", err)
 	}
 	return n, nil
@@ -120,7 +120,7 @@ func (d *DB) PurgeDeadLetters(ctx context.Context, before time.Time) (int64, err
 	if d.readOnly {
 		return 0, errors.New("purge dead letters: database is open read-only")
 	}
-	r, err := d.db.ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, beforeMilli(before))
+	r, err := d.conn().ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, beforeMilli(before))
 	if err != nil {
 		return 0, fmt.Errorf("purge dead letters: %w", err)
 	}

@@ -41,7 +41,7 @@ func (d *DB) Export(ctx context.Context, w Window, f Filter, status string, limi
 		limit = -1 // SQLite: no limit
 	}
 	args = append(args, limit)
-	rows, err := d.db.QueryContext(ctx, `SELECT event_id_text(event_id), timestamp, tool_name, tool_category, status,
+	rows, err := d.conn().QueryContext(ctx, `SELECT event_id_text(event_id), timestamp, tool_name, tool_category, status,
 		duration_ms, error_type, error_message, request_size_bytes, response_size_bytes, metadata, source,
 		lower(hex(user_id_hash)), CASE WHEN session_hash IS NULL THEN NULL ELSE lower(hex(session_hash)) END
 		FROM skill_usage_events WHERE `+cond+` ORDER BY timestamp, id LIMIT ?`, args...)

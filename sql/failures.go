@@ -28,7 +28,7 @@ func (d *DB) Failures(ctx context.Context, w Window, f Filter, status string, li
 		args = append(args, status)
 	}
 	args = append(args, limit)
-	rows, err := d.db.QueryContext(ctx, `SELECT timestamp, tool_name, tool_category, status,
+	rows, err := d.conn().QueryContext(ctx, `SELECT timestamp, tool_name, tool_category, status,
 		COALESCE(error_type, ''), COALESCE(error_message, ''), duration_ms
 		FROM skill_usage_events WHERE `+cond+` ORDER BY timestamp DESC, id DESC LIMIT ?`, args...)
 	if err != nil {

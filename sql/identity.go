@@ -24,7 +24,7 @@ var durableName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 func (d *DB) Identity(ctx context.Context) (Identity, error) {
 	var id Identity
 	var created int64
-	if err := d.db.QueryRowContext(ctx, `SELECT database_id, durable, created_at FROM identity WHERE id = 1`).
+	if err := d.conn().QueryRowContext(ctx, `SELECT database_id, durable, created_at FROM identity WHERE id = 1`).
 		Scan(&id.DatabaseID, &id.Durable, &created); err != nil {
 		return Identity{}, fmt.Errorf("read database identity: %w", err)
 	}
@@ -39,7 +39,7 @@ func (d *DB) SetIdentity(ctx context.Context, id Identity) error {
 	if id.DatabaseID == "" || !durableName.MatchString(id.Durable) {
 		return fmt.Errorf("set database identity: invalid id %q or durable %q", id.DatabaseID, id.Durable)
 	}
-	if _, err := d.db.ExecContext(ctx, `UPDATE identity SET database_id = ?, durable = ?, created_at = ? WHERE id = 1`,
+	if _, err := d.conn().ExecContext(ctx, `UPDATE identity SET database_id = ?, durable = ?, created_at = ? WHERE id = 1`,
 		id.DatabaseID, id.Durable, id.CreatedAt.UnixMilli()); err != nil {
 		return fmt.Errorf("set database identity: %w", err)
 	}

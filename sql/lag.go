@@ -19,7 +19,7 @@ import (
 // there is none: where a poll of CountNewEvents starts.
 func (d *DB) LastEventRowid(ctx context.Context) (int64, error) {
 	var rowid int64
-	if err := d.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) FROM skill_usage_events`).Scan(&rowid); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) FROM skill_usage_events`).Scan(&rowid); err != nil {
 		return 0, fmt.Errorf("last event rowid: %w", err)
 	}
 	return rowid, nil
@@ -38,7 +38,7 @@ func (d *DB) CountNewEvents(ctx context.Context, prefix string, after int64) (n,
 		SELECT COALESCE(SUM(event_id >= ? AND event_id < ?), 0), COALESCE(MAX(rowid), ?)
 		FROM skill_usage_events
 		WHERE rowid > ?`
-	if err := d.db.QueryRowContext(ctx, q, lo, hi, after, after).Scan(&n, &last); err != nil {
+	if err := d.conn().QueryRowContext(ctx, q, lo, hi, after, after).Scan(&n, &last); err != nil {
 		return 0, after, fmt.Errorf("count new events: %w", err)
 	}
 	return n, last, nil

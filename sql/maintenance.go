@@ -15,7 +15,7 @@ func (d *DB) Checkpoint(ctx context.Context) error {
 		return errors.New("checkpoint: database is open read-only")
 	}
 	var busy, logPages, done int
-	if err := d.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if busy != 0 {

@@ -28,7 +28,7 @@ func (d *DB) WriteBatchAt(ctx context.Context, events []trackskills.Event, dead 
 // this database, or 0 when no replay has written it.
 func (d *DB) ReplayPosition(ctx context.Context) (uint64, error) {
 	var seq int64
-	err := d.db.QueryRowContext(ctx, `SELECT stream_seq FROM replay_position WHERE id = 1`).Scan(&seq)
+	err := d.conn().QueryRowContext(ctx, `SELECT stream_seq FROM replay_position WHERE id = 1`).Scan(&seq)
 	if errors.Is(err, dbsql.ErrNoRows) {
 		return 0, nil
 	}
@@ -36,4 +36,15 @@ func (d *DB) ReplayPosition(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("read replay position: %w", err)
 	}
 	return uint64(seq), nil
+}
+
+// CountEventsBeforeSeq counts the stored events that came from stream
+// messages before seq: those a replay of the stream from seq would not
+// bring back. It reads every row; it is for rare operations (a rebuild).
+func (d *DB) CountEventsBeforeSeq(ctx context.Context, seq uint64) (int64, error) {
+	var n int64
+	if err := d.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM skill_usage_events WHERE stream_seq < ?`, int64(seq)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events before stream seq %d: %w", seq, err)
+	}
+	return n, nil
 }

@@ -29,7 +29,7 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 		}
 		// The timestamp index finds the candidates: an event's time is at
 		// most MaxFuture after it was received.
-		res, err := d.db.ExecContext(ctx, `DELETE FROM skill_usage_events WHERE id IN (
+		res, err := d.conn().ExecContext(ctx, `DELETE FROM skill_usage_events WHERE id IN (
 			SELECT id FROM skill_usage_events WHERE timestamp < ? AND received_at < ?
 			ORDER BY timestamp LIMIT ?)`, cutoff+trackskills.MaxFuture.Milliseconds(), cutoff, chunk)
 		if err != nil {
@@ -41,7 +41,7 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 			break
 		}
 	}
-	if _, err := d.db.ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
+	if _, err := d.conn().ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
 		return total, fmt.Errorf("delete old dead letters: %w", err)
 	}
 	return total, nil
@@ -56,7 +56,7 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
 	end := DayOf(cutoff)
 	var oldest dbsql.NullString
-	if err := d.db.QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
 		return 0, fmt.Errorf("find the oldest aggregate day: %w", err)
 	}
 	bound := end
@@ -116,7 +116,7 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, 
 		if q.last && !last {
 			continue
 		}
-		res, err := d.db.ExecContext(ctx, q.sql, q.arg)
+		res, err := d.conn().ExecContext(ctx, q.sql, q.arg)
 		if err != nil {
 			return total, fmt.Errorf("delete old aggregates: %w", err)
 		}

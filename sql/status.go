@@ -39,19 +39,19 @@ func (d *DB) Status(ctx context.Context) (DBStatus, error) {
 		return st, err
 	}
 	var last dbsql.NullInt64
-	if err := d.db.QueryRowContext(ctx, `SELECT MAX(timestamp) FROM skill_usage_events`).Scan(&last); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT MAX(timestamp) FROM skill_usage_events`).Scan(&last); err != nil {
 		return st, fmt.Errorf("read last event time: %w", err)
 	}
 	if last.Valid {
 		st.LastEventAt = time.UnixMilli(last.Int64).UTC()
 	}
-	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations`).Scan(&st.Migrations); err != nil {
+	if err := d.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations`).Scan(&st.Migrations); err != nil {
 		return st, fmt.Errorf("count migrations: %w", err)
 	}
 	if st.ReplayPosition, err = d.ReplayPosition(ctx); err != nil {
 		return st, err
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY reason`)
+	rows, err := d.conn().QueryContext(ctx, `SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY reason`)
 	if err != nil {
 		return st, fmt.Errorf("count dead letters: %w", err)
 	}

@@ -40,7 +40,7 @@ func (d *DB) Summary(ctx context.Context, w Window, f Filter) (ToolStats, error)
 	var st ToolStats
 	cond, args := f.where(w.where())
 	// The table name comes from Window.table, a constant.
-	row := d.db.QueryRowContext(ctx, `SELECT `+statsColumns+` FROM `+w.table()+` WHERE `+cond, args...)
+	row := d.conn().QueryRowContext(ctx, `SELECT `+statsColumns+` FROM `+w.table()+` WHERE `+cond, args...)
 	if err := scanStats(row, &st); err != nil {
 		return st, fmt.Errorf("summary: %w", err)
 	}
@@ -55,7 +55,7 @@ func (d *DB) Summary(ctx context.Context, w Window, f Filter) (ToolStats, error)
 // Tools returns the figures of every tool of a window, most used first.
 func (d *DB) Tools(ctx context.Context, w Window, f Filter) ([]ToolStats, error) {
 	cond, args := f.where(w.where())
-	rows, err := d.db.QueryContext(ctx, `SELECT tool_name, `+statsColumns+` FROM `+w.table()+` WHERE `+cond+`
+	rows, err := d.conn().QueryContext(ctx, `SELECT tool_name, `+statsColumns+` FROM `+w.table()+` WHERE `+cond+`
 		GROUP BY tool_name ORDER BY 2 DESC, tool_name`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tools: %w", err)

@@ -57,7 +57,7 @@ func (d *DB) Series(ctx context.Context, w Window, f Filter, daily bool, tools [
 		tool, group = `tool_name`, `1, 2`
 	}
 	// expr, tool, group and table are constants chosen above.
-	rows, err := d.db.QueryContext(ctx, `SELECT `+expr+`, `+tool+`, COALESCE(SUM(invocations), 0),
+	rows, err := d.conn().QueryContext(ctx, `SELECT `+expr+`, `+tool+`, COALESCE(SUM(invocations), 0),
 		COALESCE(SUM(successes), 0), COALESCE(SUM(errors), 0), COALESCE(SUM(timeouts), 0), hist_sum(latency_hist)
 		FROM `+table+` WHERE `+cond+` GROUP BY `+group+` ORDER BY `+group, args...)
 	if err != nil {
@@ -86,7 +86,7 @@ func (d *DB) Series(ctx context.Context, w Window, f Filter, daily bool, tools [
 // used first (ties by name).
 func (d *DB) TopTools(ctx context.Context, w Window, f Filter, n int) ([]string, error) {
 	cond, args := f.where(w.where())
-	rows, err := d.db.QueryContext(ctx, `SELECT tool_name FROM `+w.table()+` WHERE `+cond+`
+	rows, err := d.conn().QueryContext(ctx, `SELECT tool_name FROM `+w.table()+` WHERE `+cond+`
 		GROUP BY tool_name ORDER BY SUM(invocations) DESC, tool_name LIMIT ?`, append(args, n)...)
 	if err != nil {
 		return nil, fmt.Errorf("top tools: %w", err)

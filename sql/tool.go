@@ -37,7 +37,7 @@ func (d *DB) ErrorTypesIn(ctx context.Context, w Window, f Filter) ([]Count, err
 }
 
 func (d *DB) counts(ctx context.Context, what, query string, args []any) ([]Count, error) {
-	rows, err := d.db.QueryContext(ctx, query, args...)
+	rows, err := d.conn().QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -59,7 +59,7 @@ func (d *DB) counts(ctx context.Context, what, query string, args []any) ([]Coun
 // ToolDailyUsers returns the distinct users of one tool on each day of
 // [first, last] that had any.
 func (d *DB) ToolDailyUsers(ctx context.Context, first, last Day, tool string) (map[Day]int64, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT day, users FROM tool_daily_users
+	rows, err := d.conn().QueryContext(ctx, `SELECT day, users FROM tool_daily_users
 		WHERE tool_name = ? AND day >= ? AND day <= ? AND users > 0`, tool, first.String(), last.String())
 	if err != nil {
 		return nil, fmt.Errorf("tool daily users: %w", err)

@@ -20,7 +20,7 @@ func (d *DB) DailyActiveUsers(ctx context.Context, first, last Day, tool string)
 		q, args = `SELECT day, users FROM tool_daily_users WHERE tool_name = ? AND day >= ? AND day <= ? AND users > 0
 			ORDER BY day DESC`, []any{tool, first.String(), last.String()}
 	}
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	rows, err := d.conn().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("daily active users: %w", err)
 	}
@@ -78,7 +78,7 @@ func (d *DB) distinctUsers(ctx context.Context, first, last Day, f Filter) (int6
 		q, args = `SELECT COUNT(DISTINCT user_id_hash) FROM tool_user_daily WHERE day >= ? AND day <= ? AND tool_name = ?`, []any{int64(first), int64(last), tool}
 	}
 	var n int64
-	if err := d.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	if err := d.conn().QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil
@@ -97,7 +97,7 @@ func (d *DB) endsAtLastSeen(ctx context.Context, to string, perTool bool) (bool,
 		q = `SELECT COALESCE(MAX(day), '') FROM tool_last_seen_counts WHERE users > 0`
 	}
 	var last string
-	if err := d.db.QueryRowContext(ctx, q).Scan(&last); err != nil {
+	if err := d.conn().QueryRowContext(ctx, q).Scan(&last); err != nil {
 		return false, fmt.Errorf("last seen day: %w", err)
 	}
 	// Text days compare as the days they name.
@@ -116,7 +116,7 @@ func (d *DB) usersPerTool(ctx context.Context, first, last Day) (map[string]int6
 	if fast {
 		q, args = `SELECT tool_name, SUM(users) FROM tool_last_seen_counts WHERE day >= ? GROUP BY tool_name`, []any{first.String()}
 	}
-	rows, err := d.db.QueryContext(ctx, q, args...)
+	rows, err := d.conn().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("users per tool: %w", err)
 	}

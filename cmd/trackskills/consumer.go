@@ -9,10 +9,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/lockfile"
-	"github.com/trackskills/trackskills/sql"
 )
 
 const consumerSummary = `Runs the consumer alone: reads the events stream from --nats-url in
@@ -49,29 +47,25 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer lock.Close() // last, after SQLite is closed
-	db, err := sql.Open(ctx, o.dbPath(), migrationLog(logger))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	nc, js, err := connectJetStream(o.natsURL, "trackskills-consumer", logger)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	cons, err := consumer.New(o.consumer, js, db, logger.With("component", "consumer"))
+	w, err := newDBWriter(ctx, &o, js, logger)
 	if err != nil {
 		return err
 	}
+	defer w.Close()
 	var health *httpapi.Server
 	if o.healthAddr != "" {
-		if health, err = startHealth(o.healthAddr, logger, db, cons); err != nil {
+		if health, err = startHealth(o.healthAddr, logger, w); err != nil {
 			return err
 		}
 	}
 	cctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- cons.Run(cctx) }()
+	go func() { done <- w.Run(cctx) }()
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -89,18 +83,18 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("wait for consumer: %w", ctx.Err()))
 		}
-		errs = append(errs, drainConn(ctx, nc), db.Close())
+		errs = append(errs, drainConn(ctx, nc), w.Close())
 		return errors.Join(errs...)
 	}))
 }
 
 // startHealth serves /healthz and /readyz for the consumer process.
-func startHealth(addr string, logger *slog.Logger, db *sql.DB, cons *consumer.Consumer) (*httpapi.Server, error) {
+func startHealth(addr string, logger *slog.Logger, w *dbWriter) (*httpapi.Server, error) {
 	e := httpapi.NewEcho(logger, echo.ExtractIPDirect())
 	httpapi.RegisterHealth(e,
-		httpapi.Check{Name: "database", Fn: db.Ping},
+		httpapi.Check{Name: "database", Fn: w.Ping},
 		httpapi.Check{Name: "consumer", Fn: func(context.Context) error {
-			if !cons.Ready() {
+			if !w.Ready() {
 				return errors.New("not attached to the stream")
 			}
 			return nil

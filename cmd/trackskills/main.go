@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runConsumer
 	case "replay":
 		cmd = runReplay
+	case "rebuild":
+		cmd = runRebuild
 	case "analytics":
 		cmd = runAnalytics
 	case "loadgen":
@@ -86,6 +88,7 @@ Commands:
   ingest       the HTTP ingest endpoint, alone
   consumer     the stream -> SQLite consumer, alone
   replay       rebuild a database from the events stream (a range, or resume)
+  rebuild      rebuild the live database from the stream beside it, then switch to it, while it runs
   analytics    the read-only analytics API, alone
   loadgen      send realistic events to an ingest endpoint and report rates
   seed         fill a database with realistic events through the consumer's write path

@@ -116,13 +116,13 @@ func TestServe_EndToEnd(t *testing.T) {
 	// Analytics reports every event once the consumer has stored it.
 	testkit.Eventually(t, 20*time.Second, func() error { return summaryTotal(app.URL(), total) })
 	testkit.Eventually(t, 20*time.Second, func() error {
-		n, err := app.db.CountEvents(ctx)
+		n, err := app.writer.DB().CountEvents(ctx)
 		if err != nil || n != total {
 			return fmt.Errorf("rows=%d, want %d (err %v)", n, total, err)
 		}
 		return nil
 	})
-	stored, err := app.db.Events(ctx)
+	stored, err := app.writer.DB().Events(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestServe_EndToEnd(t *testing.T) {
 	if got, want := len(userHash), 38; got != want {
 		t.Fatalf("distinct identities=%d, want %d", got, want)
 	}
-	st := app.consumer.Stats()
+	st := app.writer.Consumer().Stats()
 	t.Logf("consumer: %d batches, %d messages, %d inserted", st.Batches, st.Messages, st.Inserted)
 }
 

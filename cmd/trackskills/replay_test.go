@@ -67,14 +67,14 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 	const total = singles + batched
 	ctx := context.Background()
 	testkit.Eventually(t, 20*time.Second, func() error {
-		if n, err := app.db.CountEvents(ctx); err != nil || n != total {
+		if n, err := app.writer.DB().CountEvents(ctx); err != nil || n != total {
 			return fmt.Errorf("rows=%d, want %d (err %v)", n, total, err)
 		}
 		return nil
 	})
 	// A redelivered duplicate (stored events in a new message) and a
 	// poison message, published straight to the stream.
-	stored, err := app.db.Events(ctx)
+	stored, err := app.writer.DB().Events(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 		}
 	}
 	testkit.Eventually(t, 20*time.Second, func() error {
-		if r, err := app.db.DeadLetterReasons(ctx); err != nil || len(r) != 1 {
+		if r, err := app.writer.DB().DeadLetterReasons(ctx); err != nil || len(r) != 1 {
 			return fmt.Errorf("dead letters %q (err %v), want 1", r, err)
 		}
 		return nil
@@ -116,7 +116,7 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := app.db.Events(ctx)
+	want, err := app.writer.DB().Events(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 	}
 	w := sql.Window{From: time.Now().Add(-48 * time.Hour).UnixMilli(), To: time.Now().Add(time.Hour).UnixMilli()}
 	gs, err1 := rebuilt.Summary(ctx, w, sql.Filter{})
-	ws, err2 := app.db.Summary(ctx, w, sql.Filter{})
+	ws, err2 := app.writer.DB().Summary(ctx, w, sql.Filter{})
 	if err := errors.Join(err1, err2); err != nil || !reflect.DeepEqual(gs, ws) || ws.Invocations != total {
 		t.Errorf("summary: replayed %+v, live %+v (err %v)", gs, ws, err)
 	}
@@ -151,7 +151,7 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 		t.Errorf("resume: %v\n%s", err, stderr)
 	}
 	// The live database is locked by serve: replay refuses it.
-	if stderr, err := replayCmd(t, "--db", app.db.Path(), "--nats-url", url); err == nil {
+	if stderr, err := replayCmd(t, "--db", app.writer.DB().Path(), "--nats-url", url); err == nil {
 		t.Errorf("replay into serve's database: no error\n%s", stderr)
 	}
 }
@@ -205,7 +205,7 @@ func TestReplay_NDJSONToStdout(t *testing.T) {
 	}
 	ctx := context.Background()
 	testkit.Eventually(t, 20*time.Second, func() error {
-		if n, err := app.db.CountEvents(ctx); err != nil || n != total {
+		if n, err := app.writer.DB().CountEvents(ctx); err != nil || n != total {
 			return fmt.Errorf("rows=%d, want %d (err %v)", n, total, err)
 		}
 		return nil
@@ -219,7 +219,7 @@ func TestReplay_NDJSONToStdout(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 20*time.Second, func() error {
-		if r, err := app.db.DeadLetterReasons(ctx); err != nil || len(r) != 1 {
+		if r, err := app.writer.DB().DeadLetterReasons(ctx); err != nil || len(r) != 1 {
 			return fmt.Errorf("dead letters %q (err %v), want 1", r, err)
 		}
 		return nil
@@ -277,7 +277,7 @@ func TestReplay_NDJSONToStdout(t *testing.T) {
 			t.Fatalf("line for %s differs:\nreplay %s\nexport %s", got[i].EventID, gotLines[i], wantLines[i])
 		}
 	}
-	stored, err := app.db.Events(ctx)
+	stored, err := app.writer.DB().Events(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/trackskills/trackskills/analytics"
-	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
@@ -53,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	if err != nil {
 		return err
 	}
-	logger.Info("serving", "url", app.URL(), "nats", app.nats.ClientURL(), "db", app.db.Path())
+	logger.Info("serving", "url", app.URL(), "nats", app.nats.ClientURL(), "db", o.dbPath())
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -69,10 +68,9 @@ type serveApp struct {
 	nc         *nats.Conn
 	liveNC     *nats.Conn
 	live       *analytics.Live
-	db         *sql.DB
+	writer     *dbWriter // the database and its consumer
 	readDB     *sql.DB
 	ingest     *ingest.Server
-	consumer   *consumer.Consumer
 	http       *httpapi.Server
 	natsLock   *lockfile.Lock // the data dir's JetStream store
 	dbLock     *lockfile.Lock // the SQLite file
@@ -130,10 +128,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 		return app, err
 	}
 	// No timeout: migrations may backfill a large database; a signal still stops them.
-	if app.db, err = sql.Open(ctx, o.dbPath(), migrationLog(logger)); err != nil {
-		return app, err
-	}
-	if app.consumer, err = consumer.New(o.consumer, js, app.db, logger.With("component", "consumer")); err != nil {
+	if app.writer, err = newDBWriter(ctx, o, js, logger); err != nil {
 		return app, err
 	}
 	app.ingest = ingest.New(icfg, js, key, logger.With("component", "ingest"))
@@ -158,9 +153,9 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 		return app, err
 	}
 	httpapi.RegisterHealth(e, append(app.ingest.Checks(),
-		httpapi.Check{Name: "database", Fn: app.db.Ping},
+		httpapi.Check{Name: "database", Fn: app.writer.Ping},
 		httpapi.Check{Name: "consumer", Fn: func(context.Context) error {
-			if !app.consumer.Ready() {
+			if !app.writer.Ready() {
 				return errors.New("consumer not attached")
 			}
 			return nil
@@ -171,7 +166,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	var cctx context.Context
 	cctx, app.stopCons = context.WithCancel(context.Background())
 	go func() {
-		err := app.consumer.Run(cctx)
+		err := app.writer.Run(cctx)
 		app.consDone <- err
 		if err != nil {
 			app.failed <- fmt.Errorf("consumer: %w", err)
@@ -225,8 +220,8 @@ func (a *serveApp) Close(ctx context.Context) error {
 	if a.readDB != nil {
 		errs = append(errs, a.readDB.Close())
 	}
-	if a.db != nil {
-		errs = append(errs, a.db.Close())
+	if a.writer != nil {
+		errs = append(errs, a.writer.Close())
 	}
 	// Nil locks close as no-ops.
 	errs = append(errs, a.dbLock.Close(), a.natsLock.Close())

@@ -1,0 +1,125 @@
+package main
+
+import (
+	dbsql "database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trackskills/trackskills/testkit"
+)
+
+// Ensure trackskills rebuild, run beside a serve under load, rebuilds the
+// database from the stream and serve switches to it between two batches:
+// a miscounted aggregate of the live database is right again, every event
+// ingest acknowledged before, during and after is stored exactly once,
+// analytics answers from the new file, and the old one is kept.
+func TestRebuild_WhileServeRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	dir := t.TempDir()
+	httpAddr, natsAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
+	srv := startBinary(t, nil, "serve", "--data-dir", dir, "--http-addr", httpAddr, "--nats-addr", natsAddr, "--batch-wait", "20ms")
+	mustWaitReady(t, srv, httpAddr)
+	base := "http://" + httpAddr
+	postEvents(t, httpAddr, 0, 300)
+	dbPath := filepath.Join(dir, "trackskills.db")
+	waitRows(t, dbPath, 300)
+
+	// A bug once counted a tool twice: the live aggregates are wrong.
+	raw, err := dbsql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE tool_daily SET invocations = invocations * 2`); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := summaryTotal(base, 600); err != nil {
+		t.Fatalf("before the rebuild, want the miscounted 600: %v", err)
+	}
+
+	// Events keep coming while the rebuild runs and serve switches.
+	var acked atomic.Int64
+	acked.Store(300)
+	stop, stopped := make(chan struct{}), make(chan error, 1)
+	go func() {
+		client := &http.Client{Timeout: 10 * time.Second}
+		for n := 300; ; n++ {
+			select {
+			case <-stop:
+				stopped <- nil
+				return
+			default:
+			}
+			body := []byte(fmt.Sprintf(`{"tool_name":"lock","status":"success","event_id":"lock-%04d"}`, n))
+			if code, err := testkit.PostJSON(client, base+"/api/track", body, nil, nil); err != nil || code != http.StatusOK {
+				stopped <- fmt.Errorf("event %d: %d %v", n, code, err)
+				return
+			}
+			acked.Add(1)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	rb := startBinary(t, nil, "rebuild", "--data-dir", dir, "--nats-url", "nats://"+natsAddr)
+	select {
+	case <-rb.Exited():
+	case <-time.After(time.Minute):
+		t.Fatalf("rebuild still runs after a minute:\n%s", rb.Logs())
+	}
+	if err := rb.MustStop(t, syscall.SIGTERM, time.Second); err != nil {
+		t.Fatalf("rebuild: %v\n%s", err, rb.Logs())
+	}
+	if !strings.Contains(rb.Logs(), "rebuild: switched") {
+		t.Errorf("rebuild did not say it switched:\n%s", rb.Logs())
+	}
+	time.Sleep(300 * time.Millisecond) // a few events after the switch
+	close(stop)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	total := acked.Load()
+	waitRows(t, dbPath, total)
+	testkit.Eventually(t, 20*time.Second, func() error { return summaryTotal(base, int(total)) })
+	if !strings.Contains(srv.Logs(), "rebuilt database adopted") {
+		t.Errorf("serve did not log the adoption:\n%s", srv.Logs())
+	}
+	kept, err := filepath.Glob(dbPath + ".pre-rebuild-*Z") // not its -wal and -shm
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("kept old database: %v %v, want one", kept, err)
+	}
+	if rows, _ := countRows(t, kept[0]); rows < 300 {
+		t.Errorf("kept database has %d events, want at least the 300 before", rows)
+	}
+	mustWaitReady(t, srv, httpAddr)
+	if err := srv.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
+		t.Fatalf("serve exit: %v\n%s", err, srv.Logs())
+	}
+	waitRows(t, dbPath, total) // still so after a clean stop
+}
+
+// Ensure rebuild refuses, with exit code 1 and what to do, when the
+// database it would rebuild does not exist.
+func TestRebuild_NoDatabase(t *testing.T) {
+	dir := t.TempDir()
+	srv := testkit.MustRunNATS(t)
+	js := testkit.MustJetStream(t, srv)
+	testkit.MustStream(t, js)
+	p := startBinary(t, nil, "rebuild", "--data-dir", dir, "--nats-url", srv.ClientURL())
+	<-p.Exited()
+	err := p.MustStop(t, syscall.SIGTERM, time.Second)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(p.Logs(), "replay into a new file instead") {
+		t.Errorf("rebuild without a database: %v\n%s", err, p.Logs())
+	}
+}
