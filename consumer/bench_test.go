@@ -46,9 +46,9 @@ func benchTotal(b *testing.B) int {
 }
 
 // benchHistoryDays is TRACKSKILLS_BENCH_HISTORY, a number of days followed
-// by d ("90d"): the span of the loadgen history a stream benchmark
-// pre-fills. Unset, it is def; 0 means the drain's own day of events
-// (benchEvents).
+// by d ("90d"): the span of the loadgen history (benchHistory) a stream
+// benchmark pre-fills. Unset, it is def: 90 for the replay, 0 for the
+// drain, which then pre-fills its own day of events (benchEvents).
 func benchHistoryDays(b *testing.B, def int) int {
 	b.Helper()
 	s := os.Getenv("TRACKSKILLS_BENCH_HISTORY")
