@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,36 +13,92 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/loadgen"
 	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
 
+// benchShapes are the message shapes the stream benchmarks pre-fill: one
+// event a message (the worst case), 8 (what group commit makes of
+// concurrent single requests) and 500 (as /api/track/batch publishes).
+var benchShapes = []struct {
+	name   string
+	perMsg int // events a message
+}{
+	{name: "single", perMsg: 1},
+	{name: "grouped", perMsg: 8}, // near group commit under 64 concurrent single requests (5 on average)
+	{name: "batched", perMsg: 500},
+}
+
+// benchTotal is TRACKSKILLS_BENCH_EVENTS, the number of events a stream
+// benchmark pre-fills: 100,000 unless set (BENCHMARKS.md uses 1,000,000).
+func benchTotal(b *testing.B) int {
+	b.Helper()
+	s := os.Getenv("TRACKSKILLS_BENCH_EVENTS")
+	if s == "" {
+		return 100_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("TRACKSKILLS_BENCH_EVENTS=%q: want a positive number of events", s)
+	}
+	return n
+}
+
+// benchHistoryDays is TRACKSKILLS_BENCH_HISTORY, a number of days followed
+// by d ("90d"): the span of the loadgen history (benchHistory) a stream
+// benchmark pre-fills. Unset, it is def: 90 for the replay, 0 for the
+// drain, which then pre-fills its own day of events (benchEvents).
+func benchHistoryDays(b *testing.B, def int) int {
+	b.Helper()
+	s := os.Getenv("TRACKSKILLS_BENCH_HISTORY")
+	if s == "" {
+		return def
+	}
+	days, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+	if err != nil || !strings.HasSuffix(s, "d") || days < 1 || days > 400 {
+		b.Fatalf("TRACKSKILLS_BENCH_HISTORY=%q: want days such as 90d (1-400)", s)
+	}
+	return days
+}
+
+// benchHistoryEnd ends every history of the test binary, so that its
+// benchmarks write the same events.
+var benchHistoryEnd = time.Now()
+
+// benchHistory returns n events of a history of the given days ending at
+// benchHistoryEnd, in arrival order, from loadgen's generator with the
+// tools, error rate and seed of `trackskills seed` and as many events a
+// user as its defaults make (500: 2,000 users for a million events):
+// users from occasional to heavy who come and go, their sessions,
+// Zipf-like tool popularity, a daily and weekly rhythm. The sql benchmarks
+// make the same history under TRACKSKILLS_BENCH_HISTORY.
+func benchHistory(n, days int) []trackskills.Event {
+	sc := loadgen.DefaultSeedConfig()
+	return loadgen.NewGenerator(loadgen.GeneratorConfig{
+		Seed: sc.Seed, Tools: sc.Tools, Users: max(1, int(int64(n)*int64(sc.Users)/sc.Events)), ErrorRate: sc.ErrorRate,
+		Days: days, Events: int64(n), End: benchHistoryEnd,
+	}).Batch(n)
+}
+
 // BenchmarkConsumer_Drain times a fresh consumer draining a stream that
 // already holds TRACKSKILLS_BENCH_EVENTS events (default 100,000;
-// BENCHMARKS.md uses 1,000,000) into a fresh database, for messages of one
-// event (the worst case), of 8 (what group commit makes of concurrent
-// single requests) and of 500 (as /api/track/batch publishes).
+// BENCHMARKS.md uses 1,000,000) into a fresh database, for each of
+// benchShapes, with and without the aggregates. The events are one day of
+// synthetic traffic (benchEvents) unless TRACKSKILLS_BENCH_HISTORY=90d asks
+// for the history BenchmarkReplay reads (benchHistory), so that the two
+// compare on the same events.
 func BenchmarkConsumer_Drain(b *testing.B) {
-	total := 100_000
-	if s := os.Getenv("TRACKSKILLS_BENCH_EVENTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatalf("TRACKSKILLS_BENCH_EVENTS: %v", err)
-		}
-		total = n
+	total := benchTotal(b)
+	events := benchEvents
+	if days := benchHistoryDays(b, 0); days > 0 {
+		events = func(n int) []trackskills.Event { return benchHistory(n, days) }
 	}
-	for _, shape := range []struct {
-		name   string
-		perMsg int // events a message
-	}{
-		{name: "single", perMsg: 1},
-		{name: "grouped", perMsg: 8}, // near group commit under 64 concurrent single requests (5 on average)
-		{name: "batched", perMsg: 500},
-	} {
+	for _, shape := range benchShapes {
 		for _, aggregates := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/aggregates=%v", shape.name, aggregates), func(b *testing.B) {
 				js := testkit.MustRunStream(b)
-				prefill(b, js, benchEvents(total), shape.perMsg)
+				prefill(b, js, events(total), shape.perMsg)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := range b.N {
@@ -68,6 +125,44 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 				b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
+	}
+}
+
+// BenchmarkReplay times consumer.Replay of a stream that already holds
+// TRACKSKILLS_BENCH_EVENTS events (default 100,000; BENCHMARKS.md uses
+// 1,000,000) into a fresh database, raw rows and aggregates, for each of
+// benchShapes. The events are a history of 90 days (benchHistory;
+// TRACKSKILLS_BENCH_HISTORY changes the span), as a stream kept for its
+// full retention holds; BenchmarkConsumer_Drain with
+// TRACKSKILLS_BENCH_HISTORY=90d drains the same events.
+func BenchmarkReplay(b *testing.B) {
+	total := benchTotal(b)
+	days := benchHistoryDays(b, 90)
+	events := benchHistory(total, days)
+	for _, shape := range benchShapes {
+		b.Run(shape.name, func(b *testing.B) {
+			js := testkit.MustRunStream(b)
+			prefill(b, js, events, shape.perMsg)
+			logger := testkit.Logger(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				db := testkit.MustOpenDB(b)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+				b.StartTimer()
+				st, err := consumer.Replay(ctx, js, db, consumer.ReplayConfig{}, logger)
+				b.StopTimer()
+				cancel()
+				if err != nil {
+					b.Fatalf("replay: %v", err)
+				}
+				if st.Inserted != int64(total) {
+					b.Fatalf("replay inserted %d events, want %d: %+v", st.Inserted, total, st)
+				}
+			}
+			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }
 

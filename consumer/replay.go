@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -62,7 +63,8 @@ type ReplayStats struct {
 }
 
 // ReplaySink is where a replay writes what it reads. The replay calls it
-// from one goroutine.
+// from one goroutine of its own, one batch at a time, while it reads the
+// next batch; a sink keeps nothing of the slices it is given.
 type ReplaySink interface {
 	// Position returns the last stream sequence a replay wrote to the
 	// sink, where a replay without a start resumes; 0 for none.
@@ -163,35 +165,37 @@ func ReplayTo(ctx context.Context, js jetstream.JetStream, sink ReplaySink, cfg 
 	if occ.OptStartSeq > 0 {
 		st.Total = min(st.Total, int64(end-occ.OptStartSeq+1))
 	}
-	r := replayer{sink: sink, stats: &st}
+	// Two stages, as in the consumer: decoding the next batch overlaps the
+	// write of the current one.
+	r := newReplayer(sink, cfg.BatchEvents, &st, began)
 	lastProgress := began
 	progress := func() {
 		if cfg.Progress != nil && cfg.ProgressEvery > 0 && time.Since(lastProgress) >= cfg.ProgressEvery {
 			lastProgress = time.Now()
-			st.Elapsed = time.Since(began)
-			cfg.Progress(st)
+			cfg.Progress(r.snapshot())
 		}
 	}
 	for {
 		if ctx.Err() != nil {
-			err := r.flush()
-			st.Elapsed = time.Since(began)
-			return st, errors.Join(fmt.Errorf("replay stopped: %w", ctx.Err()), err)
+			err := r.finish()
+			return r.snapshot(), errors.Join(fmt.Errorf("replay stopped: %w", ctx.Err()), err)
 		}
 		msg, err := iter.Next(jetstream.NextMaxWait(time.Second))
 		if errors.Is(err, nats.ErrTimeout) {
 			if err := r.flush(); err != nil {
-				return st, err
+				return r.failed(), err
 			}
 			progress()
 			continue
 		}
 		if err != nil {
-			return st, errors.Join(fmt.Errorf("replay: read stream: %w", err), r.flush())
+			werr := r.finish()
+			return r.snapshot(), errors.Join(fmt.Errorf("replay: read stream: %w", err), werr)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
-			return st, errors.Join(fmt.Errorf("replay: message metadata: %w", err), r.flush())
+			werr := r.finish()
+			return r.snapshot(), errors.Join(fmt.Errorf("replay: message metadata: %w", err), werr)
 		}
 		seq := meta.Sequence.Stream
 		if seq > end || (!cfg.Until.IsZero() && !meta.Timestamp.Before(cfg.Until)) {
@@ -201,9 +205,9 @@ func ReplayTo(ctx context.Context, js jetstream.JetStream, sink ReplaySink, cfg 
 			st.Total = min(st.Total, int64(end-seq+1)) // a start by time: now the first sequence is known
 		}
 		r.add(msg, seq)
-		if len(r.events) >= cfg.BatchEvents {
+		if len(r.cur.events) >= cfg.BatchEvents {
 			if err := r.flush(); err != nil {
-				return st, err
+				return r.failed(), err
 			}
 			progress()
 		}
@@ -211,52 +215,146 @@ func ReplayTo(ctx context.Context, js jetstream.JetStream, sink ReplaySink, cfg 
 			break
 		}
 	}
-	err = r.flush()
-	st.Elapsed = time.Since(began)
+	err = r.finish()
+	st = r.snapshot()
 	logger.Info("replay finished", "messages", st.Messages, "inserted", st.Inserted, "ignored", st.Ignored, "dead_letters", st.DeadLetters)
 	return st, err
 }
 
-// replayer holds the batch a replay has read and not yet written.
-type replayer struct {
-	sink   ReplaySink
-	stats  *ReplayStats
+// replayBatch is a batch of a replay: the events and dead letters of its
+// messages, and the stream sequence of the last one (0 when empty).
+type replayBatch struct {
 	events []trackskills.Event
 	dead   []sql.DeadLetter
-	last   uint64 // stream sequence of the batch's last message; 0 when empty
+	last   uint64
+}
+
+// replayer holds the batch a replay is reading, and writes the batches it
+// has read to the sink on a goroutine of its own, one at a time and in
+// order, while the next one is read. The read counts of stats are the
+// reader's; the write counts the writer's, under mu.
+type replayer struct {
+	sink  ReplaySink
+	size  int // events a batch holds before it is written
+	stats *ReplayStats
+	cur   *replayBatch // being read
+
+	todo chan *replayBatch // read, to be written
+	free chan *replayBatch // written, to be read again
+	done chan struct{}     // closed when the writer has stopped
+	err  error             // the write error that stopped the writer; read once done is closed
+
+	began time.Time // when the replay started, for Elapsed
+
+	mu    sync.Mutex
+	wrote ReplayStats // Inserted, Ignored, NewDead and LastSeq of the batches written
+}
+
+// newReplayer starts the writer of a replay to sink in batches of size
+// events; finish stops it.
+func newReplayer(sink ReplaySink, size int, stats *ReplayStats, began time.Time) *replayer {
+	r := &replayer{
+		sink: sink, size: size, stats: stats, began: began, cur: &replayBatch{},
+		todo: make(chan *replayBatch, 1), free: make(chan *replayBatch, 3), done: make(chan struct{}),
+	}
+	go r.writeLoop()
+	return r
 }
 
 func (r *replayer) add(msg jetstream.Msg, seq uint64) {
 	var dl sql.DeadLetter
 	var err error
-	start := len(r.events)
+	b := r.cur
+	start := len(b.events)
 	r.stats.Messages++
-	if r.events, dl, err = decodeMsg(msg, r.events); err != nil {
-		r.dead = append(r.dead, dl)
+	if b.events, dl, err = decodeMsg(msg, b.events); err != nil {
+		b.dead = append(b.dead, dl)
 		r.stats.DeadLetters++
 	}
-	r.stats.Events += int64(len(r.events) - start)
+	r.stats.Events += int64(len(b.events) - start)
 	if r.stats.FirstSeq == 0 {
 		r.stats.FirstSeq = seq
 	}
-	r.last = seq
+	b.last = seq
 }
 
-// flush hands the batch and the sequence of its last message to the sink.
+// flush hands the batch being read to the writer, and returns the error
+// that stopped the writer, if one did.
 func (r *replayer) flush() error {
-	if r.last == 0 {
+	if r.cur.last == 0 {
 		return nil
 	}
+	select {
+	case r.todo <- r.cur:
+	case <-r.done:
+		return r.err
+	}
+	select {
+	case r.cur = <-r.free:
+	default:
+		r.cur = &replayBatch{events: make([]trackskills.Event, 0, r.size)}
+	}
+	return nil
+}
+
+// finish writes the batch being read, waits until the writer has written
+// every batch handed to it and stopped, and returns the write error that
+// stopped it, if one did. The reader calls it once, last.
+func (r *replayer) finish() error {
+	_ = r.flush() // its only error is the writer's, returned below
+	close(r.todo)
+	<-r.done
+	return r.err
+}
+
+// failed ends the replay after flush returned the write error that
+// stopped the writer, and returns the counts.
+func (r *replayer) failed() ReplayStats {
+	_ = r.finish() // the writer has stopped: this returns flush's error again
+	return r.snapshot()
+}
+
+// snapshot returns the counts so far: what was read and what was written.
+func (r *replayer) snapshot() ReplayStats {
+	s := *r.stats
+	r.mu.Lock()
+	s.Inserted, s.Ignored, s.NewDead, s.LastSeq = r.wrote.Inserted, r.wrote.Ignored, r.wrote.NewDead, r.wrote.LastSeq
+	r.mu.Unlock()
+	s.Elapsed = time.Since(r.began)
+	return s
+}
+
+// writeLoop writes the batches handed to it, in order, until todo is
+// closed or a write fails; after a failure it writes nothing more, so the
+// recorded position stays at the last batch written.
+func (r *replayer) writeLoop() {
+	defer close(r.done)
+	for b := range r.todo {
+		if err := r.write(b); err != nil {
+			r.err = err
+			return
+		}
+		b.events, b.dead, b.last = b.events[:0], b.dead[:0], 0
+		select {
+		case r.free <- b:
+		default:
+		}
+	}
+}
+
+// write hands a batch and the sequence of its last message to the sink.
+func (r *replayer) write(b *replayBatch) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := r.sink.Write(ctx, r.events, r.dead, r.last)
+	res, err := r.sink.Write(ctx, b.events, b.dead, b.last)
 	if err != nil {
-		return fmt.Errorf("replay: write batch ending at %d: %w", r.last, err)
+		return fmt.Errorf("replay: write batch ending at %d: %w", b.last, err)
 	}
-	r.stats.Inserted += int64(res.Inserted)
-	r.stats.Ignored += int64(res.Ignored)
-	r.stats.NewDead += int64(res.DeadLetters)
-	r.stats.LastSeq = r.last
-	r.events, r.dead, r.last = r.events[:0], r.dead[:0], 0
+	r.mu.Lock()
+	r.wrote.Inserted += int64(res.Inserted)
+	r.wrote.Ignored += int64(res.Ignored)
+	r.wrote.NewDead += int64(res.DeadLetters)
+	r.wrote.LastSeq = b.last
+	r.mu.Unlock()
 	return nil
 }

@@ -245,6 +245,64 @@ func TestReplayTo_HandsTheRangeToTheSink(t *testing.T) {
 	}
 }
 
+// failingSink is a collectSink whose Write fails from batch failAt (1 the
+// first) on, and that calls onWrite, when set, before each write.
+type failingSink struct {
+	collectSink
+	failAt  int
+	onWrite func()
+	calls   int
+}
+
+func (s *failingSink) Write(ctx context.Context, evs []trackskills.Event, dead []sql.DeadLetter, last uint64) (sql.BatchResult, error) {
+	s.calls++
+	if s.onWrite != nil {
+		s.onWrite()
+	}
+	if s.failAt > 0 && s.calls >= s.failAt {
+		return sql.BatchResult{}, errors.New("disk full")
+	}
+	return s.collectSink.Write(ctx, evs, dead, last)
+}
+
+func TestReplayTo_StopsAtTheFirstWriteError(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	replayStream(t, js)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	sink := &failingSink{failAt: 2}
+	st, err := consumer.ReplayTo(ctx, js, sink, consumer.ReplayConfig{BatchEvents: 10}, testkit.Logger(t))
+	if err == nil || !strings.Contains(err.Error(), "write batch ending at 20: disk full") {
+		t.Fatalf("err=%v, want the failed write of the batch ending at 20", err)
+	}
+	if sink.calls != 2 || !reflect.DeepEqual(sink.lasts, []uint64{10}) {
+		t.Errorf("%d writes, batches %v written; want 2 writes and only the batch ending at 10 written", sink.calls, sink.lasts)
+	}
+	if st.Inserted != 10 || st.LastSeq != 10 {
+		t.Errorf("stats %+v, want 10 inserted, up to 10", st)
+	}
+}
+
+func TestReplayTo_WritesWhatItReadWhenStopped(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	replayStream(t, js)
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	sink := &failingSink{onWrite: cancel} // stopped during its first write
+	st, err := consumer.ReplayTo(ctx, js, sink, consumer.ReplayConfig{BatchEvents: 10}, testkit.Logger(t))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err=%v, want the context's", err)
+	}
+	if st.Messages < 10 || st.Messages >= 150 || st.LastSeq != st.FirstSeq+uint64(st.Messages)-1 || st.Inserted != st.Events {
+		t.Errorf("stats %+v, want every message read up to the stop written, and not the whole stream", st)
+	}
+	if got := sink.lasts[len(sink.lasts)-1]; got != st.LastSeq {
+		t.Errorf("last batch written ends at %d, want %d", got, st.LastSeq)
+	}
+}
+
 func TestReplayConfig_Validate(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct {

@@ -3,8 +3,12 @@ package sql_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/loadgen"
@@ -12,8 +16,15 @@ import (
 	"github.com/trackskills/trackskills/testkit"
 )
 
-// benchEnd ends the history the benchmarks write.
+// benchEnd ends the history the benchmarks write by default.
 var benchEnd = testNow
+
+// benchGen is the source of a benchmark's events: loadgen's generator and
+// the end of its history.
+type benchGen struct {
+	*loadgen.Generator
+	end time.Time
+}
 
 // newBenchGen returns loadgen's generator of stored events (the one the
 // seeder uses): realistic fields, and ULID ids in time order, as ingest
@@ -21,22 +32,49 @@ var benchEnd = testNow
 // production. Its history is far longer than a benchmark writes (10^8
 // events over 30 days, ~40 a second): a million events span a few hours, and
 // ids rarely share a millisecond, within which their order is random.
-func newBenchGen() *loadgen.Generator {
-	return loadgen.NewGenerator(loadgen.GeneratorConfig{
-		Seed: 1, Tools: 50, Users: 300, ErrorRate: 0.05,
-		Days: 30, Events: 100_000_000, End: benchEnd,
-	})
+//
+// TRACKSKILLS_BENCH_HISTORY=90d asks instead for the history the consumer's
+// drain and replay benchmarks read (consumer/bench_test.go, benchHistory):
+// TRACKSKILLS_BENCH_EVENTS events (default 100,000) over 90 days ending
+// now, with the tools, error rate and seed of `trackskills seed` and 500
+// events a user. Its events run out after TRACKSKILLS_BENCH_EVENTS, so it
+// wants a -benchtime of at most that many events in iterations (1000x for
+// a million events in batches of 1,000).
+func newBenchGen(b *testing.B) benchGen {
+	b.Helper()
+	h := os.Getenv("TRACKSKILLS_BENCH_HISTORY")
+	if h == "" {
+		return benchGen{loadgen.NewGenerator(loadgen.GeneratorConfig{
+			Seed: 1, Tools: 50, Users: 300, ErrorRate: 0.05,
+			Days: 30, Events: 100_000_000, End: benchEnd,
+		}), benchEnd}
+	}
+	days, err := strconv.Atoi(strings.TrimSuffix(h, "d"))
+	if err != nil || !strings.HasSuffix(h, "d") || days < 1 || days > 400 {
+		b.Fatalf("TRACKSKILLS_BENCH_HISTORY=%q: want days such as 90d (1-400)", h)
+	}
+	n := int64(100_000)
+	if s := os.Getenv("TRACKSKILLS_BENCH_EVENTS"); s != "" {
+		if n, err = strconv.ParseInt(s, 10, 64); err != nil || n < 1 {
+			b.Fatalf("TRACKSKILLS_BENCH_EVENTS=%q: want a positive number of events", s)
+		}
+	}
+	sc, end := loadgen.DefaultSeedConfig(), time.Now()
+	return benchGen{loadgen.NewGenerator(loadgen.GeneratorConfig{
+		Seed: sc.Seed, Tools: sc.Tools, Users: max(1, int(n*int64(sc.Users)/sc.Events)), ErrorRate: sc.ErrorRate,
+		Days: days, Events: n, End: end,
+	}), end}
 }
 
 // nextBatch returns the next n events of gen, none stored yet, with b's
 // timer stopped while it makes them. It fails b if the history ran out: the
 // events past its end share one millisecond, and their ids would no longer
 // be in insertion order.
-func nextBatch(b *testing.B, gen *loadgen.Generator, n int) []trackskills.Event {
+func nextBatch(b *testing.B, gen benchGen, n int) []trackskills.Event {
 	b.StopTimer()
 	defer b.StartTimer()
 	batch := gen.Batch(n)
-	if batch[n-1].Timestamp >= benchEnd.UnixMilli() {
+	if batch[n-1].Timestamp >= gen.end.UnixMilli() {
 		b.Fatalf("the generator's history ran out after %d events", batch[n-1].StreamSeq)
 	}
 	return batch
@@ -47,7 +85,7 @@ func BenchmarkDB_WriteBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
 			ctx := context.Background()
 			db := testkit.MustOpenDB(b)
-			gen := newBenchGen()
+			gen := newBenchGen(b)
 			b.ReportAllocs()
 			for b.Loop() {
 				batch := nextBatch(b, gen, size)
@@ -90,7 +128,7 @@ func BenchmarkRawSQLiteInsert(b *testing.B) {
 		}
 		b.Cleanup(func() { stmt.Close() })
 
-		gen := newBenchGen()
+		gen := newBenchGen(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			batch := nextBatch(b, gen, size)
