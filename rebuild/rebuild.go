@@ -66,6 +66,8 @@ type BuildStats struct {
 	StreamFirstSeq       uint64 // the first message the stream holds
 	LiveEvents           int64  // events of the live database
 	LiveOlder            int64  // of which older than the stream's first message (not in the rebuild)
+	LiveFirstDay         string // the first day of the live aggregates; empty for none
+	FirstDay             string // the first day of the rebuilt aggregates; empty for none
 }
 
 // ErrHistoryLost is returned by Build when the stream no longer holds
@@ -73,7 +75,11 @@ type BuildStats struct {
 var ErrHistoryLost = errors.New("the stream no longer holds every event of the live database")
 
 // Build replays the stream into Target(live) until it has caught up, then
-// marks it ready for Adopt. cfg's batch size and progress apply (progress
+// marks it ready for Adopt. The history check comes twice: before the
+// replay, the raw events the stream no longer holds; after it, the days of
+// aggregates the rebuild does not have (the aggregates outlive the raw
+// events and the stream). A build refused after the replay keeps its
+// target: run again with dropHistory, it resumes. cfg's batch size and progress apply (progress
 // to the first pass, which reads nearly everything); its range does not:
 // each pass resumes after the target's position, to the stream's end. The target takes the live database's
 // identity; a target left by an interrupted Build is resumed. Unless
@@ -113,6 +119,17 @@ func Build(ctx context.Context, js jetstream.JetStream, live string, dropHistory
 			break
 		}
 		cfg.Progress = nil // the catch-up passes are short: the first pass's progress is the one shown
+	}
+	first, any, err := target.OldestAggregateDay(ctx)
+	if err != nil {
+		return st, fmt.Errorf("rebuild: %w", err)
+	}
+	if any {
+		st.FirstDay = first.String()
+	}
+	if st.LiveFirstDay != "" && (st.FirstDay == "" || st.LiveFirstDay < st.FirstDay) && !dropHistory {
+		return st, fmt.Errorf("%w: its aggregates begin on %s, the rebuild's on %s; a rebuild would drop the days between",
+			ErrHistoryLost, st.LiveFirstDay, orNone(st.FirstDay))
 	}
 	if err := target.Close(); err != nil {
 		return st, fmt.Errorf("rebuild: %w", err)
@@ -170,6 +187,13 @@ func liveFacts(ctx context.Context, js jetstream.JetStream, live string, st *Bui
 	}
 	if st.LiveOlder, err = db.CountEventsBeforeSeq(ctx, first); err != nil {
 		return id, fmt.Errorf("rebuild: %w", err)
+	}
+	day, any, err := db.OldestAggregateDay(ctx)
+	if err != nil {
+		return id, fmt.Errorf("rebuild: %w", err)
+	}
+	if any {
+		st.LiveFirstDay = day.String()
 	}
 	return id, nil
 }
@@ -255,6 +279,14 @@ func Adopt(ctx context.Context, js jetstream.JetStream, live string, logger *slo
 		return kept, st, fmt.Errorf("adopt rebuild: %w", err)
 	}
 	return kept, st, nil
+}
+
+// orNone is s, or "none" when empty.
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // Wait waits until the rebuild of live has been adopted (nil) or has

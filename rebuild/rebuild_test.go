@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -170,6 +171,37 @@ func TestBuild_HistoryLost(t *testing.T) {
 	st, err = rebuild.Build(ctx, js, livePath, true, consumer.ReplayConfig{}, testkit.Logger(t))
 	if err != nil || st.Inserted != 70 {
 		t.Fatalf("build with drop history: %v, %+v; want 70 inserted", err, st)
+	}
+}
+
+// When the live database keeps aggregates of days the stream no longer
+// has (its raw events gone by retention, the aggregates kept longer),
+// Build refuses after the replay, and resumes with dropHistory.
+func TestBuild_AggregateHistoryLost(t *testing.T) {
+	ctx := context.Background()
+	js := testkit.MustRunStream(t)
+	livePath := filepath.Join(t.TempDir(), "trackskills.db")
+	live := testkit.MustOpenDBAt(t, livePath)
+	old := testkit.Events(20, "old")
+	for i := range old {
+		old[i].Timestamp = time.Now().AddDate(0, 0, -200).UnixMilli()
+		old[i].ReceivedAt = old[i].Timestamp
+	}
+	testkit.MustWriteBatch(t, live, old) // long gone from the stream
+	if n, err := live.DeleteEventsBefore(ctx, time.Now().AddDate(0, 0, -90).UnixMilli(), 1000); err != nil || n != 20 {
+		t.Fatalf("retention: %d, %v", n, err)
+	}
+	fill(t, js, live, testkit.Events(50, "new"))
+	st, err := rebuild.Build(ctx, js, livePath, false, consumer.ReplayConfig{}, testkit.Logger(t))
+	if !errors.Is(err, rebuild.ErrHistoryLost) || st.LiveOlder != 0 || st.LiveFirstDay >= st.FirstDay || st.Inserted != 50 {
+		t.Fatalf("build: %v, %+v; want ErrHistoryLost for the aggregate days, after replaying 50", err, st)
+	}
+	if rebuild.Pending(livePath) {
+		t.Error("a refused build is pending")
+	}
+	st, err = rebuild.Build(ctx, js, livePath, true, consumer.ReplayConfig{}, testkit.Logger(t))
+	if err != nil || st.Inserted != 0 || !rebuild.Pending(livePath) {
+		t.Fatalf("build with drop history: %v, %+v; want it to resume with nothing left to insert, pending", err, st)
 	}
 }
 

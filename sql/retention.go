@@ -47,6 +47,23 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	return total, nil
 }
 
+// OldestAggregateDay returns the first day the daily aggregates hold, and
+// false when they hold none.
+func (d *DB) OldestAggregateDay(ctx context.Context) (Day, bool, error) {
+	var oldest dbsql.NullString
+	if err := d.conn().QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
+		return 0, false, fmt.Errorf("find the oldest aggregate day: %w", err)
+	}
+	if !oldest.Valid {
+		return 0, false, nil
+	}
+	day, err := ParseDay(oldest.String)
+	if err != nil {
+		return 0, false, fmt.Errorf("oldest aggregate day: %w", err)
+	}
+	return day, true, nil
+}
+
 // DeleteAggregatesBefore deletes aggregate rows of hours and days before
 // cutoff (Unix ms). It goes a day at a time from the oldest stored day, each
 // statement its own short transaction, so that the first run after the
@@ -55,17 +72,13 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 // removes at most a day.
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
 	end := DayOf(cutoff)
-	var oldest dbsql.NullString
-	if err := d.conn().QueryRowContext(ctx, `SELECT MIN(day) FROM tool_daily`).Scan(&oldest); err != nil {
-		return 0, fmt.Errorf("find the oldest aggregate day: %w", err)
+	oldest, any, err := d.OldestAggregateDay(ctx)
+	if err != nil {
+		return 0, err
 	}
 	bound := end
-	if oldest.Valid && oldest.String < end.String() {
-		day, err := ParseDay(oldest.String)
-		if err != nil {
-			return 0, fmt.Errorf("oldest aggregate day: %w", err)
-		}
-		bound = day + 1
+	if any && oldest < end {
+		bound = oldest + 1
 	}
 	var total int64
 	for {

@@ -49,7 +49,7 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 	st, err := rebuild.Build(ctx, js, live, dropHistory, cfg, logger.With("component", "rebuild"))
 	prog.finish(st.ReplayStats, err)
 	if errors.Is(err, rebuild.ErrHistoryLost) {
-		return fmt.Errorf("%w; the stream starts at seq %d: give --drop-history to rebuild from what it holds (the old database is kept beside the new one)", err, st.StreamFirstSeq)
+		return fmt.Errorf("%w; the stream starts at seq %d: give --drop-history to rebuild from what it holds (the build resumes where this one stopped; the old database is kept beside the new one)", err, st.StreamFirstSeq)
 	}
 	if err != nil {
 		return err
