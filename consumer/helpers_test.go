@@ -52,7 +52,7 @@ func payload(tb testing.TB, events ...trackskills.Event) []byte {
 // PubAck; it returns the stream sequence of the message.
 func publish(tb testing.TB, js jetstream.JetStream, events ...trackskills.Event) uint64 {
 	tb.Helper()
-	return publishRaw(tb, js, wire.SchemaV1, "", payload(tb, events...))
+	return testkit.MustPublish(tb, js, events...)
 }
 
 // publishRaw publishes data as is, with the given schema header.

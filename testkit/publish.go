@@ -39,6 +39,9 @@ func MustPublish(tb testing.TB, js jetstream.JetStream, events ...trackskills.Ev
 	if err != nil {
 		tb.Fatalf("publish: %v", err)
 	}
+	if ack.Duplicate {
+		tb.Fatalf("publish: message %d taken as a duplicate", ack.Sequence)
+	}
 	return ack.Sequence
 }
 
