@@ -46,7 +46,7 @@ func lockPath(live string) string { return Target(live) + ".lock" }
 
 // keptPath is where Adopt keeps the database it replaced.
 func keptPath(live string, now time.Time) string {
-	return live + ".pre-rebuild-" + now.UTC().Format("20060102T150405Z")
+	return live + ".pre-rebuild-" + now.UTC().Format("20060102T150405.000Z")
 }
 
 // caughtUp is how few messages a replay pass may read for Build to call

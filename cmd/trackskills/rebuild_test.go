@@ -123,3 +123,68 @@ func TestRebuild_NoDatabase(t *testing.T) {
 		t.Errorf("rebuild without a database: %v\n%s", err, p.Logs())
 	}
 }
+
+// Ensure the Procfile way rebuilds too: the consumer process adopts the
+// rebuild and the analytics process reads the new file by itself; and a
+// rebuild with nothing running on the database switches it itself.
+func TestRebuild_ProcfileWay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	dir := t.TempDir()
+	natsAddr, ingestAddr, healthAddr, apiAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t), testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
+	env := []string{"TRACKSKILLS_DATA_DIR=" + dir, "TRACKSKILLS_NATS_ADDR=" + natsAddr, "TRACKSKILLS_NATS_URL=nats://" + natsAddr}
+	ns := startBinary(t, env, "nats")
+	ing := startBinary(t, env, "ingest", "--http-addr", ingestAddr)
+	mustWaitReady(t, ing, ingestAddr)
+	cons := startBinary(t, env, "consumer", "--health-addr", healthAddr, "--batch-wait", "20ms")
+	mustWaitReady(t, cons, healthAddr)
+	postEvents(t, ingestAddr, 0, 100)
+	dbPath := filepath.Join(dir, "trackskills.db")
+	waitRows(t, dbPath, 100)
+	api := startBinary(t, env, "analytics", "--http-addr", apiAddr, "--nats-url", "")
+	mustWaitReady(t, api, apiAddr)
+
+	// The live aggregates are wrong; the rebuild makes them right, and
+	// the analytics process sees it without a restart.
+	raw, err := dbsql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE tool_daily SET invocations = invocations * 3`); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := summaryTotal("http://"+apiAddr, 300); err != nil {
+		t.Fatalf("before the rebuild, want the miscounted 300: %v", err)
+	}
+	if _, errOut, err := runCmd(t, "rebuild", "--data-dir", dir, "--nats-url", "nats://"+natsAddr); err != nil || !strings.Contains(errOut, "rebuild: switched") {
+		t.Fatalf("rebuild: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(cons.Logs(), "rebuilt database adopted") {
+		t.Errorf("the consumer did not log the adoption:\n%s", cons.Logs())
+	}
+	postEvents(t, ingestAddr, 100, 120)
+	waitRows(t, dbPath, 120)
+	testkit.Eventually(t, 20*time.Second, func() error { return summaryTotal("http://"+apiAddr, 120) })
+
+	// Nothing runs on the database: rebuild switches it itself.
+	if err := cons.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
+		t.Fatalf("consumer exit: %v\n%s", err, cons.Logs())
+	}
+	_, errOut, err := runCmd(t, "rebuild", "--data-dir", dir, "--nats-url", "nats://"+natsAddr)
+	if err != nil || !strings.Contains(errOut, "nothing was running on it") {
+		t.Fatalf("rebuild with no consumer: %v\n%s", err, errOut)
+	}
+	waitRows(t, dbPath, 120)
+	if kept, _ := filepath.Glob(dbPath + ".pre-rebuild-*Z"); len(kept) != 2 {
+		t.Errorf("kept databases %v, want one per rebuild", kept)
+	}
+	for _, p := range []*testkit.Process{api, ing, ns} {
+		if err := p.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
+			t.Fatalf("exit: %v\n%s", err, p.Logs())
+		}
+	}
+}
