@@ -32,6 +32,13 @@ func fill(t *testing.T, js jetstream.JetStream, live *sql.DB, evs []trackskills.
 	}
 }
 
+// setup starts a stream and opens a live database in a temp dir.
+func setup(t *testing.T) (jetstream.JetStream, string, *sql.DB) {
+	t.Helper()
+	livePath := filepath.Join(t.TempDir(), "trackskills.db")
+	return testkit.MustRunStream(t), livePath, testkit.MustOpenDBAt(t, livePath)
+}
+
 func mustIdentity(t *testing.T, db *sql.DB) sql.Identity {
 	t.Helper()
 	id, err := db.Identity(context.Background())
@@ -54,9 +61,7 @@ func mustCount(t *testing.T, db *sql.DB) int64 {
 // Adopt replays what came since, puts it in place and keeps the old one.
 func TestBuildAndAdopt(t *testing.T) {
 	ctx := context.Background()
-	js := testkit.MustRunStream(t)
-	livePath := filepath.Join(t.TempDir(), "trackskills.db")
-	live := testkit.MustOpenDBAt(t, livePath)
+	js, livePath, live := setup(t)
 	fill(t, js, live, testkit.Events(200, "a"))
 	// The live database lost rows (a bug, a hand-made delete): the
 	// rebuild has them again.
@@ -113,9 +118,7 @@ func TestBuildAndAdopt(t *testing.T) {
 // another database is refused.
 func TestBuild_ResumesItsOwnTargetOnly(t *testing.T) {
 	ctx := context.Background()
-	js := testkit.MustRunStream(t)
-	livePath := filepath.Join(t.TempDir(), "trackskills.db")
-	live := testkit.MustOpenDBAt(t, livePath)
+	js, livePath, live := setup(t)
 	fill(t, js, live, testkit.Events(100, "r"))
 
 	// A first build that stopped after 50 messages' worth: a replay to
@@ -154,9 +157,7 @@ func TestBuild_ResumesItsOwnTargetOnly(t *testing.T) {
 // Build refuses unless told to drop them.
 func TestBuild_HistoryLost(t *testing.T) {
 	ctx := context.Background()
-	js := testkit.MustRunStream(t)
-	livePath := filepath.Join(t.TempDir(), "trackskills.db")
-	live := testkit.MustOpenDBAt(t, livePath)
+	js, livePath, live := setup(t)
 	fill(t, js, live, testkit.Events(100, "h"))
 	if err := testkit.MustEventsStream(t, js).Purge(ctx, jetstream.WithPurgeSequence(4)); err != nil {
 		t.Fatal(err)
@@ -179,9 +180,7 @@ func TestBuild_HistoryLost(t *testing.T) {
 // Build refuses after the replay, and resumes with dropHistory.
 func TestBuild_AggregateHistoryLost(t *testing.T) {
 	ctx := context.Background()
-	js := testkit.MustRunStream(t)
-	livePath := filepath.Join(t.TempDir(), "trackskills.db")
-	live := testkit.MustOpenDBAt(t, livePath)
+	js, livePath, live := setup(t)
 	old := testkit.Events(20, "old")
 	for i := range old {
 		old[i].Timestamp = time.Now().AddDate(0, 0, -200).UnixMilli()
@@ -209,9 +208,7 @@ func TestBuild_AggregateHistoryLost(t *testing.T) {
 // why for Wait, and is no longer pending.
 func TestAdopt_Fails(t *testing.T) {
 	ctx := context.Background()
-	js := testkit.MustRunStream(t)
-	livePath := filepath.Join(t.TempDir(), "trackskills.db")
-	live := testkit.MustOpenDBAt(t, livePath)
+	js, livePath, live := setup(t)
 	fill(t, js, live, testkit.Events(20, "x"))
 	if _, err := rebuild.Build(ctx, js, livePath, false, consumer.ReplayConfig{}, testkit.Logger(t)); err != nil {
 		t.Fatal(err)

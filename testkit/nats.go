@@ -72,6 +72,23 @@ func MustJetStream(tb testing.TB, srv *embeddednats.Server, opts ...jetstream.Je
 	return js
 }
 
+// MustJetStreamAt connects to the NATS server at url, as any client on the
+// network would (a process of the binary, say), closed in Cleanup, and
+// returns a JetStream handle on it.
+func MustJetStreamAt(tb testing.TB, url string) jetstream.JetStream {
+	tb.Helper()
+	nc, err := nats.Connect(url, nats.Name(tb.Name()))
+	if err != nil {
+		tb.Fatalf("connect to %s: %v", url, err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatalf("jetstream: %v", err)
+	}
+	return js
+}
+
 // MustStream declares the events stream with ingest's default settings, as
 // ingest does at start.
 func MustStream(tb testing.TB, js jetstream.JetStream) {

@@ -16,6 +16,20 @@ import (
 	"github.com/trackskills/trackskills/testkit"
 )
 
+// miscount multiplies the daily invocation counts of the database at path
+// by factor behind its writer's back, as a bug in an aggregate would.
+func miscount(t *testing.T, path string, factor int) {
+	t.Helper()
+	raw, err := dbsql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE tool_daily SET invocations = invocations * ?`, factor); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Ensure trackskills rebuild, run beside a serve under load, rebuilds the
 // database from the stream and serve switches to it between two batches:
 // a miscounted aggregate of the live database is right again, every event
@@ -35,16 +49,7 @@ func TestRebuild_WhileServeRuns(t *testing.T) {
 	waitRows(t, dbPath, 300)
 
 	// A bug once counted a tool twice: the live aggregates are wrong.
-	raw, err := dbsql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`UPDATE tool_daily SET invocations = invocations * 2`); err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	miscount(t, dbPath, 2)
 	if err := summaryTotal(base, 600); err != nil {
 		t.Fatalf("before the rebuild, want the miscounted 600: %v", err)
 	}
@@ -147,16 +152,7 @@ func TestRebuild_ProcfileWay(t *testing.T) {
 
 	// The live aggregates are wrong; the rebuild makes them right, and
 	// the analytics process sees it without a restart.
-	raw, err := dbsql.Open("sqlite3", "file:"+dbPath+"?_busy_timeout=5000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`UPDATE tool_daily SET invocations = invocations * 3`); err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	miscount(t, dbPath, 3)
 	if err := summaryTotal("http://"+apiAddr, 300); err != nil {
 		t.Fatalf("before the rebuild, want the miscounted 300: %v", err)
 	}

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
@@ -408,15 +407,7 @@ func deletedAtStart(logs string) (int64, bool) {
 // publisher could, and waits for each PubAck.
 func publishToStream(t *testing.T, url string, msgs ...*nats.Msg) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.MustJetStreamAt(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, m := range msgs {
@@ -429,15 +420,7 @@ func publishToStream(t *testing.T, url string, msgs ...*nats.Msg) {
 // mustStreamLastSeq returns the last sequence of the events stream at url.
 func mustStreamLastSeq(t *testing.T, url string) uint64 {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.MustJetStreamAt(t, url)
 	return testkit.MustStreamState(t, js).LastSeq
 }
 
@@ -446,15 +429,7 @@ func mustStreamLastSeq(t *testing.T, url string) uint64 {
 // all the stream has, redeliveries included.
 func waitConsumed(t *testing.T, url string) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testkit.MustJetStreamAt(t, url)
 	stream := testkit.MustEventsStream(t, js)
 	testkit.Eventually(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
