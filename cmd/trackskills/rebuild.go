@@ -54,8 +54,12 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "rebuild: %s into %s in %d passes: %d messages, %d events read; %d inserted, %d dead-lettered; %s, %.0f events/s\n",
-		replayRange(st.ReplayStats), rebuild.Target(live), st.Passes, st.Messages, st.Events, st.Inserted, st.DeadLetters,
+	passes := "passes"
+	if st.Passes == 1 {
+		passes = "pass"
+	}
+	fmt.Fprintf(stderr, "rebuild: %s into %s in %d %s: %d messages, %d events read; %d inserted, %d dead-lettered; %s, %.0f events/s\n",
+		replayRange(st.ReplayStats), rebuild.Target(live), st.Passes, passes, st.Messages, st.Events, st.Inserted, st.DeadLetters,
 		st.Elapsed.Round(time.Millisecond), rate(st.Events, st.Elapsed))
 
 	lock, err := o.lockDB()
