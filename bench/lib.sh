@@ -18,6 +18,11 @@ wait_http() {
 # peak_rss PID: the peak resident set (VmHWM) of a process, in MB.
 peak_rss() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
+# io_written PID: the bytes a process has caused to be written to disk
+# (write_bytes of /proc/PID/io: the page cache's writeback, WAL and store
+# files included).
+io_written() { awk '/^write_bytes/ {print $2}' "/proc/$1/io"; }
+
 # machine_info FILE: what ran the benchmark, to stdout and FILE.
 machine_info() {
   {

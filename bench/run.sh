@@ -2,14 +2,17 @@
 # Measures the pipeline and, in the same run, the limits it is compared
 # with. Results go to bench/out/<timestamp>/ and a summary to stdout.
 #
-#   bash bench/run.sh             # full run (about 3 minutes)
-#   DURATION=5s bash bench/run.sh # shorter load phases
+#   bash bench/run.sh             # full run (about 6 minutes)
+#   DURATION=5s BATCH_DURATION=10s LIVE_DURATION=10s bash bench/run.sh # shorter
 #
 # Phases: the HTTP ceiling (bench/ceiling) and serve under the same
-# loadgen; batch ingest at a fixed offered rate (sustained, lag measured)
-# and flat out; raw JetStream publish, the group-commit publisher, raw
-# SQLite inserts and the consumer draining a pre-filled stream of
-# DRAIN_EVENTS events (Go benchmarks).
+# loadgen; a steady live load of single events at LIVE_RATE (bytes written
+# to disk per event); batch ingest at a fixed offered rate for
+# BATCH_DURATION (sustained, lag measured) and flat out; raw JetStream
+# publish, the group-commit publisher, raw SQLite inserts and the consumer
+# draining a pre-filled stream of DRAIN_EVENTS events (Go benchmarks).
+# Every serve phase reports its peak RSS and the bytes it wrote to disk
+# (NATS store and SQLite) per acknowledged event.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=1
@@ -17,6 +20,9 @@ export CGO_ENABLED=1
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 BATCH_RATE=${BATCH_RATE:-50000}
+BATCH_DURATION=${BATCH_DURATION:-60s}
+LIVE_RATE=${LIVE_RATE:-2000}
+LIVE_DURATION=${LIVE_DURATION:-60s}
 DRAIN_EVENTS=${DRAIN_EVENTS:-1000000}
 out="bench/out/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -53,22 +59,40 @@ serve_down() {
   echo "serve peak RSS: $(peak_rss "$spid") MB" | tee -a "$out/$1"
   kill -INT "$spid"; wait "$spid" 2>/dev/null || true
 }
+# serve_written FILE: after the loadgen report in FILE, the bytes serve has
+# written to disk since serve_up, per acknowledged event; read before
+# serve_down, so that the stop's last checkpoint is not counted.
+serve_written() {
+  local written acked
+  written=$(io_written "$spid")
+  acked=$(awk '$1 == "acked" {print $2}' "$out/$1")
+  echo "serve wrote $written bytes to disk: $(awk -v w="$written" -v a="$acked" 'BEGIN { if (a > 0) printf "%.0f", w / a; else print "n/a" }') bytes per acked event" | tee -a "$out/$1"
+}
 
 echo "== 2. serve: loadgen single, $CONNS connections, $DURATION"
 serve_up single
 "$bin/trackskills" loadgen --url "$url" --connections "$CONNS" --duration "$DURATION" --db "$db" 2>/dev/null | tee "$out/2-serve-single.txt"
+serve_written 2-serve-single.txt
 serve_down 2-serve-single.txt
 
-echo "== 3. serve: loadgen batch (500 events a request), offered $BATCH_RATE events/s, $DURATION"
+echo "== 2b. serve: steady live load, single events offered at $LIVE_RATE events/s, $LIVE_DURATION"
+serve_up live
+"$bin/trackskills" loadgen --url "$url" --connections 16 --rate "$LIVE_RATE" --duration "$LIVE_DURATION" --db "$db" 2>/dev/null | tee "$out/2b-serve-live.txt"
+serve_written 2b-serve-live.txt
+serve_down 2b-serve-live.txt
+
+echo "== 3. serve: loadgen batch (500 events a request), offered $BATCH_RATE events/s, $BATCH_DURATION"
 serve_up batch-rate
 "$bin/trackskills" loadgen --url "$url" --mode batch --batch-size 500 --connections 16 --rate "$BATCH_RATE" \
-  --duration "$DURATION" --db "$db" 2>/dev/null | tee "$out/3-serve-batch-rate.txt"
+  --duration "$BATCH_DURATION" --db "$db" 2>/dev/null | tee "$out/3-serve-batch-rate.txt"
+serve_written 3-serve-batch-rate.txt
 serve_down 3-serve-batch-rate.txt
 
 echo "== 4. serve: loadgen batch (500 events a request), flat out, $DURATION"
 serve_up batch-max
 "$bin/trackskills" loadgen --url "$url" --mode batch --batch-size 500 --connections 8 \
   --duration "$DURATION" --db "$db" 2>/dev/null | tee "$out/4-serve-batch-max.txt"
+serve_written 4-serve-batch-max.txt
 serve_down 4-serve-batch-max.txt
 
 echo "== 5. raw JetStream publish and the group-commit publisher (go test -bench)"
