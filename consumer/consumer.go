@@ -641,7 +641,7 @@ func (a *acker) committed(b *batch) int {
 		return len(b.msgs)
 	}
 	n := 0
-	var target *heldMsg // the last message the floor passed
+	var target heldMsg // the last message the floor passed, if msg is set
 	for i, m := range b.msgs {
 		h := heldMsg{msg: m, seq: b.seqs[i], reason: b.terms[i]}
 		switch {
@@ -668,26 +668,26 @@ func (a *acker) committed(b *batch) int {
 		n += a.skipGone()
 		n += a.drain(&target)
 	}
-	if target != nil {
-		a.settle(*target, false)
+	if target.msg != nil {
+		a.settle(target, false)
 	}
 	return n
 }
 
 // pass records that the floor has reached h and returns the new ack
-// target: h, or nil for a poison message, which it terminates at once
+// target: h, or none for a poison message, which it terminates at once
 // (all below it is committed), acknowledging up to it.
-func (a *acker) pass(h heldMsg) *heldMsg {
+func (a *acker) pass(h heldMsg) heldMsg {
 	if h.reason != "" {
 		a.settle(h, false)
-		return nil
+		return heldMsg{}
 	}
-	return &h
+	return h
 }
 
 // drain moves the floor over the held messages that follow it, and
 // returns how many it passed.
-func (a *acker) drain(target **heldMsg) int {
+func (a *acker) drain(target *heldMsg) int {
 	n := 0
 	for {
 		h, ok := a.ahead[a.floor+1]
