@@ -166,23 +166,35 @@ func BenchmarkReplay(b *testing.B) {
 	}
 }
 
+// prefillWindow is how many publishes prefill leaves unacknowledged at
+// most: far below the client's limit on outstanding async publishes
+// (4,000 by default), past which a publish fails rather than waits.
+const prefillWindow = 1000
+
 // prefill publishes events in messages of perMsg events, asynchronously,
-// and waits until the stream has acknowledged them all.
+// waiting for the stream's acks every prefillWindow messages, and waits
+// until the stream has acknowledged them all.
 func prefill(b *testing.B, js jetstream.JetStream, events []trackskills.Event, perMsg int) {
 	b.Helper()
-	for i := 0; i < len(events); i += perMsg {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	acked := func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-ctx.Done():
+			b.Fatalf("prefill: %d publishes still pending", js.PublishAsyncPending())
+		}
+	}
+	for i, n := 0, 0; i < len(events); i, n = i+perMsg, n+1 {
+		if n > 0 && n%prefillWindow == 0 {
+			acked()
+		}
 		msg := newMsg(wire.SchemaV1, payload(b, events[i:min(i+perMsg, len(events))]...))
 		if _, err := js.PublishMsgAsync(msg); err != nil {
 			b.Fatalf("publish: %v", err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		b.Fatalf("prefill: %d publishes still pending", js.PublishAsyncPending())
-	}
+	acked()
 	if got, want := testkit.MustStreamState(b, js).Msgs, uint64((len(events)+perMsg-1)/perMsg); got != want {
 		b.Fatalf("stream holds %d messages, want %d", got, want)
 	}

@@ -30,8 +30,8 @@ type Config struct {
 	AckWait       time.Duration // redelivery delay of an unacknowledged message
 	MaxAckPending int           // messages delivered but not yet acknowledged
 	PullMaxBytes  int           // client-side buffer of fetched messages
-	RetryMin      time.Duration // first NAK delay after a database error
-	RetryMax      time.Duration // longest NAK delay
+	RetryMin      time.Duration // first wait before a failed batch is written again
+	RetryMax      time.Duration // longest wait between two attempts
 
 	RetentionRaw        time.Duration // raw events older than this are deleted; 0 keeps them
 	RetentionAggregates time.Duration // aggregate rows older than this are deleted; 0 keeps them
@@ -83,7 +83,7 @@ type Stats struct {
 	Inserted    int64 // new rows
 	Ignored     int64 // events already stored (redeliveries)
 	DeadLetters int64 // poison messages kept in dead_letters
-	Failures    int64 // batches that failed and were NAKed
+	Failures    int64 // failed attempts to write a batch, each retried in place
 }
 
 // Consumer is the stream -> SQLite consumer.
@@ -129,9 +129,19 @@ func (c *Consumer) Ready() bool { return c.ready.Load() }
 // batch is a run of messages written in one transaction.
 type batch struct {
 	msgs   []jetstream.Msg
+	seqs   []uint64 // stream sequence of each message; 0 without JetStream metadata
 	events []trackskills.Event
 	dead   []sql.DeadLetter
 	terms  map[int]string // index in msgs -> reason, for poison messages
+}
+
+// reset empties b for the next batch, keeping its arrays.
+func (b *batch) reset() {
+	clear(b.msgs)
+	clear(b.events)
+	clear(b.dead)
+	b.msgs, b.seqs, b.events, b.dead = b.msgs[:0], b.seqs[:0], b.events[:0], b.dead[:0]
+	clear(b.terms)
 }
 
 // Run consumes until ctx ends, then stops fetching, writes and acknowledges
@@ -148,6 +158,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err == nil {
 		err = c.awaitUnbound(ctx, cons)
 	}
+	var ack *acker
+	if err == nil {
+		ack, err = c.newAcker(ctx, cons)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -162,11 +176,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer iter.Stop()
 	c.ready.Store(true)
 	defer c.ready.Store(false)
-	c.logger.Info("consumer started", "durable", c.cfg.Durable, "batch_events", c.cfg.BatchEvents, "batch_wait", c.cfg.BatchWait)
+	c.logger.Info("consumer started", "durable", c.cfg.Durable, "ack_policy", ack.policy(), "batch_events", c.cfg.BatchEvents, "batch_wait", c.cfg.BatchWait)
 
 	// Two stages, so that decoding the next batch overlaps the SQLite
-	// write of the current one.
+	// write of the current one. The written batches go back to the
+	// reader, which fills them again: a batch is thousands of events.
 	batches := make(chan *batch, 1)
+	free := make(chan *batch, 2)
 	// A fatal write error stops the reading too, so that Run returns it.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
@@ -175,7 +191,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		writeErr = c.writeLoop(batches, stopReading)
+		writeErr = c.writeLoop(ctx, batches, free, ack, stopReading)
 	}()
 	if c.cfg.RetentionRaw > 0 || c.cfg.RetentionAggregates > 0 {
 		wg.Add(1)
@@ -184,7 +200,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.retentionLoop(readCtx)
 		}()
 	}
-	readErr := c.readLoop(readCtx, iter, batches)
+	readErr := c.readLoop(readCtx, iter, batches, free)
 	// Whatever ended the reading (a signal, a closed iterator) ends the
 	// retention job too, so that Run returns.
 	stopReading()
@@ -199,13 +215,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 
 // attach creates or updates the durable consumer, waiting with backoff for
 // the stream, which the publisher declares.
+//
+// A new durable acknowledges cumulatively (AckAll): one ack per committed
+// batch instead of one per message, which costs the server and the client
+// as much as a message. JetStream cannot change the ack policy of an
+// existing durable, so one made before (AckExplicit) keeps its policy and
+// gets an ack per message. It is not recreated: deleting a durable that
+// holds unacknowledged messages, or whose position is all the database
+// knows of what it has read, would lose them or read the stream again.
 func (c *Consumer) attach(ctx context.Context) (jetstream.Consumer, error) {
 	delay := 100 * time.Millisecond
 	for {
+		policy := jetstream.AckAllPolicy
+		if old, err := c.js.Consumer(ctx, trackskills.StreamName, c.cfg.Durable); err == nil {
+			policy = old.CachedInfo().Config.AckPolicy
+		}
 		cons, err := c.js.CreateOrUpdateConsumer(ctx, trackskills.StreamName, jetstream.ConsumerConfig{
 			Durable:       c.cfg.Durable,
 			Description:   "Track Skills SQLite writer",
-			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckPolicy:     policy,
 			AckWait:       c.cfg.AckWait,
 			MaxAckPending: c.cfg.MaxAckPending,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -292,7 +320,7 @@ func (c *Consumer) pullsWaiting(ctx context.Context, cons jetstream.Consumer) (i
 
 // readLoop fills batches of up to BatchEvents events, closing each at most
 // BatchWait after its first message.
-func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch) error {
+func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch, free <-chan *batch) error {
 	draining := false
 	var cur *batch
 	var deadline time.Time
@@ -322,7 +350,15 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 		switch {
 		case err == nil:
 			if cur == nil {
-				cur = &batch{}
+				select {
+				case cur = <-free:
+				default:
+					cur = &batch{
+						msgs:   make([]jetstream.Msg, 0, c.cfg.BatchEvents),
+						seqs:   make([]uint64, 0, c.cfg.BatchEvents),
+						events: make([]trackskills.Event, 0, c.cfg.BatchEvents),
+					}
+				}
 				deadline = time.Now().Add(c.cfg.BatchWait)
 			}
 			c.add(cur, msg)
@@ -356,9 +392,14 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 // letter, so one poison message never blocks its batch.
 func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 	b.msgs = append(b.msgs, msg)
+	var seq uint64
+	if meta, err := msg.Metadata(); err == nil {
+		seq = meta.Sequence.Stream
+	}
+	b.seqs = append(b.seqs, seq)
 	var dl sql.DeadLetter
 	var err error
-	if b.events, dl, err = decodeMsg(msg, b.events); err == nil {
+	if b.events, dl, err = decodeAt(msg, seq, b.events); err == nil {
 		return
 	}
 	b.dead = append(b.dead, dl)
@@ -374,12 +415,16 @@ func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 // were and returns the dead letter that keeps it, with the decode error;
 // the consumer and the replay share it, so that both store the same rows.
 func decodeMsg(msg jetstream.Msg, events []trackskills.Event) ([]trackskills.Event, sql.DeadLetter, error) {
-	meta, err := msg.Metadata()
 	var seq uint64
-	if err == nil {
+	if meta, err := msg.Metadata(); err == nil {
 		seq = meta.Sequence.Stream
 	}
-	events, err = decodeData(msg.Headers(), msg.Data(), seq, events)
+	return decodeAt(msg, seq, events)
+}
+
+// decodeAt is decodeMsg for a message whose stream sequence is known.
+func decodeAt(msg jetstream.Msg, seq uint64, events []trackskills.Event) ([]trackskills.Event, sql.DeadLetter, error) {
+	events, err := decodeData(msg.Headers(), msg.Data(), seq, events)
 	if err == nil {
 		return events, sql.DeadLetter{}, nil
 	}
@@ -429,30 +474,27 @@ func DecodeDeadLetter(dl sql.DeadLetter) ([]trackskills.Event, string, error) {
 	return events, "", nil
 }
 
-// writeLoop commits each batch, then acknowledges its messages. On a
-// database error the messages are NAKed with a growing delay, so they come
-// back later; nothing is acknowledged that is not committed.
-func (c *Consumer) writeLoop(in <-chan *batch, stopReading func()) error {
-	retry := c.cfg.RetryMin
+// writeLoop commits each batch, then acknowledges its messages. A batch
+// that fails to commit (a full disk, a locked file) is written again, with
+// a growing wait between attempts, until it commits or ctx ends: it is
+// never NAKed, so the batches commit in the order they were read, which
+// the cumulative ack needs (acker). While it waits its messages are marked
+// in progress, so that the server does not redeliver them, and the reader,
+// whose next batch has nowhere to go, stops reading. Nothing is
+// acknowledged that is not committed.
+func (c *Consumer) writeLoop(ctx context.Context, in <-chan *batch, free chan<- *batch, ack *acker, stopReading func()) error {
 	var fatal error
+	stopped := false // ctx ended while a batch failed: leave the rest
 	for b := range in {
-		if fatal != nil {
+		if fatal != nil || stopped {
 			continue // leave unacknowledged: redelivered after AckWait
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		res, err := c.db.WriteBatch(ctx, b.events, b.dead)
-		cancel()
-		if err != nil {
-			c.failures.Add(1)
-			c.logger.Error("write batch; will retry", "batch_size", len(b.events), "retry_in", retry, "err", err)
-			for _, m := range b.msgs {
-				_ = m.NakWithDelay(retry) // if the NAK is lost, AckWait redelivers
-			}
-			time.Sleep(min(retry, time.Second)) // let the disk or lock recover
-			retry = min(retry*2, c.cfg.RetryMax)
+		res, ok := c.commit(ctx, b)
+		if !ok {
+			stopped = true
+			c.logger.Warn("stopped with a batch not written; the stream delivers it again", "batch_size", len(b.events), "messages", len(b.msgs))
 			continue
 		}
-		retry = c.cfg.RetryMin
 		if c.afterCommit != nil {
 			if err := c.afterCommit(); err != nil {
 				fatal = err
@@ -460,6 +502,130 @@ func (c *Consumer) writeLoop(in <-chan *batch, stopReading func()) error {
 				continue
 			}
 		}
+		c.messages.Add(int64(ack.committed(b)))
+		c.batches.Add(1)
+		c.inserted.Add(int64(res.Inserted))
+		c.ignored.Add(int64(res.Ignored))
+		c.dead.Add(int64(res.DeadLetters))
+		c.logger.Debug("batch committed", "batch_size", len(b.events), "inserted", res.Inserted, "ignored", res.Ignored, "messages", len(b.msgs))
+		b.reset()
+		select {
+		case free <- b:
+		default:
+		}
+	}
+	return fatal
+}
+
+// commit writes b, trying again after a failure with a wait growing from
+// RetryMin to RetryMax, until it commits (true) or ctx ends (false).
+func (c *Consumer) commit(ctx context.Context, b *batch) (sql.BatchResult, bool) {
+	retry := c.cfg.RetryMin
+	// Mark the messages in progress well before AckWait runs out.
+	progressEvery := c.cfg.AckWait / 3
+	var progressed time.Time
+	for {
+		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		res, err := c.db.WriteBatch(wctx, b.events, b.dead)
+		cancel()
+		if err == nil {
+			return res, true
+		}
+		c.failures.Add(1)
+		c.logger.Error("write batch; will retry", "batch_size", len(b.events), "retry_in", retry, "err", err)
+		wake := time.Now().Add(retry)
+		for {
+			if time.Since(progressed) >= progressEvery {
+				for _, m := range b.msgs {
+					_ = m.InProgress() // if it is lost, the message comes back after AckWait: ignored once committed
+				}
+				progressed = time.Now()
+			}
+			wait := min(time.Until(wake), progressEvery)
+			if wait <= 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return res, false
+			case <-time.After(wait):
+			}
+		}
+		retry = min(retry*2, c.cfg.RetryMax)
+	}
+}
+
+// gapCheckEvery is how often, at most, an acker with committed messages
+// above a missing sequence asks the stream whether that one still exists.
+const gapCheckEvery = time.Second
+
+// acker acknowledges committed batches.
+//
+// With AckExplicit it acknowledges each message (and terminates each
+// poison message, which the server announces).
+//
+// With AckAll one ack of a message acknowledges every message of the
+// stream up to it, delivered to this consumer or not, so the acker only
+// acks a sequence below which every message is committed: floor. Every
+// message of the stream matches the durable's filter, so floor moves past
+// each sequence once it is committed, or gone from the stream. A sequence
+// is missing while a message is delivered again that an earlier consumer
+// held when it stopped or crashed (the server gives it back after
+// AckWait), or one lost in flight (a reconnect); the messages committed
+// above it wait, unacknowledged, in ahead, and may come back once more
+// before the floor reaches them; they are then ignored. A poison message
+// is terminated once the floor reaches it (a terminate also acknowledges
+// cumulatively), so the server still announces it.
+type acker struct {
+	all    bool
+	stream jetstream.Stream // to look up a missing sequence
+
+	floor     uint64             // every sequence up to here is committed or gone
+	ahead     map[uint64]heldMsg // committed messages above a missing sequence
+	checked   time.Time          // when the stream was last asked about the missing sequence
+	logger    *slog.Logger
+	gapLogged bool
+}
+
+// heldMsg is a committed message waiting for the floor.
+type heldMsg struct {
+	msg    jetstream.Msg
+	seq    uint64 // stream sequence
+	reason string // why it is poison; empty for a good message
+}
+
+// newAcker returns the acker of the durable cons.
+func (c *Consumer) newAcker(ctx context.Context, cons jetstream.Consumer) (*acker, error) {
+	info := cons.CachedInfo()
+	a := &acker{all: info.Config.AckPolicy == jetstream.AckAllPolicy, logger: c.logger}
+	if !a.all {
+		return a, nil
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("look at the durable: %w", err)
+	}
+	if a.stream, err = c.js.Stream(ctx, trackskills.StreamName); err != nil {
+		return nil, fmt.Errorf("look at the stream: %w", err)
+	}
+	a.floor = info.AckFloor.Stream
+	a.ahead = map[uint64]heldMsg{}
+	return a, nil
+}
+
+// policy names the ack policy, for the log.
+func (a *acker) policy() string {
+	if a.all {
+		return "all"
+	}
+	return "explicit"
+}
+
+// committed acknowledges the messages of the committed batch b and returns
+// how many it acknowledged or terminated (for AckAll: how many the floor
+// passed, this batch's or held before).
+func (a *acker) committed(b *batch) int {
+	if !a.all {
 		for i, m := range b.msgs {
 			var err error
 			if reason, ok := b.terms[i]; ok {
@@ -469,17 +635,134 @@ func (c *Consumer) writeLoop(in <-chan *batch, stopReading func()) error {
 			}
 			if err != nil {
 				// The row is committed; a redelivery will be ignored.
-				c.logger.Debug("ack", "err", err)
+				a.logger.Debug("ack", "err", err)
 			}
 		}
-		c.batches.Add(1)
-		c.messages.Add(int64(len(b.msgs)))
-		c.inserted.Add(int64(res.Inserted))
-		c.ignored.Add(int64(res.Ignored))
-		c.dead.Add(int64(res.DeadLetters))
-		c.logger.Debug("batch committed", "batch_size", len(b.events), "inserted", res.Inserted, "ignored", res.Ignored, "messages", len(b.msgs))
+		return len(b.msgs)
 	}
-	return fatal
+	n := 0
+	var target heldMsg // the last message the floor passed, if msg is set
+	for i, m := range b.msgs {
+		h := heldMsg{msg: m, seq: b.seqs[i], reason: b.terms[i]}
+		switch {
+		case h.seq == 0:
+			// Not a JetStream message: nothing to acknowledge.
+		case h.seq <= a.floor:
+			// Delivered again although covered: the server still holds
+			// it (an ack lost, or one the server took for stale), so
+			// ack this delivery itself, which is at or below the floor.
+			a.settle(h, true)
+			n++
+		case h.seq == a.floor+1 && len(a.ahead) == 0:
+			a.floor++
+			target = a.pass(h)
+			n++
+		default:
+			a.ahead[h.seq] = h
+		}
+	}
+	if len(a.ahead) > 0 {
+		n += a.drain(&target)
+	}
+	if len(a.ahead) > 0 && time.Since(a.checked) >= gapCheckEvery {
+		n += a.skipGone()
+		n += a.drain(&target)
+	}
+	if target.msg != nil {
+		a.settle(target, false)
+	}
+	return n
+}
+
+// pass records that the floor has reached h and returns the new ack
+// target: h, or none for a poison message, which it terminates at once
+// (all below it is committed), acknowledging up to it.
+func (a *acker) pass(h heldMsg) heldMsg {
+	if h.reason != "" {
+		a.settle(h, false)
+		return heldMsg{}
+	}
+	return h
+}
+
+// drain moves the floor over the held messages that follow it, and
+// returns how many it passed.
+func (a *acker) drain(target *heldMsg) int {
+	n := 0
+	for {
+		h, ok := a.ahead[a.floor+1]
+		if !ok {
+			break
+		}
+		delete(a.ahead, a.floor+1)
+		a.floor++
+		*target = a.pass(h)
+		n++
+	}
+	if len(a.ahead) == 0 && a.gapLogged {
+		a.logger.Info("missing messages delivered again: acknowledging", "floor", a.floor)
+		a.gapLogged = false
+	}
+	return n
+}
+
+// skipGone moves the floor over sequences that are no longer in the stream
+// (deleted, or past its age or size limits), which will never be
+// delivered. It stops at the first that exists: that one is held
+// elsewhere and comes back after AckWait. It returns how many held
+// messages the floor passed.
+func (a *acker) skipGone() int {
+	a.checked = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := a.stream.Info(ctx)
+	if err != nil {
+		a.logger.Debug("look at the stream", "err", err)
+		return 0
+	}
+	n := 0
+	if first := info.State.FirstSeq; first > a.floor+1 {
+		a.floor = first - 1
+		for seq := range a.ahead {
+			if seq <= a.floor {
+				// Committed, and gone from the stream since: the
+				// next ack covers it.
+				delete(a.ahead, seq)
+				n++
+			}
+		}
+	}
+	for range 100 {
+		if _, ok := a.ahead[a.floor+1]; ok {
+			return n
+		}
+		_, err := a.stream.GetMsg(ctx, a.floor+1)
+		if !errors.Is(err, jetstream.ErrMsgNotFound) {
+			if err == nil && !a.gapLogged {
+				a.logger.Info("message missing below committed ones: holding their acks until it is delivered again", "stream_seq", a.floor+1, "held", len(a.ahead))
+				a.gapLogged = true
+			}
+			return n
+		}
+		a.floor++
+	}
+	return n
+}
+
+// settle acknowledges h, or terminates it when it is poison. With AckAll
+// either covers every sequence up to h, which the caller has committed.
+func (a *acker) settle(h heldMsg, again bool) {
+	var err error
+	switch {
+	case h.reason != "" && !again:
+		err = h.msg.TermWithReason(h.reason)
+	default:
+		err = h.msg.Ack()
+	}
+	if err != nil {
+		// The rows are committed; a redelivery will be ignored.
+		a.logger.Debug("ack", "err", err)
+	}
 }
 
 // retentionLoop deletes expired raw events and aggregates now and then

@@ -146,6 +146,7 @@ func TestConsumer_Run_RedeliveryAfterCrash(t *testing.T) {
 		return nil
 	})
 	checkExactlyOnce(t, db, events)
+	sameAggregates(t, db, mustReference(t, events))
 }
 
 // Ensure the same event_id in two messages is stored once, whether both

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,6 +227,11 @@ func settled(tb testing.TB, js jetstream.JetStream, durable string) error {
 	if info.NumAckPending != 0 || info.NumPending != 0 {
 		return fmt.Errorf("consumer has %d messages unacknowledged and %d undelivered", info.NumAckPending, info.NumPending)
 	}
+	// A durable being created can show nothing pending before the server
+	// has counted the stream: the ack floor tells.
+	if last := testkit.MustStreamState(tb, js).LastSeq; info.AckFloor.Stream < last {
+		return fmt.Errorf("consumer acknowledged up to message %d of %d", info.AckFloor.Stream, last)
+	}
 	return nil
 }
 
@@ -329,4 +335,32 @@ func (r *recorder) count(msg string) int {
 		}
 	}
 	return n
+}
+
+// sameAggregates checks that the rollups of got answer as those of want,
+// daily and hourly, over the last two days; it returns the daily window.
+func sameAggregates(tb testing.TB, got, want *sql.DB) sql.Window {
+	tb.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	w := sql.Window{From: now.Add(-48 * time.Hour).UnixMilli(), To: now.Add(time.Hour).UnixMilli()}
+	for _, win := range []sql.Window{w, {From: w.From, To: w.To, Hourly: true}} {
+		gs, err1 := got.Summary(ctx, win, sql.Filter{})
+		ws, err2 := want.Summary(ctx, win, sql.Filter{})
+		if err := errors.Join(err1, err2); err != nil {
+			tb.Fatal(err)
+		}
+		if !reflect.DeepEqual(gs, ws) {
+			tb.Errorf("summary (hourly %v): got %+v, want %+v", win.Hourly, gs, ws)
+		}
+		gt, err1 := got.Tools(ctx, win, sql.Filter{})
+		wt, err2 := want.Tools(ctx, win, sql.Filter{})
+		if err := errors.Join(err1, err2); err != nil {
+			tb.Fatal(err)
+		}
+		if !reflect.DeepEqual(gt, wt) || len(wt) == 0 {
+			tb.Errorf("tools (hourly %v): got %+v, want %+v", win.Hourly, gt, wt)
+		}
+	}
+	return w
 }

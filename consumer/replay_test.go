@@ -69,26 +69,7 @@ func sameContent(t *testing.T, got, want *sql.DB) {
 	if !reflect.DeepEqual(gd, wd) || len(wd) != 1 {
 		t.Errorf("dead letters: replayed %q, live %q; want the one poison message in both", gd, wd)
 	}
-	now := time.Now()
-	w := sql.Window{From: now.Add(-48 * time.Hour).UnixMilli(), To: now.Add(time.Hour).UnixMilli()}
-	for _, win := range []sql.Window{w, {From: w.From, To: w.To, Hourly: true}} {
-		gs, err1 := got.Summary(ctx, win, sql.Filter{})
-		ws, err2 := want.Summary(ctx, win, sql.Filter{})
-		if err := errors.Join(err1, err2); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(gs, ws) {
-			t.Errorf("summary (hourly %v): replayed %+v, live %+v", win.Hourly, gs, ws)
-		}
-		gt, err1 := got.Tools(ctx, win, sql.Filter{})
-		wt, err2 := want.Tools(ctx, win, sql.Filter{})
-		if err := errors.Join(err1, err2); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(gt, wt) || len(wt) == 0 {
-			t.Errorf("tools (hourly %v): replayed %+v, live %+v", win.Hourly, gt, wt)
-		}
-	}
+	w := sameAggregates(t, got, want)
 	ga, err1 := got.DailyActiveUsers(ctx, w.FirstDay(), w.LastDay(), "")
 	wa, err2 := want.DailyActiveUsers(ctx, w.FirstDay(), w.LastDay(), "")
 	if err := errors.Join(err1, err2); err != nil {
