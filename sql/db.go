@@ -90,7 +90,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	q.Set("_synchronous", "FULL")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
-	q.Set("_cache_size", "-32000")
+	q.Set("_cache_size", fmt.Sprint(-normalCacheKiB))
 	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -272,6 +272,10 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare dead letter insert: %w", err)
 	}
+	// The rollups read their rows from one JSON argument (jsonRows): text
+	// and blobs in hex, so CAST(unhex(…) AS TEXT) and unhex(…). The SELECT
+	// of an upsert needs its WHERE so that ON CONFLICT is not read as a
+	// join constraint.
 	for _, p := range []struct {
 		stmt  **dbsql.Stmt
 		table string
@@ -280,7 +284,9 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		// The table and key names are constants of this function.
 		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (`+p.key+`, tool_name, tool_category,
 			invocations, successes, errors, timeouts, duration_count, duration_sum, duration_max, latency_hist)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), value->>3, value->>4,
+			value->>5, value->>6, value->>7, value->>8, value->>9, unhex(value->>10)
+		FROM jsonb_each(?) WHERE true
 		ON CONFLICT (`+p.key+`, tool_name, tool_category) DO UPDATE SET
 			invocations = invocations + excluded.invocations,
 			successes = successes + excluded.successes,
@@ -294,51 +300,64 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
 		}
 	}
-	s.upUser, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_daily (day, user_id_hash) VALUES (?, ?)`)
+	s.upUser, err = db.PrepareContext(ctx, `INSERT INTO user_daily (day, user_id_hash)
+		SELECT value->>0, unhex(value->>1) FROM jsonb_each(?) WHERE true
+		ON CONFLICT DO NOTHING RETURNING day, user_id_hash`)
 	if err != nil {
 		return fmt.Errorf("prepare user_daily insert: %w", err)
 	}
-	s.upFirst, err = db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day) VALUES (?, ?)
+	s.upFirst, err = db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day)
+		SELECT unhex(value->>0), value->>1 FROM jsonb_each(?) WHERE true
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day < day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_first_seen upsert: %w", err)
 	}
-	s.upLast, err = db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day) VALUES (?, ?)
+	s.upLast, err = db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day)
+		SELECT unhex(value->>0), value->>2 FROM jsonb_each(?) WHERE true
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_last_seen upsert: %w", err)
 	}
-	s.upTLast, err = db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day) VALUES (?, ?, ?)
+	s.upWeek, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash)
+		SELECT date(value->>0, 'weekday 0', '-6 days'), unhex(value->>1) FROM jsonb_each(?)`)
+	if err != nil {
+		return fmt.Errorf("prepare user_weekly insert: %w", err)
+	}
+	s.upTool, err = db.PrepareContext(ctx, `INSERT INTO tool_user_daily (day, tool_name, user_id_hash)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true
+		ON CONFLICT DO NOTHING RETURNING day, tool_name, user_id_hash`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_daily insert: %w", err)
+	}
+	s.getTLast, err = db.PrepareContext(ctx, `SELECT j.key, t.day FROM jsonb_each(?) AS j
+		JOIN tool_user_last_seen AS t ON t.tool_name = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
+	}
+	s.upTLast, err = db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day)
+		SELECT CAST(unhex(value->>0) AS TEXT), unhex(value->>1), value->>2 FROM jsonb_each(?) WHERE true
 		ON CONFLICT (tool_name, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_last_seen upsert: %w", err)
 	}
-	s.getTLast, err = db.PrepareContext(ctx, `SELECT day FROM tool_user_last_seen WHERE tool_name = ? AND user_id_hash = ?`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
-	}
-	s.upTCount, err = db.PrepareContext(ctx, `INSERT INTO tool_last_seen_counts (tool_name, day, users) VALUES (?, ?, ?)
-		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_last_seen_counts upsert: %w", err)
-	}
-	s.upTDay, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_users (tool_name, day, users) VALUES (?, ?, ?)
-		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_daily_users upsert: %w", err)
+	for _, p := range []struct {
+		stmt  **dbsql.Stmt
+		table string
+	}{{&s.upTCount, "tool_last_seen_counts"}, {&s.upTDay, "tool_daily_users"}} {
+		// The table names are constants of this function.
+		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, tool_name, users)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2 FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, tool_name) DO UPDATE SET users = users + excluded.users`)
+		if err != nil {
+			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
+		}
 	}
 	s.upErr, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (tool_name, day, tool_category, error_type) DO UPDATE SET failures = failures + excluded.failures`)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), CAST(unhex(value->>3) AS TEXT), value->>4
+		FROM jsonb_each(?) WHERE true
+		ON CONFLICT (day, tool_name, tool_category, error_type) DO UPDATE SET failures = failures + excluded.failures`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_daily_errors upsert: %w", err)
-	}
-	s.upWeek, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare user_weekly insert: %w", err)
-	}
-	s.upTool, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO tool_user_daily (day, tool_name, user_id_hash) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_daily upsert: %w", err)
 	}
 	return nil
 }
