@@ -3,6 +3,7 @@ package sql
 import (
 	dbsql "database/sql"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -167,7 +168,12 @@ func (w *writer) exec(tx *dbsql.Tx, stmt *dbsql.Stmt, what string) error {
 	if w.rows.n == 0 {
 		return nil
 	}
-	if _, err := tx.Stmt(stmt).Exec(w.rows.text()); err != nil {
+	return execText(tx, stmt, w.rows.text(), what)
+}
+
+// execText runs stmt in tx over the rows of arg.
+func execText(tx *dbsql.Tx, stmt *dbsql.Stmt, arg, what string) error {
+	if _, err := tx.Stmt(stmt).Exec(arg); err != nil {
 		return fmt.Errorf("upsert %s: %w", what, err)
 	}
 	return nil
@@ -305,7 +311,7 @@ type toolDay struct {
 func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	j := &w.rows
 	j.reset()
-	tools := map[string]string{} // each tool name of the batch, to read names back without a copy
+	tools := map[string]string{} // the batch's tool names, to read names back without a copy
 	for k := range b.toolUsers {
 		if w.seen.hasToolUser(k) {
 			delete(b.toolUsers, k)
@@ -320,7 +326,9 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	if j.n == 0 {
 		return nil
 	}
-	// The rows inserted: users new to a tool on their day.
+	// The rows inserted: users new to a tool on their day. (RETURNING is
+	// cheaper than asking first which keys are missing: one search of the
+	// key per row instead of two.)
 	rows, err := tx.Stmt(w.stmt.upTool).Query(j.text())
 	if err != nil {
 		return fmt.Errorf("insert tool_user_daily: %w", err)
@@ -349,7 +357,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	}
 
 	// The last days stored before this batch, of the users of tools that
-	// have a new day.
+	// have a new day: pairs of (index into pairs, day) in one row.
 	pairs := make([]toolUser, 0, len(newLast))
 	j.reset()
 	for k := range newLast {
@@ -361,29 +369,19 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	last := make([]Day, len(pairs))
 	known := make([]bool, len(pairs))
 	if len(pairs) > 0 {
-		rows, err := tx.Stmt(w.stmt.getTLast).Query(j.text())
+		got, err := w.indexes(tx, w.stmt.getTLast, j.text(), "tool_user_last_seen")
 		if err != nil {
-			return fmt.Errorf("read tool_user_last_seen: %w", err)
+			return err
 		}
-		for rows.Next() {
-			var i int
-			var dayText string
-			if err := rows.Scan(&i, &dayText); err != nil {
-				rows.Close()
-				return fmt.Errorf("read tool_user_last_seen: %w", err)
-			}
-			if i < 0 || i >= len(pairs) {
-				rows.Close()
+		if len(got)%2 != 0 {
+			return fmt.Errorf("read tool_user_last_seen: %d numbers, want pairs", len(got))
+		}
+		for n := 0; n < len(got); n += 2 {
+			i := got[n]
+			if i < 0 || i >= int64(len(pairs)) {
 				return fmt.Errorf("read tool_user_last_seen: row %d of %d", i, len(pairs))
 			}
-			if last[i], err = ParseDay(dayText); err != nil {
-				rows.Close()
-				return fmt.Errorf("read tool_user_last_seen: %w", err)
-			}
-			known[i] = true
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("read tool_user_last_seen: %w", err)
+			last[i], known[i] = Day(got[n+1]), true
 		}
 	}
 
@@ -427,6 +425,47 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.int(n)
 	}
 	return w.exec(tx, w.stmt.upTDay, "tool_daily_users")
+}
+
+// indexes runs the query stmt over arg, whose one row is a JSON array of
+// integers (json_group_array), and returns them.
+func (w *writer) indexes(tx *dbsql.Tx, stmt *dbsql.Stmt, arg, what string) ([]int64, error) {
+	var text string
+	if err := tx.Stmt(stmt).QueryRow(arg).Scan(&text); err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	out, err := parseInts(text)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// parseInts reads the integers of a JSON array of integers (or of arrays
+// of integers), in order.
+func parseInts(s string) ([]int64, error) {
+	var out []int64
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			n, err := strconv.ParseInt(s[i:j], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("parse %q: %w", s[i:j], err)
+			}
+			out = append(out, n)
+			i = j
+		case c == '[' || c == ']' || c == ',' || c == ' ':
+			i++
+		default:
+			return nil, fmt.Errorf("parse integers: unexpected %q", c)
+		}
+	}
+	return out, nil
 }
 
 // seenDays is how many recent UTC days seenUsers remembers; events of older

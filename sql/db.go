@@ -329,7 +329,10 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_daily insert: %w", err)
 	}
-	s.getTLast, err = db.PrepareContext(ctx, `SELECT j.key, t.day FROM jsonb_each(?) AS j
+	// The days as numbers (Day), read as integers with the keys.
+	s.getTLast, err = db.PrepareContext(ctx, `SELECT json_group_array(json_array(j.key,
+			CAST(julianday(t.day) - 2440587.5 AS INTEGER)))
+		FROM jsonb_each(?) AS j
 		JOIN tool_user_last_seen AS t ON t.tool_name = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
