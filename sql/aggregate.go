@@ -131,9 +131,10 @@ func (b *batch) text(day Day) string {
 // writer writes the aggregates of batches: it has the prepared statements
 // and remembers the user rows known to exist.
 type writer struct {
-	stmt *stmts
-	seen *seenUsers
-	rows jsonRows // reused for each statement's rows
+	stmt   *stmts
+	seen   *seenUsers
+	rows   jsonRows // reused for each rollup statement's rows
+	events jsonRows // reused for the raw rows
 }
 
 // rollups is every aggregate a batch updates, in the order they run; each
@@ -369,7 +370,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	last := make([]Day, len(pairs))
 	known := make([]bool, len(pairs))
 	if len(pairs) > 0 {
-		got, err := w.indexes(tx, w.stmt.getTLast, j.text(), "tool_user_last_seen")
+		got, err := w.indexes(tx, w.stmt.getTLast, j.text(), nil, "tool_user_last_seen")
 		if err != nil {
 			return err
 		}
@@ -427,11 +428,15 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	return w.exec(tx, w.stmt.upTDay, "tool_daily_users")
 }
 
-// indexes runs the query stmt over arg, whose one row is a JSON array of
-// integers (json_group_array), and returns them.
-func (w *writer) indexes(tx *dbsql.Tx, stmt *dbsql.Stmt, arg, what string) ([]int64, error) {
+// indexes runs the query stmt over arg (and more, unless nil), whose one
+// row is a JSON array of integers (json_group_array), and returns them.
+func (w *writer) indexes(tx *dbsql.Tx, stmt *dbsql.Stmt, arg any, more any, what string) ([]int64, error) {
 	var text string
-	if err := tx.Stmt(stmt).QueryRow(arg).Scan(&text); err != nil {
+	args := []any{arg}
+	if more != nil {
+		args = append(args, more)
+	}
+	if err := tx.Stmt(stmt).QueryRow(args...).Scan(&text); err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	out, err := parseInts(text)

@@ -54,20 +54,21 @@ func WithLogger(logger *slog.Logger) Option {
 
 // stmts are the prepared statements of the writer.
 type stmts struct {
-	insert   *dbsql.Stmt // skill_usage_events
-	dead     *dbsql.Stmt // dead_letters
-	upHourly *dbsql.Stmt // tool_hourly
-	upDaily  *dbsql.Stmt // tool_daily
-	upErr    *dbsql.Stmt // tool_daily_errors
-	upUser   *dbsql.Stmt // user_daily
-	upFirst  *dbsql.Stmt // user_first_seen
-	upWeek   *dbsql.Stmt // user_weekly
-	upLast   *dbsql.Stmt // user_last_seen
-	upTool   *dbsql.Stmt // tool_user_daily
-	upTLast  *dbsql.Stmt // tool_user_last_seen
-	getTLast *dbsql.Stmt // tool_user_last_seen, read
-	upTCount *dbsql.Stmt // tool_last_seen_counts
-	upTDay   *dbsql.Stmt // tool_daily_users
+	insert         *dbsql.Stmt // skill_usage_events
+	insertedEvents *dbsql.Stmt // skill_usage_events, the rows an insert stored
+	dead           *dbsql.Stmt // dead_letters
+	upHourly       *dbsql.Stmt // tool_hourly
+	upDaily        *dbsql.Stmt // tool_daily
+	upErr          *dbsql.Stmt // tool_daily_errors
+	upUser         *dbsql.Stmt // user_daily
+	upFirst        *dbsql.Stmt // user_first_seen
+	upWeek         *dbsql.Stmt // user_weekly
+	upLast         *dbsql.Stmt // user_last_seen
+	upTool         *dbsql.Stmt // tool_user_daily
+	upTLast        *dbsql.Stmt // tool_user_last_seen
+	getTLast       *dbsql.Stmt // tool_user_last_seen, read
+	upTCount       *dbsql.Stmt // tool_last_seen_counts
+	upTDay         *dbsql.Stmt // tool_daily_users
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -258,13 +259,31 @@ func prepare(ctx context.Context, db *dbsql.DB) (*stmts, error) {
 
 func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	var err error
+	// The raw rows of a batch come in one JSON argument, as the rollups'
+	// (jsonRows); an event id is a ULID's 16 bytes, or text when the
+	// second value is 1 (eventKey). jsonb_each reads the array in order,
+	// so that row ids follow the batch (an ORDER BY key would sort it).
 	s.insert, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO skill_usage_events (
 		event_id, user_id_hash, session_hash, tool_name, tool_category, timestamp,
 		duration_ms, status, error_type, error_message, request_size_bytes,
 		response_size_bytes, metadata, source, received_at, stream_seq
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	) SELECT CASE WHEN value->>1 THEN CAST(unhex(value->>0) AS TEXT) ELSE unhex(value->>0) END,
+		unhex(value->>2), unhex(value->>3), CAST(unhex(value->>4) AS TEXT), CAST(unhex(value->>5) AS TEXT),
+		value->>6, value->>7, CAST(unhex(value->>8) AS TEXT), CAST(unhex(value->>9) AS TEXT),
+		CAST(unhex(value->>10) AS TEXT), value->>11, value->>12, CAST(unhex(value->>13) AS TEXT),
+		CAST(unhex(value->>14) AS TEXT), value->>15, value->>16
+	FROM jsonb_each(?)`)
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
+	}
+	// The rows of an insert's argument that it stored, by their index in
+	// it: those with a row id after the second argument.
+	s.insertedEvents, err = db.PrepareContext(ctx, `SELECT json_group_array(j.key) FROM jsonb_each(?) AS j
+		JOIN skill_usage_events AS e ON e.event_id =
+			(CASE WHEN j.value->>1 THEN CAST(unhex(j.value->>0) AS TEXT) ELSE unhex(j.value->>0) END)
+		WHERE e.id > ?`)
+	if err != nil {
+		return fmt.Errorf("prepare inserted events read: %w", err)
 	}
 	s.dead, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO dead_letters (
 		stream_seq, subject, reason, headers, payload, stored_at
@@ -368,7 +387,7 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 // close closes every statement prepared.
 func (s *stmts) close() error {
 	var errs []error
-	for _, st := range []*dbsql.Stmt{s.insert, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
+	for _, st := range []*dbsql.Stmt{s.insert, s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
 		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -412,34 +431,12 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 		return res, fmt.Errorf("begin batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	ins := tx.StmtContext(ctx, d.w.stmt.insert)
 	b := newBatch()
-	for i := range events {
-		// Exec without the context: with a cancellable one, go-sqlite3
-		// runs every statement on a new goroutine so that it can
-		// interrupt it. The batch still stops between rows when ctx ends.
-		if i%256 == 0 && ctx.Err() != nil {
-			return res, fmt.Errorf("write batch: %w", ctx.Err())
-		}
-		ev := &events[i]
-		user := hashKey(ev.UserHash) // once, for the raw row and the rollups
-		r, err := ins.Exec(
-			eventKey(ev.EventID), user, nullHashKey(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
-			nullInt(ev.DurationMs), ev.Status, nullString(ev.ErrorType), nullString(ev.ErrorMessage),
-			nullInt(ev.RequestSizeBytes), nullInt(ev.ResponseSizeBytes), nullString(string(ev.Metadata)),
-			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
-		if err != nil {
-			return res, fmt.Errorf("insert event %s: %w", ev.EventID, err)
-		}
-		if n, _ := r.RowsAffected(); n > 0 { // sqlite3 always returns a count
-			res.Inserted++
-			if !d.SkipAggregates {
-				b.add(ev, user)
-			}
-		} else {
-			res.Ignored++
-		}
+	n, err := d.insertEvents(ctx, tx, events, b)
+	if err != nil {
+		return res, err
 	}
+	res.Inserted, res.Ignored = n, len(events)-n
 	if err := d.w.write(tx, b); err != nil {
 		return res, err
 	}

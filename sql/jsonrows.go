@@ -53,6 +53,24 @@ func (j *jsonRows) null() {
 	j.buf = append(j.buf, "null"...)
 }
 
+// intOrNull adds *p, or NULL for nil.
+func (j *jsonRows) intOrNull(p *int64) {
+	if p == nil {
+		j.null()
+		return
+	}
+	j.int(*p)
+}
+
+// textOrNull adds s in hex, or NULL for "".
+func (j *jsonRows) textOrNull(s string) {
+	if s == "" {
+		j.null()
+		return
+	}
+	j.hexString(s)
+}
+
 // ascii adds s as a JSON string as it is: s must need no escaping (a day).
 func (j *jsonRows) ascii(s string) {
 	j.sep()
