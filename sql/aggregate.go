@@ -86,7 +86,15 @@ type batch struct {
 	users     map[userKey]struct{}
 	toolUsers map[toolUserKey]struct{}
 	days      map[Day]string // the text of each day written, made once
+
+	// rows holds the rows of one statement at a time (the raw rows, then
+	// each rollup's), from jsonPool: the buffers outlive the batch, but
+	// never two batches at once.
+	rows *jsonRows
 }
+
+// jsonPool keeps the JSON buffers of past batches.
+var jsonPool = sync.Pool{New: func() any { return new(jsonRows) }}
 
 func newBatch() *batch {
 	return &batch{
@@ -131,10 +139,8 @@ func (b *batch) text(day Day) string {
 // writer writes the aggregates of batches: it has the prepared statements
 // and remembers the user rows known to exist.
 type writer struct {
-	stmt   *stmts
-	seen   *seenUsers
-	rows   jsonRows // reused for each rollup statement's rows
-	events jsonRows // reused for the raw rows
+	stmt *stmts
+	seen *seenUsers
 }
 
 // rollups is every aggregate a batch updates, in the order they run; each
@@ -151,6 +157,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 
 // write runs every rollup for b inside tx.
 func (w *writer) write(tx *dbsql.Tx, b *batch) error {
+	w.seen.drop(b)
 	for _, r := range rollups {
 		if err := r(w, tx, b); err != nil {
 			return err
@@ -164,12 +171,12 @@ func (w *writer) committed(b *batch) {
 	w.seen.add(b)
 }
 
-// exec runs stmt in tx over the rows of w.rows, unless there are none.
-func (w *writer) exec(tx *dbsql.Tx, stmt *dbsql.Stmt, what string) error {
-	if w.rows.n == 0 {
+// exec runs stmt in tx over rows, unless there are none.
+func (w *writer) exec(tx *dbsql.Tx, stmt *dbsql.Stmt, rows *jsonRows, what string) error {
+	if rows.n == 0 {
 		return nil
 	}
-	return execText(tx, stmt, w.rows.text(), what)
+	return execText(tx, stmt, rows.text(), what)
 }
 
 // execText runs stmt in tx over the rows of arg.
@@ -181,18 +188,17 @@ func execText(tx *dbsql.Tx, stmt *dbsql.Stmt, arg, what string) error {
 }
 
 func (w *writer) toolHourly(tx *dbsql.Tx, b *batch) error {
-	w.toolRows(b.hourly, func(period int64) { w.rows.int(period) })
-	return w.exec(tx, w.stmt.upHourly, "tool_hourly")
+	w.toolRows(b.rows, b.hourly, func(period int64) { b.rows.int(period) })
+	return w.exec(tx, w.stmt.upHourly, b.rows, "tool_hourly")
 }
 
 func (w *writer) toolDaily(tx *dbsql.Tx, b *batch) error {
-	w.toolRows(b.daily, func(period int64) { w.rows.ascii(b.text(Day(period))) })
-	return w.exec(tx, w.stmt.upDaily, "tool_daily")
+	w.toolRows(b.rows, b.daily, func(period int64) { b.rows.ascii(b.text(Day(period))) })
+	return w.exec(tx, w.stmt.upDaily, b.rows, "tool_daily")
 }
 
-// toolRows puts the rows of m in w.rows; key adds a row's period.
-func (w *writer) toolRows(m map[toolKey]*toolAgg, key func(period int64)) {
-	j := &w.rows
+// toolRows puts the rows of m in j; key adds a row's period.
+func (w *writer) toolRows(j *jsonRows, m map[toolKey]*toolAgg, key func(period int64)) {
 	j.reset()
 	var buf []byte
 	for k, a := range m {
@@ -218,7 +224,7 @@ func (w *writer) toolRows(m map[toolKey]*toolAgg, key func(period int64)) {
 }
 
 func (w *writer) toolErrors(tx *dbsql.Tx, b *batch) error {
-	j := &w.rows
+	j := b.rows
 	j.reset()
 	for k, n := range b.failures {
 		j.row()
@@ -228,19 +234,15 @@ func (w *writer) toolErrors(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.errorType)
 		j.int(n)
 	}
-	return w.exec(tx, w.stmt.upErr, "tool_daily_errors")
+	return w.exec(tx, w.stmt.upErr, b.rows, "tool_daily_errors")
 }
 
 // users adds the users active on a day: user_daily, and for a user new
 // that day its first and last day and its week.
 func (w *writer) users(tx *dbsql.Tx, b *batch) error {
-	j := &w.rows
+	j := b.rows
 	j.reset()
 	for k := range b.users {
-		if w.seen.hasUser(k) {
-			delete(b.users, k)
-			continue
-		}
 		j.row()
 		j.ascii(b.text(k.day))
 		j.hexString(k.user)
@@ -280,7 +282,7 @@ func (w *writer) users(tx *dbsql.Tx, b *batch) error {
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("insert user_daily: %w", err)
 	}
-	if err := w.exec(tx, w.stmt.upWeek, "user_weekly"); err != nil {
+	if err := w.exec(tx, w.stmt.upWeek, b.rows, "user_weekly"); err != nil {
 		return err
 	}
 	j.reset()
@@ -290,10 +292,10 @@ func (w *writer) users(tx *dbsql.Tx, b *batch) error {
 		j.ascii(b.text(sp.first))
 		j.ascii(b.text(sp.last))
 	}
-	if err := w.exec(tx, w.stmt.upFirst, "user_first_seen"); err != nil {
+	if err := w.exec(tx, w.stmt.upFirst, b.rows, "user_first_seen"); err != nil {
 		return err
 	}
-	return w.exec(tx, w.stmt.upLast, "user_last_seen")
+	return w.exec(tx, w.stmt.upLast, b.rows, "user_last_seen")
 }
 
 // toolUser is a user of a tool, the key of tool_user_last_seen.
@@ -310,14 +312,10 @@ type toolDay struct {
 // user new to the tool that day its count in tool_daily_users and its last
 // day with the tool (tool_user_last_seen, counted by tool_last_seen_counts).
 func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
-	j := &w.rows
+	j := b.rows
 	j.reset()
 	tools := map[string]string{} // the batch's tool names, to read names back without a copy
 	for k := range b.toolUsers {
-		if w.seen.hasToolUser(k) {
-			delete(b.toolUsers, k)
-			continue
-		}
 		tools[k.tool] = k.tool
 		j.row()
 		j.int(int64(k.day))
@@ -402,7 +400,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.user)
 		j.ascii(b.text(day))
 	}
-	if err := w.exec(tx, w.stmt.upTLast, "tool_user_last_seen"); err != nil {
+	if err := w.exec(tx, w.stmt.upTLast, b.rows, "tool_user_last_seen"); err != nil {
 		return err
 	}
 	j.reset()
@@ -415,7 +413,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.tool)
 		j.int(n)
 	}
-	if err := w.exec(tx, w.stmt.upTCount, "tool_last_seen_counts"); err != nil {
+	if err := w.exec(tx, w.stmt.upTCount, b.rows, "tool_last_seen_counts"); err != nil {
 		return err
 	}
 	j.reset()
@@ -425,7 +423,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.tool)
 		j.int(n)
 	}
-	return w.exec(tx, w.stmt.upTDay, "tool_daily_users")
+	return w.exec(tx, w.stmt.upTDay, b.rows, "tool_daily_users")
 }
 
 // indexes runs the query stmt over arg (and more, unless nil), whose one
@@ -493,18 +491,20 @@ func newSeenUsers() *seenUsers {
 	return &seenUsers{users: map[Day]map[userKey]struct{}{}, toolUsers: map[Day]map[toolUserKey]struct{}{}}
 }
 
-func (s *seenUsers) hasUser(k userKey) bool {
+// drop removes from b the user rows known to exist, under one lock.
+func (s *seenUsers) drop(b *batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.users[k.day][k]
-	return ok
-}
-
-func (s *seenUsers) hasToolUser(k toolUserKey) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.toolUsers[k.day][k]
-	return ok
+	for k := range b.users {
+		if _, ok := s.users[k.day][k]; ok {
+			delete(b.users, k)
+		}
+	}
+	for k := range b.toolUsers {
+		if _, ok := s.toolUsers[k.day][k]; ok {
+			delete(b.toolUsers, k)
+		}
+	}
 }
 
 // add records the user rows of a committed batch.

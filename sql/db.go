@@ -432,6 +432,8 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	b := newBatch()
+	b.rows = jsonPool.Get().(*jsonRows)
+	defer jsonPool.Put(b.rows)
 	n, err := d.insertEvents(ctx, tx, events, b)
 	if err != nil {
 		return res, err
@@ -463,20 +465,6 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	d.w.committed(b)
 	return res, nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullInt(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }
 
 // CountEvents returns the number of stored events.

@@ -22,7 +22,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 	users := make([][]byte, len(events))
 	chunk := make([]int, 0, min(len(events), eventChunk)) // indexes into events
 	inserted := 0
-	j := &d.w.events
+	j := b.rows
 	for start := 0; start < len(events); {
 		if ctx.Err() != nil {
 			return inserted, fmt.Errorf("write batch: %w", ctx.Err())
