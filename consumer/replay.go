@@ -53,7 +53,7 @@ func (c ReplayConfig) Validate() error {
 // one, so it commits far larger transactions than the consumer's batches,
 // and the rows and pages that its events share are written once per
 // transaction rather than once per thousand events.
-const ReplayBatchEvents = 20_000
+const ReplayBatchEvents = 50_000
 
 // ReplayStats counts what a replay did.
 type ReplayStats struct {

@@ -19,7 +19,7 @@ import (
 // commits far fewer, larger transactions than the consumer's batches of
 // 1,000: the rows a day's events share (a rollup row, a page of an index)
 // are written once per transaction, not once per thousand events.
-const SeedBatch = 20_000
+const SeedBatch = 50_000
 
 // seedStream is the PRNG stream of a seed run.
 const seedStream = 0x5eed

@@ -79,6 +79,9 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 			continue
 		}
 		arg := j.text()
+		// Exec without the context: with a cancellable one, go-sqlite3
+		// runs the statement on a new goroutine so that it can interrupt
+		// it. The batch still stops between statements when ctx ends.
 		r, err := tx.Stmt(d.w.stmt.insert).Exec(arg)
 		if err != nil {
 			return inserted, fmt.Errorf("insert events: %w", err)

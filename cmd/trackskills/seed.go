@@ -12,7 +12,7 @@ import (
 
 const seedSummary = `Fills a database with realistic events, in arrival order, through the
 consumer's write path: sql.Open, then WriteBatch in transactions of --batch
-events (20,000), raw rows and aggregates together, with the connection set
+events (50,000), raw rows and aggregates together, with the connection set
 for a bulk load. Events span --days ending now: 5% errors, ~1% timeouts,
 log-normal durations, Zipf-like tool popularity, users from occasional to
 heavy who join and leave over the span, a daily and weekly rhythm. It
