@@ -26,7 +26,7 @@ type ReplayConfig struct {
 	ToSeq   uint64    // last stream sequence; exclusive with Until
 	Until   time.Time // last message stored before this time
 
-	BatchEvents   int               // events per transaction; 0 means the consumer's default
+	BatchEvents   int               // events per transaction; 0 means ReplayBatchEvents
 	ProgressEvery time.Duration     // how often Progress is called; 0 means never
 	Progress      func(ReplayStats) // reports the counts so far
 }
@@ -47,6 +47,13 @@ func (c ReplayConfig) Validate() error {
 	}
 	return nil
 }
+
+// ReplayBatchEvents is the number of events a replay writes in one
+// transaction by default: a replay is a history load, acknowledged to no
+// one, so it commits far larger transactions than the consumer's batches,
+// and the rows and pages that its events share are written once per
+// transaction rather than once per thousand events.
+const ReplayBatchEvents = 50_000
 
 // ReplayStats counts what a replay did.
 type ReplayStats struct {
@@ -92,9 +99,20 @@ func (s DBSink) Write(ctx context.Context, events []trackskills.Event, dead []sq
 // db.WriteBatchAt: the same raw rows, aggregates and dead letters as the
 // consumer, INSERT OR IGNORE by event_id, so that replaying into a
 // database that already holds events changes nothing for them. Each batch
-// records its last stream sequence as the replay position. When ctx ends,
-// Replay writes what it holds and returns ctx's error with the counts.
-func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayConfig, logger *slog.Logger) (ReplayStats, error) {
+// records its last stream sequence as the replay position. The database's
+// connection is in bulk-load mode while it runs (sql.DB.SetBulkLoad):
+// each batch commits with its position, so a replay resumes correctly
+// even after a power cut undid its last commits. When ctx ends, Replay
+// writes what it holds and returns ctx's error with the counts.
+func Replay(ctx context.Context, js jetstream.JetStream, db *sql.DB, cfg ReplayConfig, logger *slog.Logger) (st ReplayStats, err error) {
+	if err := db.SetBulkLoad(ctx, true); err != nil {
+		return st, fmt.Errorf("replay: %w", err)
+	}
+	defer func() {
+		if berr := db.SetBulkLoad(context.WithoutCancel(ctx), false); berr != nil && err == nil {
+			err = fmt.Errorf("replay: %w", berr)
+		}
+	}()
 	return ReplayTo(ctx, js, DBSink{DB: db}, cfg, logger)
 }
 
@@ -107,7 +125,7 @@ func ReplayTo(ctx context.Context, js jetstream.JetStream, sink ReplaySink, cfg 
 		return st, err
 	}
 	if cfg.BatchEvents == 0 {
-		cfg.BatchEvents = DefaultConfig().BatchEvents
+		cfg.BatchEvents = ReplayBatchEvents
 	}
 	stream, err := js.Stream(ctx, trackskills.StreamName)
 	if err != nil {

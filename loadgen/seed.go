@@ -6,15 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
 )
 
-// SeedBatch is the number of events Seed writes in one transaction: the
-// consumer's batch size (consumer.DefaultConfig().BatchEvents).
-const SeedBatch = 1000
+// SeedBatch is the number of events Seed writes in one transaction by
+// default. A history load is not acknowledged event by event, so it
+// commits far fewer, larger transactions than the consumer's batches of
+// 1,000: the rows a day's events share (a rollup row, a page of an index)
+// are written once per transaction, not once per thousand events.
+const SeedBatch = 50_000
 
 // seedStream is the PRNG stream of a seed run.
 const seedStream = 0x5eed
@@ -30,6 +35,7 @@ type SeedConfig struct {
 	ErrorRate float64   // share of events with status error (another 1% are timeouts)
 	Seed      uint64    // seed of the event generator
 	End       time.Time // the end of the span
+	Batch     int       // events per transaction; 0 means SeedBatch
 }
 
 // DefaultSeedConfig returns the defaults of `trackskills seed`: 10 million
@@ -51,6 +57,8 @@ func (c SeedConfig) Validate() error {
 		return fmt.Errorf("--users must be at least 1, got %d", c.Users)
 	case !(c.ErrorRate >= 0 && c.ErrorRate <= 0.99):
 		return fmt.Errorf("--error-rate must be 0-0.99, got %v", c.ErrorRate)
+	case c.Batch < 0:
+		return fmt.Errorf("--batch must not be negative, got %d", c.Batch)
 	}
 	return nil
 }
@@ -63,20 +71,26 @@ func (c SeedConfig) generatorConfig() GeneratorConfig {
 
 // SeedReport is what a seed run wrote.
 type SeedReport struct {
-	DB          string
-	Events      int64 // events asked for
-	Inserted    int   // events that became rows
-	Ignored     int   // events already stored (same id)
-	Elapsed     time.Duration
-	Rows        int64 // rows in the table after the run
-	Size        int64 // bytes of the database file and its write-ahead log
-	Interrupted bool  // ctx ended the run between two batches
+	DB       string
+	Events   int64 // events asked for
+	Inserted int   // events that became rows
+	Ignored  int   // events already stored (same id)
+	Elapsed  time.Duration
+	Rows     int64 // rows in the table after the run
+	Size     int64 // bytes of the database file and its write-ahead log
+	// Written is what the process wrote to disk during the run, the final
+	// checkpoint included (write_bytes of /proc/self/io); -1 where the
+	// kernel does not count it.
+	Written     int64
+	Interrupted bool // ctx ended the run between two batches
 }
 
 // Seed fills the database at cfg.DB with the history of a Generator, in
 // arrival order, through the consumer's write path: sql.Open, then
-// WriteBatch in transactions of SeedBatch events, raw rows and aggregates
-// together. It then checkpoints the write-ahead log and measures the size.
+// WriteBatch in transactions of cfg.Batch events, raw rows and aggregates
+// together, with the connection in bulk-load mode (sql.DB.SetBulkLoad).
+// It then checkpoints the write-ahead log and measures the size, and the
+// bytes the process wrote to disk.
 // Progress lines go to progress every 5 s. An interrupt (ctx) stops it
 // between batches: what was written stays, and Seed returns the report
 // with ctx's error.
@@ -96,6 +110,14 @@ func Seed(ctx context.Context, cfg SeedConfig, progress io.Writer) (*SeedReport,
 	if before > 0 {
 		fmt.Fprintf(progress, "seed: %s already holds %d events; adding to them\n", cfg.DB, before)
 	}
+	if err := db.SetBulkLoad(ctx, true); err != nil {
+		return nil, err
+	}
+	size := cfg.Batch
+	if size == 0 {
+		size = SeedBatch
+	}
+	written0 := processWriteBytes()
 
 	// The generator runs on its own goroutine, as the consumer decodes the
 	// next batch while SQLite writes the current one.
@@ -106,7 +128,7 @@ func Seed(ctx context.Context, cfg SeedConfig, progress io.Writer) (*SeedReport,
 		defer close(batches)
 		g := NewGenerator(cfg.generatorConfig())
 		for left := cfg.Events; left > 0; {
-			n := min(left, SeedBatch)
+			n := min(left, int64(size))
 			b := g.Batch(int(n))
 			left -= n
 			select {
@@ -152,6 +174,10 @@ func Seed(ctx context.Context, cfg SeedConfig, progress io.Writer) (*SeedReport,
 	if err := db.Checkpoint(wctx); err != nil {
 		return nil, err
 	}
+	r.Written = -1
+	if w := processWriteBytes(); w >= 0 && written0 >= 0 {
+		r.Written = w - written0
+	}
 	if r.Rows, err = db.CountEvents(wctx); err != nil {
 		return nil, err
 	}
@@ -188,7 +214,35 @@ func (r *SeedReport) Write(w io.Writer) error {
 		perEvent = float64(r.Size) / float64(r.Rows)
 	}
 	p("db size: %d bytes (%.1f MB), %.1f bytes/event\n", r.Size, float64(r.Size)/1e6, perEvent)
+	if r.Written >= 0 && done > 0 {
+		ratio := 0.0
+		if perEvent > 0 {
+			ratio = float64(r.Written) / float64(done) / perEvent
+		}
+		p("disk writes: %d bytes (%.1f MB), %.1f bytes/event, %.1fx the database's bytes/event\n",
+			r.Written, float64(r.Written)/1e6, float64(r.Written)/float64(done), ratio)
+	}
 	return err
+}
+
+// processWriteBytes returns the bytes this process has caused to be
+// written to storage (write_bytes of /proc/self/io), or -1 where the
+// kernel does not say.
+func processWriteBytes() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // dbFilesSize is the size of the database file and its write-ahead log.

@@ -2,8 +2,8 @@ package sql
 
 import (
 	dbsql "database/sql"
-	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -13,7 +13,7 @@ import (
 // The aggregate writer. WriteBatch inserts the raw events of a batch,
 // groups the inserted ones in memory (batch), then runs every rollup of
 // rollups: each upserts the rows of its tables once per batch, not once per
-// event. Days are Day values throughout; they become text (or the day
+// event, and in one statement per table, not one per row. Days are Day values throughout; they become text (or the day
 // number of tool_user_daily) only as SQL arguments.
 
 const (
@@ -86,7 +86,15 @@ type batch struct {
 	users     map[userKey]struct{}
 	toolUsers map[toolUserKey]struct{}
 	days      map[Day]string // the text of each day written, made once
+
+	// rows holds the rows of one statement at a time (the raw rows, then
+	// each rollup's), from jsonPool: the buffers outlive the batch, but
+	// never two batches at once.
+	rows *jsonRows
 }
+
+// jsonPool keeps the JSON buffers of past batches.
+var jsonPool = sync.Pool{New: func() any { return new(jsonRows) }}
 
 func newBatch() *batch {
 	return &batch{
@@ -136,7 +144,9 @@ type writer struct {
 }
 
 // rollups is every aggregate a batch updates, in the order they run; each
-// upserts the rows of its tables for the whole batch inside tx.
+// upserts the rows of its tables for the whole batch inside tx, in one
+// statement per table (json_each over the batch's merged rows, see
+// jsonRows), not one per row.
 var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolHourly, // tool_hourly
 	(*writer).toolDaily,  // tool_daily
@@ -147,6 +157,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 
 // write runs every rollup for b inside tx.
 func (w *writer) write(tx *dbsql.Tx, b *batch) error {
+	w.seen.drop(b)
 	for _, r := range rollups {
 		if err := r(w, tx, b); err != nil {
 			return err
@@ -160,135 +171,304 @@ func (w *writer) committed(b *batch) {
 	w.seen.add(b)
 }
 
+// exec runs stmt in tx over rows, unless there are none.
+func (w *writer) exec(tx *dbsql.Tx, stmt *dbsql.Stmt, rows *jsonRows, what string) error {
+	if rows.n == 0 {
+		return nil
+	}
+	return execText(tx, stmt, rows.text(), what)
+}
+
+// execText runs stmt in tx over the rows of arg.
+func execText(tx *dbsql.Tx, stmt *dbsql.Stmt, arg, what string) error {
+	if _, err := tx.Stmt(stmt).Exec(arg); err != nil {
+		return fmt.Errorf("upsert %s: %w", what, err)
+	}
+	return nil
+}
+
 func (w *writer) toolHourly(tx *dbsql.Tx, b *batch) error {
-	return writeTools(tx.Stmt(w.stmt.upHourly), b.hourly, func(period int64) any { return period })
+	w.toolRows(b.rows, b.hourly, func(period int64) { b.rows.int(period) })
+	return w.exec(tx, w.stmt.upHourly, b.rows, "tool_hourly")
 }
 
 func (w *writer) toolDaily(tx *dbsql.Tx, b *batch) error {
-	return writeTools(tx.Stmt(w.stmt.upDaily), b.daily, func(period int64) any { return b.text(Day(period)) })
+	w.toolRows(b.rows, b.daily, func(period int64) { b.rows.ascii(b.text(Day(period))) })
+	return w.exec(tx, w.stmt.upDaily, b.rows, "tool_daily")
 }
 
-// writeTools upserts the rows of m with stmt; key is the SQL value of a
-// row's period.
-func writeTools(stmt *dbsql.Stmt, m map[toolKey]*toolAgg, key func(period int64) any) error {
+// toolRows puts the rows of m in j; key adds a row's period.
+func (w *writer) toolRows(j *jsonRows, m map[toolKey]*toolAgg, key func(period int64)) {
+	j.reset()
 	var buf []byte
 	for k, a := range m {
-		var durMax, hist any
+		j.row()
+		key(k.period)
+		j.hexString(k.tool)
+		j.hexString(k.category)
+		j.int(a.invocations)
+		j.int(a.successes)
+		j.int(a.errors)
+		j.int(a.timeouts)
+		j.int(a.durCount)
+		j.int(a.durSum)
 		if a.durCount > 0 {
 			buf = a.hist.AppendBinary(buf[:0])
-			durMax, hist = a.durMax, append([]byte(nil), buf...)
-		}
-		if _, err := stmt.Exec(key(k.period), k.tool, k.category, a.invocations, a.successes, a.errors, a.timeouts,
-			a.durCount, a.durSum, durMax, hist); err != nil {
-			return fmt.Errorf("upsert tool aggregate: %w", err)
+			j.int(a.durMax)
+			j.hexBytes(buf)
+		} else {
+			j.null()
+			j.null()
 		}
 	}
-	return nil
 }
 
 func (w *writer) toolErrors(tx *dbsql.Tx, b *batch) error {
-	upErr := tx.Stmt(w.stmt.upErr)
+	j := b.rows
+	j.reset()
 	for k, n := range b.failures {
-		if _, err := upErr.Exec(b.text(k.day), k.tool, k.category, k.errorType, n); err != nil {
-			return fmt.Errorf("upsert tool_daily_errors: %w", err)
-		}
+		j.row()
+		j.ascii(b.text(k.day))
+		j.hexString(k.tool)
+		j.hexString(k.category)
+		j.hexString(k.errorType)
+		j.int(n)
 	}
-	return nil
+	return w.exec(tx, w.stmt.upErr, b.rows, "tool_daily_errors")
 }
 
 // users adds the users active on a day: user_daily, and for a user new
 // that day its first and last day and its week.
 func (w *writer) users(tx *dbsql.Tx, b *batch) error {
-	users, first, week, last := tx.Stmt(w.stmt.upUser), tx.Stmt(w.stmt.upFirst), tx.Stmt(w.stmt.upWeek), tx.Stmt(w.stmt.upLast)
+	j := b.rows
+	j.reset()
 	for k := range b.users {
-		if w.seen.hasUser(k) {
-			delete(b.users, k)
-			continue
-		}
-		day := b.text(k.day)
-		r, err := users.Exec(day, []byte(k.user))
-		if err != nil {
+		j.row()
+		j.ascii(b.text(k.day))
+		j.hexString(k.user)
+	}
+	if j.n == 0 {
+		return nil
+	}
+	// The rows inserted, those of users new on their day.
+	rows, err := tx.Stmt(w.stmt.upUser).Query(j.text())
+	if err != nil {
+		return fmt.Errorf("insert user_daily: %w", err)
+	}
+	type span struct{ first, last Day }
+	spans := map[string]span{} // by user: its first and last new day
+	j.reset()                  // the new (day, user) rows, for their weeks
+	for rows.Next() {
+		var dayText string
+		var user dbsql.RawBytes
+		if err := rows.Scan(&dayText, &user); err != nil {
+			rows.Close()
 			return fmt.Errorf("insert user_daily: %w", err)
 		}
-		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
-			continue // the user was already active that day
+		day, err := ParseDay(dayText)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("insert user_daily: %w", err)
 		}
-		if _, err := first.Exec([]byte(k.user), day); err != nil {
-			return fmt.Errorf("upsert user_first_seen: %w", err)
+		j.row()
+		j.ascii(dayText)
+		j.hexBytes(user)
+		sp, ok := spans[string(user)]
+		if !ok {
+			sp = span{day, day}
 		}
-		if _, err := week.Exec(day, []byte(k.user)); err != nil {
-			return fmt.Errorf("insert user_weekly: %w", err)
-		}
-		if _, err := last.Exec([]byte(k.user), day); err != nil {
-			return fmt.Errorf("upsert user_last_seen: %w", err)
-		}
+		spans[string(user)] = span{min(sp.first, day), max(sp.last, day)}
 	}
-	return nil
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("insert user_daily: %w", err)
+	}
+	if err := w.exec(tx, w.stmt.upWeek, b.rows, "user_weekly"); err != nil {
+		return err
+	}
+	j.reset()
+	for user, sp := range spans {
+		j.row()
+		j.hexString(user)
+		j.ascii(b.text(sp.first))
+		j.ascii(b.text(sp.last))
+	}
+	if err := w.exec(tx, w.stmt.upFirst, b.rows, "user_first_seen"); err != nil {
+		return err
+	}
+	return w.exec(tx, w.stmt.upLast, b.rows, "user_last_seen")
+}
+
+// toolUser is a user of a tool, the key of tool_user_last_seen.
+type toolUser struct{ tool, user string }
+
+// toolDay is a tool on a day, the key of tool_daily_users and
+// tool_last_seen_counts.
+type toolDay struct {
+	day  Day
+	tool string
 }
 
 // toolUsers adds the users of a tool on a day: tool_user_daily, and for a
 // user new to the tool that day its count in tool_daily_users and its last
 // day with the tool (tool_user_last_seen, counted by tool_last_seen_counts).
 func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
-	toolUsers, toolLast, getLast := tx.Stmt(w.stmt.upTool), tx.Stmt(w.stmt.upTLast), tx.Stmt(w.stmt.getTLast)
-	type toolDay struct {
-		tool string
-		day  Day
-	}
-	counts := map[toolDay]int64{}   // change of tool_last_seen_counts
-	dayUsers := map[toolDay]int64{} // new users of a tool on a day
+	j := b.rows
+	j.reset()
+	tools := map[string]string{} // the batch's tool names, to read names back without a copy
 	for k := range b.toolUsers {
-		if w.seen.hasToolUser(k) {
-			delete(b.toolUsers, k)
-			continue
-		}
-		r, err := toolUsers.Exec(int64(k.day), k.tool, []byte(k.user))
-		if err != nil {
+		tools[k.tool] = k.tool
+		j.row()
+		j.int(int64(k.day))
+		j.hexString(k.tool)
+		j.hexString(k.user)
+	}
+	if j.n == 0 {
+		return nil
+	}
+	// The rows inserted: users new to a tool on their day. (RETURNING is
+	// cheaper than asking first which keys are missing: one search of the
+	// key per row instead of two.)
+	rows, err := tx.Stmt(w.stmt.upTool).Query(j.text())
+	if err != nil {
+		return fmt.Errorf("insert tool_user_daily: %w", err)
+	}
+	dayUsers := map[toolDay]int64{} // new users of a tool on a day
+	newLast := map[toolUser]Day{}   // the last new day of each user of a tool
+	for rows.Next() {
+		var day int64
+		var tool, user dbsql.RawBytes
+		if err := rows.Scan(&day, &tool, &user); err != nil {
+			rows.Close()
 			return fmt.Errorf("insert tool_user_daily: %w", err)
 		}
-		if n, _ := r.RowsAffected(); n == 0 { // sqlite3 always returns a count
-			continue
+		name, ok := tools[string(tool)]
+		if !ok {
+			name = string(tool)
 		}
-		dayUsers[toolDay{k.tool, k.day}]++
-		var lastText string
-		switch err := getLast.QueryRow(k.tool, []byte(k.user)).Scan(&lastText); {
-		case errors.Is(err, dbsql.ErrNoRows):
-		case err != nil:
-			return fmt.Errorf("read tool_user_last_seen: %w", err)
+		dayUsers[toolDay{Day(day), name}]++
+		k := toolUser{name, string(user)}
+		if last, ok := newLast[k]; !ok || Day(day) > last {
+			newLast[k] = Day(day)
 		}
-		var last Day
-		if lastText != "" {
-			if last, err = ParseDay(lastText); err != nil {
-				return fmt.Errorf("read tool_user_last_seen: %w", err)
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("insert tool_user_daily: %w", err)
+	}
+
+	// The last days stored before this batch, of the users of tools that
+	// have a new day: pairs of (index into pairs, day) in one row.
+	pairs := make([]toolUser, 0, len(newLast))
+	j.reset()
+	for k := range newLast {
+		pairs = append(pairs, k)
+		j.row()
+		j.hexString(k.tool)
+		j.hexString(k.user)
+	}
+	last := make([]Day, len(pairs))
+	known := make([]bool, len(pairs))
+	if len(pairs) > 0 {
+		got, err := w.indexes(tx, w.stmt.getTLast, j.text(), nil, "tool_user_last_seen")
+		if err != nil {
+			return err
+		}
+		if len(got)%2 != 0 {
+			return fmt.Errorf("read tool_user_last_seen: %d numbers, want pairs", len(got))
+		}
+		for n := 0; n < len(got); n += 2 {
+			i := got[n]
+			if i < 0 || i >= int64(len(pairs)) {
+				return fmt.Errorf("read tool_user_last_seen: row %d of %d", i, len(pairs))
 			}
-			if k.day <= last {
+			last[i], known[i] = Day(got[n+1]), true
+		}
+	}
+
+	counts := map[toolDay]int64{} // change of tool_last_seen_counts
+	j.reset()
+	for i, k := range pairs {
+		day := newLast[k]
+		if known[i] {
+			if day <= last[i] {
 				continue
 			}
+			counts[toolDay{last[i], k.tool}]--
 		}
-		if _, err := toolLast.Exec(k.tool, []byte(k.user), b.text(k.day)); err != nil {
-			return fmt.Errorf("upsert tool_user_last_seen: %w", err)
-		}
-		if lastText != "" {
-			counts[toolDay{k.tool, last}]--
-		}
-		counts[toolDay{k.tool, k.day}]++
+		counts[toolDay{day, k.tool}]++
+		j.row()
+		j.hexString(k.tool)
+		j.hexString(k.user)
+		j.ascii(b.text(day))
 	}
-	upCount := tx.Stmt(w.stmt.upTCount)
+	if err := w.exec(tx, w.stmt.upTLast, b.rows, "tool_user_last_seen"); err != nil {
+		return err
+	}
+	j.reset()
 	for k, n := range counts {
 		if n == 0 {
 			continue
 		}
-		if _, err := upCount.Exec(k.tool, b.text(k.day), n); err != nil {
-			return fmt.Errorf("upsert tool_last_seen_counts: %w", err)
-		}
+		j.row()
+		j.ascii(b.text(k.day))
+		j.hexString(k.tool)
+		j.int(n)
 	}
-	upDay := tx.Stmt(w.stmt.upTDay)
+	if err := w.exec(tx, w.stmt.upTCount, b.rows, "tool_last_seen_counts"); err != nil {
+		return err
+	}
+	j.reset()
 	for k, n := range dayUsers {
-		if _, err := upDay.Exec(k.tool, b.text(k.day), n); err != nil {
-			return fmt.Errorf("upsert tool_daily_users: %w", err)
+		j.row()
+		j.ascii(b.text(k.day))
+		j.hexString(k.tool)
+		j.int(n)
+	}
+	return w.exec(tx, w.stmt.upTDay, b.rows, "tool_daily_users")
+}
+
+// indexes runs the query stmt over arg (and more, unless nil), whose one
+// row is a JSON array of integers (json_group_array), and returns them.
+func (w *writer) indexes(tx *dbsql.Tx, stmt *dbsql.Stmt, arg any, more any, what string) ([]int64, error) {
+	var text string
+	args := []any{arg}
+	if more != nil {
+		args = append(args, more)
+	}
+	if err := tx.Stmt(stmt).QueryRow(args...).Scan(&text); err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	out, err := parseInts(text)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// parseInts reads the integers of a JSON array of integers (or of arrays
+// of integers), in order.
+func parseInts(s string) ([]int64, error) {
+	var out []int64
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '-' || c >= '0' && c <= '9':
+			j := i + 1
+			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+				j++
+			}
+			n, err := strconv.ParseInt(s[i:j], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("parse %q: %w", s[i:j], err)
+			}
+			out = append(out, n)
+			i = j
+		case c == '[' || c == ']' || c == ',' || c == ' ':
+			i++
+		default:
+			return nil, fmt.Errorf("parse integers: unexpected %q", c)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // seenDays is how many recent UTC days seenUsers remembers; events of older
@@ -311,18 +491,20 @@ func newSeenUsers() *seenUsers {
 	return &seenUsers{users: map[Day]map[userKey]struct{}{}, toolUsers: map[Day]map[toolUserKey]struct{}{}}
 }
 
-func (s *seenUsers) hasUser(k userKey) bool {
+// drop removes from b the user rows known to exist, under one lock.
+func (s *seenUsers) drop(b *batch) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.users[k.day][k]
-	return ok
-}
-
-func (s *seenUsers) hasToolUser(k toolUserKey) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.toolUsers[k.day][k]
-	return ok
+	for k := range b.users {
+		if _, ok := s.users[k.day][k]; ok {
+			delete(b.users, k)
+		}
+	}
+	for k := range b.toolUsers {
+		if _, ok := s.toolUsers[k.day][k]; ok {
+			delete(b.toolUsers, k)
+		}
+	}
 }
 
 // add records the user rows of a committed batch.

@@ -322,3 +322,57 @@ func TestOpen_Backfill(t *testing.T) {
 		t.Fatalf("tool_hourly after backfill and write:\n got  %s\n want %s", got, want)
 	}
 }
+
+// TestDB_WriteBatchAggregates_PartlyStored: a batch that mixes events
+// stored by an earlier batch, new ones and repeats within itself counts
+// exactly the new ones, as if they alone had been written.
+func TestDB_WriteBatchAggregates_PartlyStored(t *testing.T) {
+	evs := aggEvents()
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, []trackskills.Event{evs[1], evs[4]})
+	batch := []trackskills.Event{evs[0], evs[1], evs[2], evs[0], evs[3], evs[4], evs[5], evs[6], evs[2]}
+	res := testkit.MustWriteBatch(t, db, batch)
+	if got, want := res.Inserted, 5; got != want {
+		t.Fatalf("inserted=%d, want %d", got, want)
+	}
+	if got, want := res.Ignored, 4; got != want {
+		t.Fatalf("ignored=%d, want %d", got, want)
+	}
+	diffDump(t, aggDump(t, mustOpenRaw(t, db.Path())), wantAggregates())
+	got, err := db.Events(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range got {
+		ids = append(ids, ev.EventID)
+	}
+	if want := []string{"e2", "e5", "e1", "e3", "e4", "e6", "e7"}; !slices.Equal(ids, want) {
+		t.Fatalf("events in insertion order %v, want %v", ids, want)
+	}
+}
+
+// TestDB_WriteBatch_Chunks: a batch of more events than one insert
+// statement carries, with ids stored before and repeated across its
+// statements, stores and counts each id once.
+func TestDB_WriteBatch_Chunks(t *testing.T) {
+	ctx := context.Background()
+	db := testkit.MustOpenDB(t)
+	evs := newEvents("c", 9000)
+	testkit.MustWriteBatch(t, db, evs[100:200])
+	batch := append(slices.Clone(evs), evs[50:150]...) // repeats in a later statement
+	res := testkit.MustWriteBatch(t, db, batch)
+	if got, want := res.Inserted, 8900; got != want {
+		t.Fatalf("inserted=%d, want %d", got, want)
+	}
+	if got, want := res.Ignored, 200; got != want {
+		t.Fatalf("ignored=%d, want %d", got, want)
+	}
+	var inv int64
+	if err := mustOpenRaw(t, db.Path()).QueryRowContext(ctx, `SELECT SUM(invocations) FROM tool_daily`).Scan(&inv); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := inv, int64(9000); got != want {
+		t.Fatalf("invocations=%d, want %d", got, want)
+	}
+}

@@ -54,20 +54,21 @@ func WithLogger(logger *slog.Logger) Option {
 
 // stmts are the prepared statements of the writer.
 type stmts struct {
-	insert   *dbsql.Stmt // skill_usage_events
-	dead     *dbsql.Stmt // dead_letters
-	upHourly *dbsql.Stmt // tool_hourly
-	upDaily  *dbsql.Stmt // tool_daily
-	upErr    *dbsql.Stmt // tool_daily_errors
-	upUser   *dbsql.Stmt // user_daily
-	upFirst  *dbsql.Stmt // user_first_seen
-	upWeek   *dbsql.Stmt // user_weekly
-	upLast   *dbsql.Stmt // user_last_seen
-	upTool   *dbsql.Stmt // tool_user_daily
-	upTLast  *dbsql.Stmt // tool_user_last_seen
-	getTLast *dbsql.Stmt // tool_user_last_seen, read
-	upTCount *dbsql.Stmt // tool_last_seen_counts
-	upTDay   *dbsql.Stmt // tool_daily_users
+	insert         *dbsql.Stmt // skill_usage_events
+	insertedEvents *dbsql.Stmt // skill_usage_events, the rows an insert stored
+	dead           *dbsql.Stmt // dead_letters
+	upHourly       *dbsql.Stmt // tool_hourly
+	upDaily        *dbsql.Stmt // tool_daily
+	upErr          *dbsql.Stmt // tool_daily_errors
+	upUser         *dbsql.Stmt // user_daily
+	upFirst        *dbsql.Stmt // user_first_seen
+	upWeek         *dbsql.Stmt // user_weekly
+	upLast         *dbsql.Stmt // user_last_seen
+	upTool         *dbsql.Stmt // tool_user_daily
+	upTLast        *dbsql.Stmt // tool_user_last_seen
+	getTLast       *dbsql.Stmt // tool_user_last_seen, read
+	upTCount       *dbsql.Stmt // tool_last_seen_counts
+	upTDay         *dbsql.Stmt // tool_daily_users
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -90,7 +91,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	q.Set("_synchronous", "FULL")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
-	q.Set("_cache_size", "-32000")
+	q.Set("_cache_size", fmt.Sprint(-normalCacheKiB))
 	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -258,13 +259,31 @@ func prepare(ctx context.Context, db *dbsql.DB) (*stmts, error) {
 
 func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	var err error
+	// The raw rows of a batch come in one JSON argument, as the rollups'
+	// (jsonRows); an event id is a ULID's 16 bytes, or text when the
+	// second value is 1 (eventKey). jsonb_each reads the array in order,
+	// so that row ids follow the batch (an ORDER BY key would sort it).
 	s.insert, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO skill_usage_events (
 		event_id, user_id_hash, session_hash, tool_name, tool_category, timestamp,
 		duration_ms, status, error_type, error_message, request_size_bytes,
 		response_size_bytes, metadata, source, received_at, stream_seq
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	) SELECT CASE WHEN value->>1 THEN CAST(unhex(value->>0) AS TEXT) ELSE unhex(value->>0) END,
+		unhex(value->>2), unhex(value->>3), CAST(unhex(value->>4) AS TEXT), CAST(unhex(value->>5) AS TEXT),
+		value->>6, value->>7, CAST(unhex(value->>8) AS TEXT), CAST(unhex(value->>9) AS TEXT),
+		CAST(unhex(value->>10) AS TEXT), value->>11, value->>12, CAST(unhex(value->>13) AS TEXT),
+		CAST(unhex(value->>14) AS TEXT), value->>15, value->>16
+	FROM jsonb_each(?)`)
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
+	}
+	// The rows of an insert's argument that it stored, by their index in
+	// it: those with a row id after the second argument.
+	s.insertedEvents, err = db.PrepareContext(ctx, `SELECT json_group_array(j.key) FROM jsonb_each(?) AS j
+		JOIN skill_usage_events AS e ON e.event_id =
+			(CASE WHEN j.value->>1 THEN CAST(unhex(j.value->>0) AS TEXT) ELSE unhex(j.value->>0) END)
+		WHERE e.id > ?`)
+	if err != nil {
+		return fmt.Errorf("prepare inserted events read: %w", err)
 	}
 	s.dead, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO dead_letters (
 		stream_seq, subject, reason, headers, payload, stored_at
@@ -272,6 +291,10 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare dead letter insert: %w", err)
 	}
+	// The rollups read their rows from one JSON argument (jsonRows): text
+	// and blobs in hex, so CAST(unhex(…) AS TEXT) and unhex(…). The SELECT
+	// of an upsert needs its WHERE so that ON CONFLICT is not read as a
+	// join constraint.
 	for _, p := range []struct {
 		stmt  **dbsql.Stmt
 		table string
@@ -280,7 +303,9 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		// The table and key names are constants of this function.
 		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (`+p.key+`, tool_name, tool_category,
 			invocations, successes, errors, timeouts, duration_count, duration_sum, duration_max, latency_hist)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), value->>3, value->>4,
+			value->>5, value->>6, value->>7, value->>8, value->>9, unhex(value->>10)
+		FROM jsonb_each(?) WHERE true
 		ON CONFLICT (`+p.key+`, tool_name, tool_category) DO UPDATE SET
 			invocations = invocations + excluded.invocations,
 			successes = successes + excluded.successes,
@@ -294,51 +319,67 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
 		}
 	}
-	s.upUser, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_daily (day, user_id_hash) VALUES (?, ?)`)
+	s.upUser, err = db.PrepareContext(ctx, `INSERT INTO user_daily (day, user_id_hash)
+		SELECT value->>0, unhex(value->>1) FROM jsonb_each(?) WHERE true
+		ON CONFLICT DO NOTHING RETURNING day, user_id_hash`)
 	if err != nil {
 		return fmt.Errorf("prepare user_daily insert: %w", err)
 	}
-	s.upFirst, err = db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day) VALUES (?, ?)
+	s.upFirst, err = db.PrepareContext(ctx, `INSERT INTO user_first_seen (user_id_hash, day)
+		SELECT unhex(value->>0), value->>1 FROM jsonb_each(?) WHERE true
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day < day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_first_seen upsert: %w", err)
 	}
-	s.upLast, err = db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day) VALUES (?, ?)
+	s.upLast, err = db.PrepareContext(ctx, `INSERT INTO user_last_seen (user_id_hash, day)
+		SELECT unhex(value->>0), value->>2 FROM jsonb_each(?) WHERE true
 		ON CONFLICT (user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare user_last_seen upsert: %w", err)
 	}
-	s.upTLast, err = db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day) VALUES (?, ?, ?)
+	s.upWeek, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash)
+		SELECT date(value->>0, 'weekday 0', '-6 days'), unhex(value->>1) FROM jsonb_each(?)`)
+	if err != nil {
+		return fmt.Errorf("prepare user_weekly insert: %w", err)
+	}
+	s.upTool, err = db.PrepareContext(ctx, `INSERT INTO tool_user_daily (day, tool_name, user_id_hash)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true
+		ON CONFLICT DO NOTHING RETURNING day, tool_name, user_id_hash`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_daily insert: %w", err)
+	}
+	// The days as numbers (Day), read as integers with the keys.
+	s.getTLast, err = db.PrepareContext(ctx, `SELECT json_group_array(json_array(j.key,
+			CAST(julianday(t.day) - 2440587.5 AS INTEGER)))
+		FROM jsonb_each(?) AS j
+		JOIN tool_user_last_seen AS t ON t.tool_name = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`)
+	if err != nil {
+		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
+	}
+	s.upTLast, err = db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day)
+		SELECT CAST(unhex(value->>0) AS TEXT), unhex(value->>1), value->>2 FROM jsonb_each(?) WHERE true
 		ON CONFLICT (tool_name, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_user_last_seen upsert: %w", err)
 	}
-	s.getTLast, err = db.PrepareContext(ctx, `SELECT day FROM tool_user_last_seen WHERE tool_name = ? AND user_id_hash = ?`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
-	}
-	s.upTCount, err = db.PrepareContext(ctx, `INSERT INTO tool_last_seen_counts (tool_name, day, users) VALUES (?, ?, ?)
-		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_last_seen_counts upsert: %w", err)
-	}
-	s.upTDay, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_users (tool_name, day, users) VALUES (?, ?, ?)
-		ON CONFLICT (tool_name, day) DO UPDATE SET users = users + excluded.users`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_daily_users upsert: %w", err)
+	for _, p := range []struct {
+		stmt  **dbsql.Stmt
+		table string
+	}{{&s.upTCount, "tool_last_seen_counts"}, {&s.upTDay, "tool_daily_users"}} {
+		// The table names are constants of this function.
+		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, tool_name, users)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2 FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, tool_name) DO UPDATE SET users = users + excluded.users`)
+		if err != nil {
+			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
+		}
 	}
 	s.upErr, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (tool_name, day, tool_category, error_type) DO UPDATE SET failures = failures + excluded.failures`)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), CAST(unhex(value->>3) AS TEXT), value->>4
+		FROM jsonb_each(?) WHERE true
+		ON CONFLICT (day, tool_name, tool_category, error_type) DO UPDATE SET failures = failures + excluded.failures`)
 	if err != nil {
 		return fmt.Errorf("prepare tool_daily_errors upsert: %w", err)
-	}
-	s.upWeek, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO user_weekly (week, user_id_hash) VALUES (date(?, 'weekday 0', '-6 days'), ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare user_weekly insert: %w", err)
-	}
-	s.upTool, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO tool_user_daily (day, tool_name, user_id_hash) VALUES (?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_daily upsert: %w", err)
 	}
 	return nil
 }
@@ -346,7 +387,7 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 // close closes every statement prepared.
 func (s *stmts) close() error {
 	var errs []error
-	for _, st := range []*dbsql.Stmt{s.insert, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
+	for _, st := range []*dbsql.Stmt{s.insert, s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
 		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -390,34 +431,14 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 		return res, fmt.Errorf("begin batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	ins := tx.StmtContext(ctx, d.w.stmt.insert)
 	b := newBatch()
-	for i := range events {
-		// Exec without the context: with a cancellable one, go-sqlite3
-		// runs every statement on a new goroutine so that it can
-		// interrupt it. The batch still stops between rows when ctx ends.
-		if i%256 == 0 && ctx.Err() != nil {
-			return res, fmt.Errorf("write batch: %w", ctx.Err())
-		}
-		ev := &events[i]
-		user := hashKey(ev.UserHash) // once, for the raw row and the rollups
-		r, err := ins.Exec(
-			eventKey(ev.EventID), user, nullHashKey(ev.SessionHash), ev.ToolName, ev.ToolCategory, ev.Timestamp,
-			nullInt(ev.DurationMs), ev.Status, nullString(ev.ErrorType), nullString(ev.ErrorMessage),
-			nullInt(ev.RequestSizeBytes), nullInt(ev.ResponseSizeBytes), nullString(string(ev.Metadata)),
-			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
-		if err != nil {
-			return res, fmt.Errorf("insert event %s: %w", ev.EventID, err)
-		}
-		if n, _ := r.RowsAffected(); n > 0 { // sqlite3 always returns a count
-			res.Inserted++
-			if !d.SkipAggregates {
-				b.add(ev, user)
-			}
-		} else {
-			res.Ignored++
-		}
+	b.rows = jsonPool.Get().(*jsonRows)
+	defer jsonPool.Put(b.rows)
+	n, err := d.insertEvents(ctx, tx, events, b)
+	if err != nil {
+		return res, err
 	}
+	res.Inserted, res.Ignored = n, len(events)-n
 	if err := d.w.write(tx, b); err != nil {
 		return res, err
 	}
@@ -444,20 +465,6 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	d.w.committed(b)
 	return res, nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullInt(p *int64) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }
 
 // CountEvents returns the number of stored events.

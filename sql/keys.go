@@ -35,14 +35,6 @@ func hashKey(h string) []byte {
 	return sum[:hashSize]
 }
 
-// nullHashKey is hashKey, or NULL for no hash.
-func nullHashKey(h string) any {
-	if h == "" {
-		return nil
-	}
-	return hashKey(h)
-}
-
 // eventKey is the stored form of an event id.
 func eventKey(id string) any {
 	if len(id) == ulid.EncodedSize {

@@ -92,9 +92,9 @@ func (d *DB) endsAtLastSeen(ctx context.Context, to string, perTool bool) (bool,
 	q := `SELECT COALESCE(MAX(day), '') FROM user_last_seen`
 	if perTool {
 		// The days of tool_user_last_seen are those of the counts that are
-		// not zero; the counts have an index on day (the users' table has
-		// none since 0009).
-		q = `SELECT COALESCE(MAX(day), '') FROM tool_last_seen_counts WHERE users > 0`
+		// not zero; the counts are keyed by day (the users' table has no
+		// index on day since 0009), read from the newest.
+		q = `SELECT COALESCE((SELECT day FROM tool_last_seen_counts WHERE users > 0 ORDER BY day DESC LIMIT 1), '')`
 	}
 	var last string
 	if err := d.conn().QueryRowContext(ctx, q).Scan(&last); err != nil {

@@ -11,11 +11,12 @@ import (
 )
 
 const seedSummary = `Fills a database with realistic events, in arrival order, through the
-consumer's write path: sql.Open, then WriteBatch in transactions of 1,000
-events, raw rows and aggregates together. Events span --days ending now:
-5% errors, ~1% timeouts, log-normal durations, Zipf-like tool popularity,
-users from occasional to heavy who join and leave over the span, a daily
-and weekly rhythm. It prints progress, the rate and the database size.`
+consumer's write path: sql.Open, then WriteBatch in transactions of --batch
+events (50,000), raw rows and aggregates together, with the connection set
+for a bulk load. Events span --days ending now: 5% errors, ~1% timeouts,
+log-normal durations, Zipf-like tool popularity, users from occasional to
+heavy who join and leave over the span, a daily and weekly rhythm. It
+prints progress, the rate, the database size and the bytes written to disk.`
 
 // runSeed fills a database for the analytics benchmarks and the dashboard
 // tests. An interrupt stops it between batches; the report still prints.
@@ -30,6 +31,7 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	f.IntVar(&cfg.Users, "users", cfg.Users, "number of distinct users")
 	f.Float64Var(&cfg.ErrorRate, "error-rate", cfg.ErrorRate, "share of events with status error (another 1% are timeouts)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the event generator")
+	f.IntVar(&cfg.Batch, "batch", loadgen.SeedBatch, "events per transaction")
 	if err := f.parse(args); err != nil {
 		return err
 	}
