@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
-	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
@@ -58,22 +55,7 @@ func TestConsumer_Run_AckAllAfterCrash(t *testing.T) {
 	}{
 		{name: "CommittedNotAcknowledged", crash: func(t *testing.T, js jetstream.JetStream, db *sql.DB) {
 			c := newConsumer(t, testConfig(), js, db)
-			var commits atomic.Int64
-			consumer.SetAfterCommit(c, func() error {
-				if commits.Add(1) == 1 {
-					return errCrash
-				}
-				return nil
-			})
-			r := start(t, c)
-			select {
-			case <-r.done:
-			case <-time.After(patience):
-				t.Fatal("Run did not return after the after-commit error")
-			}
-			if !errors.Is(r.err, errCrash) {
-				t.Fatalf("Run returned %v, want %v", r.err, errCrash)
-			}
+			crashAfterFirstCommit(t, c)
 			if mustCount(t, db) == 0 {
 				t.Fatal("no row committed before the crash")
 			}
@@ -176,13 +158,7 @@ func TestConsumer_Run_RetryInPlace(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(db.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.LimitSize(ctx, st.Size()+16<<10); err != nil {
-		t.Fatal(err)
-	}
+	fillDisk(t, db)
 
 	events := makeEvents(2000, "retry")
 	publishChunks(t, js, events, 500)
@@ -228,13 +204,7 @@ func TestConsumer_Run_RedeliveredWhileRetrying(t *testing.T) {
 	warm := makeEvents(10, "warm")
 	publish(t, js, warm...)
 	testkit.Eventually(t, patience, countIs(t, db, int64(len(warm))))
-	st, err := os.Stat(db.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.LimitSize(ctx, st.Size()+16<<10); err != nil {
-		t.Fatal(err)
-	}
+	fillDisk(t, db)
 	events := makeEvents(2000, "again")
 	publishChunks(t, js, events, 100)
 	testkit.Eventually(t, patience, func() error {

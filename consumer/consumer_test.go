@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,22 +101,7 @@ func TestConsumer_Run_RedeliveryAfterCrash(t *testing.T) {
 	publishChunks(t, js, events, 50)
 
 	first := newConsumer(t, cfg, js, db)
-	var commits atomic.Int64
-	consumer.SetAfterCommit(first, func() error {
-		if commits.Add(1) == 1 {
-			return errCrash
-		}
-		return nil
-	})
-	r := start(t, first)
-	select {
-	case <-r.done:
-	case <-time.After(patience):
-		t.Fatal("Run did not return after the after-commit error")
-	}
-	if !errors.Is(r.err, errCrash) {
-		t.Fatalf("Run returned %v, want %v", r.err, errCrash)
-	}
+	crashAfterFirstCommit(t, first)
 	committed := mustCount(t, db)
 	if committed == 0 {
 		t.Fatal("no row committed before the crash")

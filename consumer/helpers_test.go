@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -363,4 +364,40 @@ func sameAggregates(tb testing.TB, got, want *sql.DB) sql.Window {
 		}
 	}
 	return w
+}
+
+// crashAfterFirstCommit runs c until its first batch is committed, then
+// stops it before the batch is acknowledged, as a crash in that window
+// would, and waits for Run to return.
+func crashAfterFirstCommit(t *testing.T, c *consumer.Consumer) {
+	t.Helper()
+	var commits atomic.Int64
+	consumer.SetAfterCommit(c, func() error {
+		if commits.Add(1) == 1 {
+			return errCrash
+		}
+		return nil
+	})
+	r := start(t, c)
+	select {
+	case <-r.done:
+	case <-time.After(patience):
+		t.Fatal("Run did not return after the after-commit error")
+	}
+	if !errors.Is(r.err, errCrash) {
+		t.Fatalf("Run returned %v, want %v", r.err, errCrash)
+	}
+}
+
+// fillDisk leaves db 16 KiB to grow, so that the next batches fail as on
+// a full disk until db.LimitSize(ctx, 0).
+func fillDisk(t *testing.T, db *sql.DB) {
+	t.Helper()
+	st, err := os.Stat(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.LimitSize(context.Background(), st.Size()+16<<10); err != nil {
+		t.Fatal(err)
+	}
 }
