@@ -285,3 +285,30 @@ func TestConsumer_Run_AckAllDurable(t *testing.T) {
 	}
 	checkExactlyOnce(t, db, events)
 }
+
+// Ensure a message on a subject outside the durable's filter (one an
+// operator added to the stream) does not hold the cumulative ack back: the
+// events after it are acknowledged too.
+func TestConsumer_Run_AckAllPastAnotherSubject(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	js := testkit.MustRunStream(t)
+	stream := testkit.MustEventsStream(t, js)
+	cfg := stream.CachedInfo().Config
+	cfg.Subjects = append(cfg.Subjects, "ops.>")
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	db := testkit.MustOpenDB(t)
+	before, after := makeEvents(100, "before"), makeEvents(100, "after")
+	publishChunks(t, js, before, 10)
+	if _, err := js.Publish(ctx, "ops.note", []byte("not an event")); err != nil {
+		t.Fatal(err)
+	}
+	publishChunks(t, js, after, 10)
+	runConsumer(t, testConfig(), js, db)
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(before)+len(after))))
+	testkit.Eventually(t, patience, func() error { return settled(t, js, testDurable) })
+	checkExactlyOnce(t, db, before, after)
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -736,7 +737,13 @@ func (a *acker) skipGone() int {
 		if _, ok := a.ahead[a.floor+1]; ok {
 			return n
 		}
-		_, err := a.stream.GetMsg(ctx, a.floor+1)
+		m, err := a.stream.GetMsg(ctx, a.floor+1)
+		if err == nil && !strings.HasPrefix(m.Subject, trackskills.SubjectPrefix) {
+			// Outside the durable's filter (a subject an operator added
+			// to the stream): never delivered here, so never committed.
+			a.floor++
+			continue
+		}
 		if !errors.Is(err, jetstream.ErrMsgNotFound) {
 			if err == nil && !a.gapLogged {
 				a.logger.Info("message missing below committed ones: holding their acks until it is delivered again", "stream_seq", a.floor+1, "held", len(a.ahead))
