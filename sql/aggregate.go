@@ -2,6 +2,7 @@ package sql
 
 import (
 	dbsql "database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -279,7 +280,7 @@ func (w *writer) users(tx *dbsql.Tx, b *batch) error {
 		}
 		spans[string(user)] = span{min(sp.first, day), max(sp.last, day)}
 	}
-	if err := rows.Close(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("insert user_daily: %w", err)
 	}
 	if err := w.exec(tx, w.stmt.upWeek, b.rows, "user_weekly"); err != nil {
@@ -351,7 +352,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 			newLast[k] = Day(day)
 		}
 	}
-	if err := rows.Close(); err != nil {
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("insert tool_user_daily: %w", err)
 	}
 

@@ -45,6 +45,11 @@ func (d *DB) SetBulkLoad(ctx context.Context, on bool) error {
 		fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, ckpt),
 	} {
 		if _, err := d.conn().ExecContext(ctx, q); err != nil {
+			if on {
+				// Back to the ordinary settings, so that a half-switched
+				// connection never commits with synchronous=NORMAL.
+				_ = d.SetBulkLoad(context.WithoutCancel(ctx), false) // the first error is the one to report
+			}
 			return fmt.Errorf("bulk load: %w", err)
 		}
 	}
