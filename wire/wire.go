@@ -145,6 +145,15 @@ func checkStored(ev *trackskills.Event) error {
 		return fmt.Errorf("event %s has bad status %q", ev.EventID, trackskills.Clip(ev.Status))
 	case ev.Timestamp <= 0:
 		return fmt.Errorf("event %s has no timestamp", ev.EventID)
+	case ev.Timestamp > lastStorableMs:
+		// Ingest refuses such a time; only a message published straight
+		// to the stream carries one. SQLite's dates end with year 9999:
+		// stored, it would fail its batch for ever.
+		return fmt.Errorf("event %s has a timestamp beyond year 9999", ev.EventID)
 	}
 	return nil
 }
+
+// lastStorableMs is the last millisecond of year 9999 UTC, the last that
+// SQLite's date functions read.
+const lastStorableMs = 253402300799999

@@ -207,6 +207,7 @@ func TestDecode(t *testing.T) {
 		{name: "BadStatus", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"ok","timestamp":1770668130123}`, errHas: "status"},
 		{name: "NoTimestamp", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success"}`, errHas: "timestamp"},
 		{name: "NegativeTimestamp", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":-5}`, errHas: "timestamp"},
+		{name: "TimestampPastYear9999", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":253402300800000}`, errHas: "year 9999"},
 		{name: "StringTimestamp", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":"2026-02-09T20:00:00Z"}`, errHas: "line 1"},
 		{name: "BadMetadata", schema: "1", payload: `{"event_id":"e1","tool_name":"x","status":"success","timestamp":1,"metadata":{"a":}}`, errHas: "line 1"},
 		{name: "BadS2", schema: "1", encoding: wire.EncodingS2, payload: valid, errHas: "decompress s2 payload"},
