@@ -643,6 +643,7 @@ func (a *acker) committed(b *batch) int {
 	}
 	n := 0
 	var target heldMsg // the last message the floor passed, if msg is set
+	var again heldMsg  // the highest redelivery below the floor, if msg is set
 	for i, m := range b.msgs {
 		h := heldMsg{msg: m, seq: b.seqs[i], reason: b.terms[i]}
 		switch {
@@ -650,9 +651,14 @@ func (a *acker) committed(b *batch) int {
 			// Not a JetStream message: nothing to acknowledge.
 		case h.seq <= a.floor:
 			// Delivered again although covered: the server still holds
-			// it (an ack lost, or one the server took for stale), so
-			// ack this delivery itself, which is at or below the floor.
-			a.settle(h, true)
+			// it (an ack lost, or one the server took for stale). Its
+			// ack waits for the end of the batch: the server ignores a
+			// cumulative ack whose delivery is older than one it took,
+			// and this delivery is newer than the held messages the
+			// batch may pass.
+			if again.msg == nil || h.seq > again.seq {
+				again = h
+			}
 			n++
 		case h.seq == a.floor+1 && len(a.ahead) == 0:
 			a.floor++
@@ -669,8 +675,11 @@ func (a *acker) committed(b *batch) int {
 		n += a.skipGone()
 		n += a.drain(&target)
 	}
-	if target.msg != nil {
-		a.settle(target, false)
+	switch {
+	case target.msg != nil:
+		a.settle(target, false) // covers again, which is below it
+	case again.msg != nil:
+		a.settle(again, true) // covers the other redeliveries below it
 	}
 	return n
 }
