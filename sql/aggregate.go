@@ -88,14 +88,18 @@ type batch struct {
 	toolUsers map[toolUserKey]struct{}
 	days      map[Day]string // the text of each day written, made once
 
-	// rows holds the rows of one statement at a time (the raw rows, then
-	// each rollup's), from jsonPool: the buffers outlive the batch, but
-	// never two batches at once.
+	// rows holds the rows of one rollup statement at a time, from
+	// jsonPool, and args the bound values of the raw rows, from argsPool:
+	// the buffers outlive the batch, but never two batches at once.
 	rows *jsonRows
+	args *[]any
 }
 
 // jsonPool keeps the JSON buffers of past batches.
 var jsonPool = sync.Pool{New: func() any { return new(jsonRows) }}
+
+// argsPool keeps the value buffers of past batches.
+var argsPool = sync.Pool{New: func() any { return new([]any) }}
 
 func newBatch() *batch {
 	return &batch{

@@ -3,117 +3,134 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/trackskills/trackskills"
 )
 
-// eventChunk is the most events one INSERT statement of insertEvents
-// carries, so that a bulk load's large batches stay a few megabytes of
-// JSON per statement.
-const eventChunk = 4096
+// eventCols is how many values a raw row binds (see stmts.insert).
+const eventCols = 16
 
-// insertEvents inserts the raw rows of events in tx, a statement per
-// eventChunk events (jsonRows), skipping those whose id is already stored
-// or came earlier in the batch, and counts the inserted ones in b. It
-// returns how many it inserted.
+// insertEvents inserts the raw rows of events in tx, skipping those whose
+// id is already stored or came earlier in the batch, and counts the
+// inserted ones in b. It returns how many it inserted.
 func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskills.Event, b *batch) (int, error) {
 	seen := make(map[string]struct{}, len(events)) // stored ids of the batch: the first event of an id wins
 	users := make([][]byte, len(events))
-	chunk := make([]int, 0, min(len(events), eventChunk)) // indexes into events
-	inserted := 0
-	j := b.rows
-	for start := 0; start < len(events); {
-		if ctx.Err() != nil {
-			return inserted, fmt.Errorf("write batch: %w", ctx.Err())
-		}
-		chunk = chunk[:0]
-		j.reset()
-		for ; start < len(events) && len(chunk) < eventChunk; start++ {
-			ev := &events[start]
-			key := eventKey(ev.EventID)
-			var seenKey string
-			switch k := key.(type) {
-			case []byte:
-				seenKey = "b" + string(k)
-			case string:
-				seenKey = "t" + k
-			}
-			if _, dup := seen[seenKey]; dup {
-				continue
-			}
-			seen[seenKey] = struct{}{}
-			chunk = append(chunk, start)
-			user := hashKey(ev.UserHash) // once, for the raw row and the rollups
-			users[start] = user
-			j.row()
-			switch k := key.(type) {
-			case []byte:
-				j.hexBytes(k)
-				j.int(0)
-			case string:
-				j.hexString(k)
-				j.int(1)
-			}
-			j.hexBytes(user)
-			if ev.SessionHash != "" {
-				j.hexBytes(hashKey(ev.SessionHash))
-			} else {
-				j.null()
-			}
-			j.hexString(ev.ToolName)
-			j.hexString(ev.ToolCategory)
-			j.int(ev.Timestamp)
-			j.intOrNull(ev.DurationMs)
-			j.hexString(ev.Status)
-			j.textOrNull(ev.ErrorType)
-			j.textOrNull(ev.ErrorMessage)
-			j.intOrNull(ev.RequestSizeBytes)
-			j.intOrNull(ev.ResponseSizeBytes)
-			j.textOrNull(string(ev.Metadata))
-			j.hexString(ev.Source)
-			j.int(ev.ReceivedAt)
-			j.int(int64(ev.StreamSeq))
-		}
-		if len(chunk) == 0 {
+	rows := make([]int, 0, len(events)) // indexes into events, one a row
+	args := (*b.args)[:0]
+	for i := range events {
+		ev := &events[i]
+		key := eventKey(ev.EventID)
+		k := storedKey(key)
+		if _, dup := seen[k]; dup {
 			continue
 		}
-		arg := j.text()
+		seen[k] = struct{}{}
+		rows = append(rows, i)
+		user := hashKey(ev.UserHash) // once, for the raw row and the rollups
+		users[i] = user
+		var session any
+		if ev.SessionHash != "" {
+			session = hashKey(ev.SessionHash)
+		}
+		args = append(args, key, user, session, ev.ToolName, ev.ToolCategory, ev.Timestamp,
+			intOrNull(ev.DurationMs), ev.Status, textOrNull(ev.ErrorType), textOrNull(ev.ErrorMessage),
+			intOrNull(ev.RequestSizeBytes), intOrNull(ev.ResponseSizeBytes), textOrNull(string(ev.Metadata)),
+			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
+	}
+	*b.args = args[:0]
+	inserted := 0
+	err := d.w.stmt.insert.each(len(rows), func(st *dbsql.Stmt, from, n int) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("write batch: %w", ctx.Err())
+		}
 		// Exec without the context: with a cancellable one, go-sqlite3
 		// runs the statement on a new goroutine so that it can interrupt
 		// it. The batch still stops between statements when ctx ends.
-		r, err := tx.Stmt(d.w.stmt.insert).Exec(arg)
+		r, err := tx.Stmt(st).Exec(args[from*eventCols : (from+n)*eventCols]...)
 		if err != nil {
-			return inserted, fmt.Errorf("insert events: %w", err)
+			return fmt.Errorf("insert events: %w", err)
 		}
-		n, _ := r.RowsAffected() // sqlite3 always returns a count
-		inserted += int(n)
-		if d.SkipAggregates || n == 0 {
-			continue
+		got, _ := r.RowsAffected() // sqlite3 always returns a count
+		inserted += int(got)
+		if d.SkipAggregates || got == 0 {
+			return nil
 		}
-		if int(n) == len(chunk) {
+		chunk := rows[from : from+n]
+		if int(got) == n {
 			for _, i := range chunk {
 				b.add(&events[i], users[i])
 			}
-			continue
+			return nil
 		}
 		// Some ids were stored before this batch (a redelivery): the rows
-		// this statement inserted are those with the last n row ids.
+		// this statement inserted are those with the last got row ids.
 		last, _ := r.LastInsertId() // sqlite3 always returns one
-		fresh, err := d.w.indexes(tx, d.w.stmt.insertedEvents, arg, last-n, "inserted events")
+		fresh, err := d.w.freshEvents(tx, last-got)
 		if err != nil {
-			return inserted, err
+			return err
 		}
-		if len(fresh) != int(n) {
-			return inserted, fmt.Errorf("insert events: %d rows inserted, %d found", n, len(fresh))
+		if len(fresh) != int(got) {
+			return fmt.Errorf("insert events: %d rows inserted, %d found", got, len(fresh))
 		}
-		for _, k := range fresh {
-			if k < 0 || k >= int64(len(chunk)) {
-				return inserted, fmt.Errorf("insert events: row %d of %d", k, len(chunk))
+		for _, i := range chunk {
+			if _, ok := fresh[storedKey(eventKey(events[i].EventID))]; ok {
+				b.add(&events[i], users[i])
 			}
-			i := chunk[k]
-			b.add(&events[i], users[i])
 		}
+		return nil
+	})
+	return inserted, err
+}
+
+// storedKey is a map key for a stored event id (eventKey), telling a ULID's
+// bytes from text that happens to hold the same bytes.
+func storedKey(key any) string {
+	switch k := key.(type) {
+	case []byte:
+		return "b" + string(k)
+	case string:
+		return "t" + k
 	}
-	return inserted, nil
+	return ""
+}
+
+// freshEvents returns the stored keys (storedKey) of the events with a row
+// id above after.
+func (w *writer) freshEvents(tx *dbsql.Tx, after int64) (map[string]struct{}, error) {
+	rows, err := tx.Stmt(w.stmt.insertedEvents).Query(after)
+	if err != nil {
+		return nil, fmt.Errorf("read inserted events: %w", err)
+	}
+	out := map[string]struct{}{}
+	for rows.Next() {
+		var id any
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read inserted events: %w", err)
+		}
+		out[storedKey(id)] = struct{}{}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read inserted events: %w", err)
+	}
+	return out, nil
+}
+
+// intOrNull is *p as a bound value, or NULL for nil.
+func intOrNull(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// textOrNull is s as a bound value, or NULL for "".
+func textOrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

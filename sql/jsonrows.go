@@ -2,7 +2,7 @@ package sql
 
 import "strconv"
 
-// jsonRows builds the rows of one statement as a JSON array of arrays, a
+// jsonRows builds the rows of one rollup statement as a JSON array of arrays, a
 // single argument that the statement reads with jsonb_each (which hands
 // each row over parsed once, as JSONB): one statement
 // per table and batch instead of one per row. Text and blobs go as hex
@@ -51,24 +51,6 @@ func (j *jsonRows) int(v int64) {
 func (j *jsonRows) null() {
 	j.sep()
 	j.buf = append(j.buf, "null"...)
-}
-
-// intOrNull adds *p, or NULL for nil.
-func (j *jsonRows) intOrNull(p *int64) {
-	if p == nil {
-		j.null()
-		return
-	}
-	j.int(*p)
-}
-
-// textOrNull adds s in hex, or NULL for "".
-func (j *jsonRows) textOrNull(s string) {
-	if s == "" {
-		j.null()
-		return
-	}
-	j.hexString(s)
 }
 
 // ascii adds s as a JSON string as it is: s must need no escaping (a day).
