@@ -182,7 +182,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// Two stages, so that decoding the next batch overlaps the SQLite
 	// write of the current one. The written batches go back to the
 	// reader, which fills them again: a batch is thousands of events.
-	batches := make(chan *batch, 1)
+	// The hand-off is unbuffered, so that the reader knows when the writer
+	// is free (see readLoop).
+	batches := make(chan *batch)
 	free := make(chan *batch, 2)
 	// A fatal write error stops the reading too, so that Run returns it.
 	readCtx, stopReading := context.WithCancel(ctx)
@@ -321,8 +323,25 @@ func (c *Consumer) pullsWaiting(ctx context.Context, cons jetstream.Consumer) (i
 
 // readLoop fills batches of up to BatchEvents events, closing each at most
 // BatchWait after its first message.
+// batchGrowth bounds how far a batch grows past BatchEvents while the
+// writer is busy with the one before.
+const batchGrowth = 8
+
+// handoffPoll is how often a batch that is due looks again whether the
+// writer is free, reading more messages in between.
+const handoffPoll = 2 * time.Millisecond
+
+// readLoop fills batches from iter and hands them to the writer. A batch is
+// due at BatchEvents events, or BatchWait after its first message; it goes
+// as soon as the writer is free. While the writer is still busy with the
+// batch before, a due batch keeps growing, up to batchGrowth times
+// BatchEvents: under a load the writer cannot follow at one batch size, its
+// batches grow, and a larger batch costs less per event (fewer commits,
+// and rollup rows shared by more events), so the lag stops growing; under a
+// light load nothing waits longer than before.
 func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch, free <-chan *batch) error {
 	draining := false
+	maxEvents := c.cfg.BatchEvents * batchGrowth
 	var cur *batch
 	var deadline time.Time
 	for {
@@ -331,14 +350,29 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 			iter.Drain()
 			draining = true
 		}
+		due := cur != nil && (len(cur.events) >= c.cfg.BatchEvents || !time.Now().Before(deadline))
+		if due {
+			if draining || len(cur.events) >= maxEvents {
+				out <- cur
+				cur, due = nil, false
+			} else {
+				select {
+				case out <- cur:
+					cur, due = nil, false
+				default: // the writer is busy: read on
+				}
+			}
+		}
 		wait := 250 * time.Millisecond
-		if draining {
+		switch {
+		case draining:
 			// Drained messages are already buffered: a short wait
 			// suffices, and an iterator whose connection is gone
 			// would never report its drain as complete.
 			wait = 100 * time.Millisecond
-		}
-		if cur != nil {
+		case due:
+			wait = handoffPoll
+		case cur != nil:
 			wait = min(wait, time.Until(deadline))
 		}
 		var msg jetstream.Msg
@@ -363,16 +397,13 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 				deadline = time.Now().Add(c.cfg.BatchWait)
 			}
 			c.add(cur, msg)
-			if len(cur.events) >= c.cfg.BatchEvents {
-				out <- cur
-				cur = nil
-			}
 		case errors.Is(err, nats.ErrTimeout):
-			if cur != nil {
-				out <- cur
-				cur = nil
-			}
+			// A batch past its deadline is due: the top of the loop
+			// hands it over.
 			if draining && wait > 0 {
+				if cur != nil {
+					out <- cur
+				}
 				return nil
 			}
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +86,59 @@ func TestConsumer_Run_OK(t *testing.T) {
 		if !reflect.DeepEqual(stored, want) {
 			t.Errorf("event %d stored as\n%+v\nwant\n%+v", i, stored, want)
 		}
+	}
+}
+
+// Ensure a batch that is due while the writer is still busy grows, up to
+// 8 times BatchEvents, instead of waiting at BatchEvents: a backlog is
+// written in fewer, larger transactions.
+func TestConsumer_Run_BatchesGrowWhileWriterBusy(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t)
+	cfg := testConfig()
+	cfg.BatchEvents = 50
+	c := newConsumer(t, cfg, js, db)
+	release := make(chan struct{})
+	var commits atomic.Int64
+	consumer.SetAfterCommit(c, func() error {
+		if commits.Add(1) == 1 {
+			<-release // the writer is busy with the first batch
+		}
+		return nil
+	})
+	start(t, c)
+
+	events := makeEvents(2000, "grow")
+	publish(t, js, events[0])
+	testkit.Eventually(t, patience, func() error {
+		if commits.Load() == 0 {
+			return errors.New("first batch not committed yet")
+		}
+		return nil
+	})
+	for _, ev := range events[1:] {
+		publish(t, js, ev)
+	}
+	// Every message is delivered while the writer waits: the reader holds
+	// one full-grown batch and the server the rest.
+	testkit.Eventually(t, patience, func() error {
+		info, err := consumerInfo(t, js, cfg.Durable)
+		if err != nil {
+			return err
+		}
+		if info.NumPending != 0 {
+			return fmt.Errorf("%d messages not delivered yet", info.NumPending)
+		}
+		return nil
+	})
+	close(release)
+	testkit.Eventually(t, patience, countIs(t, db, 2000))
+	checkExactlyOnce(t, db, events)
+	// 1 + 1,999 events in batches of at most 400: at least 6 batches; at
+	// 50 events a batch it would be 41.
+	if got := c.Stats().Batches; got < 6 || got > 20 {
+		t.Errorf("%d batches for 2,000 events, want 6-20 (batches grown to at most 400 events)", got)
 	}
 }
 

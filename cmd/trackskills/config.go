@@ -150,7 +150,7 @@ func (o *options) applyRetention() {
 func (o *options) registerConsumer(f *cmdFlags) {
 	o.registerRetention(f)
 	f.duration(&o.consumer.RetentionAggregates, "retention-aggregates", o.consumer.RetentionAggregates, "aggregate rows older than this are deleted; 0 keeps them")
-	f.IntVar(&o.consumer.BatchEvents, "batch-events", o.consumer.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events")
+	f.IntVar(&o.consumer.BatchEvents, "batch-events", o.consumer.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events; while the writer is behind, batches grow to 8 times this")
 	f.duration(&o.consumer.BatchWait, "batch-wait", o.consumer.BatchWait, "or this long after its first message")
 	f.duration(&o.consumer.AckWait, "ack-wait", o.consumer.AckWait, "redelivery delay of a message the consumer did not acknowledge")
 }
