@@ -117,7 +117,7 @@ func Seed(ctx context.Context, cfg SeedConfig, progress io.Writer) (*SeedReport,
 	if size == 0 {
 		size = SeedBatch
 	}
-	written0 := processWriteBytes()
+	written0 := ProcessWriteBytes()
 
 	// The generator runs on its own goroutine, as the consumer decodes the
 	// next batch while SQLite writes the current one.
@@ -175,7 +175,7 @@ func Seed(ctx context.Context, cfg SeedConfig, progress io.Writer) (*SeedReport,
 		return nil, err
 	}
 	r.Written = -1
-	if w := processWriteBytes(); w >= 0 && written0 >= 0 {
+	if w := ProcessWriteBytes(); w >= 0 && written0 >= 0 {
 		r.Written = w - written0
 	}
 	if r.Rows, err = db.CountEvents(wctx); err != nil {
@@ -225,10 +225,10 @@ func (r *SeedReport) Write(w io.Writer) error {
 	return err
 }
 
-// processWriteBytes returns the bytes this process has caused to be
+// ProcessWriteBytes returns the bytes this process has caused to be
 // written to storage (write_bytes of /proc/self/io), or -1 where the
 // kernel does not say.
-func processWriteBytes() int64 {
+func ProcessWriteBytes() int64 {
 	b, err := os.ReadFile("/proc/self/io")
 	if err != nil {
 		return -1
