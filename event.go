@@ -93,6 +93,20 @@ func DecodeInput(data []byte) (Input, error) {
 	if data[0] != '{' {
 		return in, fieldErr("", "body must be a JSON object, such as {\"tool_name\":\"my_skill\",\"status\":\"success\"}")
 	}
+	// Most events are plain: decode them in one pass. Anything the fast
+	// path is unsure of, and every error, goes to encoding/json, which
+	// stays the reference for what is accepted and for the messages.
+	if decodeInputFast(data, &in) {
+		return in, nil
+	}
+	return decodeInputJSON(data)
+}
+
+// decodeInputJSON is DecodeInput by encoding/json, for an object. It is a
+// function of its own so that its Input, which escapes, is allocated only
+// when it runs.
+func decodeInputJSON(data []byte) (Input, error) {
+	var in Input
 	if err := json.Unmarshal(data, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -379,4 +393,402 @@ func parseTimestamp(raw json.RawMessage, now time.Time) (int64, error) {
 		return 0, fieldErr("timestamp", "is more than 5 minutes in the future; check the client's clock")
 	}
 	return t.UnixMilli(), nil
+}
+
+// The fields of Input, in the order of inputNames.
+const (
+	fToolName = iota
+	fToolCategory
+	fStatus
+	fDurationMs
+	fErrorType
+	fErrorMessage
+	fMetadata
+	fRequestSizeBytes
+	fResponseSizeBytes
+	fEventID
+	fTimestamp
+	fUserID
+	fSessionID
+	fSource
+	numInputFields
+)
+
+// inputNames are the JSON names of Input's fields, as its tags spell them.
+var inputNames = [numInputFields]string{
+	"tool_name", "tool_category", "status", "duration_ms", "error_type",
+	"error_message", "metadata", "request_size_bytes", "response_size_bytes",
+	"event_id", "timestamp", "user_id", "session_id", "source",
+}
+
+// inputRaw tells the json.RawMessage fields of Input from its strings.
+var inputRaw = [numInputFields]bool{
+	fDurationMs: true, fMetadata: true, fRequestSizeBytes: true,
+	fResponseSizeBytes: true, fTimestamp: true,
+}
+
+// maxFastDepth bounds the nesting the fast path follows; deeper values go
+// to encoding/json, whose own limit then decides.
+const maxFastDepth = 64
+
+// decodeInputFast decodes data, a trimmed JSON object, into in in one
+// pass, as json.Unmarshal would: keys matched exactly or ASCII
+// case-insensitively, the last of duplicate keys winning, null leaving a
+// string field alone, unknown keys skipped. It returns false, leaving in
+// alone, for anything else: invalid JSON, a value of the wrong type, keys
+// with escapes or non-ASCII bytes (encoding/json folds them with Unicode
+// rules) and string values that need unquoting (escapes, invalid UTF-8).
+func decodeInputFast(data []byte, in *Input) bool {
+	type span struct{ start, end int }
+	var (
+		spans [numInputFields]span // string contents, raw values
+		set   [numInputFields]bool
+	)
+	i := skipSpace(data, 1)
+	if i < len(data) && data[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(data) || data[i] != '"' {
+				return false
+			}
+			ks := i + 1
+			j := ks
+			for j < len(data) && data[j] != '"' {
+				if c := data[j]; c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+					return false
+				}
+				j++
+			}
+			if j >= len(data) {
+				return false
+			}
+			f := inputField(data[ks:j])
+			i = skipSpace(data, j+1)
+			if i >= len(data) || data[i] != ':' {
+				return false
+			}
+			i = skipSpace(data, i+1)
+			if i >= len(data) {
+				return false
+			}
+			switch {
+			case f >= 0 && !inputRaw[f]:
+				if bytes.HasPrefix(data[i:], []byte("null")) {
+					i += 4 // null leaves a string as it is
+					break
+				}
+				if data[i] != '"' {
+					return false
+				}
+				end, ok := plainString(data, i+1)
+				if !ok {
+					return false
+				}
+				spans[f], set[f] = span{i + 1, end}, true
+				i = end + 1
+			default:
+				end, ok := skipValue(data, i, 0)
+				if !ok {
+					return false
+				}
+				if f >= 0 {
+					spans[f], set[f] = span{i, end}, true
+				}
+				i = end
+			}
+			i = skipSpace(data, i)
+			if i >= len(data) {
+				return false
+			}
+			if data[i] == ',' {
+				i = skipSpace(data, i+1)
+				continue
+			}
+			if data[i] != '}' {
+				return false
+			}
+			i++
+			break
+		}
+	}
+	if i != len(data) {
+		return false
+	}
+
+	// One string holds every string field and one buffer every raw one.
+	var str string
+	rawLen := 0
+	for f := range numInputFields {
+		if set[f] && inputRaw[f] {
+			rawLen += spans[f].end - spans[f].start
+		} else if set[f] && str == "" {
+			str = string(data)
+		}
+	}
+	var buf []byte
+	if rawLen > 0 {
+		buf = make([]byte, 0, rawLen)
+	}
+	var out Input
+	for f := range numInputFields {
+		if !set[f] {
+			continue
+		}
+		sp := spans[f]
+		if inputRaw[f] {
+			n := len(buf)
+			buf = append(buf, data[sp.start:sp.end]...)
+			raw := json.RawMessage(buf[n:len(buf):len(buf)])
+			switch f {
+			case fDurationMs:
+				out.DurationMs = raw
+			case fMetadata:
+				out.Metadata = raw
+			case fRequestSizeBytes:
+				out.RequestSizeBytes = raw
+			case fResponseSizeBytes:
+				out.ResponseSizeBytes = raw
+			case fTimestamp:
+				out.Timestamp = raw
+			}
+			continue
+		}
+		s := str[sp.start:sp.end]
+		switch f {
+		case fToolName:
+			out.ToolName = s
+		case fToolCategory:
+			out.ToolCategory = s
+		case fStatus:
+			out.Status = s
+		case fErrorType:
+			out.ErrorType = s
+		case fErrorMessage:
+			out.ErrorMessage = s
+		case fEventID:
+			out.EventID = s
+		case fUserID:
+			out.UserID = s
+		case fSessionID:
+			out.SessionID = s
+		case fSource:
+			out.Source = s
+		}
+	}
+	*in = out
+	return true
+}
+
+// inputField returns the field of Input an ASCII key names, -1 for none.
+// Like encoding/json it prefers an exact match, then ignores case.
+func inputField(key []byte) int {
+	for f, name := range inputNames {
+		if string(key) == name {
+			return f
+		}
+	}
+	for f, name := range inputNames {
+		if len(key) == len(name) && asciiEqualFold(key, name) {
+			return f
+		}
+	}
+	return -1
+}
+
+// asciiEqualFold reports whether the ASCII key equals name, a lower-case
+// name, ignoring the case of letters.
+func asciiEqualFold(key []byte, name string) bool {
+	for i := range len(key) {
+		c := key[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != name[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// plainString returns the index of the quote that ends the string whose
+// contents start at i, if those contents are what they decode to: no
+// escape, no control character, valid UTF-8.
+func plainString(data []byte, i int) (int, bool) {
+	start, ascii := i, true
+	for ; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i, ascii || utf8.Valid(data[start:i])
+		case c == '\\' || c < 0x20:
+			return 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return 0, false
+}
+
+// skipValue returns the index just past the JSON value that starts at i,
+// or false if it is not valid JSON (or nests deeper than maxFastDepth).
+func skipValue(data []byte, i, depth int) (int, bool) {
+	if i >= len(data) {
+		return 0, false
+	}
+	switch c := data[i]; {
+	case c == '"':
+		return skipString(data, i+1)
+	case c == '{', c == '[':
+		if depth >= maxFastDepth {
+			return 0, false
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == closer {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if c == '{' {
+				if i >= len(data) || data[i] != '"' {
+					return 0, false
+				}
+				if i, ok = skipString(data, i+1); !ok {
+					return 0, false
+				}
+				if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
+					return 0, false
+				}
+				i = skipSpace(data, i+1)
+			}
+			if i, ok = skipValue(data, i, depth+1); !ok {
+				return 0, false
+			}
+			if i = skipSpace(data, i); i >= len(data) {
+				return 0, false
+			}
+			switch data[i] {
+			case ',':
+				i = skipSpace(data, i+1)
+			case closer:
+				return i + 1, true
+			default:
+				return 0, false
+			}
+		}
+	case c == 't':
+		return skipLiteral(data, i, "true")
+	case c == 'f':
+		return skipLiteral(data, i, "false")
+	case c == 'n':
+		return skipLiteral(data, i, "null")
+	case c == '-' || '0' <= c && c <= '9':
+		return skipNumber(data, i)
+	}
+	return 0, false
+}
+
+// skipString returns the index just past the string whose contents start
+// at i.
+func skipString(data []byte, i int) (int, bool) {
+	for i < len(data) {
+		c := data[i]
+		switch {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			if i+1 >= len(data) {
+				return 0, false
+			}
+			switch data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(data) {
+					return 0, false
+				}
+				for _, h := range data[i+2 : i+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return 0, false
+					}
+				}
+				i += 6
+			default:
+				return 0, false
+			}
+		default:
+			i++
+		}
+	}
+	return 0, false
+}
+
+// skipLiteral returns the index just past lit, which must start at i.
+func skipLiteral(data []byte, i int, lit string) (int, bool) {
+	if !bytes.HasPrefix(data[i:], []byte(lit)) {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+// skipNumber returns the index just past the JSON number that starts at i.
+func skipNumber(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && '1' <= data[i] && data[i] <= '9':
+		i = skipDigits(data, i)
+	default:
+		return 0, false
+	}
+	if i < len(data) && data[i] == '.' {
+		j := skipDigits(data, i+1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		j := skipDigits(data, i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+// skipDigits returns the index of the first byte at or after i that is not
+// a decimal digit.
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+		i++
+	}
+	return i
 }

@@ -1,8 +1,10 @@
 package trackskills_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -443,3 +445,106 @@ func TestDecodeInput(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// decodeInputStd is DecodeInput done by encoding/json alone, the reference
+// of what DecodeInput accepts and how it fills the Input.
+func decodeInputStd(data []byte) (trackskills.Input, error) {
+	var in trackskills.Input
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || data[0] != '{' {
+		return in, errors.New("not an object")
+	}
+	err := json.Unmarshal(data, &in)
+	return in, err
+}
+
+// checkSameAsStd fails unless DecodeInput accepts data exactly when
+// encoding/json does, with the same Input.
+func checkSameAsStd(tb testing.TB, data []byte) {
+	tb.Helper()
+	got, err := trackskills.DecodeInput(data)
+	want, stdErr := decodeInputStd(data)
+	if (err == nil) != (stdErr == nil) {
+		tb.Fatalf("DecodeInput(%q): err=%v, encoding/json err=%v", data, err, stdErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		tb.Fatalf("DecodeInput(%q)=%+v, encoding/json gives %+v", data, got, want)
+	}
+}
+
+// Ensure the one-pass decoding matches encoding/json on the inputs it
+// handles and on those it hands over: duplicates, null, case, unknown
+// keys, escapes, bad UTF-8, numbers and nesting.
+func TestDecodeInput_SameAsEncodingJSON(t *testing.T) {
+	deep := strings.Repeat(`[`, 200) + strings.Repeat(`]`, 200)
+	tests := []struct{ name, body string }{
+		{"Plain", `{"tool_name":"my_skill","status":"success"}`},
+		{"Empty", `{}`},
+		{"EmptySpaced", "{ \n\t}"},
+		{"Every", `{"tool_name":"pdf","tool_category":"skills","status":"error","duration_ms":12.7,"error_type":"E","error_message":"boom","metadata":{"a":[1,2.5e-3,true,false,null,"x"]},"request_size_bytes":10,"response_size_bytes":0,"event_id":"01JKZ4W5Q2N8X7Y6V5T4S3R2Q1","timestamp":"2026-02-09T20:00:00Z","user_id":"u","session_id":"s","source":"hook"}`},
+		{"Spaces", " { \"tool_name\" : \"a\" , \"duration_ms\" :\r\n5 , \"metadata\" : { \"k\" : [ 1 , 2 ] } } "},
+		{"DuplicateString", `{"tool_name":"a","tool_name":"b"}`},
+		{"DuplicateThenNull", `{"tool_name":"a","tool_name":null}`},
+		{"DuplicateRawThenNull", `{"duration_ms":5,"duration_ms":null}`},
+		{"DuplicateFolded", `{"tool_name":"a","TOOL_NAME":"b"}`},
+		{"FoldedFirst", `{"Tool_Name":"b","tool_name":"a"}`},
+		{"EmptyString", `{"tool_name":"a","tool_name":""}`},
+		{"UnknownNested", `{"x":{"y":[{"z":"\u00e9\n"}]},"tool_name":"a","n":-0.5E+10}`},
+		{"UnknownHugeNumber", `{"n":1e400,"tool_name":"a"}`},
+		{"EscapedValue", `{"tool_name":"a\nb","error_message":"say \"hi\""}`},
+		{"EscapedKey", `{"tool\u005fname":"a"}`},
+		{"KelvinKey", "{\"\u212a\":1,\"ſtatus\":\"success\"}"},
+		{"NonASCIIKeyUnknown", `{"clé":1,"tool_name":"a"}`},
+		{"UTF8Value", `{"tool_name":"é€😀"}`},
+		{"InvalidUTF8Value", "{\"tool_name\":\"a\xffb\"}"},
+		{"SurrogateUTF8Value", "{\"tool_name\":\"a\xed\xa0\x80b\"}"},
+		{"InvalidUTF8Raw", "{\"metadata\":{\"a\":\"\xff\"}}"},
+		{"ControlInString", "{\"tool_name\":\"a\tb\"}"},
+		{"RawString", `{"metadata":"{\"a\":1}","timestamp":"2026-02-09T20:00:00Z"}`},
+		{"RawLiterals", `{"duration_ms":true,"timestamp":false,"metadata":null,"request_size_bytes":[]}`},
+		{"NumberForms", `{"duration_ms":-0,"timestamp":1.5e3,"request_size_bytes":0.0,"response_size_bytes":12E-1}`},
+		{"DeepUnknown", `{"x":` + deep + `,"tool_name":"a"}`},
+		{"TypeString", `{"tool_name":5}`},
+		{"TypeBool", `{"status":true}`},
+		{"TypeObject", `{"user_id":{}}`},
+		{"TypeArray", `{"event_id":[]}`},
+		{"TypeAfterGood", `{"tool_name":"a","source":1,"status":"success"}`},
+		{"BadNumberLeadingZero", `{"duration_ms":01}`},
+		{"BadNumberDot", `{"duration_ms":1.}`},
+		{"BadNumberExp", `{"duration_ms":1e}`},
+		{"BadNumberPlus", `{"duration_ms":+1}`},
+		{"BadLiteral", `{"duration_ms":nul}`},
+		{"NullPrefix", `{"tool_name":nullx}`},
+		{"BadEscape", `{"x":"\q"}`},
+		{"BadUnicodeEscape", `{"x":"\u12g4"}`},
+		{"TrailingComma", `{"tool_name":"a",}`},
+		{"TrailingCommaNested", `{"x":[1,],"tool_name":"a"}`},
+		{"MissingColon", `{"tool_name" "a"}`},
+		{"MissingComma", `{"tool_name":"a" "status":"b"}`},
+		{"Unclosed", `{"tool_name":"a"`},
+		{"UnclosedString", `{"tool_name":"a}`},
+		{"TrailingData", `{"tool_name":"a"}x`},
+		{"TrailingObject", `{"tool_name":"a"} {}`},
+		{"UnicodeSpaceAround", "\u00a0{\"tool_name\":\"a\"}\u0085"},
+		{"UnicodeSpaceInside", "{\u00a0\"tool_name\":\"a\"}"},
+		{"NotObject", `[1]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkSameAsStd(t, []byte(tt.body)) })
+	}
+}
+
+// BenchmarkDecodeInput is the decoding of one realistic event, as each
+// event of a batch is decoded.
+func BenchmarkDecodeInput(b *testing.B) {
+	data := []byte(`{"tool_name":"mcp__github__create_issue","tool_category":"mcp","status":"success","duration_ms":143,` +
+		`"metadata":{"model":"claude-sonnet-4","project":"web"},"request_size_bytes":1832,"response_size_bytes":20411,` +
+		`"event_id":"lg-000000012345","user_id":"user-0042","session_id":"sess-0042-07","source":"api"}`)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := trackskills.DecodeInput(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -27,10 +27,12 @@ func FuzzDecodeInput(f *testing.F) {
 		`{"tool_name":5}`,
 		`[]`,
 		``,
+		`{"tool_name":"a","Tool_Name":null,"duration_ms":-1.5e3,"x":{"y":[true,"\u00e9"]}}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		checkSameAsStd(t, data)
 		in, err := trackskills.DecodeInput(data)
 		if err != nil {
 			checkFieldError(t, err, true)

@@ -3,12 +3,88 @@ package ingest_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
+	"time"
 
+	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
 )
+
+// batchAnswer is the answer to a batch request but its event ids, which
+// are new on every request.
+type batchAnswer struct {
+	Code     int               `json:"-"`
+	Error    string            `json:"error"`
+	Field    string            `json:"field"`
+	Accepted int               `json:"accepted"`
+	Rejected []ingest.Rejected `json:"rejected"`
+}
+
+// wantBatch is the answer the ingest API owes a batch body
+// (docs/CONTRACT.md, Ingest API), worked out the plain way: encoding/json
+// validates and splits the whole array first, then DecodeInput and
+// Validate judge each event.
+func wantBatch(body []byte, ndjson bool, now time.Time) batchAnswer {
+	fail := func(code int, msg string) batchAnswer { return batchAnswer{Code: code, Error: msg} }
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return fail(http.StatusBadRequest, "batch is empty: send a JSON array of events")
+	}
+	var raws [][]byte
+	if !ndjson || body[0] == '[' {
+		if body[0] != '[' {
+			return fail(http.StatusBadRequest, "batch must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)")
+		}
+		var arr []json.RawMessage
+		if err := json.Unmarshal(body, &arr); err != nil {
+			return fail(http.StatusBadRequest, "batch is not a valid JSON array: "+err.Error())
+		}
+		if len(arr) == 0 {
+			return fail(http.StatusBadRequest, "batch is empty: send at least one event")
+		}
+		for _, raw := range arr {
+			raws = append(raws, raw)
+		}
+	} else {
+		for line := range bytes.SplitSeq(body, []byte("\n")) {
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				raws = append(raws, line)
+			}
+			if len(raws) > ingest.MaxBatchEvents {
+				break
+			}
+		}
+	}
+	if len(raws) > ingest.MaxBatchEvents {
+		return fail(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("batch has %d events; the limit is %d a request", len(raws), ingest.MaxBatchEvents))
+	}
+	a := batchAnswer{Code: http.StatusOK, Rejected: []ingest.Rejected{}}
+	for i, raw := range raws {
+		in, err := trackskills.DecodeInput(raw)
+		if err == nil {
+			_, err = in.Validate(now)
+		}
+		if err != nil {
+			var fe *trackskills.FieldError
+			if !errors.As(err, &fe) {
+				panic(fmt.Sprintf("DecodeInput or Validate: %v is no *FieldError", err))
+			}
+			a.Rejected = append(a.Rejected, ingest.Rejected{Index: i, Error: fe.Message, Field: fe.Field})
+			continue
+		}
+		a.Accepted++
+	}
+	if a.Accepted == 0 {
+		a.Code, a.Error = http.StatusBadRequest, "no valid event in the batch; see rejected"
+	}
+	return a
+}
 
 // batchEvents counts the events of a batch body the way the ingest API
 // reads it (docs/CONTRACT.md, Ingest API): a JSON array, or (for NDJSON)
@@ -45,6 +121,9 @@ func FuzzBatch(f *testing.F) {
 	f.Add([]byte("{\"tool_name\":\"a\",\"status\":\"error\",\"duration_ms\":5}\n\n{\"status\":\"success\"}\r\n"))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`[null, 1, "x", [], {}]`))
+	f.Add([]byte("[\u0085{\"tool_name\":\"a\"}]"))
+	f.Add([]byte(`[{"tool_name":"a","status":"success"}, 1x, {"a":[1,]}]`))
+	f.Add([]byte(`[{"tool_name":"a\"]","status":"success"} , "s\\" ,true,{"status":"success"}]`))
 	f.Add([]byte(`[{"tool_name":"m","status":"success","metadata":"{\"k\":[1,{\"z\":null}]}","timestamp":"2020-01-01T00:00:00Z"}]`))
 
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -55,6 +134,17 @@ func FuzzBatch(f *testing.F) {
 
 			if w.Code >= 500 && w.Code != http.StatusServiceUnavailable {
 				t.Fatalf("%s: status %d; body %s", ct, w.Code, w.Body)
+			}
+			// Ensure the answer is the one the plain reading of the body
+			// gives, to the status, the message and each rejected event.
+			if w.Code != http.StatusServiceUnavailable {
+				got := batchAnswer{Code: w.Code}
+				if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+					t.Fatalf("%s: decode %s: %v", ct, w.Body, err)
+				}
+				if want := wantBatch(body, ct == "application/x-ndjson", time.Now()); !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: body %q answered %+v, want %+v", ct, body, got, want)
+				}
 			}
 			if !json.Valid(w.Body.Bytes()) {
 				t.Fatalf("%s: status %d with a body that is not JSON: %q", ct, w.Code, w.Body)

@@ -262,19 +262,55 @@ func (s *Server) handleBatch(c echo.Context) error {
 		return err
 	}
 	defer s.bufs.Put(buf)
-	raws, err := splitBatch(buf.Bytes(), ndjson)
+	raws, unchecked, err := splitBatch(buf.Bytes(), ndjson)
 	if err != nil {
 		return err
 	}
 	if len(raws) > MaxBatchEvents {
+		if unchecked {
+			// Too many events, unless the array is not valid JSON at all.
+			if _, err := unmarshalArray(buf.Bytes()); err != nil {
+				return err
+			}
+		}
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("batch has %d events; the limit is %d a request", len(raws), MaxBatchEvents))
 	}
+	resp, events, ok := s.decodeBatch(c, raws, unchecked)
+	if !ok {
+		// An event is not valid JSON, so neither is the array: encoding/json
+		// says where.
+		if raws, err = unmarshalArray(buf.Bytes()); err != nil {
+			return err
+		}
+		resp, events, _ = s.decodeBatch(c, raws, false)
+	}
+	if len(events) == 0 {
+		resp.Error = "no valid event in the batch; see rejected"
+		return c.JSON(http.StatusBadRequest, resp)
+	}
+	if err := s.pub.Publish(c.Request().Context(), events); err != nil {
+		return err
+	}
+	resp.Success, resp.Accepted = true, len(events)
+	return c.JSON(http.StatusOK, resp)
+}
+
+// decodeBatch decodes and prepares the raw events of a batch. With
+// unchecked (events split from an array without validating them), it
+// returns false at the first event that is not valid JSON: the array as a
+// whole is then not valid JSON either.
+func (s *Server) decodeBatch(c echo.Context, raws [][]byte, unchecked bool) (batchResponse, []trackskills.Event, bool) {
 	now := s.now()
 	resp := batchResponse{Rejected: []Rejected{}, EventIDs: make([]string, 0, len(raws))}
 	events := make([]trackskills.Event, 0, len(raws))
 	for i, raw := range raws {
 		in, err := trackskills.DecodeInput(raw)
+		// An object DecodeInput accepts is valid JSON; anything else may
+		// not be (DecodeInput also trims Unicode spaces around an object).
+		if unchecked && (err != nil || raw[0] != '{') && !json.Valid(raw) {
+			return resp, nil, false
+		}
 		var ev trackskills.Event
 		if err == nil {
 			ev, err = s.prepare(c, &in, now)
@@ -291,39 +327,35 @@ func (s *Server) handleBatch(c echo.Context) error {
 		events = append(events, ev)
 		resp.EventIDs = append(resp.EventIDs, ev.EventID)
 	}
-	if len(events) == 0 {
-		resp.Error = "no valid event in the batch; see rejected"
-		return c.JSON(http.StatusBadRequest, resp)
-	}
-	if err := s.pub.Publish(c.Request().Context(), events); err != nil {
-		return err
-	}
-	resp.Success, resp.Accepted = true, len(events)
-	return c.JSON(http.StatusOK, resp)
+	return resp, events, true
 }
 
+var errEmptyArray = &trackskills.FieldError{Message: "batch is empty: send at least one event"}
+
 // splitBatch returns the raw events of a JSON array or of NDJSON lines.
-func splitBatch(body []byte, ndjson bool) ([][]byte, error) {
+// The events of an array are found by its quotes and brackets in one
+// cheap pass, then decoded one by one, instead of being validated as a
+// whole first. unchecked says so: an event that fails to decode must then
+// be checked to be valid JSON, and if it is not the array is invalid. An
+// array the pass cannot split goes to unmarshalArray, and so do its
+// errors.
+func splitBatch(body []byte, ndjson bool) (raws [][]byte, unchecked bool, err error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return nil, &trackskills.FieldError{Message: "batch is empty: send a JSON array of events"}
+		return nil, false, &trackskills.FieldError{Message: "batch is empty: send a JSON array of events"}
 	}
 	if !ndjson || body[0] == '[' {
 		if body[0] != '[' {
-			return nil, &trackskills.FieldError{Message: "batch must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)"}
+			return nil, false, &trackskills.FieldError{Message: "batch must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)"}
 		}
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, &trackskills.FieldError{Message: "batch is not a valid JSON array: " + err.Error()}
+		if raws, ok := splitArray(body); ok {
+			if len(raws) == 0 {
+				return nil, false, errEmptyArray
+			}
+			return raws, true, nil
 		}
-		if len(raws) == 0 {
-			return nil, &trackskills.FieldError{Message: "batch is empty: send at least one event"}
-		}
-		out := make([][]byte, len(raws))
-		for i := range raws {
-			out[i] = raws[i]
-		}
-		return out, nil
+		raws, err := unmarshalArray(body)
+		return raws, false, err
 	}
 	var out [][]byte
 	for len(body) > 0 {
@@ -340,5 +372,129 @@ func splitBatch(body []byte, ndjson bool) ([][]byte, error) {
 			break
 		}
 	}
+	return out, false, nil
+}
+
+// unmarshalArray returns the events of a batch body that is a JSON array,
+// validated by encoding/json, whose syntax error is the answer otherwise.
+func unmarshalArray(body []byte) ([][]byte, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(bytes.TrimSpace(body), &raws); err != nil {
+		return nil, &trackskills.FieldError{Message: "batch is not a valid JSON array: " + err.Error()}
+	}
+	if len(raws) == 0 {
+		return nil, errEmptyArray
+	}
+	out := make([][]byte, len(raws))
+	for i := range raws {
+		out[i] = raws[i]
+	}
 	return out, nil
+}
+
+// maxSplitDepth bounds the nesting splitArray follows; a deeper array goes
+// to encoding/json, whose own limit then decides.
+const maxSplitDepth = 64
+
+// splitArray splits a trimmed JSON array into its values, going by quotes,
+// brackets, commas and whitespace only: it does not validate the values.
+// It returns false if the array is not laid out as one (unterminated, a
+// missing or extra comma, trailing data), or nests too deep.
+func splitArray(body []byte) ([][]byte, bool) {
+	i := skipSpace(body, 1)
+	if i < len(body) && body[i] == ']' {
+		return nil, i+1 == len(body)
+	}
+	out := make([][]byte, 0, 64)
+	for {
+		end, ok := valueEnd(body, i)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, body[i:end])
+		if i = skipSpace(body, end); i >= len(body) {
+			return nil, false
+		}
+		switch body[i] {
+		case ',':
+			i = skipSpace(body, i+1)
+		case ']':
+			return out, i+1 == len(body)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// valueEnd returns the index just past the JSON value that starts at i,
+// by its quotes and brackets alone.
+func valueEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i+1)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end, ok := stringEnd(b, i+1)
+				if !ok {
+					return 0, false
+				}
+				i = end - 1
+			case '{', '[':
+				if depth++; depth > maxSplitDepth {
+					return 0, false
+				}
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1, true
+				}
+			}
+		}
+		return 0, false
+	case ',', ']':
+		return 0, false
+	}
+	// A number or a literal runs up to the next delimiter.
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case ' ', '\t', '\n', '\r', ',', ']':
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// stringEnd returns the index just past the closing quote of the string
+// whose contents start at i.
+func stringEnd(b []byte, i int) (int, bool) {
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i + 1, true
+		case '\\':
+			i += 2
+		default:
+			i++
+		}
+	}
+	return 0, false
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
 }
