@@ -210,4 +210,3 @@ func TestServer_ReplaceKeys(t *testing.T) {
 		t.Errorf("after an empty replace, a wrong key: status=%d, want 401", got)
 	}
 }
-
