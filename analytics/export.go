@@ -132,9 +132,10 @@ func (s *Server) export(c echo.Context, ep endpoint) error {
 			}
 		} else {
 			ts := time.UnixMilli(r.Timestamp).UTC().Format(exportTime)
-			record = append(record[:0], r.EventID, ts, r.ToolName, r.ToolCategory, r.Status, optInt(r.DurationMs),
-				optStr(r.ErrorType), optStr(r.ErrorMessage), optInt(r.RequestSizeBytes), optInt(r.ResponseSizeBytes),
-				optStr(r.Metadata), r.Source, r.UserHash, optStr(r.SessionHash))
+			record = append(record[:0], csvText(r.EventID), ts, csvText(r.ToolName), csvText(r.ToolCategory),
+				csvText(r.Status), optInt(r.DurationMs), csvText(optStr(r.ErrorType)), csvText(optStr(r.ErrorMessage)),
+				optInt(r.RequestSizeBytes), optInt(r.ResponseSizeBytes), csvText(optStr(r.Metadata)),
+				csvText(r.Source), csvText(r.UserHash), csvText(optStr(r.SessionHash)))
 			if err := cw.Write(record); err != nil {
 				return err
 			}
@@ -173,4 +174,21 @@ func optStr(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// csvText neutralises a text cell of the CSV export that a spreadsheet
+// would run as a formula: one that starts with =, +, -, @, a tab or a
+// carriage return gets a leading single quote, as OWASP advises against
+// CSV injection (a tool named =HYPERLINK(...) stays text). Numbers and
+// timestamps are not event text and are written as they are; the NDJSON
+// export stays exact.
+func csvText(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
 }

@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,4 +198,82 @@ func opt64(p *int64) string {
 		return ""
 	}
 	return strconv.FormatInt(*p, 10)
+}
+
+// Ensure the CSV export turns every text cell that a spreadsheet would run
+// as a formula into text with a leading quote (OWASP's advice), leaves
+// numbers alone, and that NDJSON keeps the stored values exactly.
+func TestServer_ExportNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	db := testkit.MustOpenDB(t)
+	at := testNow.Add(-time.Hour)
+	tests := []struct {
+		name, tool, errMsg string
+		wantTool, wantMsg  string
+	}{
+		{"Equals", `=HYPERLINK("https://attacker.example","x")`, "ok", `'=HYPERLINK("https://attacker.example","x")`, "ok"},
+		{"Plus", "+1+cmd|' /C calc'!A0", "fine", "'+1+cmd|' /C calc'!A0", "fine"},
+		{"Minus", "-2+3", "-", "'-2+3", "'-"},
+		{"At", "@SUM(A1:A2)", "@x", "'@SUM(A1:A2)", "'@x"},
+		{"Tab", "\t=1", "x", "'\t=1", "x"},
+		{"CarriageReturn", "\r=1", "x", "'\r=1", "x"},
+		{"ErrorMessage", "plain_tool", "=1+1", "plain_tool", "'=1+1"},
+		{"Inside", "a=b+c-d@e", "x = 1", "a=b+c-d@e", "x = 1"},
+		{"AlreadyQuoted", "'=1", "x", "'=1", "x"},
+	}
+	var evs []trackskills.Event
+	for i, tt := range tests {
+		ev := event(fmt.Sprintf("f%02d", i), at.Add(time.Duration(i)*time.Second), tt.tool, "cat", trackskills.StatusError, 5, "user-f")
+		ev.ErrorType, ev.ErrorMessage = "=TYPE()", tt.errMsg
+		evs = append(evs, ev)
+	}
+	testkit.MustWriteBatch(t, db, evs)
+	hs := httptest.NewServer(newRouter(t, db.Path(), analytics.Config{}))
+	t.Cleanup(hs.Close)
+	fetch := func(path string) []byte {
+		resp, err := http.Get(hs.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+		}
+		return b
+	}
+	recs, err := csv.NewReader(bytes.NewReader(fetch("/analytics/export.csv?days=1"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(recs), len(tests)+1; got != want {
+		t.Fatalf("%d CSV records, want %d", got, want)
+	}
+	var lines []analytics.ExportEvent
+	sc := bufio.NewScanner(bytes.NewReader(fetch("/analytics/export.ndjson?days=1")))
+	for sc.Scan() {
+		var ev analytics.ExportEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, ev)
+	}
+	if len(lines) != len(tests) {
+		t.Fatalf("%d NDJSON lines, want %d", len(lines), len(tests))
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := recs[i+1]
+			if rec[2] != tt.wantTool || rec[7] != tt.wantMsg || rec[6] != "'=TYPE()" {
+				t.Errorf("CSV tool_name %q, error_type %q, error_message %q; want %q, %q, %q",
+					rec[2], rec[6], rec[7], tt.wantTool, "'=TYPE()", tt.wantMsg)
+			}
+			if rec[5] != "5" {
+				t.Errorf("CSV duration_ms %q, want 5", rec[5])
+			}
+			if got := lines[i]; got.ToolName != tt.tool || got.ErrorMessage == nil || *got.ErrorMessage != tt.errMsg {
+				t.Errorf("NDJSON tool_name %q, error_message %v; want them exact: %q, %q", got.ToolName, got.ErrorMessage, tt.tool, tt.errMsg)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,10 @@ type LiveConfig struct {
 	// MaxClients is the most live clients at once; more get a 503
 	// (default 64).
 	MaxClients int
+	// MaxClientsPerAddr is the most live clients of one client address
+	// (an IPv6 client's /64) at once, so that one client cannot take every
+	// slot; more get a 429 (default 8).
+	MaxClientsPerAddr int
 	// Heartbeat is how often an idle connection gets a comment line
 	// (default 15 s).
 	Heartbeat time.Duration
@@ -61,11 +66,13 @@ type Live struct {
 	mu      sync.Mutex
 	sub     *nats.Subscription
 	clients map[*liveClient]struct{}
+	perAddr map[string]int // clients by addrKey
 	closed  chan struct{}
 	once    sync.Once
 }
 
 type liveClient struct {
+	addr    string      // addrKey of the client's address
 	ch      chan []byte // JSON arrays of LiveEvent, one per stream message
 	dropped atomic.Int64
 }
@@ -78,24 +85,40 @@ func NewLive(cfg LiveConfig, nc *nats.Conn, logger *slog.Logger) *Live {
 	if cfg.MaxClients <= 0 {
 		cfg.MaxClients = 64
 	}
+	if cfg.MaxClientsPerAddr <= 0 {
+		cfg.MaxClientsPerAddr = 8
+	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 30 * time.Second
 	}
-	return &Live{cfg: cfg, nc: nc, logger: logger, clients: map[*liveClient]struct{}{}, closed: make(chan struct{})}
+	return &Live{cfg: cfg, nc: nc, logger: logger, clients: map[*liveClient]struct{}{},
+		perAddr: map[string]int{}, closed: make(chan struct{})}
 }
 
-// errLiveFull and errLiveClosed are answered with a 503.
+// errLiveFull and errLiveClosed are answered with a 503, errLiveAddrFull
+// with a 429.
 var (
-	errLiveFull   = errors.New("too many live clients")
-	errLiveClosed = errors.New("the server is shutting down")
+	errLiveFull     = errors.New("too many live clients")
+	errLiveClosed   = errors.New("the server is shutting down")
+	errLiveAddrFull = errors.New("too many live clients from this address")
 )
 
-// add registers a client, subscribing on the first.
-func (l *Live) add() (*liveClient, error) {
-	c, subscribed, err := l.register()
+// addrKey is the address a client's live slots are counted by: its IP, or
+// for IPv6 its /64, which one client usually holds whole.
+func addrKey(ip string) string {
+	p := net.ParseIP(ip)
+	if p == nil || p.To4() != nil {
+		return ip
+	}
+	return p.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// add registers a client of the address ip, subscribing on the first.
+func (l *Live) add(ip string) (*liveClient, error) {
+	c, subscribed, err := l.register(addrKey(ip))
 	if err != nil {
 		return nil, err
 	}
@@ -111,15 +134,18 @@ func (l *Live) add() (*liveClient, error) {
 	return c, nil
 }
 
-// register adds a client, subscribing when it is the first; subscribed
-// reports a new subscription.
-func (l *Live) register() (c *liveClient, subscribed bool, err error) {
+// register adds a client of addr, subscribing when it is the first;
+// subscribed reports a new subscription.
+func (l *Live) register(addr string) (c *liveClient, subscribed bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	select {
 	case <-l.closed:
 		return nil, false, errLiveClosed
 	default:
+	}
+	if l.perAddr[addr] >= l.cfg.MaxClientsPerAddr {
+		return nil, false, errLiveAddrFull
 	}
 	if len(l.clients) >= l.cfg.MaxClients {
 		return nil, false, errLiveFull
@@ -133,8 +159,9 @@ func (l *Live) register() (c *liveClient, subscribed bool, err error) {
 		_ = sub.SetPendingLimits(65536, 64<<20)
 		l.sub, subscribed = sub, true
 	}
-	c = &liveClient{ch: make(chan []byte, l.cfg.Buffer)}
+	c = &liveClient{addr: addr, ch: make(chan []byte, l.cfg.Buffer)}
 	l.clients[c] = struct{}{}
+	l.perAddr[addr]++
 	return c, subscribed, nil
 }
 
@@ -143,6 +170,9 @@ func (l *Live) remove(c *liveClient) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.clients, c)
+	if l.perAddr[c.addr]--; l.perAddr[c.addr] <= 0 {
+		delete(l.perAddr, c.addr)
+	}
 	if len(l.clients) == 0 && l.sub != nil {
 		_ = l.sub.Unsubscribe()
 		l.sub = nil
@@ -209,8 +239,14 @@ func (s *Server) handleLive(c echo.Context) error {
 	if s.live == nil {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "live mode needs the NATS stream: run serve, or give analytics --nats-url")
 	}
-	client, err := s.live.add()
+	client, err := s.live.add(c.RealIP())
 	if err != nil {
+		if errors.Is(err, errLiveAddrFull) {
+			c.Response().Header().Set("Retry-After", "10")
+			return echo.NewHTTPError(http.StatusTooManyRequests, fmt.Sprintf(
+				"live mode: this address already holds %d live connections, the most for one client; close one (another dashboard tab) and try again "+
+					"(behind a proxy, give the server --trusted-proxies so that it tells its clients apart)", s.live.cfg.MaxClientsPerAddr))
+		}
 		if errors.Is(err, errLiveFull) || errors.Is(err, errLiveClosed) {
 			c.Response().Header().Set("Retry-After", "10")
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "live mode: "+err.Error()+"; try again later")

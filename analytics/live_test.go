@@ -43,6 +43,9 @@ func newLiveEnv(tb testing.TB, lcfg analytics.LiveConfig, cfg analytics.Config) 
 	srv.SetLive(live)
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler
+	// The tests' clients come through a proxy on loopback, which names
+	// them with X-Forwarded-For (the product trusts --trusted-proxies).
+	e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	if err := srv.Register(e); err != nil {
 		tb.Fatal(err)
 	}
@@ -259,6 +262,50 @@ func TestLive_Refusals(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("third client: %s, want 503 with Retry-After", resp.Status)
 		}
+	})
+	t.Run("TooManyFromOneAddress", func(t *testing.T) {
+		env := newLiveEnv(t, analytics.LiveConfig{MaxClients: 10, MaxClientsPerAddr: 2}, analytics.Config{})
+		try := func(addr string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, env.url+"/analytics/live", nil)
+			req.Header.Set("X-Forwarded-For", addr)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body errorBody
+			_ = json.NewDecoder(resp.Body).Decode(&body) // a 200 streams: no JSON
+			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+				t.Errorf("429 without Retry-After")
+			}
+			return resp.StatusCode, body.Error
+		}
+		first := env.openLive(t, "X-Forwarded-For", "198.51.100.1")
+		env.openLive(t, "X-Forwarded-For", "198.51.100.1")
+		env.openLive(t, "X-Forwarded-For", "2001:db8::1")
+		env.openLive(t, "X-Forwarded-For", "2001:db8::2")
+		for _, tt := range []struct {
+			name, addr string
+		}{{"IPv4", "198.51.100.1"}, {"IPv6SameSlash64", "2001:db8::ffff"}} {
+			if got, msg := try(tt.addr); got != http.StatusTooManyRequests || !strings.Contains(msg, "close one") {
+				t.Errorf("%s: third client of %s: %d %q, want 429 saying what to do", tt.name, tt.addr, got, msg)
+			}
+		}
+		env.openLive(t, "X-Forwarded-For", "198.51.100.2")
+		env.openLive(t, "X-Forwarded-For", "2001:db8:0:1::1")
+		if got, want := env.live.Clients(), 6; got != want {
+			t.Errorf("%d clients, want %d", got, want)
+		}
+		// A slot comes back when its client leaves.
+		first.resp.Body.Close()
+		testkit.Eventually(t, 5*time.Second, func() error {
+			if n := env.live.Clients(); n != 5 {
+				return fmt.Errorf("%d clients, want 5", n)
+			}
+			return nil
+		})
+		env.openLive(t, "X-Forwarded-For", "198.51.100.1")
 	})
 	t.Run("Close", func(t *testing.T) {
 		env := newLiveEnv(t, analytics.LiveConfig{}, analytics.Config{})

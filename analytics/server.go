@@ -8,6 +8,7 @@
 package analytics
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -34,6 +35,7 @@ type Server struct {
 	db     *sql.DB
 	logger *slog.Logger
 	live   *Live
+	keys   *httpapi.KeyRing
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -41,7 +43,17 @@ type Server struct {
 
 // New returns the API over db, which may be opened read-only.
 func New(cfg Config, db *sql.DB, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, db: db, logger: logger, Now: time.Now}
+	return &Server{cfg: cfg, db: db, logger: logger, keys: httpapi.NewKeyRing(cfg.ReadKeys, 0), Now: time.Now}
+}
+
+// ReplaceReadKeys makes keys the accepted read keys from the next request
+// on (a rotation without a restart). An empty list is refused: an API with
+// keys never turns into one that anyone can read.
+func (s *Server) ReplaceReadKeys(keys []string) error {
+	if err := s.keys.Replace(keys); err != nil {
+		return fmt.Errorf("read keys: %w", err)
+	}
+	return nil
 }
 
 // SetLive turns on GET /analytics/live, fed by l.
@@ -99,7 +111,7 @@ func (s *Server) Register(e *echo.Echo) error {
 // key, in constant time; CORS preflights pass.
 func (s *Server) requireKey() echo.MiddlewareFunc {
 	return httpapi.RequireKey(httpapi.KeyAuth{
-		Keys:         s.cfg.ReadKeys,
+		Ring:         s.keys,
 		Message:      "missing or wrong read key: send x-api-key: <key> or Authorization: Bearer <key>",
 		AllowOptions: true,
 	})

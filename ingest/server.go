@@ -43,6 +43,12 @@ type Config struct {
 	// RateLimit is the requests per second allowed to one client IP on
 	// /api (a batch counts once); 0 is off.
 	RateLimit float64
+	// KeyRateLimit is the requests per second allowed to one ingest key,
+	// from all its addresses together; 0 is off.
+	KeyRateLimit float64
+	// Hosts limits the Host headers that Handler answers (DNS rebinding);
+	// a server that registers ingest on its own echo checks them itself.
+	Hosts httpapi.HostAuth
 	// Publisher tunes group commit.
 	Publisher PublisherConfig
 	// StoreSkillArgs keeps the arguments of skills called through Claude
@@ -64,6 +70,7 @@ type Server struct {
 	pub        *Publisher
 	hasher     *Hasher
 	logger     *slog.Logger
+	keys       *httpapi.KeyRing
 	requireKey echo.MiddlewareFunc
 	now        func() time.Time
 	bufs       sync.Pool
@@ -75,14 +82,16 @@ type Server struct {
 
 // New builds the server. The hash key keys the identity hashes.
 func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger) *Server {
+	keys := httpapi.NewKeyRing(cfg.Keys, cfg.KeyRateLimit)
 	return &Server{
 		cfg:    cfg,
 		js:     js,
 		pub:    NewPublisher(js, cfg.Publisher, logger),
 		hasher: NewHasher(hashKey),
 		logger: logger,
+		keys:   keys,
 		requireKey: httpapi.RequireKey(httpapi.KeyAuth{
-			Keys:    cfg.Keys,
+			Ring:    keys,
 			Message: "missing or wrong ingest key: send Authorization: Bearer <key>",
 		}),
 		now:    time.Now,
@@ -91,10 +100,42 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 	}
 }
 
+// ReplaceKeys makes keys the accepted ingest keys from the next request
+// on (a rotation without a restart). An empty list is refused: a server
+// with keys never turns into one that takes events from anyone.
+func (s *Server) ReplaceKeys(keys []string) error {
+	if err := s.keys.Replace(keys); err != nil {
+		return fmt.Errorf("ingest keys: %w", err)
+	}
+	return nil
+}
+
+// crossOriginMessage is the 403 of a browser page of another origin that
+// posts to a server without ingest keys.
+const crossOriginMessage = "events from a web page of another origin are refused while no ingest keys are set: " +
+	"set --ingest-keys (TRACKSKILLS_INGEST_KEYS) and send the key, or send from the same origin"
+
+// refuseCrossOrigin refuses browser posts from other origins while the
+// server has no keys: with none, any page a user opens could otherwise
+// send events with a simple POST that needs no CORS preflight. With keys,
+// the key check stands in its place.
+func (s *Server) refuseCrossOrigin() echo.MiddlewareFunc {
+	refuse := httpapi.RefuseCrossOrigin(crossOriginMessage)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		guarded := refuse(next)
+		return func(c echo.Context) error {
+			if s.keys.Len() == 0 {
+				return guarded(c)
+			}
+			return next(c)
+		}
+	}
+}
+
 // Register adds the ingest routes under /api to e, an echo built with
 // httpapi.NewEcho: their requests are logged to the server's logger.
 func (s *Server) Register(e *echo.Echo) {
-	api := e.Group("/api", httpapi.LogTo(e, s.logger), s.requireKey)
+	api := e.Group("/api", httpapi.LogTo(e, s.logger), s.refuseCrossOrigin(), s.requireKey)
 	if s.cfg.RateLimit > 0 {
 		api.Use(s.rateLimiter())
 	}
@@ -110,11 +151,13 @@ func (s *Server) Checks() []httpapi.Check {
 
 // Handler returns ingest alone as a complete HTTP handler: its routes,
 // /healthz and /readyz over Checks, on an echo that trusts the configured
-// proxies for the client IP. `trackskills ingest` serves it; tests use it
-// with httptest.
+// proxies for the client IP and checks the Host of every request against
+// the configured hosts. `trackskills ingest` serves it; tests use it with
+// httptest.
 func (s *Server) Handler() http.Handler {
 	s.handlerOnce.Do(func() {
 		e := httpapi.NewEcho(s.logger, IPExtractor(s.cfg.TrustedProxies))
+		e.Use(httpapi.RequireHost(s.cfg.Hosts))
 		s.Register(e)
 		httpapi.RegisterHealth(e, s.Checks()...)
 		s.handler = e

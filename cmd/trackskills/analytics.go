@@ -9,6 +9,7 @@ import (
 
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -43,7 +44,18 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	defer db.Close()
-	e := httpapi.NewEcho(logger.With("component", "analytics"), echo.ExtractIPDirect())
+	hosts, err := o.hostAuth()
+	if err != nil {
+		return err
+	}
+	ipx := echo.ExtractIPDirect()
+	if proxies, err := o.proxies(); err != nil {
+		return err
+	} else if len(proxies) > 0 {
+		ipx = ingest.IPExtractor(proxies) // live slots are counted by client
+	}
+	e := httpapi.NewEcho(logger.With("component", "analytics"), ipx)
+	e.Use(httpapi.RequireHost(hosts))
 	httpapi.RegisterHealth(e, httpapi.Check{Name: "database", Fn: db.Ping})
 	api := analytics.New(acfg, db, logger.With("component", "analytics"))
 	var live *analytics.Live
@@ -60,10 +72,13 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if err := api.Register(e); err != nil {
 		return err
 	}
+	hup, stopHup := notifyHangup()
+	defer stopHup()
 	srv, err := httpapi.Listen(o.httpAddr, e)
 	if err != nil {
 		return err
 	}
+	go reloadKeys(ctx, hup, logger, keyFile{"read-keys", o.readKeys, api.ReplaceReadKeys})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	logger.Info("analytics listening", "url", srv.URL(), "db", o.dbPath(), "keys", len(acfg.ReadKeys))

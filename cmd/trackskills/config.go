@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
 )
@@ -27,6 +30,8 @@ type options struct {
 	allowNoKeys    bool
 	trustedProxies string
 	rateLimit      float64
+	keyRateLimit   float64
+	publicHosts    []string
 	storeSkillArgs bool
 
 	natsAddr        string
@@ -80,16 +85,72 @@ func (o *options) registerData(f *cmdFlags) {
 
 func (o *options) registerHTTP(f *cmdFlags) {
 	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HTTP listen address (host:port)")
-	f.StringVar(&o.ingestKeys, "ingest-keys", o.ingestKeys, "accepted ingest keys, comma-separated, or @file with one a line; clients send Authorization: Bearer <key>")
+	f.StringVar(&o.ingestKeys, "ingest-keys", o.ingestKeys, "accepted ingest keys, comma-separated, or @file with one a line, read again on SIGHUP; clients send Authorization: Bearer <key>. "+
+		"Keys on the command line are visible to other local users in the process list: prefer @file or TRACKSKILLS_INGEST_KEYS")
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without ingest or read keys (anyone who can reach it can send events or read analytics)")
-	f.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
+	o.registerTrustedProxies(f)
 	f.Float64Var(&o.rateLimit, "rate-limit", o.rateLimit, "requests per second allowed to one client IP on /api (0 = no limit); over it: 429")
+	f.Float64Var(&o.keyRateLimit, "key-rate-limit", o.keyRateLimit, "requests per second allowed to one ingest key on /api, from all its addresses together (0 = no limit); over it: 429")
+	o.registerPublicHost(f)
 	f.BoolVar(&o.storeSkillArgs, "store-skill-args", o.storeSkillArgs, "keep the arguments of skills called through Claude Code hooks in the metadata (they can hold anything the user typed)")
 }
 
 func (o *options) registerAnalytics(f *cmdFlags) {
-	f.StringVar(&o.readKeys, "read-keys", o.readKeys, "keys accepted by /analytics, comma-separated, or @file; clients send x-api-key: <key> or Authorization: Bearer <key>")
+	f.StringVar(&o.readKeys, "read-keys", o.readKeys, "keys accepted by /analytics, comma-separated, or @file with one a line, read again on SIGHUP; clients send x-api-key: <key> or Authorization: Bearer <key>. "+
+		"Keys on the command line are visible to other local users in the process list: prefer @file or TRACKSKILLS_READ_KEYS")
 	f.StringVar(&o.allowOrigins, "cors-origins", o.allowOrigins, "origins allowed to call /analytics from a browser, comma-separated (e.g. https://dash.example.com)")
+	o.registerTrustedProxies(f)
+	o.registerPublicHost(f)
+}
+
+// registerTrustedProxies registers --trusted-proxies once, for ingest and
+// analytics alike.
+func (o *options) registerTrustedProxies(f *cmdFlags) {
+	if f.Lookup("trusted-proxies") != nil {
+		return
+	}
+	f.StringVar(&o.trustedProxies, "trusted-proxies", o.trustedProxies, "proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For, X-Real-IP or CF-Connecting-IP header names the client")
+}
+
+// registerPublicHost registers --public-host once, for ingest and
+// analytics alike.
+func (o *options) registerPublicHost(f *cmdFlags) {
+	if f.Lookup("public-host") != nil {
+		return
+	}
+	f.Var(&listFlag{p: &o.publicHosts}, "public-host", "a host name this server also answers to, besides localhost, 127.0.0.1 and [::1] "+
+		"(the name of a proxy or tunnel in front of it); repeat it or separate names with commas. Bound to loopback, or when this is set, "+
+		"a request for any other Host gets 403 (DNS rebinding)")
+}
+
+// hostAuth returns the Host check of the HTTP server: bound to loopback,
+// or with --public-host, only the loopback names and the public hosts are
+// answered; bound beyond loopback without --public-host, any Host is.
+func (o *options) hostAuth() (httpapi.HostAuth, error) {
+	var names []string
+	for _, h := range o.publicHosts {
+		n, err := httpapi.HostName(h)
+		if err != nil {
+			return httpapi.HostAuth{}, fmt.Errorf("public host: %w", err)
+		}
+		names = append(names, n)
+	}
+	if len(names) == 0 && !isLoopback(o.httpAddr) {
+		return httpapi.HostAuth{}, nil
+	}
+	return httpapi.HostAuth{
+		Names: append(slices.Clone(httpapi.LoopbackNames), names...),
+		Hint:  "to reach this server by that name (through a proxy or a tunnel), add it with --public-host (TRACKSKILLS_PUBLIC_HOST)",
+	}, nil
+}
+
+// proxies parses --trusted-proxies.
+func (o *options) proxies() ([]*net.IPNet, error) {
+	list, err := splitList(o.trustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("trusted proxies: %w", err)
+	}
+	return ingest.ParseCIDRs(list)
 }
 
 // analyticsConfig checks the read-key settings and builds the API's config.
@@ -105,6 +166,12 @@ func (o *options) analyticsConfig() (analytics.Config, error) {
 	origins, err := splitList(o.allowOrigins)
 	if err != nil {
 		return cfg, fmt.Errorf("cors origins: %w", err)
+	}
+	if _, err := o.hostAuth(); err != nil {
+		return cfg, err
+	}
+	if _, err := o.proxies(); err != nil {
+		return cfg, err
 	}
 	cfg.ReadKeys, cfg.AllowOrigins = keys, origins
 	return cfg, nil
@@ -176,14 +243,13 @@ func (o *options) ingestConfig() (ingest.Config, error) {
 	if len(keys) == 0 && !isLoopback(o.httpAddr) && !o.allowNoKeys {
 		return cfg, fmt.Errorf("http address %s is reachable beyond this machine and no ingest keys are set: set --ingest-keys (TRACKSKILLS_INGEST_KEYS), or pass --allow-no-keys to accept events from anyone", o.httpAddr)
 	}
-	proxies, err := splitList(o.trustedProxies)
-	if err != nil {
-		return cfg, fmt.Errorf("trusted proxies: %w", err)
-	}
-	if cfg.TrustedProxies, err = ingest.ParseCIDRs(proxies); err != nil {
+	if cfg.TrustedProxies, err = o.proxies(); err != nil {
 		return cfg, err
 	}
-	cfg.Keys, cfg.RateLimit, cfg.StoreSkillArgs = keys, o.rateLimit, o.storeSkillArgs
+	if cfg.Hosts, err = o.hostAuth(); err != nil {
+		return cfg, err
+	}
+	cfg.Keys, cfg.RateLimit, cfg.KeyRateLimit, cfg.StoreSkillArgs = keys, o.rateLimit, o.keyRateLimit, o.storeSkillArgs
 	return cfg, nil
 }
 

@@ -45,6 +45,11 @@ func TestRun_RefusesBadValuesBeforeStarting(t *testing.T) {
 		{"ConsumerBadAckWait", []string{"consumer", "--ack-wait", "1ms"}, nil, "ack wait"},
 		{"ConsumerEnvInt", []string{"consumer"}, map[string]string{"TRACKSKILLS_BATCH_EVENTS": "many"}, `TRACKSKILLS_BATCH_EVENTS="many": want an integer`},
 		{"AnalyticsOpenWithoutKeys", []string{"analytics", "--http-addr", "0.0.0.0:1"}, nil, "no read keys"},
+		{"ServePublicHostURL", []string{"serve", "--public-host", "https://dash.example.com"}, nil, "public host"},
+		{"IngestEnvPublicHostPath", []string{"ingest"}, map[string]string{"TRACKSKILLS_PUBLIC_HOST": "dash.example.com/x"}, "public host"},
+		{"AnalyticsPublicHostURL", []string{"analytics", "--public-host", "ok.example,http://x"}, nil, "public host"},
+		{"AnalyticsBadProxies", []string{"analytics", "--trusted-proxies", "not-an-ip"}, nil, "not-an-ip"},
+		{"IngestEnvKeyRate", []string{"ingest"}, map[string]string{"TRACKSKILLS_KEY_RATE_LIMIT": "fast"}, `TRACKSKILLS_KEY_RATE_LIMIT="fast": want a number`},
 		{"SeedBadDays", []string{"seed", "--days", "0"}, nil, "--days"},
 		{"SeedEnvInt", []string{"seed"}, map[string]string{"TRACKSKILLS_EVENTS": "lots"}, `TRACKSKILLS_EVENTS="lots": want an integer`},
 	} {

@@ -100,6 +100,39 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
+// listFlag is a repeatable flag of comma-separated items. The command
+// line replaces what the environment twin gave, as with every other flag:
+// its first item from the command line starts the list afresh.
+type listFlag struct {
+	p      *[]string
+	append bool // the next Set adds to the list
+}
+
+func (l *listFlag) String() string {
+	if l.p == nil {
+		return ""
+	}
+	return strings.Join(*l.p, ",")
+}
+
+// Get returns the items, for flag.Getter.
+func (l *listFlag) Get() any { return *l.p }
+
+func (l *listFlag) Set(s string) error {
+	items, err := splitList(s)
+	if err != nil {
+		return err
+	}
+	if !l.append {
+		*l.p = nil
+	}
+	*l.p, l.append = append(*l.p, items...), true
+	return nil
+}
+
+// fromEnv makes the next Set, the command line's, replace the list.
+func (l *listFlag) fromEnv() { l.append = false }
+
 // parse parses args; --help prints the usage and reports errHelp.
 func (f *cmdFlags) parse(args []string) error {
 	if err := flagsFromEnv(f.FlagSet, f.getenv); err != nil {
@@ -137,6 +170,9 @@ func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 				errs = append(errs, fmt.Errorf("%s=%q: want %s", name, v, expectedForm(f)))
 			}
 			return
+		}
+		if l, ok := f.Value.(*listFlag); ok {
+			l.fromEnv()
 		}
 		if secretFlag(f.Name) {
 			f.DefValue = "set from " + name // never print a key

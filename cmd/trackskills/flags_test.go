@@ -189,3 +189,50 @@ func TestRun_HelpDefaults(t *testing.T) {
 		})
 	}
 }
+
+// Ensure --public-host is repeatable and takes comma lists, and that the
+// command line replaces its environment twin rather than adding to it.
+func TestListFlag_PublicHost(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  string
+		args []string
+		want []string
+	}{
+		{"None", "", nil, nil},
+		{"Env", "a.example, b.example", nil, []string{"a.example", "b.example"}},
+		{"Repeated", "", []string{"--public-host", "c.example", "--public-host", "d.example,e.example"}, []string{"c.example", "d.example", "e.example"}},
+		{"FlagBeatsEnv", "a.example", []string{"--public-host", "c.example", "--public-host", "d.example"}, []string{"c.example", "d.example"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newCmdFlags("ingest", "", func(k string) string {
+				if k == "TRACKSKILLS_PUBLIC_HOST" {
+					return tt.env
+				}
+				return ""
+			}, io.Discard)
+			o := defaultOptions()
+			o.registerHTTP(f)
+			if err := f.parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(o.publicHosts) != fmt.Sprint(tt.want) {
+				t.Errorf("public hosts %q, want %q", o.publicHosts, tt.want)
+			}
+		})
+	}
+}
+
+// Ensure --help of the commands that take keys says that keys on the
+// command line show in the process list, and what to use instead.
+func TestRun_HelpWarnsOfKeysInProcessList(t *testing.T) {
+	for _, cmd := range []string{"serve", "ingest", "analytics"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{cmd, "--help"}, func(string) string { return "" }, &out, &out); err != nil {
+			t.Fatalf("%s --help: %v", cmd, err)
+		}
+		if got := out.String(); !strings.Contains(got, "visible to other local users in the process list") || !strings.Contains(got, "prefer @file") {
+			t.Errorf("%s --help does not warn of keys in the process list:\n%s", cmd, got)
+		}
+	}
+}

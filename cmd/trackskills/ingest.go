@@ -45,10 +45,13 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 		return err
 	}
 	srv := ingest.New(icfg, js, key, logger.With("component", "ingest"))
+	hup, stopHup := notifyHangup()
+	defer stopHup()
 	hs, err := httpapi.Listen(o.httpAddr, srv.Handler())
 	if err != nil {
 		return err
 	}
+	go reloadKeys(ctx, hup, logger, keyFile{"ingest-keys", o.ingestKeys, srv.ReplaceKeys})
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve() }()
 	logger.Info("ingest listening", "url", hs.URL(), "nats", o.natsURL, "keys", len(icfg.Keys))

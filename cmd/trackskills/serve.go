@@ -48,10 +48,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 		}
 		defer stopProfile()
 	}
+	hup, stopHup := notifyHangup()
+	defer stopHup()
 	app, err := startServe(ctx, &o, getenv, logger)
 	if err != nil {
 		return err
 	}
+	go reloadKeys(ctx, hup, logger, keyFile{"ingest-keys", o.ingestKeys, app.ingest.ReplaceKeys},
+		keyFile{"read-keys", o.readKeys, app.api.ReplaceReadKeys})
 	logger.Info("serving", "url", app.URL(), "nats", app.nats.ClientURL(), "db", o.dbPath())
 	var runErr error
 	select {
@@ -71,6 +75,7 @@ type serveApp struct {
 	writer     *dbWriter // the database and its consumer
 	readDB     *sql.DB
 	ingest     *ingest.Server
+	api        *analytics.Server
 	http       *httpapi.Server
 	natsLock   *lockfile.Lock // the data dir's JetStream store
 	dbLock     *lockfile.Lock // the SQLite file
@@ -143,13 +148,14 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 		return app, err
 	}
 	app.live = analytics.NewLive(analytics.LiveConfig{}, app.liveNC, logger.With("component", "live"))
-	api := analytics.New(acfg, app.readDB, logger.With("component", "analytics"))
-	api.SetLive(app.live)
+	app.api = analytics.New(acfg, app.readDB, logger.With("component", "analytics"))
+	app.api.SetLive(app.live)
 	// Ingest and analytics side by side on one echo, each logging its own
 	// requests; what neither serves (health, stray paths) logs as http.
 	e := httpapi.NewEcho(logger.With("component", "http"), ingest.IPExtractor(icfg.TrustedProxies))
+	e.Use(httpapi.RequireHost(icfg.Hosts))
 	app.ingest.Register(e)
-	if err := api.Register(e); err != nil {
+	if err := app.api.Register(e); err != nil {
 		return app, err
 	}
 	httpapi.RegisterHealth(e, append(app.ingest.Checks(),
