@@ -81,7 +81,7 @@ func TestReplay_MatchesLiveDatabase(t *testing.T) {
 	// Phase 1: events that retention will delete.
 	serve1 := startBinary(t, nil, serveArgs...)
 	mustWaitReady(t, serve1, httpAddr)
-	natsURL := natsAdminURL(t, dir, "nats://"+natsAddr) // serve made the credentials
+	natsURL := natsAdminURL(t, dir, "nats://"+natsAddr)              // serve made the credentials
 	oldLo, oldHi := now.Add(-7*24*time.Hour+time.Hour), retainedFrom // inside ingest's 7 days, before the retained days
 	var old []map[string]any
 	for i := range 240 {
