@@ -96,6 +96,9 @@ type Consumer struct {
 
 	batches, messages, inserted, ignored, dead, failures atomic.Int64
 	ready                                                atomic.Bool
+	// ackFloor mirrors the acker's floor (AckAll), for a durable made
+	// again after someone deleted it: it starts after the floor.
+	ackFloor atomic.Uint64
 
 	// afterCommit runs between commit and ack; tests use it to simulate a
 	// crash in that window.
@@ -155,7 +158,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		c.cfg.Durable = id.Durable
 	}
-	cons, err := c.attach(ctx)
+	cons, err := c.attach(ctx, nil)
 	if err == nil {
 		err = c.awaitUnbound(ctx, cons)
 	}
@@ -203,7 +206,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.retentionLoop(readCtx)
 		}()
 	}
-	readErr := c.readLoop(readCtx, iter, batches, free)
+	readErr := c.readLoop(readCtx, iter, batches, free, ack)
 	// Whatever ended the reading (a signal, a closed iterator) ends the
 	// retention job too, so that Run returns.
 	stopReading()
@@ -226,23 +229,36 @@ func (c *Consumer) Run(ctx context.Context) error {
 // gets an ack per message. It is not recreated: deleting a durable that
 // holds unacknowledged messages, or whose position is all the database
 // knows of what it has read, would lose them or read the stream again.
-func (c *Consumer) attach(ctx context.Context) (jetstream.Consumer, error) {
+//
+// gone is the acker of a durable someone deleted (nil otherwise): the new
+// one keeps its ack policy and, with AckAll, starts after its floor, so
+// that the stream is not read again from its start (events that
+// retention has deleted from SQLite would be counted again).
+func (c *Consumer) attach(ctx context.Context, gone *acker) (jetstream.Consumer, error) {
 	delay := 100 * time.Millisecond
 	for {
-		policy := jetstream.AckAllPolicy
-		if old, err := c.js.Consumer(ctx, trackskills.StreamName, c.cfg.Durable); err == nil {
-			policy = old.CachedInfo().Config.AckPolicy
-		}
-		cons, err := c.js.CreateOrUpdateConsumer(ctx, trackskills.StreamName, jetstream.ConsumerConfig{
+		cfg := jetstream.ConsumerConfig{
 			Durable:       c.cfg.Durable,
 			Description:   "Track Skills SQLite writer",
-			AckPolicy:     policy,
+			AckPolicy:     jetstream.AckAllPolicy,
 			AckWait:       c.cfg.AckWait,
 			MaxAckPending: c.cfg.MaxAckPending,
 			DeliverPolicy: jetstream.DeliverAllPolicy,
 			FilterSubject: trackskills.StreamSubjects,
 			MaxDeliver:    -1,
-		})
+		}
+		if old, err := c.js.Consumer(ctx, trackskills.StreamName, c.cfg.Durable); err == nil {
+			// JetStream changes none of these on an update.
+			oc := old.CachedInfo().Config
+			cfg.AckPolicy, cfg.DeliverPolicy, cfg.OptStartSeq = oc.AckPolicy, oc.DeliverPolicy, oc.OptStartSeq
+		} else if gone != nil {
+			if !gone.all {
+				cfg.AckPolicy = jetstream.AckExplicitPolicy
+			} else if floor := c.ackFloor.Load(); floor > 0 {
+				cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, floor+1
+			}
+		}
+		cons, err := c.js.CreateOrUpdateConsumer(ctx, trackskills.StreamName, cfg)
 		if err == nil {
 			return cons, nil
 		}
@@ -254,6 +270,22 @@ func (c *Consumer) attach(ctx context.Context) (jetstream.Consumer, error) {
 		}
 		delay = min(delay*2, 5*time.Second)
 	}
+}
+
+// reattach makes the durable again after someone deleted it, and returns
+// an iterator on the new one. Its messages after the ack floor come again;
+// those the writer commits meanwhile are then ignored.
+func (c *Consumer) reattach(ctx context.Context, gone *acker) (jetstream.MessagesContext, error) {
+	c.logger.Warn("durable consumer deleted: making it again", "durable", c.cfg.Durable, "after_seq", c.ackFloor.Load())
+	cons, err := c.attach(ctx, gone)
+	if err != nil {
+		return nil, err
+	}
+	iter, err := cons.Messages(jetstream.PullMaxBytes(c.cfg.PullMaxBytes))
+	if err != nil {
+		return nil, fmt.Errorf("start pulling: %w", err)
+	}
+	return iter, nil
 }
 
 // boundSamples and boundEvery say how often awaitUnbound looks at the
@@ -321,8 +353,6 @@ func (c *Consumer) pullsWaiting(ctx context.Context, cons jetstream.Consumer) (i
 	return most, nil
 }
 
-// readLoop fills batches of up to BatchEvents events, closing each at most
-// BatchWait after its first message.
 // batchGrowth bounds how far a batch grows past BatchEvents while the
 // writer is busy with the one before.
 const batchGrowth = 8
@@ -339,7 +369,11 @@ const handoffPoll = 2 * time.Millisecond
 // batches grow, and a larger batch costs less per event (fewer commits,
 // and rollup rows shared by more events), so the lag stops growing; under a
 // light load nothing waits longer than before.
-func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch, free <-chan *batch) error {
+//
+// When someone deletes the durable, readLoop makes it again (attach) and
+// reads on; ack is the writer's acker, read only then.
+func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch, free <-chan *batch, ack *acker) error {
+	defer func() { iter.Stop() }() // the last iterator, after a durable made again
 	draining := false
 	maxEvents := c.cfg.BatchEvents * batchGrowth
 	var cur *batch
@@ -406,6 +440,19 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 				}
 				return nil
 			}
+		case errors.Is(err, jetstream.ErrConsumerDeleted) && !draining:
+			if cur != nil {
+				out <- cur
+				cur = nil
+			}
+			next, err := c.reattach(ctx, ack)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil // stopped while waiting for the stream: nothing held
+				}
+				return err
+			}
+			iter = next
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			if cur != nil {
 				out <- cur
@@ -473,6 +520,9 @@ func decodeAt(msg jetstream.Msg, seq uint64, events []trackskills.Event) ([]trac
 func decodeData(h nats.Header, data []byte, seq uint64, events []trackskills.Event) ([]trackskills.Event, error) {
 	start := len(events)
 	err := wire.Decode(h, data, func(ev trackskills.Event) error {
+		if err := checkIdentity(&ev); err != nil {
+			return err
+		}
 		ev.StreamSeq = seq
 		events = append(events, ev)
 		return nil
@@ -481,6 +531,37 @@ func decodeData(h nats.Header, data []byte, seq uint64, events []trackskills.Eve
 		return events[:start], err
 	}
 	return events, nil
+}
+
+// hashLen is the length of an identity hash as ingest makes it: 128 bits
+// in lower-case hex.
+const hashLen = 32
+
+// checkIdentity checks that the identity fields of ev are hashes as ingest
+// makes them. Ingest never lets an identity through unhashed; a message
+// published straight to the stream may carry a raw user id, which must not
+// be stored.
+func checkIdentity(ev *trackskills.Event) error {
+	if !isHash(ev.UserHash) {
+		return fmt.Errorf("event %s: user_hash is not a hash (%d lower-case hex characters): published to the stream past ingest", ev.EventID, hashLen)
+	}
+	if ev.SessionHash != "" && !isHash(ev.SessionHash) {
+		return fmt.Errorf("event %s: session_hash is not a hash (%d lower-case hex characters): published to the stream past ingest", ev.EventID, hashLen)
+	}
+	return nil
+}
+
+// isHash reports whether s is hashLen lower-case hex characters.
+func isHash(s string) bool {
+	if len(s) != hashLen {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // deadReason is the reason a dead letter keeps for the decode error err.
@@ -535,6 +616,7 @@ func (c *Consumer) writeLoop(ctx context.Context, in <-chan *batch, free chan<- 
 			}
 		}
 		c.messages.Add(int64(ack.committed(b)))
+		c.ackFloor.Store(ack.floor)
 		c.batches.Add(1)
 		c.inserted.Add(int64(res.Inserted))
 		c.ignored.Add(int64(res.Ignored))

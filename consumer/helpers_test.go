@@ -101,13 +101,13 @@ func makeEvents(n int, prefix string) []trackskills.Event {
 			Status:       statuses[i%len(statuses)],
 			Timestamp:    now.Add(-time.Duration(i) * time.Second).UnixMilli(),
 			ReceivedAt:   now.UnixMilli(),
-			UserHash:     fmt.Sprintf("%064x", i%13),
+			UserHash:     fmt.Sprintf("%032x", i%13),
 			Source:       trackskills.Sources[i%len(trackskills.Sources)],
 		}
 		if i%2 == 0 {
 			d, req, resp := int64(i%5000), int64(100+i), int64(i%3)
 			ev.DurationMs, ev.RequestSizeBytes, ev.ResponseSizeBytes = &d, &req, &resp
-			ev.SessionHash = fmt.Sprintf("%064x", i%17)
+			ev.SessionHash = fmt.Sprintf("%032x", i%17)
 			ev.Metadata = []byte(fmt.Sprintf(`{"n":%d,"k":"v"}`, i))
 		}
 		if ev.Status != trackskills.StatusSuccess {

@@ -31,11 +31,16 @@ type Config struct {
 	MaxStore int64
 	// ReadyTimeout bounds the wait for the server to accept connections.
 	ReadyTimeout time.Duration
+	// CredsDir holds a credentials file a user (Users), created on first
+	// start with mode 0600; every client must log in as one of them, with
+	// only the permissions of its part. Empty runs the server without
+	// authentication: for tests only.
+	CredsDir string
 }
 
 // DefaultConfig returns the configuration used when a flag is not set.
 func DefaultConfig() Config {
-	return Config{Addr: "127.0.0.1:4222", StoreDir: "data/nats", ReadyTimeout: 10 * time.Second}
+	return Config{Addr: "127.0.0.1:4222", StoreDir: "data/nats", CredsDir: "data/" + CredsDirName, ReadyTimeout: 10 * time.Second}
 }
 
 // Validate checks the configuration.
@@ -70,6 +75,7 @@ func splitAddr(addr string) (string, int, error) {
 type Server struct {
 	ns     *server.Server
 	logger *slog.Logger
+	creds  map[string]Creds // nil without authentication
 }
 
 // Start starts the server and waits until it accepts connections.
@@ -90,6 +96,14 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		SyncAlways:        cfg.SyncAlways,
 		JetStreamMaxStore: cfg.MaxStore,
 		MaxPayload:        4 << 20,
+	}
+	var creds map[string]Creds
+	if cfg.CredsDir != "" {
+		var err error
+		if creds, err = LoadOrCreateCreds(cfg.CredsDir); err != nil {
+			return nil, err
+		}
+		opts.Users = serverUsers(creds)
 	}
 	if cfg.Addr == "" {
 		opts.DontListen = true
@@ -114,8 +128,8 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("nats server not ready after %s (is %s in use?)", timeout, cfg.Addr)
 	}
-	s := &Server{ns: ns, logger: logger}
-	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways)
+	s := &Server{ns: ns, logger: logger, creds: creds}
+	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways, "auth", creds != nil)
 	return s, nil
 }
 
@@ -127,13 +141,36 @@ func (s *Server) Addr() string {
 	return ""
 }
 
-// ClientURL returns the nats:// URL of the TCP listener.
-func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+// ClientURL returns the nats:// URL of the TCP listener, or "" when not
+// listening.
+func (s *Server) ClientURL() string {
+	if s.Addr() == "" {
+		return ""
+	}
+	return s.ns.ClientURL()
+}
 
-// Connect opens an in-process client connection (no TCP).
+// Authenticated reports whether clients must log in.
+func (s *Server) Authenticated() bool { return s.creds != nil }
+
+// Connect opens an in-process client connection (no TCP), as UserAdmin
+// when the server is authenticated.
 func (s *Server) Connect(name string, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.Name(name), nats.InProcessServer(s.ns), nats.MaxReconnects(-1)}, opts...)
-	nc, err := nats.Connect("", opts...)
+	return s.ConnectAs(UserAdmin, name, opts...)
+}
+
+// ConnectAs opens an in-process client connection (no TCP) as user, with
+// user's permissions; without authentication user only names the inbox.
+func (s *Server) ConnectAs(user, name string, opts ...nats.Option) (*nats.Conn, error) {
+	base := []nats.Option{nats.Name(name), nats.InProcessServer(s.ns), nats.MaxReconnects(-1)}
+	if s.creds != nil {
+		c, ok := s.creds[user]
+		if !ok {
+			return nil, fmt.Errorf("connect in-process: no nats user %q", user)
+		}
+		base = append(base, nats.UserInfo(c.User, c.Password), nats.CustomInboxPrefix(InboxPrefix(user)))
+	}
+	nc, err := nats.Connect("", append(base, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect in-process: %w", err)
 	}

@@ -24,6 +24,15 @@ func MustRunNATS(tb testing.TB) *embeddednats.Server {
 	return MustStartNATS(tb, embeddednats.Config{Addr: "127.0.0.1:-1", StoreDir: tb.TempDir()})
 }
 
+// MustRunAuthNATS is MustRunNATS with authentication, as serve and
+// `trackskills nats` run it: the users' credentials files are in
+// srv's cfg.CredsDir, a tb.TempDir(), returned too.
+func MustRunAuthNATS(tb testing.TB) (srv *embeddednats.Server, credsDir string) {
+	tb.Helper()
+	credsDir = tb.TempDir()
+	return MustStartNATS(tb, embeddednats.Config{Addr: "127.0.0.1:-1", StoreDir: tb.TempDir(), CredsDir: credsDir}), credsDir
+}
+
 // MustStartNATS starts an embedded NATS server with cfg, logging through
 // Logger(tb), and shuts it down in Cleanup. A test that restarts a server
 // shuts it down itself and starts it again with the same cfg.Addr and
@@ -58,6 +67,28 @@ func MustConnect(tb testing.TB, srv *embeddednats.Server, opts ...nats.Option) *
 	return nc
 }
 
+// MustConnectAs opens an in-process connection to srv as user (one of
+// embeddednats.Users), named after the test, closed in Cleanup.
+func MustConnectAs(tb testing.TB, srv *embeddednats.Server, user string, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	nc, err := srv.ConnectAs(user, tb.Name(), opts...)
+	if err != nil {
+		tb.Fatalf("connect as %s: %v", user, err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// MustJetStreamAs is MustJetStream logged in as user.
+func MustJetStreamAs(tb testing.TB, srv *embeddednats.Server, user string, opts ...jetstream.JetStreamOpt) jetstream.JetStream {
+	tb.Helper()
+	js, err := jetstream.New(MustConnectAs(tb, srv, user), opts...)
+	if err != nil {
+		tb.Fatalf("jetstream: %v", err)
+	}
+	return js
+}
+
 // MustJetStream opens an in-process connection to srv, closed in Cleanup,
 // and returns a JetStream handle on it. Without opts the handle has the
 // library's defaults, as the tests have always used; serve adds
@@ -74,10 +105,11 @@ func MustJetStream(tb testing.TB, srv *embeddednats.Server, opts ...jetstream.Je
 
 // MustJetStreamAt connects to the NATS server at url, as any client on the
 // network would (a process of the binary, say), closed in Cleanup, and
-// returns a JetStream handle on it.
-func MustJetStreamAt(tb testing.TB, url string) jetstream.JetStream {
+// returns a JetStream handle on it; opts add to the connection's options
+// (nats.UserInfo for an authenticated server, say).
+func MustJetStreamAt(tb testing.TB, url string, opts ...nats.Option) jetstream.JetStream {
 	tb.Helper()
-	nc, err := nats.Connect(url, nats.Name(tb.Name()))
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name(tb.Name())}, opts...)...)
 	if err != nil {
 		tb.Fatalf("connect to %s: %v", url, err)
 	}
@@ -87,6 +119,18 @@ func MustJetStreamAt(tb testing.TB, url string) jetstream.JetStream {
 		tb.Fatalf("jetstream: %v", err)
 	}
 	return js
+}
+
+// AuthAt returns the options that log a connection in as user with the
+// credentials file in credsDir (a data dir's nats-creds, or
+// MustRunAuthNATS's), for MustJetStreamAt.
+func AuthAt(tb testing.TB, credsDir, user string) []nats.Option {
+	tb.Helper()
+	c, err := embeddednats.ReadCreds(embeddednats.CredsFile(credsDir, user))
+	if err != nil {
+		tb.Fatalf("credentials of %s: %v", user, err)
+	}
+	return []nats.Option{nats.UserInfo(c.User, c.Password), nats.CustomInboxPrefix(embeddednats.InboxPrefix(user))}
 }
 
 // MustStream declares the events stream with ingest's default settings, as

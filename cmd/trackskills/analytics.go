@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/sql"
@@ -26,6 +27,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
 	o.registerAnalytics(f)
 	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
+	o.registerNATSCreds(f)
 	o.registerShutdown(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
@@ -61,7 +63,11 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	var live *analytics.Live
 	if o.natsURL != "" {
 		// Live mode only reads: it waits for NATS in the background.
-		nc, err := connectNATS(o.natsURL, "trackskills-analytics-live", logger)
+		auth, err := o.natsAuth(embeddednats.UserAnalytics)
+		if err != nil {
+			return err
+		}
+		nc, err := connectNATS(o.natsURL, "trackskills-analytics-live", logger, auth...)
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,7 @@ type options struct {
 
 	natsAddr        string
 	natsURL         string
+	natsCreds       string
 	natsSyncAlways  bool
 	natsMaxStore    int64
 	allowRemoteNATS bool
@@ -177,15 +178,24 @@ func (o *options) analyticsConfig() (analytics.Config, error) {
 	return cfg, nil
 }
 
+// natsNoPort is the --nats-addr of a server that opens no port: only the
+// parts of serve, in-process, reach it.
+const natsNoPort = "none"
+
 func (o *options) registerNATSServer(f *cmdFlags) {
-	f.StringVar(&o.natsAddr, "nats-addr", o.natsAddr, "where the embedded NATS server listens (host:port)")
+	f.StringVar(&o.natsAddr, "nats-addr", o.natsAddr, "where the embedded NATS server listens (host:port); "+natsNoPort+" opens no port (serve only: its parts connect in-process, and replay, status and rebuild cannot reach the stream)")
 	f.BoolVar(&o.natsSyncAlways, "nats-sync-always", o.natsSyncAlways, "fsync JetStream on every write before acknowledging it (survives a power cut, slower); otherwise a 2xx survives a process crash and the store is synced every 2 minutes")
 	f.Int64Var(&o.natsMaxStore, "nats-max-store", o.natsMaxStore, "cap on the JetStream file store in bytes (0 = no cap)")
-	f.BoolVar(&o.allowRemoteNATS, "allow-remote-nats", o.allowRemoteNATS, "allow the NATS server to listen beyond loopback (it has no authentication)")
+	f.BoolVar(&o.allowRemoteNATS, "allow-remote-nats", o.allowRemoteNATS, "allow the NATS server to listen beyond loopback (its logins and events cross the network unencrypted)")
 }
 
 func (o *options) registerNATSClient(f *cmdFlags) {
 	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) to connect to, comma-separated")
+	o.registerNATSCreds(f)
+}
+
+func (o *options) registerNATSCreds(f *cmdFlags) {
+	f.StringVar(&o.natsCreds, "nats-creds", o.natsCreds, "NATS credentials file: user:password (as in <data-dir>/"+embeddednats.CredsDirName+"/, which is read when this is empty) or a NATS .creds file with a JWT")
 }
 
 func (o *options) registerStream(f *cmdFlags) {
@@ -254,12 +264,17 @@ func (o *options) ingestConfig() (ingest.Config, error) {
 }
 
 func (o *options) natsConfig() (embeddednats.Config, error) {
-	if !isLoopback(o.natsAddr) && !o.allowRemoteNATS {
-		return embeddednats.Config{}, fmt.Errorf("nats address %s is reachable beyond this machine and the embedded server has no authentication: bind it to 127.0.0.1, or pass --allow-remote-nats", o.natsAddr)
-	}
 	cfg := embeddednats.DefaultConfig()
-	cfg.Addr = o.natsAddr
+	switch {
+	case o.natsAddr == natsNoPort:
+		cfg.Addr = ""
+	case !isLoopback(o.natsAddr) && !o.allowRemoteNATS:
+		return embeddednats.Config{}, fmt.Errorf("nats address %s is reachable beyond this machine and the embedded server's traffic is not encrypted: bind it to 127.0.0.1, or pass --allow-remote-nats", o.natsAddr)
+	default:
+		cfg.Addr = o.natsAddr
+	}
 	cfg.StoreDir = filepath.Join(o.dataDir, "nats")
+	cfg.CredsDir = filepath.Join(o.dataDir, embeddednats.CredsDirName)
 	cfg.SyncAlways = o.natsSyncAlways
 	cfg.MaxStore = o.natsMaxStore
 	return cfg, nil

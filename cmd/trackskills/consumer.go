@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/lockfile"
 )
@@ -47,7 +48,11 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer lock.Close() // last, after SQLite is closed
-	nc, js, err := connectJetStream(o.natsURL, "trackskills-consumer", logger)
+	auth, err := o.natsAuth(embeddednats.UserConsumer)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-consumer", logger, auth...)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 )
@@ -27,6 +30,38 @@ func serveOptions(tb testing.TB) *options {
 	o.applyRetention()
 	o.consumer.BatchWait = 20 * time.Millisecond
 	return &o
+}
+
+// natsAdminURL returns url (nats://host:port of the server that serve or
+// nats runs on dataDir) with the login of its admin user, from the
+// credentials it created in dataDir, as a user would give it to
+// --nats-url.
+func natsAdminURL(tb testing.TB, dataDir, url string) string {
+	tb.Helper()
+	c, err := embeddednats.ReadCreds(embeddednats.CredsFile(filepath.Join(dataDir, embeddednats.CredsDirName), embeddednats.UserAdmin))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rest, ok := strings.CutPrefix(url, "nats://")
+	if !ok {
+		tb.Fatalf("nats url %q: want nats://host:port", url)
+	}
+	return "nats://" + c.User + ":" + c.Password + "@" + rest
+}
+
+// republished returns ev, read back from SQLite, in the form ingest
+// publishes: the database keeps the first 8 bytes of each hash, and the
+// consumer dead-letters an event whose hashes are not ingest's 32 hex
+// characters. A duplicate is ignored by its event_id, whatever the rest.
+func republished(ev trackskills.Event) *trackskills.Event {
+	pad := func(h string) string {
+		if h == "" {
+			return ""
+		}
+		return (h + strings.Repeat("0", 32))[:32]
+	}
+	ev.UserHash, ev.SessionHash = pad(ev.UserHash), pad(ev.SessionHash)
+	return &ev
 }
 
 // mustStartServe starts serve in-process; Cleanup closes it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 )
@@ -33,7 +34,11 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	if err != nil {
 		return err
 	}
-	nc, js, err := connectJetStream(o.natsURL, "trackskills-ingest", logger)
+	auth, err := o.natsAuth(embeddednats.UserIngest)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-ingest", logger, auth...)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +30,9 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	if err != nil {
 		return err
 	}
+	if ncfg.Addr == "" {
+		return fmt.Errorf("--nats-addr %s: the parts of the Procfile way reach NATS through its port; only serve runs without one", natsNoPort)
+	}
 	lock, err := o.lockNATSStore()
 	if err != nil {
 		return err
@@ -46,7 +50,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 		}
 	}
 	if err == nil {
-		logger.Info("nats ready", "url", ns.ClientURL())
+		logger.Info("nats ready", "url", ns.ClientURL(), "creds_dir", ncfg.CredsDir)
 		<-ctx.Done()
 	}
 	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {

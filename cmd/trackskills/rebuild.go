@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/lockfile"
 	"github.com/trackskills/trackskills/rebuild"
 )
@@ -39,7 +40,11 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	live := o.dbPath()
-	nc, js, err := connectJetStream(o.natsURL, "trackskills-rebuild", logger)
+	auth, err := o.natsAuth(embeddednats.UserAdmin)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-rebuild", logger, auth...)
 	if err != nil {
 		return err
 	}

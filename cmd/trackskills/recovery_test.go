@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/testkit"
 )
 
@@ -26,7 +27,11 @@ func TestRecovery_LostDisk(t *testing.T) {
 	ns := startBinary(t, nil, "nats", "--data-dir", natsDir, "--nats-addr", natsAddr)
 	ing := startBinary(t, nil, "ingest", "--data-dir", natsDir, "--nats-url", natsURL, "--http-addr", ingestAddr)
 	mustWaitReady(t, ing, ingestAddr)
-	consumerArgs := []string{"consumer", "--data-dir", disk, "--nats-url", natsURL, "--health-addr", healthAddr, "--batch-wait", "20ms"}
+	// The consumer's data dir is another disk: the credentials the nats
+	// process made are given by path.
+	creds := filepath.Join(natsDir, embeddednats.CredsDirName)
+	consumerArgs := []string{"consumer", "--data-dir", disk, "--nats-url", natsURL, "--health-addr", healthAddr, "--batch-wait", "20ms",
+		"--nats-creds", embeddednats.CredsFile(creds, embeddednats.UserConsumer)}
 	cons := startBinary(t, nil, consumerArgs...)
 	mustWaitReady(t, cons, healthAddr)
 	dbPath := filepath.Join(disk, "trackskills.db")
@@ -58,7 +63,8 @@ func TestRecovery_LostDisk(t *testing.T) {
 	if err := os.WriteFile(dbPath, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, errOut, err := runCmd(t, "replay", "--db", dbPath, "--from-seq", "1", "--nats-url", natsURL)
+	_, errOut, err := runCmd(t, "replay", "--db", dbPath, "--from-seq", "1", "--nats-url", natsURL,
+		"--nats-creds", embeddednats.CredsFile(creds, embeddednats.UserAdmin))
 	if err != nil {
 		t.Fatalf("replay: %v\n%s", err, errOut)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -80,7 +81,11 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	closeDB := sync.OnceValue(db.Close)
 	defer closeDB() //nolint:errcheck // the explicit close below reports
-	nc, js, err := connectJetStream(o.natsURL, "trackskills-replay", logger)
+	auth, err := o.natsAuth(embeddednats.UserAdmin)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-replay", logger, auth...)
 	if err != nil {
 		return err
 	}
@@ -99,7 +104,11 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 // replayNDJSON replays the range to stdout as NDJSON: no database, no lock,
 // no position.
 func replayNDJSON(ctx context.Context, o *options, cfg consumer.ReplayConfig, logger *slog.Logger, stdout, stderr io.Writer, prog *replayProgress) error {
-	nc, js, err := connectJetStream(o.natsURL, "trackskills-replay", logger)
+	auth, err := o.natsAuth(embeddednats.UserAdmin)
+	if err != nil {
+		return err
+	}
+	nc, js, err := connectJetStream(o.natsURL, "trackskills-replay", logger, auth...)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,6 @@ func TestReplay_MatchesLiveDatabase(t *testing.T) {
 	dir := t.TempDir()
 	livePath := filepath.Join(dir, "trackskills.db")
 	httpAddr, natsAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
-	natsURL := "nats://" + natsAddr
 	streamFlags := []string{"--retention-raw", equivRetention.String(), "--stream-max-age", "1h"}
 	serveArgs := append([]string{"serve", "--data-dir", dir, "--http-addr", httpAddr, "--nats-addr", natsAddr,
 		"--batch-wait", "20ms", "--ack-wait", "1s"}, streamFlags...)
@@ -82,6 +81,7 @@ func TestReplay_MatchesLiveDatabase(t *testing.T) {
 	// Phase 1: events that retention will delete.
 	serve1 := startBinary(t, nil, serveArgs...)
 	mustWaitReady(t, serve1, httpAddr)
+	natsURL := natsAdminURL(t, dir, "nats://"+natsAddr)              // serve made the credentials
 	oldLo, oldHi := now.Add(-7*24*time.Hour+time.Hour), retainedFrom // inside ingest's 7 days, before the retained days
 	var old []map[string]any
 	for i := range 240 {
@@ -162,7 +162,7 @@ func TestReplay_MatchesLiveDatabase(t *testing.T) {
 	var dup []byte
 	for i := range stored[:10] {
 		var err error
-		if dup, err = wire.AppendEvent(dup, &stored[len(stored)-1-i]); err != nil {
+		if dup, err = wire.AppendEvent(dup, republished(stored[len(stored)-1-i])); err != nil {
 			t.Fatal(err)
 		}
 	}

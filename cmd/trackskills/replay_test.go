@@ -21,6 +21,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/consumer"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
@@ -45,7 +46,8 @@ func replayCmdOut(t *testing.T, args ...string) (string, string, error) {
 }
 
 func TestReplay_RebuildsServesDatabase(t *testing.T) {
-	app := mustStartServe(t, serveOptions(t))
+	o := serveOptions(t)
+	app := mustStartServe(t, o)
 	client := &http.Client{Timeout: 30 * time.Second}
 	const singles, batched = 100, 200
 	for i := range singles {
@@ -78,14 +80,14 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(app.nats.ClientURL())
+	nc, err := nats.Connect(natsAdminURL(t, o.dataDir, app.nats.ClientURL()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	var dup []byte
 	for i := range 3 {
-		if dup, err = wire.AppendEvent(dup, &stored[i]); err != nil {
+		if dup, err = wire.AppendEvent(dup, republished(stored[i])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +105,7 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 	})
 
 	path := filepath.Join(t.TempDir(), "rebuilt.db")
-	url := app.nats.ClientURL()
+	url := natsAdminURL(t, o.dataDir, app.nats.ClientURL())
 	stderr, err := replayCmd(t, "--db", path, "--nats-url", url)
 	if err != nil {
 		t.Fatalf("replay: %v\n%s", err, stderr)
@@ -190,7 +192,8 @@ func TestReplay_RejectsBadFlags(t *testing.T) {
 }
 
 func TestReplay_NDJSONToStdout(t *testing.T) {
-	app := mustStartServe(t, serveOptions(t))
+	o := serveOptions(t)
+	app := mustStartServe(t, o)
 	client := &http.Client{Timeout: 30 * time.Second}
 	const total = 150
 	for b := 0; b < total; b += 50 {
@@ -210,7 +213,7 @@ func TestReplay_NDJSONToStdout(t *testing.T) {
 		}
 		return nil
 	})
-	nc, err := nats.Connect(app.nats.ClientURL())
+	nc, err := nats.Connect(natsAdminURL(t, o.dataDir, app.nats.ClientURL()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +229,8 @@ func TestReplay_NDJSONToStdout(t *testing.T) {
 	})
 
 	dataDir := filepath.Join(t.TempDir(), "data")
-	stdout, stderr, err := replayCmdOut(t, "--ndjson", "--data-dir", dataDir, "--nats-url", app.nats.ClientURL())
+	stdout, stderr, err := replayCmdOut(t, "--ndjson", "--data-dir", dataDir, "--nats-url", app.nats.ClientURL(),
+		"--nats-creds", embeddednats.CredsFile(filepath.Join(o.dataDir, embeddednats.CredsDirName), embeddednats.UserAdmin))
 	if err != nil {
 		t.Fatalf("replay --ndjson: %v\n%s", err, stderr)
 	}
@@ -292,7 +296,7 @@ func TestReplay_NDJSONToStdout(t *testing.T) {
 	}
 
 	// A range: the second message alone.
-	stdout, stderr, err = replayCmdOut(t, "--ndjson", "--from-seq", "2", "--to-seq", "2", "--nats-url", app.nats.ClientURL())
+	stdout, stderr, err = replayCmdOut(t, "--ndjson", "--from-seq", "2", "--to-seq", "2", "--nats-url", natsAdminURL(t, o.dataDir, app.nats.ClientURL()))
 	if err != nil {
 		t.Fatalf("replay --ndjson of seq 2: %v\n%s", err, stderr)
 	}

@@ -22,8 +22,11 @@ import (
 
 const serveSummary = `Runs everything in one process: an embedded NATS server with JetStream
 (stored under the data dir), the ingest endpoint, the consumer that writes
-events to SQLite, and the analytics API, on one HTTP port. The parts talk in-process; NATS still listens on
---nats-addr (loopback) so that other tools can reach the stream.`
+events to SQLite, and the analytics API, on one HTTP port. The parts talk
+in-process, each logged in as its own NATS user; NATS still listens on
+--nats-addr (loopback) so that replay, status and rebuild can reach the
+stream, with the credentials that serve writes to <data-dir>/nats-creds on
+first start. --nats-addr none opens no NATS port at all.`
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("serve", serveSummary, getenv, stderr)
@@ -56,7 +59,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	}
 	go reloadKeys(ctx, hup, logger, keyFile{"ingest-keys", o.ingestKeys, app.ingest.ReplaceKeys},
 		keyFile{"read-keys", o.readKeys, app.api.ReplaceReadKeys})
-	logger.Info("serving", "url", app.URL(), "nats", app.nats.ClientURL(), "db", o.dbPath())
+	natsURL := app.nats.ClientURL()
+	if natsURL == "" {
+		natsURL = "in-process only"
+	}
+	logger.Info("serving", "url", app.URL(), "nats", natsURL, "db", o.dbPath())
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -69,7 +76,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 type serveApp struct {
 	logger     *slog.Logger
 	nats       *embeddednats.Server
-	nc         *nats.Conn
+	nc         *nats.Conn // ingest's: it publishes and declares the stream
+	consNC     *nats.Conn // the consumer's
 	liveNC     *nats.Conn
 	live       *analytics.Live
 	writer     *dbWriter // the database and its consumer
@@ -120,10 +128,18 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if app.nats, err = embeddednats.Start(ncfg, logger.With("component", "nats")); err != nil {
 		return app, err
 	}
-	if app.nc, err = app.nats.Connect("trackskills-serve"); err != nil {
+	// Each part logs in as its own user, with only its permissions.
+	if app.nc, err = app.nats.ConnectAs(embeddednats.UserIngest, "trackskills-serve"); err != nil {
 		return app, err
 	}
 	js, err := newJetStream(app.nc)
+	if err != nil {
+		return app, err
+	}
+	if app.consNC, err = app.nats.ConnectAs(embeddednats.UserConsumer, "trackskills-serve-consumer"); err != nil {
+		return app, err
+	}
+	consJS, err := newJetStream(app.consNC)
 	if err != nil {
 		return app, err
 	}
@@ -133,7 +149,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 		return app, err
 	}
 	// No timeout: migrations may backfill a large database; a signal still stops them.
-	if app.writer, err = newDBWriter(ctx, o, js, logger); err != nil {
+	if app.writer, err = newDBWriter(ctx, o, consJS, logger); err != nil {
 		return app, err
 	}
 	app.ingest = ingest.New(icfg, js, key, logger.With("component", "ingest"))
@@ -144,7 +160,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	}
 	// Live mode has its own connection: a burst to the dashboard never
 	// makes the server treat the publisher's connection as slow.
-	if app.liveNC, err = app.nats.Connect("trackskills-live"); err != nil {
+	if app.liveNC, err = app.nats.ConnectAs(embeddednats.UserAnalytics, "trackskills-live"); err != nil {
 		return app, err
 	}
 	app.live = analytics.NewLive(analytics.LiveConfig{}, app.liveNC, logger.With("component", "live"))
@@ -216,6 +232,9 @@ func (a *serveApp) Close(ctx context.Context) error {
 	}
 	if a.liveNC != nil {
 		a.liveNC.Close()
+	}
+	if a.consNC != nil {
+		errs = append(errs, drainConn(ctx, a.consNC)) // the acks
 	}
 	if a.nc != nil {
 		errs = append(errs, drainConn(ctx, a.nc))

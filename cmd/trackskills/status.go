@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -122,13 +123,17 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 	if _, err := o.parse(f, args, stderr); err != nil {
 		return err
 	}
+	auth, err := o.natsAuth(embeddednats.UserAdmin)
+	if err != nil {
+		return err
+	}
 	info, _ := debug.ReadBuildInfo() // nil without build info: versionString says unknown
 	rep := statusReport{Version: versionString(info)}
 	var wg sync.WaitGroup
 	// The database names the durable that writes it: NATS is asked after.
 	wg.Go(func() {
 		rep.Database = probeDatabase(ctx, o.dbPath())
-		rep.NATS = probeNATS(ctx, o.natsURL, rep.Database.Durable, time.Now)
+		rep.NATS = probeNATS(ctx, o.natsURL, rep.Database.Durable, time.Now, auth...)
 	})
 	if httpURL != "" {
 		wg.Go(func() { rep.HTTP = probeHTTP(ctx, httpURL) })
@@ -153,12 +158,12 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 
 // probeNATS reads the stream and the durable consumer named durable (none
 // when the database could not say its name); it connects once, with
-// statusTimeout, and never retries.
-func probeNATS(ctx context.Context, url, durable string, now func() time.Time) natsStatus {
+// statusTimeout, and never retries; opts are natsAuth's.
+func probeNATS(ctx context.Context, url, durable string, now func() time.Time, opts ...nats.Option) natsStatus {
 	st := natsStatus{URL: url}
-	nc, err := nats.Connect(url, nats.Name("trackskills-status"), nats.Timeout(statusTimeout), nats.NoReconnect())
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("trackskills-status"), nats.Timeout(statusTimeout), nats.NoReconnect()}, opts...)...)
 	if err != nil {
-		st.Error = err.Error()
+		st.Error = authHint(err).Error()
 		return st
 	}
 	defer nc.Close()
