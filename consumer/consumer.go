@@ -44,7 +44,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		BatchEvents:   1000,
-		BatchWait:     50 * time.Millisecond,
+		BatchWait:     200 * time.Millisecond,
 		AckWait:       30 * time.Second,
 		MaxAckPending: 20000,
 		PullMaxBytes:  16 << 20,

@@ -40,7 +40,7 @@ type benchGen struct {
 // events a user. Its events run out after TRACKSKILLS_BENCH_EVENTS, so it
 // wants a -benchtime of at most that many events in iterations (1000x for
 // a million events in batches of 1,000).
-func newBenchGen(b *testing.B) benchGen {
+func newBenchGen(b testing.TB) benchGen {
 	b.Helper()
 	h := os.Getenv("TRACKSKILLS_BENCH_HISTORY")
 	if h == "" {
