@@ -25,6 +25,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/jsonscan"
 )
 
 // Limits of the ingest API (docs/CONTRACT.md, Ingest API).
@@ -391,7 +392,7 @@ func splitBatch(body []byte, ndjson bool) (raws [][]byte, unchecked bool, err er
 		if body[0] != '[' {
 			return nil, false, &trackskills.FieldError{Message: "batch must be a JSON array of events (or NDJSON with Content-Type: application/x-ndjson)"}
 		}
-		if raws, ok := splitArray(body); ok {
+		if raws, ok := jsonscan.SplitArray(body, maxSplitDepth); ok {
 			if len(raws) == 0 {
 				return nil, false, errEmptyArray
 			}
@@ -435,109 +436,6 @@ func unmarshalArray(body []byte) ([][]byte, error) {
 	return out, nil
 }
 
-// maxSplitDepth bounds the nesting splitArray follows; a deeper array goes
+// maxSplitDepth bounds the nesting jsonscan.SplitArray follows; a deeper array goes
 // to encoding/json, whose own limit then decides.
 const maxSplitDepth = 64
-
-// splitArray splits a trimmed JSON array into its values, going by quotes,
-// brackets, commas and whitespace only: it does not validate the values.
-// It returns false if the array is not laid out as one (unterminated, a
-// missing or extra comma, trailing data), or nests too deep.
-func splitArray(body []byte) ([][]byte, bool) {
-	i := skipSpace(body, 1)
-	if i < len(body) && body[i] == ']' {
-		return nil, i+1 == len(body)
-	}
-	out := make([][]byte, 0, 64)
-	for {
-		end, ok := valueEnd(body, i)
-		if !ok {
-			return nil, false
-		}
-		out = append(out, body[i:end])
-		if i = skipSpace(body, end); i >= len(body) {
-			return nil, false
-		}
-		switch body[i] {
-		case ',':
-			i = skipSpace(body, i+1)
-		case ']':
-			return out, i+1 == len(body)
-		default:
-			return nil, false
-		}
-	}
-}
-
-// valueEnd returns the index just past the JSON value that starts at i,
-// by its quotes and brackets alone.
-func valueEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i+1)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end, ok := stringEnd(b, i+1)
-				if !ok {
-					return 0, false
-				}
-				i = end - 1
-			case '{', '[':
-				if depth++; depth > maxSplitDepth {
-					return 0, false
-				}
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1, true
-				}
-			}
-		}
-		return 0, false
-	case ',', ']':
-		return 0, false
-	}
-	// A number or a literal runs up to the next delimiter.
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case ' ', '\t', '\n', '\r', ',', ']':
-			return j, true
-		}
-	}
-	return 0, false
-}
-
-// stringEnd returns the index just past the closing quote of the string
-// whose contents start at i.
-func stringEnd(b []byte, i int) (int, bool) {
-	for i < len(b) {
-		switch b[i] {
-		case '"':
-			return i + 1, true
-		case '\\':
-			i += 2
-		default:
-			i++
-		}
-	}
-	return 0, false
-}
-
-// skipSpace returns the index of the first byte at or after i that is not
-// JSON whitespace.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
