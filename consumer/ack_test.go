@@ -199,6 +199,10 @@ func TestConsumer_Run_RedeliveredWhileRetrying(t *testing.T) {
 	cfg := testConfig()
 	cfg.AckWait = time.Second
 	cfg.BatchEvents = 100
+	// A small client buffer: the batches queued behind the failing one
+	// soon fill it, and the messages left in the client's buffer, which
+	// cannot be marked in progress, come back after the ack wait.
+	cfg.PullMaxBytes = 64 << 10
 	c := newConsumer(t, cfg, js, db)
 	start(t, c)
 	warm := makeEvents(10, "warm")
