@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -82,43 +81,12 @@ var ErrMalformed = errors.New("malformed hook payload")
 
 // Parse decodes a hook payload. Anything but a JSON object is ErrMalformed;
 // a field of an unexpected JSON type is tolerated where the mapping can do
-// without it.
+// without it. Each field is decoded on its own, so that one of an
+// unexpected type (a newer Claude Code) does not lose the others.
+// ToolInput and ToolResponse hold only their members the mapping reads
+// (ParseReader).
 func Parse(data []byte) (Payload, error) {
-	var p Payload
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' {
-		return p, fmt.Errorf("%w: the body must be the JSON object that Claude Code sends to hooks", ErrMalformed)
-	}
-	// Decode field by field, so that one field of an unexpected type (a
-	// newer Claude Code) does not lose the others.
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return p, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	str := func(name string, dst *string) {
-		if raw, ok := fields[name]; ok {
-			_ = json.Unmarshal(raw, dst) // a non-string stays empty
-		}
-	}
-	str("hook_event_name", &p.HookEventName)
-	str("session_id", &p.SessionID)
-	str("prompt_id", &p.PromptID)
-	str("permission_mode", &p.PermissionMode)
-	str("agent_id", &p.AgentID)
-	str("agent_type", &p.AgentType)
-	str("tool_name", &p.ToolName)
-	str("tool_use_id", &p.ToolUseID)
-	str("expansion_type", &p.ExpansionType)
-	str("command_name", &p.CommandName)
-	str("command_args", &p.CommandArgs)
-	str("command_source", &p.CommandSource)
-	p.ToolInput = fields["tool_input"]
-	p.ToolResponse = fields["tool_response"]
-	p.DurationMs = fields["duration_ms"]
-	p.Error = fields["error"]
-	p.IsInterrupt = fields["is_interrupt"]
-	p.Effort = fields["effort"]
-	return p, nil
+	return ParseReader(bytes.NewReader(data))
 }
 
 // Options changes what the mapping keeps.

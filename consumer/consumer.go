@@ -28,7 +28,7 @@ type Config struct {
 	Standby       bool          // when another consumer reads the durable, wait for it to go instead of failing
 	BatchEvents   int           // close a batch at this many events
 	BatchWait     time.Duration // or this long after its first message
-	AckWait       time.Duration // redelivery delay of an unacknowledged message
+	AckWait       time.Duration // redelivery delay of an unacknowledged message; held ones are kept in progress (progressEvery)
 	MaxAckPending int           // messages delivered but not yet acknowledged
 	PullMaxBytes  int           // client-side buffer of fetched messages
 	RetryMin      time.Duration // first wait before a failed batch is written again
@@ -45,7 +45,7 @@ func DefaultConfig() Config {
 	return Config{
 		BatchEvents:   1000,
 		BatchWait:     200 * time.Millisecond,
-		AckWait:       30 * time.Second,
+		AckWait:       4 * time.Second,
 		MaxAckPending: 20000,
 		PullMaxBytes:  16 << 20,
 		RetryMin:      500 * time.Millisecond,
@@ -137,6 +137,9 @@ type batch struct {
 	events []trackskills.Event
 	dead   []sql.DeadLetter
 	terms  map[int]string // index in msgs -> reason, for poison messages
+
+	bytes      int       // payload bytes of msgs
+	progressed time.Time // when msgs were last marked in progress, or the first one read
 }
 
 // reset empties b for the next batch, keeping its arrays.
@@ -146,6 +149,7 @@ func (b *batch) reset() {
 	clear(b.dead)
 	b.msgs, b.seqs, b.events, b.dead = b.msgs[:0], b.seqs[:0], b.events[:0], b.dead[:0]
 	clear(b.terms)
+	b.bytes = 0
 }
 
 // Run consumes until ctx ends, then stops fetching, writes and acknowledges
@@ -370,6 +374,14 @@ const handoffPoll = 2 * time.Millisecond
 // and rollup rows shared by more events), so the lag stops growing; under a
 // light load nothing waits longer than before.
 //
+// A batch that is full while the writer is still busy waits in a queue,
+// and the reader reads on: messages left in the client's buffer could not
+// be marked in progress, and would come back after AckWait although they
+// are on their way. Every held batch is marked in progress every
+// progressEvery. The server delivers at most MaxAckPending messages
+// unacknowledged, and past PullMaxBytes of queued payload the reader waits
+// for the writer instead, so the queue stays bounded.
+//
 // When someone deletes the durable, readLoop makes it again (attach) and
 // reads on; ack is the writer's acker, read only then.
 func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext, out chan<- *batch, free <-chan *batch, ack *acker) error {
@@ -378,24 +390,65 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 	maxEvents := c.cfg.BatchEvents * batchGrowth
 	var cur *batch
 	var deadline time.Time
+	var queue []*batch // full batches waiting for the writer, oldest first
+	queued := 0        // their payload bytes
+	// sendFirst hands the oldest queued batch over, waiting for the writer
+	// when wait is set, and reports whether it did. Once sent, the batch
+	// is the writer's: nothing here reads it again.
+	sendFirst := func(wait bool) bool {
+		b, n := queue[0], queue[0].bytes
+		if wait {
+			c.handOff(out, b)
+		} else if !tryHandOff(out, b) {
+			return false
+		}
+		queued -= n
+		queue[0] = nil
+		queue = queue[1:]
+		return true
+	}
+	// flush hands every held batch over, in order, waiting for the writer.
+	flush := func() {
+		for len(queue) > 0 {
+			sendFirst(true)
+		}
+		if cur != nil {
+			c.handOff(out, cur)
+			cur = nil
+		}
+	}
 	for {
 		if !draining && ctx.Err() != nil {
 			// Stop pulling; Next still returns what is buffered.
 			iter.Drain()
 			draining = true
 		}
-		due := cur != nil && (len(cur.events) >= c.cfg.BatchEvents || !time.Now().Before(deadline))
+		now := time.Now()
+		for _, b := range queue {
+			c.keepFresh(b, now)
+		}
+		if cur != nil {
+			c.keepFresh(cur, now)
+		}
+		for len(queue) > 0 && sendFirst(false) {
+		}
+		due := cur != nil && (len(cur.events) >= c.cfg.BatchEvents || !now.Before(deadline))
 		if due {
-			if draining || len(cur.events) >= maxEvents {
-				out <- cur
+			switch {
+			case draining:
+				flush()
+				due = false
+			case len(queue) == 0 && tryHandOff(out, cur):
 				cur, due = nil, false
-			} else {
-				select {
-				case out <- cur:
-					cur, due = nil, false
-				default: // the writer is busy: read on
+			case len(cur.events) >= maxEvents:
+				for len(queue) > 0 && queued+cur.bytes > c.cfg.PullMaxBytes {
+					sendFirst(true)
 				}
+				queue = append(queue, cur)
+				queued += cur.bytes
+				cur, due = nil, false
 			}
+			// Otherwise the writer is busy: read on.
 		}
 		wait := 250 * time.Millisecond
 		switch {
@@ -404,7 +457,7 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 			// suffices, and an iterator whose connection is gone
 			// would never report its drain as complete.
 			wait = 100 * time.Millisecond
-		case due:
+		case due || len(queue) > 0:
 			wait = handoffPoll
 		case cur != nil:
 			wait = min(wait, time.Until(deadline))
@@ -429,22 +482,18 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 					}
 				}
 				deadline = time.Now().Add(c.cfg.BatchWait)
+				cur.progressed = time.Now()
 			}
 			c.add(cur, msg)
 		case errors.Is(err, nats.ErrTimeout):
 			// A batch past its deadline is due: the top of the loop
 			// hands it over.
 			if draining && wait > 0 {
-				if cur != nil {
-					out <- cur
-				}
+				flush()
 				return nil
 			}
 		case errors.Is(err, jetstream.ErrConsumerDeleted) && !draining:
-			if cur != nil {
-				out <- cur
-				cur = nil
-			}
+			flush()
 			next, err := c.reattach(ctx, ack)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -454,9 +503,7 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 			}
 			iter = next
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
-			if cur != nil {
-				out <- cur
-			}
+			flush()
 			if draining {
 				return nil
 			}
@@ -471,6 +518,7 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 // letter, so one poison message never blocks its batch.
 func (c *Consumer) add(b *batch, msg jetstream.Msg) {
 	b.msgs = append(b.msgs, msg)
+	b.bytes += len(msg.Data())
 	var seq uint64
 	if meta, err := msg.Metadata(); err == nil {
 		seq = meta.Sequence.Stream
@@ -602,19 +650,25 @@ func (c *Consumer) writeLoop(ctx context.Context, in <-chan *batch, free chan<- 
 		if fatal != nil || stopped {
 			continue // leave unacknowledged: redelivered after AckWait
 		}
+		// From here until its ack, b is kept in progress, however long
+		// its write takes.
+		keep := c.keepInProgress(b.msgs)
 		res, ok := c.commit(ctx, b)
 		if !ok {
+			keep()
 			stopped = true
 			c.logger.Warn("stopped with a batch not written; the stream delivers it again", "batch_size", len(b.events), "messages", len(b.msgs))
 			continue
 		}
 		if c.afterCommit != nil {
 			if err := c.afterCommit(); err != nil {
+				keep()
 				fatal = err
 				stopReading()
 				continue
 			}
 		}
+		keep()
 		c.messages.Add(int64(ack.committed(b)))
 		c.ackFloor.Store(ack.floor)
 		c.batches.Add(1)
@@ -632,12 +686,10 @@ func (c *Consumer) writeLoop(ctx context.Context, in <-chan *batch, free chan<- 
 }
 
 // commit writes b, trying again after a failure with a wait growing from
-// RetryMin to RetryMax, until it commits (true) or ctx ends (false).
+// RetryMin to RetryMax, until it commits (true) or ctx ends (false). The
+// caller keeps b's messages in progress meanwhile.
 func (c *Consumer) commit(ctx context.Context, b *batch) (sql.BatchResult, bool) {
 	retry := c.cfg.RetryMin
-	// Mark the messages in progress well before AckWait runs out.
-	progressEvery := c.cfg.AckWait / 3
-	var progressed time.Time
 	for {
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		res, err := c.db.WriteBatch(wctx, b.events, b.dead)
@@ -647,25 +699,87 @@ func (c *Consumer) commit(ctx context.Context, b *batch) (sql.BatchResult, bool)
 		}
 		c.failures.Add(1)
 		c.logger.Error("write batch; will retry", "batch_size", len(b.events), "retry_in", retry, "err", err)
-		wake := time.Now().Add(retry)
-		for {
-			if time.Since(progressed) >= progressEvery {
-				for _, m := range b.msgs {
-					_ = m.InProgress() // if it is lost, the message comes back after AckWait: ignored once committed
-				}
-				progressed = time.Now()
-			}
-			wait := min(time.Until(wake), progressEvery)
-			if wait <= 0 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return res, false
-			case <-time.After(wait):
-			}
+		select {
+		case <-ctx.Done():
+			return res, false
+		case <-time.After(retry):
 		}
 		retry = min(retry*2, c.cfg.RetryMax)
+	}
+}
+
+// progressEvery is how often the messages the consumer holds (in a batch
+// that grows, waits for the writer, is written or retried) are marked in
+// progress: a third of AckWait, so that a short AckWait, which brings the
+// messages of a killed consumer back within seconds, never redelivers a
+// message still on its way to SQLite. A batch that goes through in less
+// sends no progress at all.
+func (c *Consumer) progressEvery() time.Duration { return c.cfg.AckWait / 3 }
+
+// markInProgress tells the server that msgs are still being worked on,
+// which restarts their AckWait.
+func markInProgress(msgs []jetstream.Msg) {
+	for _, m := range msgs {
+		_ = m.InProgress() // if it is lost, the message comes back after AckWait: ignored once committed
+	}
+}
+
+// keepFresh marks b's messages in progress when they last were
+// progressEvery ago or more.
+func (c *Consumer) keepFresh(b *batch, now time.Time) {
+	if now.Sub(b.progressed) >= c.progressEvery() {
+		markInProgress(b.msgs)
+		b.progressed = now
+	}
+}
+
+// tryHandOff gives b to the writer if it is free.
+func tryHandOff(out chan<- *batch, b *batch) bool {
+	select {
+	case out <- b:
+		return true
+	default:
+		return false
+	}
+}
+
+// handOff gives b to the writer, waiting until it is free, and meanwhile
+// keeps b's messages in progress.
+func (c *Consumer) handOff(out chan<- *batch, b *batch) {
+	for {
+		t := time.NewTimer(max(c.progressEvery()-time.Since(b.progressed), 0))
+		select {
+		case out <- b:
+			t.Stop()
+			return
+		case now := <-t.C:
+			c.keepFresh(b, now)
+		}
+	}
+}
+
+// keepInProgress marks msgs in progress every progressEvery, from another
+// goroutine, until the returned stop is called; stop returns once that
+// goroutine is done with msgs, so that the caller may then ack or reuse them.
+func (c *Consumer) keepInProgress(msgs []jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(c.progressEvery())
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				markInProgress(msgs)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }
 

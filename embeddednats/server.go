@@ -78,10 +78,16 @@ type Server struct {
 	creds  map[string]Creds // nil without authentication
 }
 
-// Start starts the server and waits until it accepts connections.
-func Start(cfg Config, logger *slog.Logger) (*Server, error) {
+// Start starts the server and waits until it accepts connections. It fails
+// as soon as the server reports why it cannot start (the port is taken, the
+// store cannot be written), with that reason, and as soon as ctx ends; only a
+// server that neither starts nor fails waits out cfg.ReadyTimeout.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start nats: %w", err)
 	}
 	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create nats store dir: %w", err)
@@ -118,19 +124,45 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create nats server: %w", err)
 	}
-	ns.SetLoggerV2(&slogAdapter{l: logger}, false, false, false)
+	adapter := &slogAdapter{l: logger, fatal: make(chan string, 1)}
+	ns.SetLoggerV2(adapter, false, false, false)
 	go ns.Start()
-	timeout := cfg.ReadyTimeout
-	if timeout == 0 {
-		timeout = 10 * time.Second
-	}
-	if !ns.ReadyForConnections(timeout) {
+	if err := waitReady(ctx, ns, adapter.fatal, cfg.ReadyTimeout); err != nil {
 		ns.Shutdown()
-		return nil, fmt.Errorf("nats server not ready after %s (is %s in use?)", timeout, cfg.Addr)
+		return nil, fmt.Errorf("start nats (addr %q, store dir %s): %w", cfg.Addr, cfg.StoreDir, err)
 	}
 	s := &Server{ns: ns, logger: logger, creds: creds}
 	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways, "auth", creds != nil)
 	return s, nil
+}
+
+// waitReady waits until ns accepts connections. nats-server reports a
+// failed start (a listener that cannot bind, JetStream that cannot open its
+// store) only through its logger's Fatalf, after which Start returns and the
+// server never becomes ready: fatal carries that message, so the caller
+// learns the real cause at once instead of after the timeout.
+func waitReady(ctx context.Context, ns *server.Server, fatal <-chan string, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		// Each call polls for up to 50 ms (nats-server sleeps between its
+		// checks only for waits above 25 ms).
+		if ns.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+		select {
+		case msg := <-fatal:
+			return errors.New(msg)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s", timeout)
+		}
+	}
 }
 
 // Addr returns the host:port clients can reach, or "" when not listening.
@@ -194,12 +226,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// slogAdapter implements server.Logger on top of slog.
-type slogAdapter struct{ l *slog.Logger }
+// slogAdapter implements server.Logger on top of slog. Its first Fatalf
+// message also goes to fatal (buffered, never blocking), for Start.
+type slogAdapter struct {
+	l     *slog.Logger
+	fatal chan string
+}
 
 func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+
+func (a *slogAdapter) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	a.l.Error(msg)
+	select {
+	case a.fatal <- msg:
+	default: // a later fatal message: the first one is the cause
+	}
+}

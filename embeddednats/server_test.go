@@ -2,7 +2,10 @@ package embeddednats_test
 
 import (
 	"context"
+	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +22,7 @@ import (
 func TestStart_OK(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	srv, err := embeddednats.Start(embeddednats.Config{Addr: "127.0.0.1:0", StoreDir: dir}, testkit.Logger(t))
+	srv, err := embeddednats.Start(ctx, embeddednats.Config{Addr: "127.0.0.1:0", StoreDir: dir}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestStart_OK(t *testing.T) {
 	}
 
 	// The file store keeps the message.
-	srv, err = embeddednats.Start(embeddednats.Config{Addr: "", StoreDir: dir}, testkit.Logger(t))
+	srv, err = embeddednats.Start(ctx, embeddednats.Config{Addr: "", StoreDir: dir}, testkit.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,33 +85,63 @@ func TestStart_OK(t *testing.T) {
 	}
 }
 
-// Ensure bad configurations and a taken port are reported as errors.
+// Ensure bad configurations, a taken port and a store that cannot be
+// written are reported at once, each with its own cause: the ready timeout
+// is a minute, so a Start that waited it out would also fail on the message.
 func TestStart_Err(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	// A file where JetStream puts its directory: the store cannot be
+	// written, whoever runs the test (root ignores permission bits).
+	badStore := t.TempDir()
+	if err := os.WriteFile(filepath.Join(badStore, "jetstream"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		cfg  embeddednats.Config
-		want string
+		want []string
 	}{
-		{"NoStoreDir", embeddednats.Config{Addr: "127.0.0.1:0"}, "store dir"},
-		{"BadAddr", embeddednats.Config{Addr: "nowhere", StoreDir: t.TempDir()}, "nats address"},
-		{"BadPort", embeddednats.Config{Addr: "127.0.0.1:99999", StoreDir: t.TempDir()}, "bad port"},
-		{"PortTaken", embeddednats.Config{Addr: ln.Addr().String(), StoreDir: t.TempDir(), ReadyTimeout: 2 * time.Second}, ""},
+		{"NoStoreDir", embeddednats.Config{Addr: "127.0.0.1:0"}, []string{"store dir"}},
+		{"BadAddr", embeddednats.Config{Addr: "nowhere", StoreDir: t.TempDir()}, []string{"nats address"}},
+		{"BadPort", embeddednats.Config{Addr: "127.0.0.1:99999", StoreDir: t.TempDir()}, []string{"bad port"}},
+		{"PortTaken", embeddednats.Config{Addr: ln.Addr().String(), StoreDir: t.TempDir(), ReadyTimeout: time.Minute},
+			[]string{"listening", ln.Addr().String(), "address already in use"}},
+		{"StoreNotWritable", embeddednats.Config{Addr: "127.0.0.1:0", StoreDir: badStore, ReadyTimeout: time.Minute},
+			[]string{"JetStream", badStore}},
+		{"StoreNotWritableNoPort", embeddednats.Config{StoreDir: badStore, ReadyTimeout: time.Minute},
+			[]string{"JetStream", badStore}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv, err := embeddednats.Start(tc.cfg, testkit.Logger(t))
+			srv, err := embeddednats.Start(context.Background(), tc.cfg, testkit.Logger(t))
 			if err == nil {
 				_ = srv.Shutdown(context.Background()) // unexpected success; clean up
 				t.Fatal("Start succeeded, want an error")
 			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err=%v, want one containing %q", err, tc.want)
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("err=%v, want one containing %q", err, want)
+				}
 			}
 		})
+	}
+}
+
+// Ensure Start gives up when its context ends instead of waiting out the
+// ready timeout.
+func TestStart_Canceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	srv, err := embeddednats.Start(ctx, embeddednats.Config{Addr: "127.0.0.1:0", StoreDir: t.TempDir(), ReadyTimeout: time.Minute}, testkit.Logger(t))
+	if err == nil {
+		_ = srv.Shutdown(context.Background()) // unexpected success; clean up
+		t.Fatal("Start succeeded, want an error")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err=%v, want context.Canceled", err)
 	}
 }

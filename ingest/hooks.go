@@ -3,6 +3,8 @@ package ingest
 import (
 	"container/list"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -18,6 +20,13 @@ import (
 // input and output (a file read, a command's output), of which only a few
 // fields are used.
 const MaxHookBytes = 8 << 20
+
+// HookBudgetBytes bounds the hook bodies being received at once, counted
+// by their Content-Length (MaxHookBytes when it is not known). A body is
+// walked through, not held (claudecode.ParseReader), so memory grows only
+// with the few fields kept, which are part of the body: the budget bounds
+// them too. Beyond it a hook gets 503 with Retry-After.
+const HookBudgetBytes = 256 << 20
 
 // UserHeader names the user of an HTTP hook, which the hook configuration
 // fills from the environment ("X-Trackskills-User": "$USER"). It is hashed
@@ -37,16 +46,28 @@ func (s *Server) handleClaudeHook(c echo.Context) error {
 		return errUnsupportedType
 	}
 	now := s.now()
-	buf, err := s.readBody(c, MaxHookBytes)
-	if err != nil {
-		return err
+	r := c.Request()
+	if r.ContentLength > MaxHookBytes {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, MaxHookBytes))
 	}
-	p, err := claudecode.Parse(buf.Bytes())
-	if buf.Cap() <= 1<<20 {
-		s.bufs.Put(buf) // keep big bodies out of the pool
+	charge := int64(MaxHookBytes)
+	if r.ContentLength > 0 {
+		charge = r.ContentLength
 	}
-	if err != nil {
+	if !s.hookBudget.acquire(charge) {
+		c.Response().Header().Set("Retry-After", "1")
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "too many hook bodies in flight; retry in a second")
+	}
+	body := &capReader{r: r.Body, left: MaxHookBytes}
+	p, err := claudecode.ParseReader(body)
+	s.hookBudget.release(charge)
+	switch {
+	case body.over:
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxHookBytes))
+	case errors.Is(err, claudecode.ErrMalformed):
 		return &trackskills.FieldError{Message: err.Error()}
+	case err != nil:
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read body: "+err.Error())
 	}
 	m := claudecode.Map(p, claudecode.Options{StoreSkillArgs: s.cfg.StoreSkillArgs})
 	switch m.Action {
@@ -75,6 +96,58 @@ func (s *Server) handleClaudeHook(c echo.Context) error {
 		return err
 	}
 	return hookOK(c, "")
+}
+
+// errBodyTooLarge is capReader's error past its limit.
+var errBodyTooLarge = errors.New("body too large")
+
+// capReader reads r up to left bytes; one more is errBodyTooLarge.
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (cr *capReader) Read(p []byte) (int, error) {
+	if cr.left < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > cr.left+1 {
+		p = p[:cr.left+1]
+	}
+	n, err := cr.r.Read(p)
+	cr.left -= int64(n)
+	if cr.left < 0 {
+		cr.over = true
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+// byteBudget counts bytes in flight against a limit.
+type byteBudget struct {
+	mu    sync.Mutex
+	limit int64
+	used  int64
+}
+
+// acquire takes n bytes of the budget, or reports false when they do not
+// fit; a single request larger than the whole budget fits when nothing else
+// is in flight.
+func (b *byteBudget) acquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used > 0 && b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
 }
 
 func hookOK(c echo.Context, ignored string) error {

@@ -76,6 +76,7 @@ type Server struct {
 	now        func() time.Time
 	bufs       sync.Pool
 	starts     *startTimes // PreToolUse times of Claude Code hooks
+	hookBudget *byteBudget // hook bodies in flight
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -95,9 +96,10 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 			Ring:    keys,
 			Message: "missing or wrong ingest key: send Authorization: Bearer <key>",
 		}),
-		now:    time.Now,
-		bufs:   sync.Pool{New: func() any { return new(bytes.Buffer) }},
-		starts: newStartTimes(100_000, time.Hour),
+		now:        time.Now,
+		bufs:       sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		starts:     newStartTimes(100_000, time.Hour),
+		hookBudget: &byteBudget{limit: HookBudgetBytes},
 	}
 }
 

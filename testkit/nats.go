@@ -41,7 +41,7 @@ func MustRunAuthNATS(tb testing.TB) (srv *embeddednats.Server, credsDir string) 
 // only).
 func MustStartNATS(tb testing.TB, cfg embeddednats.Config) *embeddednats.Server {
 	tb.Helper()
-	srv, err := embeddednats.Start(cfg, Logger(tb))
+	srv, err := embeddednats.Start(context.Background(), cfg, Logger(tb))
 	if err != nil {
 		tb.Fatalf("start nats: %v", err)
 	}

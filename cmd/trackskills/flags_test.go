@@ -161,7 +161,7 @@ func TestRun_HelpDefaults(t *testing.T) {
 		{"serve", "stream-replicas", "1"},
 		{"serve", "batch-events", "1000"},
 		{"serve", "batch-wait", "50ms"},
-		{"serve", "ack-wait", "30s"},
+		{"serve", "ack-wait", "4s"},
 		{"serve", "shutdown-timeout", "10s"},
 		{"nats", "nats-addr", "127.0.0.1:4222"},
 		{"ingest", "http-addr", "127.0.0.1:8080"},

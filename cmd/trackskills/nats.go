@@ -38,7 +38,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 		return err
 	}
 	defer lock.Close() // last, after NATS has shut down
-	ns, err := embeddednats.Start(ncfg, logger.With("component", "nats"))
+	ns, err := embeddednats.Start(ctx, ncfg, logger.With("component", "nats"))
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if err != nil {
 		return app, err
 	}
-	if app.nats, err = embeddednats.Start(ncfg, logger.With("component", "nats")); err != nil {
+	if app.nats, err = embeddednats.Start(ctx, ncfg, logger.With("component", "nats")); err != nil {
 		return app, err
 	}
 	// Each part logs in as its own user, with only its permissions.
