@@ -160,7 +160,7 @@ func TestRun_HelpDefaults(t *testing.T) {
 		{"serve", "stream-duplicates", "2m0s"},
 		{"serve", "stream-replicas", "1"},
 		{"serve", "batch-events", "1000"},
-		{"serve", "batch-wait", "50ms"},
+		{"serve", "batch-wait", "200ms"},
 		{"serve", "ack-wait", "4s"},
 		{"serve", "shutdown-timeout", "10s"},
 		{"nats", "nats-addr", "127.0.0.1:4222"},
