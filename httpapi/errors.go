@@ -30,8 +30,8 @@ type UnavailableError struct {
 	Err        error // the cause, logged
 }
 
-// Error returns the message and the cause.
-func (e *UnavailableError) Error() string { return e.Message + ": " + e.Err.Error() }
+// Error returns the cause, for the log; Message is the client's.
+func (e *UnavailableError) Error() string { return e.Err.Error() }
 
 // Unwrap returns ErrUnavailable and the cause.
 func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }

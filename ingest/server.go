@@ -182,6 +182,10 @@ func (s *Server) checkStream(ctx context.Context) error {
 	return err
 }
 
+// storeFullMargin is the room a stream must have left to be ready: about
+// a few small events.
+const storeFullMargin = 2 << 10
+
 func (s *Server) checkStore(ctx context.Context) error {
 	if err := s.pub.StoreErr(); err != nil {
 		return err
@@ -191,8 +195,8 @@ func (s *Server) checkStore(ctx context.Context) error {
 		return nil // the stream check reports it
 	}
 	info := st.CachedInfo()
-	if max := info.Config.MaxBytes; max > 0 && int64(info.State.Bytes)+MaxEventBytes > max {
-		return fmt.Errorf("cannot store: the stream is full (%d of its %d bytes): it refuses events until the consumer has stored the waiting ones and older history is trimmed", info.State.Bytes, max)
+	if limit := info.Config.MaxBytes; limit > 0 && int64(info.State.Bytes)+storeFullMargin > limit {
+		return fmt.Errorf("cannot store: the stream is full (%d of its %d bytes): it refuses events until the consumer has stored the waiting ones and older history is trimmed", info.State.Bytes, limit)
 	}
 	return nil
 }

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
+)
+
+// readyChecks returns the status and the checks of GET base/readyz.
+func readyChecks(tb testing.TB, client *http.Client, base string) (int, map[string]string) {
+	tb.Helper()
+	resp, err := client.Get(base + "/readyz")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Checks map[string]string `json:"checks"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, body.Checks
+}
+
+// postE2E posts e2eEvent(n) to base/api/track and returns the response.
+func postE2E(tb testing.TB, client *http.Client, base string, n int) (int, string, httpapi.ErrorBody) {
+	tb.Helper()
+	body, _ := json.Marshal(e2eEvent(n)) // plain values always encode
+	resp, err := client.Post(base+"/api/track", "application/json", bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var eb httpapi.ErrorBody
+	_ = json.NewDecoder(resp.Body).Decode(&eb) // a 200's body has no error
+	return resp.StatusCode, resp.Header.Get("Retry-After"), eb
+}
+
+// Ensure serve, its stream capped (--stream-max-bytes) or its JetStream
+// store capped (--nats-max-store), loses no event it answered 200 while
+// the consumer cannot write (a full disk under SQLite): ingest refuses new
+// events with a 503 that says the store is full, /readyz says "cannot
+// write" and "cannot store"; once SQLite has room again everything
+// recovers by itself (the consumer writes, consumed history is trimmed,
+// ingest takes events), no restart, and every 200'd event is in SQLite
+// once.
+func TestServe_FullStoreLosesNothing(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit func(o *options)
+	}{
+		{"stream max bytes", func(o *options) {
+			o.stream.MaxBytes, o.stream.Given.MaxBytes = 128<<10, true
+		}},
+		{"nats max store", func(o *options) {
+			o.natsMaxStore, o.trim.MaxStore = 256<<10, 256<<10
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			o := serveOptions(t)
+			o.stream.Owner = true
+			o.trim.Every = 100 * time.Millisecond
+			tt.limit(o)
+			app := mustStartServe(t, o)
+			base := app.URL()
+			client := &http.Client{Timeout: 10 * time.Second}
+			var accepted []string
+			next := 0
+			post := func() (int, string, httpapi.ErrorBody) {
+				code, retry, eb := postE2E(t, client, base, next)
+				if code == http.StatusOK {
+					accepted = append(accepted, fmt.Sprintf("e2e-%06d", next))
+				}
+				next++
+				return code, retry, eb
+			}
+			for range 10 {
+				if code, _, eb := post(); code != http.StatusOK {
+					t.Fatalf("warm-up event: %d %s", code, eb.Error)
+				}
+			}
+			testkit.Eventually(t, 20*time.Second, func() error {
+				if rows, _ := countRows(t, o.dbPath()); rows != int64(len(accepted)) {
+					return fmt.Errorf("%d rows, want %d", rows, len(accepted))
+				}
+				return nil
+			})
+
+			// The disk under SQLite fills: the consumer cannot write, and
+			// the stream fills with events not yet stored.
+			db := app.writer.DB()
+			st, err := os.Stat(db.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.LimitSize(ctx, st.Size()+16<<10); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				code, retry, eb := post()
+				if code == http.StatusOK {
+					if next > 20000 {
+						t.Fatal("ingest never refused an event")
+					}
+					continue
+				}
+				if code != http.StatusServiceUnavailable || eb.Error != ingest.StoreFullMessage || retry != "5" {
+					t.Fatalf("event %d: %d %q, Retry-After %q; want 503 with the store-full message and 5", next-1, code, eb.Error, retry)
+				}
+				break
+			}
+			testkit.Eventually(t, 20*time.Second, func() error {
+				code, checks := readyChecks(t, client, base)
+				if code != http.StatusServiceUnavailable || !strings.HasPrefix(checks["consumer"], "cannot write: ") || !strings.HasPrefix(checks["store"], "cannot store: ") {
+					return fmt.Errorf("/readyz %d %v; want 503, consumer: cannot write, store: cannot store", code, checks)
+				}
+				return nil
+			})
+
+			// Space comes back: no restart.
+			if err := db.LimitSize(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, 20*time.Second, func() error {
+				if code, _, eb := post(); code != http.StatusOK {
+					return fmt.Errorf("ingest still answers %d %s", code, eb.Error)
+				}
+				return nil
+			})
+			testkit.Eventually(t, 20*time.Second, func() error {
+				if rows, _ := countRows(t, o.dbPath()); rows != int64(len(accepted)) {
+					return fmt.Errorf("%d rows, want %d", rows, len(accepted))
+				}
+				return nil
+			})
+			testkit.Eventually(t, 20*time.Second, func() error {
+				if code, checks := readyChecks(t, client, base); code != http.StatusOK {
+					return fmt.Errorf("/readyz %d %v", code, checks)
+				}
+				return nil
+			})
+			// Caught up: the consumed history has given way.
+			for range 20 {
+				if code, _, eb := post(); code != http.StatusOK {
+					t.Fatalf("after recovery: %d %s", code, eb.Error)
+				}
+			}
+			testkit.Eventually(t, 20*time.Second, func() error {
+				rows, distinct := countRows(t, o.dbPath())
+				if rows != int64(len(accepted)) || distinct != rows {
+					return fmt.Errorf("%d rows (%d distinct), want the %d events answered 200", rows, distinct, len(accepted))
+				}
+				return nil
+			})
+			stored := map[string]bool{}
+			for _, ev := range readEvents(ctx, t, o.dbPath()) {
+				stored[ev.EventID] = true
+			}
+			for _, id := range accepted {
+				if !stored[id] {
+					t.Fatalf("event %s answered 200 and not in SQLite", id)
+				}
+			}
+		})
+	}
+}
