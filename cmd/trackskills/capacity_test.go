@@ -178,3 +178,68 @@ func TestServe_FullStoreLosesNothing(t *testing.T) {
 		})
 	}
 }
+
+// Ensure the Procfile way keeps the stream's limits whichever part starts
+// first: nats owns them, and ingest, which also declares the stream, only
+// tightens them, never undoes them with its defaults or a looser value.
+func TestProcfile_StreamLimitsKept(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	const mb = 1 << 20
+	tests := []struct {
+		name          string
+		natsBytes     string // TRACKSKILLS_STREAM_MAX_BYTES of nats; empty: none
+		ingestBytes   string // of ingest
+		ingestFirst   bool
+		wantMaxBytes  int64
+		wantIngestLog string // a line ingest logs, if any
+	}{
+		{name: "nats first", natsBytes: "1048576", wantMaxBytes: mb},
+		{name: "ingest first", natsBytes: "1048576", ingestFirst: true, wantMaxBytes: mb},
+		{name: "ingest looser", natsBytes: "1048576", ingestBytes: "4194304", wantMaxBytes: mb, wantIngestLog: "stream max bytes left as they are"},
+		{name: "ingest tighter", natsBytes: "4194304", ingestBytes: "1048576", wantMaxBytes: mb},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			natsAddr, httpAddr := testkit.MustFreeAddr(t), testkit.MustFreeAddr(t)
+			env := []string{
+				"TRACKSKILLS_DATA_DIR=" + dir,
+				"TRACKSKILLS_NATS_ADDR=" + natsAddr,
+				"TRACKSKILLS_NATS_URL=nats://" + natsAddr,
+				"TRACKSKILLS_HTTP_ADDR=" + httpAddr,
+			}
+			with := func(v string) []string {
+				if v == "" {
+					return env
+				}
+				return append(append([]string(nil), env...), "TRACKSKILLS_STREAM_MAX_BYTES="+v)
+			}
+			var ingestProc *testkit.Process
+			if tt.ingestFirst {
+				ingestProc = startBinary(t, with(tt.ingestBytes), "ingest")
+			}
+			natsProc := startBinary(t, with(tt.natsBytes), "nats")
+			if !tt.ingestFirst {
+				testkit.Eventually(t, 30*time.Second, func() error {
+					if !strings.Contains(natsProc.Logs(), "nats ready") {
+						return fmt.Errorf("nats not ready:\n%s", natsProc.Logs())
+					}
+					return nil
+				})
+				ingestProc = startBinary(t, with(tt.ingestBytes), "ingest")
+			}
+			mustWaitReady(t, ingestProc, httpAddr)
+			js := testkit.MustJetStreamAt(t, natsAdminURL(t, dir, "nats://"+natsAddr))
+			s := testkit.MustEventsStream(t, js)
+			if got := s.CachedInfo().Config; got.MaxBytes != tt.wantMaxBytes || got.Discard.String() != "DiscardNew" {
+				t.Fatalf("stream max bytes %d, discard %s; want %d, new\nnats:\n%s\ningest:\n%s", got.MaxBytes, got.Discard, tt.wantMaxBytes, natsProc.Logs(), ingestProc.Logs())
+			}
+			if tt.wantIngestLog != "" && !strings.Contains(ingestProc.Logs(), tt.wantIngestLog) {
+				t.Fatalf("ingest did not log %q:\n%s", tt.wantIngestLog, ingestProc.Logs())
+			}
+		})
+	}
+}
