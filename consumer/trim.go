@@ -126,6 +126,7 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 		return fmt.Errorf("look at the stream: %w", err)
 	}
 	var purgedMsgs, purgedBytes, floor uint64
+	var holder string
 	info, err := s.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("look at the stream: %w", err)
@@ -140,7 +141,7 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 			break
 		}
 		if round == 0 {
-			if floor, err = t.floor(ctx, s); err != nil {
+			if floor, holder, err = t.floor(ctx, s); err != nil {
 				return err
 			}
 		}
@@ -149,7 +150,7 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 		avg := float64(st.Bytes) / float64(max(st.Msgs, 1))
 		cut := min(st.FirstSeq+uint64(math.Ceil(float64(excess)/max(avg, 1))), floor+1)
 		if cut <= st.FirstSeq {
-			t.stuckOnce(st, floor, excess)
+			t.stuckOnce(st, floor, holder, excess)
 			break
 		}
 		if err := s.Purge(ctx, jetstream.WithPurgeSequence(cut)); err != nil {
@@ -195,21 +196,24 @@ func (t *Trimmer) excess(ctx context.Context, info *jetstream.StreamInfo) (uint6
 	return min(excess, info.State.Bytes), nil
 }
 
-// floor returns the lowest ack floor of the stream's consumers, 0 when it
-// has none: nothing is known to be consumed.
-func (t *Trimmer) floor(ctx context.Context, s jetstream.Stream) (uint64, error) {
+// floor returns the lowest ack floor of the stream's consumers and the
+// consumer that has it; 0 when the stream has none: nothing is known to be
+// consumed.
+func (t *Trimmer) floor(ctx context.Context, s jetstream.Stream) (uint64, string, error) {
 	lister := s.ListConsumers(ctx)
-	floor, found := uint64(math.MaxUint64), false
+	floor, holder := uint64(math.MaxUint64), ""
 	for ci := range lister.Info() {
-		floor, found = min(floor, ci.AckFloor.Stream), true
+		if holder == "" || ci.AckFloor.Stream < floor {
+			floor, holder = ci.AckFloor.Stream, ci.Name
+		}
 	}
 	if err := lister.Err(); err != nil {
-		return 0, fmt.Errorf("list the stream's consumers: %w", err)
+		return 0, "", fmt.Errorf("list the stream's consumers: %w", err)
 	}
-	if !found {
-		return 0, nil
+	if holder == "" {
+		return 0, "", nil
 	}
-	return floor, nil
+	return floor, holder, nil
 }
 
 func (t *Trimmer) record(st jetstream.StreamState, floor, msgs, bytes uint64) {
@@ -225,15 +229,17 @@ func (t *Trimmer) record(st jetstream.StreamState, floor, msgs, bytes uint64) {
 }
 
 // stuckOnce logs, once until a trim succeeds, that the stream is past the
-// mark with nothing consumed left to trim: what it holds waits for a
-// consumer.
-func (t *Trimmer) stuckOnce(st jetstream.StreamState, floor, excess uint64) {
+// mark with nothing consumed left to trim: what it holds waits for the
+// consumer holder (none: no consumer exists yet).
+func (t *Trimmer) stuckOnce(st jetstream.StreamState, floor uint64, holder string, excess uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stuck {
 		return
 	}
 	t.stuck = true
-	t.logger.Warn("stream past its high-water mark with no consumed history left to trim: new events are refused once it is full, until the consumer stores what waits",
-		"stream_bytes", st.Bytes, "over_low_water_bytes", excess, "first_seq", st.FirstSeq, "ack_floor", floor, "unconsumed_messages", st.LastSeq-min(floor, st.LastSeq))
+	t.logger.Warn("stream past its high-water mark with no consumed history left to trim: new events are refused once it is full, until the consumer stores what waits "+
+		"(a durable whose database is gone holds everything back: delete it)",
+		"stream_bytes", st.Bytes, "over_low_water_bytes", excess, "first_seq", st.FirstSeq, "ack_floor", floor, "held_by", holder,
+		"unconsumed_messages", st.LastSeq-min(floor, st.LastSeq))
 }
