@@ -58,13 +58,14 @@ func postE2E(tb testing.TB, client *http.Client, base string, n int) (int, strin
 func TestServe_FullStoreLosesNothing(t *testing.T) {
 	tests := []struct {
 		name  string
-		limit func(o *options)
+		limit int64 // bytes
+		set   func(o *options, limit int64)
 	}{
-		{"stream max bytes", func(o *options) {
-			o.stream.MaxBytes, o.stream.Given.MaxBytes = 128<<10, true
+		{"stream max bytes", 128 << 10, func(o *options, limit int64) {
+			o.stream.MaxBytes, o.stream.Given.MaxBytes = limit, true
 		}},
-		{"nats max store", func(o *options) {
-			o.natsMaxStore, o.trim.MaxStore = 256<<10, 256<<10
+		{"nats max store", 256 << 10, func(o *options, limit int64) {
+			o.natsMaxStore, o.trim.MaxStore = limit, limit
 		}},
 	}
 	for _, tt := range tests {
@@ -74,8 +75,9 @@ func TestServe_FullStoreLosesNothing(t *testing.T) {
 			o := serveOptions(t)
 			o.stream.Owner = true
 			o.trim.Every = 100 * time.Millisecond
-			tt.limit(o)
+			tt.set(o, tt.limit)
 			app := mustStartServe(t, o)
+			js := testkit.MustJetStreamAt(t, natsAdminURL(t, o.dataDir, app.nats.ClientURL()))
 			base := app.URL()
 			client := &http.Client{Timeout: 10 * time.Second}
 			var accepted []string
@@ -153,7 +155,19 @@ func TestServe_FullStoreLosesNothing(t *testing.T) {
 				}
 				return nil
 			})
-			// Caught up: the consumed history has given way.
+			// Caught up: the consumed history gives way, down to the low-water
+			// mark, and ingest takes events steadily.
+			testkit.Eventually(t, 20*time.Second, func() error {
+				ai, err := js.AccountInfo(ctx)
+				if err != nil {
+					return err
+				}
+				// About the low-water mark: trimming cuts whole messages.
+				if near := uint64((o.trim.Low + o.trim.High) / 2 * float64(tt.limit)); ai.Store > near {
+					return fmt.Errorf("the store holds %d bytes, want about the low-water mark (%d of %d)", ai.Store, uint64(o.trim.Low*float64(tt.limit)), tt.limit)
+				}
+				return nil
+			})
 			for range 20 {
 				if code, _, eb := post(); code != http.StatusOK {
 					t.Fatalf("after recovery: %d %s", code, eb.Error)
