@@ -99,6 +99,8 @@ type Consumer struct {
 	// ackFloor mirrors the acker's floor (AckAll), for a durable made
 	// again after someone deleted it: it starts after the floor.
 	ackFloor atomic.Uint64
+	// writeFailed is the error of the last write, nil once one commits.
+	writeFailed atomic.Pointer[error]
 
 	// afterCommit runs between commit and ack; tests use it to simulate a
 	// crash in that window.
@@ -694,6 +696,7 @@ func (c *Consumer) commit(ctx context.Context, b *batch) (sql.BatchResult, bool)
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		res, err := c.db.WriteBatch(wctx, b.events, b.dead)
 		cancel()
+		c.recordWrite(err)
 		if err == nil {
 			return res, true
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,6 +20,21 @@ var ErrUnavailable = errors.New("unavailable")
 // unavailableMessage is the 503 body's error: only the event stream is
 // ever unavailable this way, and clients retry on it.
 const unavailableMessage = "the event stream cannot take events now; retry later"
+
+// UnavailableError is an ErrUnavailable that says why, and what to do, to
+// the client: its Message is the 503 body's error, and RetryAfter (at
+// least a second) its Retry-After.
+type UnavailableError struct {
+	Message    string
+	RetryAfter time.Duration
+	Err        error // the cause, logged
+}
+
+// Error returns the cause, for the log; Message is the client's.
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns ErrUnavailable and the cause.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 
 // ErrorBody is every error response, in the original design's shape.
 type ErrorBody struct {
@@ -49,7 +66,11 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			status, body.Error = http.StatusBadRequest, err.Error()
 		case errors.Is(err, ErrUnavailable):
 			status, body.Error = http.StatusServiceUnavailable, unavailableMessage
-			c.Response().Header().Set("Retry-After", "1")
+			retry := time.Second
+			if ue := (*UnavailableError)(nil); errors.As(err, &ue) {
+				body.Error, retry = ue.Message, max(retry, ue.RetryAfter)
+			}
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
 			log.Warn("publish failed", "err", err)
 		case errors.Is(err, trackskills.ErrNotFound):
 			status, body.Error = http.StatusNotFound, err.Error()

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -34,6 +35,8 @@ func TestErrorHandler(t *testing.T) {
 			http.StatusBadRequest, `{"success":false,"error":"invalid: batch is empty"}`, false, ""},
 		{"ErrUnavailable", http.MethodPost, fmt.Errorf("%w: queue full", httpapi.ErrUnavailable),
 			http.StatusServiceUnavailable, `{"success":false,"error":"the event stream cannot take events now; retry later"}`, true, "queue full"},
+		{"UnavailableError", http.MethodPost, fmt.Errorf("publish: %w", &httpapi.UnavailableError{Message: "the store is full", RetryAfter: 5 * time.Second, Err: errors.New("maximum bytes exceeded")}),
+			http.StatusServiceUnavailable, `{"success":false,"error":"the store is full"}`, true, "maximum bytes exceeded"},
 		{"ErrNotFound", http.MethodGet, fmt.Errorf("tool x: %w", trackskills.ErrNotFound),
 			http.StatusNotFound, `{"success":false,"error":"tool x: not found"}`, false, ""},
 		{"HTTPError", http.MethodPost, echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body is too large"),
@@ -63,6 +66,9 @@ func TestErrorHandler(t *testing.T) {
 				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Success {
 					t.Errorf("body %s does not decode as a failure: %v", rec.Body, err)
 				}
+			}
+			if tt.name == "UnavailableError" && rec.Header().Get("Retry-After") != "5" {
+				t.Errorf("Retry-After=%q, want the error's 5", rec.Header().Get("Retry-After"))
 			}
 			if got := rec.Header().Get("Retry-After") != ""; got != tt.wantRetry {
 				t.Errorf("Retry-After=%q, want set=%v", rec.Header().Get("Retry-After"), tt.wantRetry)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +23,35 @@ var ErrUnavailable = fmt.Errorf("stream %w", httpapi.ErrUnavailable)
 
 // ErrClosed reports a publish after Close.
 var ErrClosed = errors.New("publisher closed")
+
+// StoreFullMessage is the 503 body's error when the stream or the
+// JetStream store is full: events are refused, never dropped, until there
+// is room again.
+const StoreFullMessage = "the event store is full: new events are refused (none is dropped) until the consumer has stored " +
+	"the waiting ones and older stored history is trimmed; check that the consumer runs and can write to its database, " +
+	"or raise --stream-max-bytes or --nats-max-store; retry later"
+
+// storeFullRetry is the Retry-After of a full store: trimming runs every
+// second or so once the consumer has caught up.
+const storeFullRetry = 5 * time.Second
+
+// JetStream error codes of a message the server could not store: its
+// storage is over the server's limit, or the stream is at its own
+// (DiscardNew), or the write failed.
+const (
+	jsErrInsufficientResources jetstream.ErrorCode = 10023
+	jsErrStoreFailed           jetstream.ErrorCode = 10077
+)
+
+// storeFailFor is how long a failed publish keeps the readiness check
+// failing when no publish has come since: clients retry within that.
+const storeFailFor = 10 * time.Second
+
+// publishFailure is the last publish that failed.
+type publishFailure struct {
+	err error
+	at  time.Time
+}
 
 // PublisherConfig tunes group commit.
 type PublisherConfig struct {
@@ -62,6 +92,8 @@ type Publisher struct {
 
 	queue chan *pending
 	slots chan struct{}
+
+	failed atomic.Pointer[publishFailure] // nil once a publish has succeeded since
 
 	mu     sync.RWMutex
 	closed bool
@@ -212,6 +244,7 @@ func (p *Publisher) send(group []*pending, size, n int) {
 	msg := wire.NewMsg(p.cfg.Subject, data)
 	msg.Header.Set(jetstream.MsgIDHeader, id)
 	finish := func(err error) {
+		p.record(err)
 		for _, r := range group {
 			r.done <- err
 		}
@@ -232,11 +265,47 @@ func (p *Publisher) send(group []*pending, size, n int) {
 			p.logger.Debug("published", "events", n, "bytes", size, "seq", ack.Sequence, "duplicate", ack.Duplicate)
 			finish(nil)
 		case err := <-fut.Err():
-			finish(fmt.Errorf("%w: %w", ErrUnavailable, err))
+			finish(unavailable(err))
 		case <-timer.C:
 			finish(fmt.Errorf("%w: no ack after %s", ErrUnavailable, p.cfg.Timeout))
 		}
 	}()
+}
+
+// unavailable wraps the publish error err in ErrUnavailable, with the
+// message of a full store when it is one.
+func unavailable(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrInsufficientResources || apiErr.ErrorCode == jsErrStoreFailed) {
+		return &httpapi.UnavailableError{Message: StoreFullMessage, RetryAfter: storeFullRetry, Err: fmt.Errorf("stream: %w", err)}
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// record keeps the outcome of a publish for StoreErr.
+func (p *Publisher) record(err error) {
+	if err == nil {
+		if p.failed.Load() != nil {
+			p.failed.Store(nil)
+		}
+		return
+	}
+	p.failed.Store(&publishFailure{err: err, at: time.Now()})
+}
+
+// StoreErr returns why the stream cannot store events, while the last
+// publish failed (for storeFailFor after it, when no other publish has
+// come since), or nil.
+func (p *Publisher) StoreErr() error {
+	f := p.failed.Load()
+	if f == nil || time.Since(f.at) > storeFailFor {
+		return nil
+	}
+	err := f.err
+	if ue := (*httpapi.UnavailableError)(nil); errors.As(err, &ue) {
+		err = ue.Err // the cause; the message is for clients
+	}
+	return fmt.Errorf("cannot store: %w", err)
 }
 
 // Close stops taking events, publishes what is queued and waits, up to ctx,

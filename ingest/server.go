@@ -147,9 +147,11 @@ func (s *Server) Register(e *echo.Echo) {
 	api.POST("/hooks/claude-code", s.handleClaudeHook)
 }
 
-// Checks returns the readiness probes of ingest: the events stream exists.
+// Checks returns the readiness probes of ingest: the events stream exists,
+// and it can store events ("cannot store" with the reason while the last
+// publish failed or the stream is too full for one more event).
 func (s *Server) Checks() []httpapi.Check {
-	return []httpapi.Check{{Name: "stream", Fn: s.checkStream}}
+	return []httpapi.Check{{Name: "stream", Fn: s.checkStream}, {Name: "store", Fn: s.checkStore}}
 }
 
 // Handler returns ingest alone as a complete HTTP handler: its routes,
@@ -181,6 +183,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) checkStream(ctx context.Context) error {
 	_, err := s.js.Stream(ctx, trackskills.StreamName)
 	return err
+}
+
+// storeFullMargin is the room a stream must have left to be ready: about
+// a few small events.
+const storeFullMargin = 2 << 10
+
+func (s *Server) checkStore(ctx context.Context) error {
+	if err := s.pub.StoreErr(); err != nil {
+		return err
+	}
+	st, err := s.js.Stream(ctx, trackskills.StreamName)
+	if err != nil {
+		return nil // the stream check reports it
+	}
+	info := st.CachedInfo()
+	if limit := info.Config.MaxBytes; limit > 0 && int64(info.State.Bytes)+storeFullMargin > limit {
+		return fmt.Errorf("cannot store: the stream is full (%d of its %d bytes): it refuses events until the consumer has stored the waiting ones and older history is trimmed", info.State.Bytes, limit)
+	}
+	return nil
 }
 
 func (s *Server) rateLimiter() echo.MiddlewareFunc {

@@ -764,13 +764,13 @@ func TestServer_Register(t *testing.T) {
 }
 
 // Ensure the stream check passes while the stream exists, and fails once
-// it is gone.
+// it is gone; the store check comes after it.
 func TestServer_Checks(t *testing.T) {
 	t.Parallel()
 	srv, js := MustServer(t, testConfig())
 	checks := srv.Checks()
-	if len(checks) != 1 || checks[0].Name != "stream" {
-		t.Fatalf("Checks()=%v, want the one stream check", checks)
+	if len(checks) != 2 || checks[0].Name != "stream" || checks[1].Name != "store" {
+		t.Fatalf("Checks()=%v, want the stream and the store checks", checks)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

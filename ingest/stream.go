@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -13,10 +15,27 @@ import (
 
 // StreamConfig configures the JetStream stream that ingest declares.
 type StreamConfig struct {
-	MaxAge     time.Duration // events older than this leave the stream
-	MaxBytes   int64         // 0 means no size limit
+	MaxAge     time.Duration // events older than this leave the stream; 0 means no age limit
+	MaxBytes   int64         // 0 means no size limit; when full, the stream refuses new events
 	Duplicates time.Duration // Nats-Msg-Id deduplication window
 	Replicas   int           // 1 unless running on a NATS cluster
+
+	// Owner marks the part that owns the stream's configuration: the
+	// process that runs the NATS server (serve, trackskills nats). On a
+	// stream that exists it applies the settings in Given as they are,
+	// loosening a limit included; any other part (ingest) only tightens
+	// MaxAge and MaxBytes, and leaves the rest.
+	Owner bool
+	// Given says which settings were given explicitly (a flag or its
+	// environment twin). On a stream that exists, the others are left as
+	// they are, so that a part started with its defaults never undoes a
+	// limit another part set.
+	Given StreamSettings
+}
+
+// StreamSettings names settings of a StreamConfig.
+type StreamSettings struct {
+	MaxAge, MaxBytes, Duplicates, Replicas bool
 }
 
 // DefaultStreamConfig returns the stream settings of docs/CONTRACT.md, The
@@ -40,12 +59,56 @@ func (c StreamConfig) Validate() error {
 	return nil
 }
 
-// EnsureStream creates the events stream, or updates it to cfg. The
-// publisher declares the stream; the consumer only waits for it.
+// EnsureStream is DeclareStream without a log.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) (jetstream.Stream, error) {
+	return DeclareStream(ctx, js, cfg, slog.New(slog.DiscardHandler))
+}
+
+// DeclareStream creates the events stream with cfg when it is missing.
+// When it exists, DeclareStream changes only what cfg.Given names: the
+// owner (cfg.Owner) applies those settings as they are; any other part
+// tightens MaxAge and MaxBytes only, and logs a limit it leaves because
+// its own would loosen it.
+//
+// Either way the stream refuses new events when full (DiscardNew) instead
+// of dropping its oldest: those may not be in SQLite yet. Its consumed
+// history gives way instead (the consumer package's Trimmer).
+func DeclareStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig, logger *slog.Logger) (jetstream.Stream, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	for range 3 {
+		s, err := js.Stream(ctx, trackskills.StreamName)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			s, err = js.CreateStream(ctx, newStreamConfig(cfg))
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				continue // another part made it meanwhile: update that one
+			}
+			if err != nil {
+				return nil, fmt.Errorf("create stream %s: %w", trackskills.StreamName, err)
+			}
+			logger.Info("stream created", "stream", trackskills.StreamName, "max_bytes", limitLog(cfg.MaxBytes), "max_age", cfg.MaxAge)
+			return s, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up stream %s: %w", trackskills.StreamName, err)
+		}
+		old := s.CachedInfo().Config
+		sc := mergeStreamConfig(old, cfg, logger)
+		if streamConfigEqual(old, sc) {
+			return s, nil
+		}
+		if s, err = js.UpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("update stream %s: %w", trackskills.StreamName, err)
+		}
+		logger.Info("stream updated", "stream", trackskills.StreamName, "max_bytes", limitLog(sc.MaxBytes), "max_age", sc.MaxAge, "discard", sc.Discard.String())
+		return s, nil
+	}
+	return nil, fmt.Errorf("create stream %s: made and deleted again meanwhile", trackskills.StreamName)
+}
+
+// newStreamConfig is the configuration of a stream made from cfg.
+func newStreamConfig(cfg StreamConfig) jetstream.StreamConfig {
 	sc := jetstream.StreamConfig{
 		Name:        trackskills.StreamName,
 		Description: "Track Skills events (one or more NDJSON events a message)",
@@ -56,21 +119,79 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 		MaxBytes:    -1,
 		Duplicates:  cfg.Duplicates,
 		Replicas:    cfg.Replicas,
-		Discard:     jetstream.DiscardOld,
+		Discard:     jetstream.DiscardNew,
 	}
 	if cfg.MaxBytes > 0 {
-		// Retention by size, like by age: the oldest events leave. The
-		// stream keeps events after the consumer has stored them, so
-		// refusing new ones instead (DiscardNew) would stop ingest for
-		// good once the cap is reached, however current the consumer is.
 		sc.MaxBytes = cfg.MaxBytes
 	}
-	if sc.Duplicates > sc.MaxAge && sc.MaxAge > 0 {
+	clampDuplicates(&sc)
+	return sc
+}
+
+// mergeStreamConfig returns old changed as cfg may change it (see
+// DeclareStream).
+func mergeStreamConfig(old jetstream.StreamConfig, cfg StreamConfig, logger *slog.Logger) jetstream.StreamConfig {
+	sc := old
+	sc.Subjects = slices.Clone(old.Subjects)
+	if !slices.Contains(sc.Subjects, trackskills.StreamSubjects) {
+		sc.Subjects = append(sc.Subjects, trackskills.StreamSubjects)
+	}
+	sc.Discard = jetstream.DiscardNew
+	maxBytes := int64(-1)
+	if cfg.MaxBytes > 0 {
+		maxBytes = cfg.MaxBytes
+	}
+	switch {
+	case !cfg.Given.MaxBytes:
+	case cfg.Owner || tighter(maxBytes, old.MaxBytes):
+		sc.MaxBytes = maxBytes
+	case maxBytes != old.MaxBytes:
+		logger.Warn("stream max bytes left as they are: this part's would loosen them; change them on the part that runs NATS (trackskills nats or serve, --stream-max-bytes)",
+			"stream_max_bytes", limitLog(old.MaxBytes), "ignored", limitLog(maxBytes))
+	}
+	switch {
+	case !cfg.Given.MaxAge:
+	case cfg.Owner || tighter(int64(cfg.MaxAge), int64(old.MaxAge)):
+		sc.MaxAge = cfg.MaxAge
+	case cfg.MaxAge != old.MaxAge:
+		logger.Warn("stream max age left as it is: this part's would loosen it; change it on the part that runs NATS (trackskills nats or serve, --stream-max-age)",
+			"stream_max_age", old.MaxAge, "ignored", cfg.MaxAge)
+	}
+	if cfg.Owner && cfg.Given.Duplicates {
+		sc.Duplicates = cfg.Duplicates
+	}
+	if cfg.Owner && cfg.Given.Replicas {
+		sc.Replicas = cfg.Replicas
+	}
+	clampDuplicates(&sc)
+	return sc
+}
+
+// tighter reports whether limit a is tighter than b, where 0 or less is
+// no limit.
+func tighter(a, b int64) bool {
+	return a > 0 && (b <= 0 || a < b)
+}
+
+// clampDuplicates keeps the deduplication window within the age limit,
+// which JetStream requires.
+func clampDuplicates(sc *jetstream.StreamConfig) {
+	if sc.MaxAge > 0 && sc.Duplicates > sc.MaxAge {
 		sc.Duplicates = sc.MaxAge
 	}
-	s, err := js.CreateOrUpdateStream(ctx, sc)
-	if err != nil {
-		return nil, fmt.Errorf("create or update stream %s: %w", trackskills.StreamName, err)
+}
+
+// streamConfigEqual reports whether a and b differ in nothing
+// DeclareStream changes.
+func streamConfigEqual(a, b jetstream.StreamConfig) bool {
+	return slices.Equal(a.Subjects, b.Subjects) && a.Discard == b.Discard && a.MaxBytes == b.MaxBytes &&
+		a.MaxAge == b.MaxAge && a.Duplicates == b.Duplicates && a.Replicas == b.Replicas
+}
+
+// limitLog is a byte limit for the log: "none" for no limit.
+func limitLog(n int64) any {
+	if n <= 0 {
+		return "none"
 	}
-	return s, nil
+	return n
 }

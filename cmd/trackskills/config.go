@@ -43,6 +43,7 @@ type options struct {
 
 	stream       ingest.StreamConfig
 	retentionRaw time.Duration
+	trim         consumer.TrimConfig // serve, nats: consumed history trimmed when the store fills
 
 	readKeys     string
 	allowOrigins string
@@ -70,6 +71,7 @@ func defaultOptions() options {
 		// MaxAge 0 follows --retention-raw (applyRetention).
 		stream:          ingest.StreamConfig{Duplicates: sd.Duplicates, Replicas: sd.Replicas},
 		retentionRaw:    cd.RetentionRaw,
+		trim:            consumer.DefaultTrimConfig(),
 		consumer:        cd,
 		shutdownTimeout: 10 * time.Second,
 	}
@@ -201,9 +203,18 @@ func (o *options) registerNATSCreds(f *cmdFlags) {
 func (o *options) registerStream(f *cmdFlags) {
 	f.duration(&o.stream.MaxAge, "stream-max-age", o.stream.MaxAge, "events older than this leave the stream (e.g. 90d, 720h); 0 follows --retention-raw")
 	o.registerRetention(f)
-	f.Int64Var(&o.stream.MaxBytes, "stream-max-bytes", o.stream.MaxBytes, "size cap of the stream in bytes; when full, ingest answers 503 (0 = no cap)")
+	f.Int64Var(&o.stream.MaxBytes, "stream-max-bytes", o.stream.MaxBytes, "size cap of the stream in bytes; when full of events not yet stored in SQLite, ingest answers 503 (0 = no cap). "+
+		"A part that does not run NATS (ingest) only tightens the stream's limits, never loosens them")
 	f.duration(&o.stream.Duplicates, "stream-duplicates", o.stream.Duplicates, "Nats-Msg-Id deduplication window")
 	f.IntVar(&o.stream.Replicas, "stream-replicas", o.stream.Replicas, "stream replicas (on a NATS cluster)")
+}
+
+// registerTrim registers the trimming of consumed history, for the
+// processes that run the NATS server, which own the stream.
+func (o *options) registerTrim(f *cmdFlags) {
+	f.Var(percentFlag{&o.trim.High}, "stream-trim-high", "when the stream passes this share of --stream-max-bytes, or the store of --nats-max-store, events already stored in SQLite "+
+		"are removed from the stream oldest first (replay history gives way; unstored events never do), down to --stream-trim-low")
+	f.Var(percentFlag{&o.trim.Low}, "stream-trim-low", "the share of the limit that trimming brings the stream or the store down to")
 }
 
 // registerRetention registers --retention-raw once, for the stream and the
@@ -296,6 +307,13 @@ func (o *options) parse(f *cmdFlags, args []string, stderr io.Writer) (*slog.Log
 		return nil, err
 	}
 	o.applyRetention()
+	o.stream.Given = ingest.StreamSettings{
+		MaxAge:     f.given("stream-max-age") || f.given("retention-raw"),
+		MaxBytes:   f.given("stream-max-bytes"),
+		Duplicates: f.given("stream-duplicates"),
+		Replicas:   f.given("stream-replicas"),
+	}
+	o.trim.MaxStore = o.natsMaxStore
 	logger, err := o.log.logger(stderr)
 	if err != nil {
 		return nil, err
@@ -331,6 +349,11 @@ func (o *options) validate(f *cmdFlags) error {
 	}
 	if has("stream-replicas") {
 		if err := o.stream.Validate(); err != nil {
+			return err
+		}
+	}
+	if has("stream-trim-high") {
+		if err := o.trim.Validate(); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trackskills/trackskills/ingest"
 )
 
 // Ensure a bad value, from a flag or the environment, is refused before
@@ -50,6 +53,9 @@ func TestRun_RefusesBadValuesBeforeStarting(t *testing.T) {
 		{"AnalyticsPublicHostURL", []string{"analytics", "--public-host", "ok.example,http://x"}, nil, "public host"},
 		{"AnalyticsBadProxies", []string{"analytics", "--trusted-proxies", "not-an-ip"}, nil, "not-an-ip"},
 		{"IngestEnvKeyRate", []string{"ingest"}, map[string]string{"TRACKSKILLS_KEY_RATE_LIMIT": "fast"}, `TRACKSKILLS_KEY_RATE_LIMIT="fast": want a number`},
+		{"ServeTrimLowAboveHigh", []string{"serve", "--stream-trim-high", "60", "--stream-trim-low", "80"}, nil, "low-water"},
+		{"NATSEnvTrimPercent", []string{"nats"}, map[string]string{"TRACKSKILLS_STREAM_TRIM_HIGH": "lots"}, `TRACKSKILLS_STREAM_TRIM_HIGH="lots": want a percentage from 0 to 100`},
+		{"NATSTrimOver100", []string{"nats", "--stream-trim-high", "120%"}, nil, "usage"},
 		{"SeedBadDays", []string{"seed", "--days", "0"}, nil, "--days"},
 		{"SeedEnvInt", []string{"seed"}, map[string]string{"TRACKSKILLS_EVENTS": "lots"}, `TRACKSKILLS_EVENTS="lots": want an integer`},
 	} {
@@ -72,6 +78,40 @@ func TestRun_RefusesBadValuesBeforeStarting(t *testing.T) {
 			}
 			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
 				t.Fatalf("the data dir exists after a refused start (stat: %v)", err)
+			}
+		})
+	}
+}
+
+// Ensure the stream settings given by a flag or its environment twin are
+// marked given, and only those: a part changes only them on a stream that
+// exists.
+func TestOptions_Parse_StreamGiven(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want ingest.StreamSettings
+	}{
+		{"none", nil, nil, ingest.StreamSettings{}},
+		{"flag", []string{"--stream-max-bytes", "1048576"}, nil, ingest.StreamSettings{MaxBytes: true}},
+		{"environment", nil, map[string]string{"TRACKSKILLS_STREAM_MAX_BYTES": "1048576"}, ingest.StreamSettings{MaxBytes: true}},
+		{"zero is given too", []string{"--stream-max-bytes", "0"}, nil, ingest.StreamSettings{MaxBytes: true}},
+		{"retention sets the age", []string{"--retention-raw", "30d"}, nil, ingest.StreamSettings{MaxAge: true}},
+		{"every one", []string{"--stream-max-age", "1h", "--stream-duplicates", "1m", "--stream-replicas", "1"}, nil,
+			ingest.StreamSettings{MaxAge: true, Duplicates: true, Replicas: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := func(k string) string { return tt.env[k] }
+			f := newCmdFlags("ingest", "", getenv, io.Discard)
+			o := defaultOptions()
+			o.registerStream(f)
+			o.log.register(f)
+			if _, err := o.parse(f, tt.args, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if o.stream.Given != tt.want {
+				t.Fatalf("given %+v, want %+v", o.stream.Given, tt.want)
 			}
 		})
 	}

@@ -102,7 +102,7 @@ func startHealth(addr string, logger *slog.Logger, w *dbWriter) (*httpapi.Server
 			if !w.Ready() {
 				return errors.New("not attached to the stream")
 			}
-			return nil
+			return w.WriteErr()
 		}})
 	srv, err := httpapi.Listen(addr, e)
 	if err != nil {

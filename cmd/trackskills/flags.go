@@ -100,6 +100,39 @@ func formatDuration(d time.Duration) string {
 	return d.String()
 }
 
+// given reports whether the flag name was set, on the command line or
+// through its environment twin.
+func (f *cmdFlags) given(name string) bool {
+	if f.Lookup(name) == nil {
+		return false
+	}
+	set := f.getenv(envName(name)) != ""
+	f.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	return set
+}
+
+// percentFlag is a share from 0 to 1 given in percent ("90" or "90%").
+type percentFlag struct{ p *float64 }
+
+func (p percentFlag) String() string {
+	if p.p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p.p*100, 'f', -1, 64) + "%"
+}
+
+// Get returns the share, for flag.Getter.
+func (p percentFlag) Get() any { return *p.p }
+
+func (p percentFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || v < 0 || v > 100 {
+		return fmt.Errorf("bad percentage %q: want 0-100", s)
+	}
+	*p.p = v / 100
+	return nil
+}
+
 // listFlag is a repeatable flag of comma-separated items. The command
 // line replaces what the environment twin gave, as with every other flag:
 // its first item from the command line starts the list afresh.
@@ -201,6 +234,9 @@ func expectedForm(f *flag.Flag) string {
 	case uint, uint64:
 		return "a non-negative integer"
 	case float64:
+		if _, ok := f.Value.(percentFlag); ok {
+			return "a percentage from 0 to 100"
+		}
 		return "a number"
 	}
 	return "a valid value"

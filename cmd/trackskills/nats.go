@@ -8,11 +8,15 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
 )
 
 const natsSummary = `Runs the embedded NATS server with JetStream alone (its store under
-<data-dir>/nats) and declares the events stream, for the Procfile way.`
+<data-dir>/nats) and declares the events stream, for the Procfile way. It owns
+the stream's limits (the --stream-* flags given here apply as they are; ingest
+only tightens them) and trims the history the consumer has stored when the
+stream or the store passes --stream-trim-high.`
 
 func runNATS(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("nats", natsSummary, getenv, stderr)
@@ -21,11 +25,13 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	o.registerDataDir(f)
 	o.registerNATSServer(f)
 	o.registerStream(f)
+	o.registerTrim(f)
 	o.registerShutdown(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
 	}
+	o.stream.Owner = true
 	ncfg, err := o.natsConfig()
 	if err != nil {
 		return err
@@ -43,15 +49,19 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 		return err
 	}
 	nc, err := ns.Connect("trackskills-nats")
+	var js jetstream.JetStream
 	if err == nil {
-		var js jetstream.JetStream
 		if js, err = newJetStream(nc); err == nil {
 			err = ensureStream(ctx, js, o.stream, logger)
 		}
 	}
+	var trimmer *consumer.Trimmer
+	if err == nil {
+		trimmer, err = consumer.NewTrimmer(js, o.trim, logger.With("component", "trim"))
+	}
 	if err == nil {
 		logger.Info("nats ready", "url", ns.ClientURL(), "creds_dir", ncfg.CredsDir)
-		<-ctx.Done()
+		trimmer.Run(ctx)
 	}
 	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
 		var errs []error

@@ -122,7 +122,7 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg ingest.Stream
 	delay := 100 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := ingest.EnsureStream(cctx, js, cfg)
+		_, err := ingest.DeclareStream(cctx, js, cfg, logger)
 		cancel()
 		if err == nil {
 			return nil

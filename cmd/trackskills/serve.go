@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
@@ -37,6 +38,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	o.registerAnalytics(f)
 	o.registerNATSServer(f)
 	o.registerStream(f)
+	o.registerTrim(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
 	f.StringVar(&o.cpuProfile, "cpu-profile", o.cpuProfile, "write a CPU profile of the whole run to this file (for benchmarks)")
@@ -44,6 +46,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	if err != nil {
 		return err
 	}
+	o.stream.Owner = true // serve runs the NATS server: its --stream-* flags apply as given
 	if o.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
@@ -78,6 +81,9 @@ type serveApp struct {
 	nats       *embeddednats.Server
 	nc         *nats.Conn // ingest's: it publishes and declares the stream
 	consNC     *nats.Conn // the consumer's
+	trimNC     *nats.Conn // the trimmer's, as admin: it purges consumed history
+	stopTrim   context.CancelFunc
+	trimDone   chan struct{}
 	liveNC     *nats.Conn
 	live       *analytics.Live
 	writer     *dbWriter // the database and its consumer
@@ -145,7 +151,18 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := ingest.EnsureStream(sctx, js, o.stream); err != nil {
+	if _, err := ingest.DeclareStream(sctx, js, o.stream, logger); err != nil {
+		return app, err
+	}
+	if app.trimNC, err = app.nats.Connect("trackskills-serve-trim"); err != nil {
+		return app, err
+	}
+	trimJS, err := newJetStream(app.trimNC)
+	if err != nil {
+		return app, err
+	}
+	trimmer, err := consumer.NewTrimmer(trimJS, o.trim, logger.With("component", "trim"))
+	if err != nil {
 		return app, err
 	}
 	// No timeout: migrations may backfill a large database; a signal still stops them.
@@ -180,7 +197,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 			if !app.writer.Ready() {
 				return errors.New("consumer not attached")
 			}
-			return nil
+			return app.writer.WriteErr()
 		}})...)
 	if app.http, err = httpapi.Listen(o.httpAddr, e); err != nil {
 		return app, err
@@ -193,6 +210,13 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 		if err != nil {
 			app.failed <- fmt.Errorf("consumer: %w", err)
 		}
+	}()
+	var tctx context.Context
+	tctx, app.stopTrim = context.WithCancel(context.Background())
+	app.trimDone = make(chan struct{})
+	go func() {
+		defer close(app.trimDone)
+		trimmer.Run(tctx)
 	}()
 	go func() {
 		defer close(app.httpClosed)
@@ -229,6 +253,13 @@ func (a *serveApp) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("wait for consumer: %w", ctx.Err()))
 		}
+	}
+	if a.stopTrim != nil {
+		a.stopTrim()
+		<-a.trimDone
+	}
+	if a.trimNC != nil {
+		a.trimNC.Close()
 	}
 	if a.liveNC != nil {
 		a.liveNC.Close()

@@ -96,6 +96,15 @@ func (w *dbWriter) Ready() bool {
 	return c != nil && c.Ready()
 }
 
+// WriteErr returns why the consumer cannot write to the database while
+// that is so ("cannot write: ..."), or nil.
+func (w *dbWriter) WriteErr() error {
+	if c := w.Consumer(); c != nil {
+		return c.WriteErr()
+	}
+	return nil
+}
+
 // Run runs the consumer until ctx ends (then it writes and acknowledges
 // what it holds, and Run returns nil) or it fails; a rebuild made ready
 // meanwhile, or before, is adopted between two batches.
