@@ -42,8 +42,8 @@ func TestValue(t *testing.T) {
 
 func TestPlainString(t *testing.T) {
 	for _, tc := range []struct {
-		in   string // contents after the opening quote
-		end  int    // index of the closing quote; -1: not plain
+		in  string // contents after the opening quote
+		end int    // index of the closing quote; -1: not plain
 	}{
 		{`abc"`, 3},
 		{`é"`, 2},
