@@ -10,13 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -315,33 +313,12 @@ func exportServer(t *testing.T, cfg analytics.Config) (*sql.DB, *analytics.Serve
 	return db, srv, hs, logs
 }
 
-// stallExport starts an export on a connection with a tiny receive buffer
-// and never reads its body; readHeader waits for the status line first.
-// The connection closes when the test ends.
-func stallExport(t *testing.T, hs *httptest.Server, readHeader bool) {
+// stallExport starts an export that its client never reads beyond the
+// status line.
+func stallExport(t *testing.T, hs *httptest.Server) {
 	t.Helper()
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		return cmp.Or(err, serr)
-	}}
-	conn, err := d.Dial("tcp", hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() }) // only the test's end
-	if _, err := fmt.Fprintf(conn, "GET /analytics/export.ndjson?days=1 HTTP/1.1\r\nHost: %s\r\n\r\n", hs.Listener.Addr()); err != nil {
-		t.Fatal(err)
-	}
-	if !readHeader {
-		return
-	}
-	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReaderSize(conn, 16).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
-		t.Fatalf("status line %q (%v), want a 200", line, err)
+	if line := testkit.MustStallGET(t, hs.Listener.Addr().String(), "/analytics/export.ndjson?days=1"); !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("stalled export: %q, want a 200", line)
 	}
 }
 
@@ -366,7 +343,7 @@ func getExport(t *testing.T, hs *httptest.Server) (int, string) {
 // and refuses later exports.
 func TestServer_ExportStalledClient(t *testing.T) {
 	db, srv, hs, logs := exportServer(t, analytics.Config{MaxExports: 1, ExportWriteTimeout: time.Hour})
-	stallExport(t, hs, true)
+	stallExport(t, hs)
 
 	if code, retry := getExport(t, hs); code != http.StatusServiceUnavailable || retry == "" {
 		t.Fatalf("second export: %d Retry-After %q, want 503 with Retry-After", code, retry)
@@ -401,8 +378,8 @@ func TestServer_ExportStalledClient(t *testing.T) {
 // Ensure a client that stops reading is cut off at the write deadline,
 // which frees its export slot.
 func TestServer_ExportWriteDeadline(t *testing.T) {
-	_, _, hs, logs := exportServer(t, analytics.Config{MaxExports: 1, ExportWriteTimeout: 500 * time.Millisecond})
-	stallExport(t, hs, false)
+	_, _, hs, logs := exportServer(t, analytics.Config{MaxExports: 1, ExportWriteTimeout: 2 * time.Second})
+	stallExport(t, hs)
 	testkit.Eventually(t, 10*time.Second, func() error {
 		if !strings.Contains(logs.String(), "the client stopped reading") {
 			return fmt.Errorf("no cut logged yet: %s", logs)
