@@ -8,6 +8,7 @@
 #
 #   bash bench/hookload.sh
 #   CONCURRENCY=48 ROUNDS=3 bash bench/hookload.sh
+#   BIN=/path/to/trackskills bash bench/hookload.sh   # another build, to compare
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CGO_ENABLED=1
@@ -20,7 +21,11 @@ out="bench/out/hookload-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 machine_info "$out/machine.txt"
-go build -o "$out/trackskills" ./cmd/trackskills
+if [ -n "${BIN:-}" ]; then
+  cp "$BIN" "$out/trackskills"
+else
+  go build -o "$out/trackskills" ./cmd/trackskills
+fi
 
 # One body per request, each with its own tool_use_id (so that each is a
 # new event), built once: curl then only reads a file.
