@@ -8,12 +8,26 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/trackskills/trackskills/sql"
+)
+
+const (
+	// DefaultMaxExports is how many exports may run at once unless
+	// Config.MaxExports says otherwise. Each holds a connection, a buffer
+	// and a chunk of rows; an export to a client that stopped reading lasts
+	// until its write deadline.
+	DefaultMaxExports = 8
+	// DefaultExportWriteTimeout is the write deadline of each chunk of an
+	// export unless Config.ExportWriteTimeout says otherwise: a client
+	// that takes longer to read one chunk (exportFlushRows rows) is cut off.
+	DefaultExportWriteTimeout = 30 * time.Second
 )
 
 const (
@@ -73,10 +87,13 @@ func (s *Server) handleExportCSV(c echo.Context) error { return s.export(c, expo
 
 func (s *Server) handleExportNDJSON(c echo.Context) error { return s.export(c, exportNDJSONParams) }
 
-// export streams the raw events of a window from a cursor, flushing every
-// exportFlushRows rows. The response starts with the first row (or at the
-// end of an empty export), so that an error before it is still a 500; an
-// error after it can only cut the body short, and is logged here.
+// export streams the raw events of a window, which the database reads in
+// short chunks, flushing every exportFlushRows rows; each chunk has its own
+// write deadline, so that a client that stops reading holds neither a read
+// snapshot nor, for long, a connection. At most Config.MaxExports run at
+// once. The response starts with the first row (or at the end of an empty
+// export), so that an error before it is still a 500; an error after it
+// can only cut the body short, and is logged here.
 func (s *Server) export(c echo.Context, ep endpoint) error {
 	r, err := s.parse(c, ep)
 	if err != nil {
@@ -84,6 +101,21 @@ func (s *Server) export(c echo.Context, ep endpoint) error {
 	}
 	ndjson := r.ndjson
 	res := c.Response()
+	conn, err := s.exports.add(http.NewResponseController(res.Writer), s.cfg.ExportWriteTimeout)
+	if err != nil {
+		res.Header().Set("Retry-After", "10")
+		if errors.Is(err, errExportsFull) {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, fmt.Sprintf(
+				"export: %d exports are running, the most at once; wait for one to finish and try again "+
+					"(a shorter window or a limit makes an export quicker)", s.cfg.MaxExports))
+		}
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "export: "+err.Error()+"; try again later")
+	}
+	defer s.exports.remove(conn)
+	// The first chunk's deadline; each flush gives the next its own.
+	if err := conn.extend(); err != nil {
+		return err
+	}
 	ctype, name := "text/csv; charset=utf-8", "trackskills-events.csv"
 	if ndjson {
 		ctype, name = "application/x-ndjson", "trackskills-events.ndjson"
@@ -113,10 +145,10 @@ func (s *Server) export(c echo.Context, ep endpoint) error {
 		if err := buf.Flush(); err != nil {
 			return err
 		}
-		if err := http.NewResponseController(res.Writer).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if err := conn.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
-		return nil
+		return conn.extend()
 	}
 	record := make([]string, len(exportColumns))
 	err = s.db.Export(c.Request().Context(), r.window, r.filter, r.status, r.limit, func(r *sql.ExportRow) error {
@@ -152,14 +184,120 @@ func (s *Server) export(c echo.Context, ep endpoint) error {
 		err = flush()
 	}
 	if err != nil && started {
-		if errors.Is(err, context.Canceled) {
+		switch {
+		case conn.wasCut():
+			s.logger.Warn("export cut by shutdown", "rows", n, "client", c.RealIP())
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.logger.Warn("export cut: the client stopped reading", "rows", n, "client", c.RealIP(),
+				"write_timeout", s.cfg.ExportWriteTimeout)
+		case errors.Is(err, context.Canceled):
 			s.logger.Debug("export cancelled", "rows", n, "err", err) // the client left
-		} else {
+		default:
 			s.logger.Error("export cut short", "rows", n, "err", err)
 		}
 		return nil
 	}
+	if errors.Is(err, errExportCut) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "export: "+errExportsClosed.Error()+"; try again later")
+	}
 	return err
+}
+
+// errExportsFull and errExportsClosed are answered with a 503; errExportCut
+// ends an export that Close cut.
+var (
+	errExportsFull   = errors.New("too many exports at once")
+	errExportsClosed = errors.New("the server is shutting down")
+	errExportCut     = errors.New("export cut by shutdown")
+)
+
+// exports are the exports in flight: at most max at once, all cut by
+// close.
+type exports struct {
+	mu     sync.Mutex
+	max    int
+	active map[*exportConn]struct{}
+	closed bool
+}
+
+func newExports(max int) *exports {
+	return &exports{max: max, active: map[*exportConn]struct{}{}}
+}
+
+// add registers an export that writes its response through rc, with
+// timeout for each chunk.
+func (x *exports) add(rc *http.ResponseController, timeout time.Duration) (*exportConn, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil, errExportsClosed
+	}
+	if len(x.active) >= x.max {
+		return nil, errExportsFull
+	}
+	c := &exportConn{rc: rc, timeout: timeout}
+	x.active[c] = struct{}{}
+	return c, nil
+}
+
+// remove drops an export that ended.
+func (x *exports) remove(c *exportConn) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.active, c)
+}
+
+// close cuts every export in flight and refuses new ones; it returns how
+// many it cut.
+func (x *exports) close() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.closed = true
+	for c := range x.active {
+		c.cut()
+	}
+	return len(x.active)
+}
+
+// exportConn is the connection of one export: its write deadline moves on
+// with each chunk until the export is cut.
+type exportConn struct {
+	rc      *http.ResponseController
+	timeout time.Duration
+
+	mu    sync.Mutex
+	isCut bool
+}
+
+// extend gives the next chunk its write deadline; it fails once the export
+// is cut. A writer without deadlines (a test recorder) has none.
+func (c *exportConn) extend() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.isCut {
+		return errExportCut
+	}
+	if err := c.rc.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return fmt.Errorf("export: set write deadline: %w", err)
+	}
+	return nil
+}
+
+// cut makes the export's writes fail from now on, at once: a write blocked
+// on a client that stopped reading returns. A deadline is safe to set
+// while another goroutine writes.
+func (c *exportConn) cut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.isCut = true
+	_ = c.rc.SetWriteDeadline(time.Unix(1, 0)) // a writer without deadlines stops at its next extend
+}
+
+// wasCut reports whether close cut the export.
+func (c *exportConn) wasCut() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.isCut
 }
 
 func optInt(p *int64) string {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,8 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
+	"github.com/trackskills/trackskills/httpapi"
+	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 )
 
@@ -275,5 +280,113 @@ func TestServer_ExportNeutralisesFormulas(t *testing.T) {
 				t.Errorf("NDJSON tool_name %q, error_message %v; want them exact: %q, %q", got.ToolName, got.ErrorMessage, tt.tool, tt.errMsg)
 			}
 		})
+	}
+}
+
+// exportServer serves the analytics API of a fresh database that holds
+// enough export to fill any socket buffer, over real HTTP; it returns the
+// writer, the API and its log.
+func exportServer(t *testing.T, cfg analytics.Config) (*sql.DB, *analytics.Server, *httptest.Server, *testkit.LockedBuffer) {
+	t.Helper()
+	db := testkit.MustOpenDB(t)
+	pad := strings.Repeat("x", trackskills.MaxMetadata-64)
+	at := testNow.Add(-time.Hour)
+	for b := range 4 {
+		evs := make([]trackskills.Event, 1000)
+		for i := range evs {
+			n := b*len(evs) + i
+			evs[i] = event(fmt.Sprintf("stall-%05d", n), at.Add(time.Duration(n)*time.Millisecond), "big_tool", "cat",
+				trackskills.StatusSuccess, 5, "user-s")
+			evs[i].Metadata = json.RawMessage(`{"pad":"` + pad + `"}`)
+		}
+		testkit.MustWriteBatch(t, db, evs)
+	}
+	logs := &testkit.LockedBuffer{}
+	srv := analytics.New(cfg, testkit.MustOpenReadOnly(t, db.Path()), slog.New(slog.NewTextHandler(logs, nil)))
+	srv.Now = func() time.Time { return testNow }
+	e := httpapi.NewEcho(slog.New(slog.DiscardHandler), echo.ExtractIPDirect())
+	if err := srv.Register(e); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(e)
+	t.Cleanup(hs.Close)
+	return db, srv, hs, logs
+}
+
+// stallExport starts an export that its client never reads beyond the
+// status line.
+func stallExport(t *testing.T, hs *httptest.Server) {
+	t.Helper()
+	if line := testkit.MustStallGET(t, hs.Listener.Addr().String(), "/analytics/export.ndjson?days=1"); !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("stalled export: %q, want a 200", line)
+	}
+}
+
+// getExport GETs a short export over real HTTP and returns its status and
+// Retry-After.
+func getExport(t *testing.T, hs *httptest.Server) (int, string) {
+	t.Helper()
+	resp, err := http.Get(hs.URL + "/analytics/export.csv?days=1&limit=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// Ensure an export whose client stops reading holds no read snapshot (the
+// writer still truncates its log), takes the only export slot until Close
+// cuts it (a 503 with Retry-After meanwhile), and that Close logs the cut
+// and refuses later exports.
+func TestServer_ExportStalledClient(t *testing.T) {
+	db, srv, hs, logs := exportServer(t, analytics.Config{MaxExports: 1, ExportWriteTimeout: time.Hour})
+	stallExport(t, hs)
+
+	if code, retry := getExport(t, hs); code != http.StatusServiceUnavailable || retry == "" {
+		t.Fatalf("second export: %d Retry-After %q, want 503 with Retry-After", code, retry)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		testkit.MustWriteBatch(t, db, []trackskills.Event{event(fmt.Sprintf("during-%d", i), testNow.Add(-time.Minute), "t", "c",
+			trackskills.StatusSuccess, 1, "u")})
+		if err := db.Checkpoint(ctx); err != nil {
+			t.Fatalf("checkpoint with a stalled export open: %v", err)
+		}
+	}
+	if code, _ := getExport(t, hs); code != http.StatusServiceUnavailable {
+		t.Fatalf("export after the checkpoints: %d, want 503 (the stalled one still runs)", code)
+	}
+
+	srv.Close()
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), "export cut by shutdown") {
+			return fmt.Errorf("no cut logged yet: %s", logs)
+		}
+		return nil
+	})
+	if !strings.Contains(logs.String(), "exports in flight cut") {
+		t.Errorf("Close logged no cut: %s", logs)
+	}
+	if code, _ := getExport(t, hs); code != http.StatusServiceUnavailable {
+		t.Errorf("export after Close: %d, want 503", code)
+	}
+}
+
+// Ensure a client that stops reading is cut off at the write deadline,
+// which frees its export slot.
+func TestServer_ExportWriteDeadline(t *testing.T) {
+	_, _, hs, logs := exportServer(t, analytics.Config{MaxExports: 1, ExportWriteTimeout: 2 * time.Second})
+	stallExport(t, hs)
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(logs.String(), "the client stopped reading") {
+			return fmt.Errorf("no cut logged yet: %s", logs)
+		}
+		return nil
+	})
+	if code, _ := getExport(t, hs); code != http.StatusOK {
+		t.Errorf("export after the cut: %d, want 200", code)
 	}
 }

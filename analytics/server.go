@@ -27,15 +27,23 @@ type Config struct {
 	ReadKeys []string
 	// AllowOrigins are the origins allowed by CORS; empty means none.
 	AllowOrigins []string
+	// MaxExports is how many exports may run at once; one more is answered
+	// 503 with Retry-After. Zero means DefaultMaxExports.
+	MaxExports int
+	// ExportWriteTimeout bounds the writing of each chunk of an export: a
+	// client that stops reading for longer is cut off. Zero means
+	// DefaultExportWriteTimeout.
+	ExportWriteTimeout time.Duration
 }
 
 // Server is the analytics API.
 type Server struct {
-	cfg    Config
-	db     *sql.DB
-	logger *slog.Logger
-	live   *Live
-	keys   *httpapi.KeyRing
+	cfg     Config
+	db      *sql.DB
+	logger  *slog.Logger
+	live    *Live
+	keys    *httpapi.KeyRing
+	exports *exports
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -43,7 +51,23 @@ type Server struct {
 
 // New returns the API over db, which may be opened read-only.
 func New(cfg Config, db *sql.DB, logger *slog.Logger) *Server {
-	return &Server{cfg: cfg, db: db, logger: logger, keys: httpapi.NewKeyRing(cfg.ReadKeys, 0), Now: time.Now}
+	if cfg.MaxExports <= 0 {
+		cfg.MaxExports = DefaultMaxExports
+	}
+	if cfg.ExportWriteTimeout <= 0 {
+		cfg.ExportWriteTimeout = DefaultExportWriteTimeout
+	}
+	return &Server{cfg: cfg, db: db, logger: logger, keys: httpapi.NewKeyRing(cfg.ReadKeys, 0),
+		exports: newExports(cfg.MaxExports), Now: time.Now}
+}
+
+// Close cuts every export in flight, so that an HTTP server's graceful
+// shutdown does not wait for a client that stopped reading, and refuses
+// new ones; each cut is logged. The live feed has its own Close.
+func (s *Server) Close() {
+	if n := s.exports.close(); n > 0 {
+		s.logger.Warn("shutdown: exports in flight cut", "exports", n)
+	}
 }
 
 // ReplaceReadKeys makes keys the accepted read keys from the next request

@@ -2,10 +2,14 @@ package ingest_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +210,62 @@ func TestClaudeHook_Refusals(t *testing.T) {
 				t.Errorf("published %d events", n)
 			}
 		})
+	}
+}
+
+// startedReader is a request body that reports its first read, then
+// waits for the test to write to or close its pipe.
+type startedReader struct {
+	*io.PipeReader
+	once    sync.Once
+	started chan struct{}
+}
+
+func (r *startedReader) Read(p []byte) (int, error) {
+	r.once.Do(func() { close(r.started) })
+	return r.PipeReader.Read(p)
+}
+
+// Ensure hook bodies beyond the in-flight budget get a 503 with
+// Retry-After, and that the budget comes back when the bodies end: the
+// budget is charged by Content-Length, so bodies that claim the most a
+// hook may send and never arrive fill it without using memory.
+func TestClaudeHook_BudgetFull(t *testing.T) {
+	srv, _ := MustServer(t, testConfig())
+	h := srv.Handler()
+	n := int(ingest.HookBudgetBytes / ingest.MaxHookBytes)
+	var wg sync.WaitGroup
+	pipes := make([]*io.PipeWriter, n)
+	codes := make([]int, n)
+	for i := range n {
+		pr, pw := io.Pipe()
+		pipes[i] = pw
+		body := &startedReader{PipeReader: pr, started: make(chan struct{})}
+		r := httptest.NewRequest(http.MethodPost, hookPath, body)
+		r.Header.Set("Content-Type", "application/json")
+		r.ContentLength = ingest.MaxHookBytes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = serve(h, r).Code
+		}()
+		<-body.started // it holds its share of the budget
+	}
+
+	over := postHook(srv, `{"hook_event_name":"Stop"}`)
+	if over.code != http.StatusServiceUnavailable || over.header.Get("Retry-After") == "" || !strings.Contains(over.body, "in flight") {
+		t.Errorf("hook beyond the budget: %d %q Retry-After %q, want 503 with Retry-After", over.code, over.body, over.header.Get("Retry-After"))
+	}
+	for _, pw := range pipes {
+		pw.CloseWithError(errors.New("client gone"))
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != http.StatusBadRequest {
+			t.Errorf("body %d that never came: %d, want 400", i, code)
+		}
+	}
+	if res := postHook(srv, `{"hook_event_name":"Stop"}`); res.code != http.StatusOK {
+		t.Errorf("hook after the bodies ended: %d %s, want 200", res.code, res.body)
 	}
 }

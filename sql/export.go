@@ -4,6 +4,7 @@ import (
 	"context"
 	dbsql "database/sql"
 	"fmt"
+	"math"
 
 	"github.com/trackskills/trackskills"
 )
@@ -27,46 +28,92 @@ type ExportRow struct {
 	SessionHash       *string
 }
 
+// exportChunkRows is how many rows Export reads with one query; tests
+// lower it.
+var exportChunkRows = 1000
+
 // Export calls fn with each raw event of the window's exact range [From,
-// To) matching f and status (empty: any), oldest first, at most limit
-// (< 1: no limit). Rows are read from a cursor one by one; row is reused
-// between calls. An error from fn stops the export and is returned as is.
+// To) matching f and status (empty: any), oldest first (by timestamp, then
+// by insertion), at most limit (< 1: no limit). An error from fn stops the
+// export and is returned as is.
+//
+// Rows are read in chunks, each by a short query of its own that starts
+// after the last row of the one before (keyset pagination on timestamp and
+// row id), and fn only runs between queries: however slowly fn goes (a
+// client that reads an export slowly, or not at all), no read snapshot
+// stays open meanwhile, so the writer's checkpoints keep the write-ahead
+// log small. The export is therefore not one snapshot: an event committed
+// during it appears if it sorts after the rows already read. row points
+// into the current chunk and is valid only during the call.
 func (d *DB) Export(ctx context.Context, w Window, f Filter, status string, limit int, fn func(row *ExportRow) error) error {
-	cond, args := f.where(`timestamp >= ? AND timestamp < ?`, []any{w.From, w.To})
+	// The first two arguments and the third and fourth are the cursor:
+	// the timestamp and row id of the last row read.
+	cond, args := f.where(`timestamp >= ? AND timestamp < ? AND (timestamp > ? OR id > ?)`,
+		[]any{w.From, w.To, w.From, int64(math.MinInt64)})
 	if status != "" {
 		cond += ` AND status = ?`
 		args = append(args, status)
 	}
-	if limit < 1 {
-		limit = -1 // SQLite: no limit
-	}
-	args = append(args, limit)
-	rows, err := d.conn().QueryContext(ctx, `SELECT event_id_text(event_id), timestamp, tool_name, tool_category, status,
+	args = append(args, 0) // the chunk's LIMIT
+	query := `SELECT id, event_id_text(event_id), timestamp, tool_name, tool_category, status,
 		duration_ms, error_type, error_message, request_size_bytes, response_size_bytes, metadata, source,
 		lower(hex(user_id_hash)), CASE WHEN session_hash IS NULL THEN NULL ELSE lower(hex(session_hash)) END
-		FROM skill_usage_events WHERE `+cond+` ORDER BY timestamp, id LIMIT ?`, args...)
+		FROM skill_usage_events WHERE ` + cond + ` ORDER BY timestamp, id LIMIT ?`
+	chunk := make([]ExportRow, 0, exportChunkRows)
+	for left := limit; limit < 1 || left > 0; {
+		n := exportChunkRows
+		if limit >= 1 && left < n {
+			n = left
+		}
+		args[len(args)-1] = n
+		var lastID int64
+		var err error
+		if chunk, lastID, err = d.exportChunk(ctx, query, args, chunk[:0]); err != nil {
+			return err
+		}
+		for i := range chunk {
+			if err := fn(&chunk[i]); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < n {
+			return nil
+		}
+		left -= len(chunk)
+		last := chunk[len(chunk)-1].Timestamp
+		args[0], args[2], args[3] = last, last, lastID
+	}
+	return nil
+}
+
+// exportChunk runs one chunk's query of Export, appending its rows to
+// chunk; lastID is the row id of the last one.
+func (d *DB) exportChunk(ctx context.Context, query string, args []any, chunk []ExportRow) (_ []ExportRow, lastID int64, err error) {
+	rows, err := d.conn().QueryContext(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return chunk, 0, fmt.Errorf("export: %w", err)
 	}
 	defer rows.Close()
-	var row ExportRow
 	var dur, req, resp dbsql.NullInt64
 	var etype, emsg, meta, sess dbsql.NullString
 	for rows.Next() {
-		if err := rows.Scan(&row.EventID, &row.Timestamp, &row.ToolName, &row.ToolCategory, &row.Status,
+		var row ExportRow
+		if err := rows.Scan(&lastID, &row.EventID, &row.Timestamp, &row.ToolName, &row.ToolCategory, &row.Status,
 			&dur, &etype, &emsg, &req, &resp, &meta, &row.Source, &row.UserHash, &sess); err != nil {
-			return fmt.Errorf("export: %w", err)
+			return chunk, 0, fmt.Errorf("export: %w", err)
 		}
 		row.DurationMs, row.RequestSizeBytes, row.ResponseSizeBytes = ptr(dur), ptr(req), ptr(resp)
 		row.ErrorType, row.ErrorMessage, row.Metadata, row.SessionHash = strPtr(etype), strPtr(emsg), strPtr(meta), strPtr(sess)
-		if err := fn(&row); err != nil {
-			return err
-		}
+		chunk = append(chunk, row)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return chunk, 0, fmt.Errorf("export: %w", err)
 	}
-	return nil
+	// Closing here, not when the caller is done, ends the read snapshot.
+	if err := rows.Close(); err != nil {
+		return chunk, 0, fmt.Errorf("export: %w", err)
+	}
+	return chunk, lastID, nil
 }
 
 func strPtr(s dbsql.NullString) *string {

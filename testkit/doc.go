@@ -1,7 +1,8 @@
 // Package testkit holds the test helpers shared by every package's tests:
 // an embedded JetStream server in a temporary directory, a temporary SQLite
-// database, Eventually, a test logger, a locked buffer, and building and
-// running the trackskills binary as a process.
+// database, Eventually, a test logger, a locked buffer, an HTTP client that
+// stops reading (MustStallGET), and building and running the trackskills
+// binary as a process.
 //
 // The helpers use the real parts, never mocks: a real nats-server and real
 // SQLite files. They take a testing.TB, call tb.Helper, and the Must*

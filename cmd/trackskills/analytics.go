@@ -97,6 +97,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		if live != nil {
 			live.Close() // live responses never go idle by themselves
 		}
+		api.Close() // nor does an export to a client that stopped reading
 		return srv.Shutdown(ctx)
 	}))
 }

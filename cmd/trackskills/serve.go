@@ -239,6 +239,9 @@ func (a *serveApp) Close(ctx context.Context) error {
 	if a.live != nil {
 		a.live.Close() // live responses never go idle by themselves
 	}
+	if a.api != nil {
+		a.api.Close() // nor does an export to a client that stopped reading
+	}
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
 		<-a.httpClosed
