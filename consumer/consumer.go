@@ -102,6 +102,10 @@ type Consumer struct {
 	// writeFailed is the error of the last write, nil once one commits.
 	writeFailed atomic.Pointer[error]
 
+	// cons is the durable being read, for readLoop's pulls made again;
+	// only Run's goroutine reads and sets it.
+	cons jetstream.Consumer
+
 	// afterCommit runs between commit and ack; tests use it to simulate a
 	// crash in that window.
 	afterCommit func() error
@@ -178,10 +182,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	iter, err := cons.Messages(jetstream.PullMaxBytes(c.cfg.PullMaxBytes))
+	iter, err := cons.Messages(c.pullOpts()...)
 	if err != nil {
 		return fmt.Errorf("start pulling: %w", err)
 	}
+	c.cons = cons
 	// A drain cut short (NATS gone) leaves the subscription open.
 	defer iter.Stop()
 	c.ready.Store(true)
@@ -278,6 +283,18 @@ func (c *Consumer) attach(ctx context.Context, gone *acker) (jetstream.Consumer,
 	}
 }
 
+// idleRepull is how long the reader goes without a message before it
+// makes its pull request again. A pull the server lost (JetStream
+// restarted in place after a full disk) is otherwise noticed only by the
+// client's heartbeat check, which a Next that returns every 250 ms never
+// lets fire: the consumer would wait for messages no one sends it.
+const idleRepull = 10 * time.Second
+
+// pullOpts are the options of the consumer's message iterator.
+func (c *Consumer) pullOpts() []jetstream.PullMessagesOpt {
+	return []jetstream.PullMessagesOpt{jetstream.PullMaxBytes(c.cfg.PullMaxBytes)}
+}
+
 // reattach makes the durable again after someone deleted it, and returns
 // an iterator on the new one. Its messages after the ack floor come again;
 // those the writer commits meanwhile are then ignored.
@@ -287,10 +304,11 @@ func (c *Consumer) reattach(ctx context.Context, gone *acker) (jetstream.Message
 	if err != nil {
 		return nil, err
 	}
-	iter, err := cons.Messages(jetstream.PullMaxBytes(c.cfg.PullMaxBytes))
+	iter, err := cons.Messages(c.pullOpts()...)
 	if err != nil {
 		return nil, fmt.Errorf("start pulling: %w", err)
 	}
+	c.cons = cons
 	return iter, nil
 }
 
@@ -392,8 +410,9 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 	maxEvents := c.cfg.BatchEvents * batchGrowth
 	var cur *batch
 	var deadline time.Time
-	var queue []*batch // full batches waiting for the writer, oldest first
-	queued := 0        // their payload bytes
+	lastMsg := time.Now() // of the last message read, for idleRepull
+	var queue []*batch    // full batches waiting for the writer, oldest first
+	queued := 0           // their payload bytes
 	// sendFirst hands the oldest queued batch over, waiting for the writer
 	// when wait is set, and reports whether it did. Once sent, the batch
 	// is the writer's: nothing here reads it again.
@@ -487,12 +506,22 @@ func (c *Consumer) readLoop(ctx context.Context, iter jetstream.MessagesContext,
 				cur.progressed = time.Now()
 			}
 			c.add(cur, msg)
+			lastMsg = time.Now()
 		case errors.Is(err, nats.ErrTimeout):
 			// A batch past its deadline is due: the top of the loop
 			// hands it over.
 			if draining && wait > 0 {
 				flush()
 				return nil
+			}
+			if !draining && cur == nil && len(queue) == 0 && time.Since(lastMsg) >= idleRepull && c.cons != nil {
+				// Nothing is held; a message on its way to the old
+				// subscription comes back after AckWait.
+				if next, err := c.cons.Messages(c.pullOpts()...); err == nil {
+					iter.Stop()
+					iter = next
+				}
+				lastMsg = time.Now()
 			}
 		case errors.Is(err, jetstream.ErrConsumerDeleted) && !draining:
 			flush()

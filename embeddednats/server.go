@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -73,9 +74,12 @@ func splitAddr(addr string) (string, int, error) {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns     *server.Server
-	logger *slog.Logger
-	creds  map[string]Creds // nil without authentication
+	ns       *server.Server
+	opts     *server.Options // those it started with, for a restart of JetStream
+	logger   *slog.Logger
+	creds    map[string]Creds // nil without authentication
+	stop     chan struct{}    // closed by Shutdown: ends watchStore
+	stopOnce sync.Once
 }
 
 // Start starts the server and waits until it accepts connections. It fails
@@ -124,14 +128,15 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error
 	if err != nil {
 		return nil, fmt.Errorf("create nats server: %w", err)
 	}
-	adapter := &slogAdapter{l: logger, fatal: make(chan string, 1)}
+	adapter := &slogAdapter{l: logger, fatal: make(chan string, 1), broken: make(chan struct{}, 1)}
 	ns.SetLoggerV2(adapter, false, false, false)
 	go ns.Start()
 	if err := waitReady(ctx, ns, adapter.fatal, cfg.ReadyTimeout); err != nil {
 		ns.Shutdown()
 		return nil, fmt.Errorf("start nats (addr %q, store dir %s): %w", cfg.Addr, cfg.StoreDir, err)
 	}
-	s := &Server{ns: ns, logger: logger, creds: creds}
+	s := &Server{ns: ns, opts: opts, logger: logger, creds: creds, stop: make(chan struct{})}
+	go s.watchStore(adapter.broken, s.stop)
 	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways, "auth", creds != nil)
 	return s, nil
 }
@@ -211,6 +216,7 @@ func (s *Server) ConnectAs(user, name string, opts ...nats.Option) (*nats.Conn, 
 
 // Shutdown stops the server and waits until it has stopped, or until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
 	done := make(chan struct{})
 	go func() {
 		s.ns.Shutdown()
@@ -227,17 +233,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // slogAdapter implements server.Logger on top of slog. Its first Fatalf
-// message also goes to fatal (buffered, never blocking), for Start.
+// message also goes to fatal (buffered, never blocking), for Start; an
+// error that says the store cannot be written signals broken (storeBroken),
+// for watchStore.
 type slogAdapter struct {
-	l     *slog.Logger
-	fatal chan string
+	l      *slog.Logger
+	fatal  chan string
+	broken chan struct{}
 }
 
 func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 func (a *slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a *slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	a.l.Error(msg)
+	if storeBroken(msg) {
+		select {
+		case a.broken <- struct{}{}:
+		default: // already signalled
+		}
+	}
+}
+func (a *slogAdapter) Debugf(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any) { a.l.Debug(fmt.Sprintf(format, v...)) }
 
 func (a *slogAdapter) Fatalf(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
