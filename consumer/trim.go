@@ -81,6 +81,10 @@ type Trimmer struct {
 	mu      sync.Mutex
 	history History
 	stuck   bool // over the mark with nothing consumed to trim: logged once
+	// active is set from a pass of the high-water mark until the low one
+	// is reached: a trim cut short by the ack floor goes on as the floor
+	// moves, instead of waiting for the next pass of the high mark.
+	active bool
 }
 
 // NewTrimmer returns a trimmer of the events stream on js.
@@ -137,6 +141,9 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		t.mu.Lock()
+		t.active = excess > 0
+		t.mu.Unlock()
 		if excess == 0 {
 			break
 		}
@@ -176,11 +183,18 @@ func (t *Trimmer) Trim(ctx context.Context) error {
 }
 
 // excess returns how many bytes the stream must lose to be back at the
-// low-water mark, when it or the store is past the high-water mark; else 0.
+// low-water mark, when it or the store is past the high-water mark (or,
+// while a trim is active, past the low one); else 0.
 func (t *Trimmer) excess(ctx context.Context, info *jetstream.StreamInfo) (uint64, error) {
+	t.mu.Lock()
+	mark := t.cfg.High
+	if t.active {
+		mark = t.cfg.Low
+	}
+	t.mu.Unlock()
 	var excess uint64
 	over := func(used uint64, limit int64) {
-		if limit <= 0 || float64(used) < t.cfg.High*float64(limit) {
+		if limit <= 0 || float64(used) <= mark*float64(limit) {
 			return
 		}
 		excess = max(excess, used-min(used, uint64(t.cfg.Low*float64(limit))))
