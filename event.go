@@ -58,6 +58,25 @@ type Input struct {
 	Source            string          `json:"source"`
 }
 
+// IdentityHashLen is the length of an identity hash (user_hash,
+// session_hash) on the stream: 128 bits in lower-case hex, as ingest makes
+// them.
+const IdentityHashLen = 32
+
+// IsIdentityHash reports whether s has the form of an identity hash:
+// IdentityHashLen lower-case hex characters.
+func IsIdentityHash(s string) bool {
+	if len(s) != IdentityHashLen {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // Event is a validated event as it travels on the stream and is stored.
 // It holds hashes of identities, never the identities themselves.
 type Event struct {

@@ -548,3 +548,20 @@ func BenchmarkDecodeInput(b *testing.B) {
 		}
 	}
 }
+
+func TestIsIdentityHash(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"0123456789abcdef0123456789abcdef", true},
+		{"0123456789ABCDEF0123456789abcdef", false},
+		{"0123456789abcdef", false},
+		{"alice@example.com", false},
+		{"", false},
+	} {
+		if got := trackskills.IsIdentityHash(tc.in); got != tc.want {
+			t.Errorf("IsIdentityHash(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

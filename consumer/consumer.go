@@ -612,35 +612,18 @@ func decodeData(h nats.Header, data []byte, seq uint64, events []trackskills.Eve
 	return events, nil
 }
 
-// hashLen is the length of an identity hash as ingest makes it: 128 bits
-// in lower-case hex.
-const hashLen = 32
-
 // checkIdentity checks that the identity fields of ev are hashes as ingest
 // makes them. Ingest never lets an identity through unhashed; a message
 // published straight to the stream may carry a raw user id, which must not
 // be stored.
 func checkIdentity(ev *trackskills.Event) error {
-	if !isHash(ev.UserHash) {
-		return fmt.Errorf("event %s: user_hash is not a hash (%d lower-case hex characters): published to the stream past ingest", ev.EventID, hashLen)
+	if !trackskills.IsIdentityHash(ev.UserHash) {
+		return fmt.Errorf("event %s: user_hash is not a hash (%d lower-case hex characters): published to the stream past ingest", ev.EventID, trackskills.IdentityHashLen)
 	}
-	if ev.SessionHash != "" && !isHash(ev.SessionHash) {
-		return fmt.Errorf("event %s: session_hash is not a hash (%d lower-case hex characters): published to the stream past ingest", ev.EventID, hashLen)
+	if ev.SessionHash != "" && !trackskills.IsIdentityHash(ev.SessionHash) {
+		return fmt.Errorf("event %s: session_hash is not a hash (%d lower-case hex characters): published to the stream past ingest", ev.EventID, trackskills.IdentityHashLen)
 	}
 	return nil
-}
-
-// isHash reports whether s is hashLen lower-case hex characters.
-func isHash(s string) bool {
-	if len(s) != hashLen {
-		return false
-	}
-	for i := range len(s) {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // deadReason is the reason a dead letter keeps for the decode error err.

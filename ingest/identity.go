@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
+	"github.com/trackskills/trackskills"
 )
 
 // KeyFile is the name of the hash key file inside the data dir.
@@ -109,7 +110,7 @@ func (h *Hasher) Hash(kind string, parts ...string) string {
 		m.Write([]byte(p))
 	}
 	var sum [sha256.Size]byte
-	out := hex.EncodeToString(m.Sum(sum[:0])[:16])
+	out := hex.EncodeToString(m.Sum(sum[:0])[:trackskills.IdentityHashLen/2])
 	h.pool.Put(m)
 	return out
 }
