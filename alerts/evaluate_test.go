@@ -61,7 +61,7 @@ func mustFillDB(t *testing.T) *sql.DB {
 	for day := 1; day <= 7; day++ {
 		ago := time.Duration(day) * 24 * time.Hour
 		e.add("Bash", 10, 2, "exit_code", ago, 100)
-		midnight := testNow.Truncate(24*time.Hour).Add(-time.Duration(day) * 24 * time.Hour)
+		midnight := testNow.Truncate(24 * time.Hour).Add(-time.Duration(day) * 24 * time.Hour)
 		for h := range 24 {
 			at := midnight.Add(time.Duration(h)*time.Hour + 30*time.Minute)
 			e.add("Grep", 2, 0, "", testNow.Sub(at), 10)
