@@ -29,8 +29,13 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
 	o.registerNATSCreds(f)
 	o.registerShutdown(f)
+	var ao alertOptions
+	ao.register(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
+		return err
+	}
+	if err := ao.load(getenv); err != nil {
 		return err
 	}
 	acfg, err := o.analyticsConfig()
@@ -84,6 +89,11 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	stopAlerts, err := ao.start(ctx, db, logger)
+	if err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
+	}
+	defer stopAlerts() // before the database it reads closes
 	go reloadKeys(ctx, hup, logger, keyFile{"read-keys", o.readKeys, api.ReplaceReadKeys})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()

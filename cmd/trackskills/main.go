@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runRebuild
 	case "analytics":
 		cmd = runAnalytics
+	case "alerts":
+		cmd = runAlerts
 	case "loadgen":
 		cmd = runLoadgen
 	case "seed":
@@ -90,6 +92,7 @@ Commands:
   replay       rebuild a database from the events stream (a range, or resume)
   rebuild      rebuild the live database from the stream beside it, then switch to it, while it runs
   analytics    the read-only analytics API, alone
+  alerts       check an alert rules file, or send a test alert to its webhooks
   loadgen      send realistic events to an ingest endpoint and report rates
   seed         fill a database with realistic events through the consumer's write path
   backup       copy the live database to a file, consistent, while it is written; --check verifies

@@ -42,8 +42,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	o.registerConsumer(f)
 	o.registerShutdown(f)
 	f.StringVar(&o.cpuProfile, "cpu-profile", o.cpuProfile, "write a CPU profile of the whole run to this file (for benchmarks)")
+	var ao alertOptions
+	ao.register(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
+		return err
+	}
+	if err := ao.load(getenv); err != nil {
 		return err
 	}
 	o.stream.Owner = true // serve runs the NATS server: its --stream-* flags apply as given
@@ -60,6 +65,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	if err != nil {
 		return err
 	}
+	stopAlerts, err := ao.start(ctx, app.readDB, logger)
+	if err != nil {
+		return errors.Join(err, app.Close(context.Background()))
+	}
 	go reloadKeys(ctx, hup, logger, keyFile{"ingest-keys", o.ingestKeys, app.ingest.ReplaceKeys},
 		keyFile{"read-keys", o.readKeys, app.api.ReplaceReadKeys})
 	natsURL := app.nats.ClientURL()
@@ -72,7 +81,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	case <-ctx.Done():
 	case runErr = <-app.failed:
 	}
-	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, app.Close))
+	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
+		stopAlerts() // before the database it reads closes
+		return app.Close(ctx)
+	}))
 }
 
 // serveApp is `serve` while it runs; the end-to-end tests start it too.
