@@ -36,7 +36,7 @@ type alertOptions struct {
 
 func (a *alertOptions) register(f *cmdFlags) {
 	f.StringVar(&a.file, "alerts", a.file, "evaluate the alert rules of this YAML file (docs/ALERTS.md) and post their alerts to its webhooks; empty: no alerts")
-	f.duration(&a.every, "alerts-every", time.Minute, "how often the alert rules are evaluated")
+	f.duration(&a.every, "alerts-every", alerts.DefaultConfig().Every, "how often the alert rules are evaluated")
 }
 
 // load reads and checks the rules file, if one is given, before anything
