@@ -118,7 +118,11 @@ func slackMessage(n Notification) slackBody {
 	case n.Test:
 		head = "[TEST] " + n.Rule
 	}
-	text := head + ": " + n.Summary
+	summary := n.Summary
+	if n.Status == StatusResolved {
+		summary = "No longer firing. It was: " + summary
+	}
+	text := head + ": " + summary
 	detail := fmt.Sprintf("kind %s · value %s %s · threshold %s · since %s",
 		n.Kind, formatFloat(n.Value), n.Unit, formatFloat(n.Threshold), n.StartsAt.Format(time.RFC3339))
 	if n.EndsAt != nil {
@@ -127,7 +131,7 @@ func slackMessage(n Notification) slackBody {
 	return slackBody{
 		Text: slackEscape(text),
 		Blocks: []slackBlock{
-			{Type: "section", Text: &slackText{Type: "mrkdwn", Text: "*" + slackEscape(head) + "*\n" + slackEscape(n.Summary)}},
+			{Type: "section", Text: &slackText{Type: "mrkdwn", Text: "*" + slackEscape(head) + "*\n" + slackEscape(summary)}},
 			{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: slackEscape(detail)}}},
 		},
 	}
