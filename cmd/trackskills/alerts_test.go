@@ -231,3 +231,33 @@ func TestServe_Alerts(t *testing.T) {
 		t.Fatalf("alert=%+v", n)
 	}
 }
+
+// Ensure the binary exits 1 on a file with problems, 2 on a usage error,
+// and 0 on a good file.
+func TestAlerts_CheckExitCodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bad := writeFile(t, "targets:\n  ops: {type: xml, url: 'http://127.0.0.1:1/'}\n")
+	good := writeFile(t, "targets:\n  ops: {type: json, url: 'http://127.0.0.1:1/'}\n")
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"Problems", []string{"alerts", "check", bad}, 1, bad + ":2:15: type must be json or slack, not \"xml\"\ntrackskills: " + bad + ": 1 problem\n"},
+		{"Usage", []string{"alerts", "lint"}, 2, ""},
+		{"OK", []string{"alerts", "check", good}, 0, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runBinary(t, nil, nil, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit code %d, want %d\n%s", code, tt.code, stderr)
+			}
+			if tt.stderr != "" && stderr != tt.stderr {
+				t.Fatalf("stderr=%q, want %q", stderr, tt.stderr)
+			}
+		})
+	}
+}
