@@ -76,6 +76,30 @@ func mcpServer(tool string) (string, bool) {
 	return server, ok && server != ""
 }
 
+// HourlyAfter is the longest window read from the raw events: longer ones
+// read the hourly rollup, over the whole hours they touch. On 2 million
+// seeded events over 18 days (the density of 10 million over 90), an
+// error_rate over every tool for a day took 390 ms from the raw events and
+// 17 ms from the rollup; for 15 minutes, 5 ms from the raw events.
+const HourlyAfter = time.Hour
+
+// toolWindows reads what the tools of r did in [from, to).
+func (r *Rule) toolWindows(ctx context.Context, db *sql.DB, from, to int64) ([]sql.ToolWindow, error) {
+	var (
+		tws []sql.ToolWindow
+		err error
+	)
+	if r.Window > HourlyAfter {
+		tws, err = db.ToolHours(ctx, from, to, r.match())
+	} else {
+		tws, err = db.ToolWindows(ctx, from, to, r.match())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
+	return tws, nil
+}
+
 // Evaluate returns the findings of rule r against db at now: the subjects
 // whose condition holds, ordered by subject.
 func Evaluate(ctx context.Context, db *sql.DB, r *Rule, now time.Time) ([]Finding, error) {
@@ -84,9 +108,9 @@ func Evaluate(ctx context.Context, db *sql.DB, r *Rule, now time.Time) ([]Findin
 	win := formatDuration(r.Window)
 	switch r.Kind {
 	case KindErrorRate:
-		tws, err := db.ToolWindows(ctx, from, to, r.match())
+		tws, err := r.toolWindows(ctx, db, from, to)
 		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+			return nil, err
 		}
 		var out []Finding
 		for _, tw := range tws {
@@ -96,9 +120,9 @@ func Evaluate(ctx context.Context, db *sql.DB, r *Rule, now time.Time) ([]Findin
 		}
 		return out, nil
 	case KindMCPServer:
-		tws, err := db.ToolWindows(ctx, from, to, r.match())
+		tws, err := r.toolWindows(ctx, db, from, to)
 		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+			return nil, err
 		}
 		type sums struct{ calls, failures int64 }
 		per := map[string]*sums{}
@@ -125,9 +149,9 @@ func Evaluate(ctx context.Context, db *sql.DB, r *Rule, now time.Time) ([]Findin
 		}
 		return out, nil
 	case KindP95Duration:
-		tws, err := db.ToolWindows(ctx, from, to, r.match())
+		tws, err := r.toolWindows(ctx, db, from, to)
 		if err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+			return nil, err
 		}
 		var out []Finding
 		bound := float64(r.AboveDuration.Milliseconds())
@@ -217,9 +241,9 @@ func (r *Rule) volumeDrop(ctx context.Context, db *sql.DB, now time.Time, from, 
 	if len(expected) == 0 {
 		return nil, nil
 	}
-	tws, err := db.ToolWindows(ctx, from, to, r.match())
+	tws, err := r.toolWindows(ctx, db, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+		return nil, err
 	}
 	for _, tw := range tws {
 		if tw.Calls > 0 {

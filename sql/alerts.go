@@ -14,6 +14,7 @@ import (
 // timestamp index (skill_usage_events_timestamp, or the partial index of
 // failures), so that they cost O(events in the window) whatever the size of
 // the table, and count exactly the window rather than the hours it touches.
+// Windows of hours read the hourly rollup instead (ToolHours).
 // The baselines of past days read the day rollups (tool_daily,
 // tool_daily_errors), keyed by day first: O(tools x days).
 
@@ -56,10 +57,14 @@ type ToolWindow struct {
 // ordered by tool name.
 func (d *DB) ToolWindows(ctx context.Context, from, to int64, m ToolMatch) ([]ToolWindow, error) {
 	cond, args := m.where(`timestamp >= ? AND timestamp < ?`, []any{from, to})
-	rows, err := d.conn().QueryContext(ctx, `SELECT tool_name, COUNT(*), SUM(status <> 'success'), hist_of(duration_ms)
-		FROM skill_usage_events WHERE `+cond+` GROUP BY tool_name ORDER BY tool_name`, args...)
+	return d.toolWindows(ctx, "tool windows", `SELECT tool_name, COUNT(*), SUM(status <> 'success'), hist_of(duration_ms)
+		FROM skill_usage_events WHERE `+cond+` GROUP BY tool_name ORDER BY tool_name`, args)
+}
+
+func (d *DB) toolWindows(ctx context.Context, what, query string, args []any) ([]ToolWindow, error) {
+	rows, err := d.conn().QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("tool windows: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []ToolWindow
@@ -69,17 +74,27 @@ func (d *DB) ToolWindows(ctx context.Context, from, to int64, m ToolMatch) ([]To
 			hist []byte
 		)
 		if err := rows.Scan(&tw.Tool, &tw.Calls, &tw.Failures, &hist); err != nil {
-			return nil, fmt.Errorf("tool windows: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		if err := trackskills.DecodeHistogram(hist, &tw.Durations); err != nil {
-			return nil, fmt.Errorf("tool windows: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		out = append(out, tw)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tool windows: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// ToolHours returns what ToolWindows does from the hourly rollup, over the
+// whole hours that [from, to) touches: for long windows, where it reads a
+// row per tool per hour instead of every event (up to an hour more than
+// the window, at its start).
+func (d *DB) ToolHours(ctx context.Context, from, to int64, m ToolMatch) ([]ToolWindow, error) {
+	cond, args := m.where(`hour >= ? AND hour < ?`, []any{floorDiv(from, hourMs) * hourMs, to})
+	return d.toolWindows(ctx, "tool hours", `SELECT tool_name, SUM(invocations), SUM(errors + timeouts), hist_sum(latency_hist)
+		FROM tool_hourly WHERE `+cond+` GROUP BY tool_name ORDER BY tool_name`, args)
 }
 
 // ToolErrorType is a number of failures of one tool with one error type.

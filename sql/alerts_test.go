@@ -71,6 +71,24 @@ func TestDB_ToolWindows(t *testing.T) {
 	}
 }
 
+func TestDB_ToolHours(t *testing.T) {
+	db := testkit.MustOpenDB(t)
+	testkit.MustWriteBatch(t, db, alertEvents())
+	// From 21:10, whole hours: 21:00 on, which holds a4 (21:00) too.
+	from, to := testNow.Add(-20*time.Minute).UnixMilli(), testNow.UnixMilli()+1
+	tws, err := db.ToolHours(context.Background(), from, to, sql.ToolMatch{Glob: "[BR]*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, tw := range tws {
+		parts = append(parts, fmt.Sprintf("%s:%d/%d/%d", tw.Tool, tw.Calls, tw.Failures, tw.Durations.Count()))
+	}
+	if got, want := strings.Join(parts, " "), "Bash:4/3/4 Read:1/0/1"; got != want {
+		t.Fatalf("hours=%q, want %q", got, want)
+	}
+}
+
 func TestDB_ErrorTypes(t *testing.T) {
 	db := testkit.MustOpenDB(t)
 	testkit.MustWriteBatch(t, db, alertEvents())
