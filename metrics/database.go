@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,9 +23,11 @@ func (r *Registry) RegisterDatabase(path string) error {
 		prometheus.NewGaugeFunc(gaugeOpts(databaseBytes), size(path)),
 		prometheus.NewGaugeFunc(gaugeOpts(databaseWALBytes), size(path+"-wal")),
 	}
-	if _, ok := freeBytes(path); ok {
+	// The directory, which exists before the database does.
+	dir := filepath.Dir(path)
+	if _, ok := freeBytes(dir); ok {
 		cs = append(cs, prometheus.NewGaugeFunc(gaugeOpts(databaseFreeBytes), func() float64 {
-			n, _ := freeBytes(path) // 0 when it cannot tell any more
+			n, _ := freeBytes(dir) // 0 when it cannot tell any more
 			return float64(n)
 		}))
 	}
