@@ -93,14 +93,15 @@ type serveApp struct {
 	ingest     *ingest.Server
 	api        *analytics.Server
 	http       *httpapi.Server
-	metrics    *metrics.Registry
-	metricsSrv *httpapi.Server // --metrics-addr
 	natsLock   *lockfile.Lock // the data dir's JetStream store
 	dbLock     *lockfile.Lock // the SQLite file
 	stopCons   context.CancelFunc
 	consDone   chan error
 	failed     chan error
 	httpClosed chan struct{}
+
+	metrics    *metrics.Registry
+	metricsSrv *httpapi.Server // --metrics-addr
 }
 
 // startServe starts every part; the caller must Close the app.
