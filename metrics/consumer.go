@@ -74,6 +74,7 @@ func (cc *consumerCollector) Collect(ch chan<- prometheus.Metric) {
 	if ok && st.Ready {
 		ready = 1
 	}
+	// The descriptors have no labels: MustNewConstMetric cannot fail.
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
 	if !ok {
 		return
