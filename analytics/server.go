@@ -140,3 +140,8 @@ func (s *Server) requireKey() echo.MiddlewareFunc {
 		AllowOptions: true,
 	})
 }
+
+// RequireReadKey returns middleware that asks for a read key, as the
+// analytics routes do, for other routes that the read keys guard
+// (/metrics); it follows ReplaceReadKeys.
+func (s *Server) RequireReadKey() echo.MiddlewareFunc { return s.requireKey() }

@@ -38,6 +38,16 @@ type Config struct {
 	RetentionAggregates time.Duration // aggregate rows older than this are deleted; 0 keeps them
 	RetentionEvery      time.Duration // how often the retention job runs
 	RetentionChunk      int           // raw rows deleted per transaction
+
+	Hooks *Hooks // when set, told about the consumer's work, for metrics
+}
+
+// Hooks are called as the consumer works, for metrics; a nil one is
+// skipped. They run on the write path, once per batch, and must be cheap.
+type Hooks struct {
+	// Committed gets the events of each batch that committed and the
+	// time its SQLite write took.
+	Committed func(events int, took time.Duration)
 }
 
 // DefaultConfig returns the defaults of docs/CONTRACT.md, The consumer.
@@ -706,10 +716,14 @@ func (c *Consumer) commit(ctx context.Context, b *batch) (sql.BatchResult, bool)
 	retry := c.cfg.RetryMin
 	for {
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		start := time.Now()
 		res, err := c.db.WriteBatch(wctx, b.events, b.dead)
 		cancel()
 		c.recordWrite(err)
 		if err == nil {
+			if h := c.cfg.Hooks; h != nil && h.Committed != nil {
+				h.Committed(len(b.events), time.Since(start))
+			}
 			return res, true
 		}
 		c.failures.Add(1)

@@ -88,6 +88,7 @@ func (s *Server) handleClaudeHook(c echo.Context) error {
 		var fe *trackskills.FieldError
 		if errors.As(err, &fe) {
 			s.logger.Warn("claude code hook: event not stored", "hook_event", p.HookEventName, "field", fe.Field, "err", fe.Message)
+			s.rejected(ReasonInvalid, 1)
 			return hookOK(c, "the event is not valid: "+fe.Field+" "+fe.Message)
 		}
 		return err
@@ -95,6 +96,7 @@ func (s *Server) handleClaudeHook(c echo.Context) error {
 	if err := s.pub.Publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
 		return err
 	}
+	s.accepted(1)
 	return hookOK(c, "")
 }
 

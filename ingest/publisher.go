@@ -60,6 +60,9 @@ type PublisherConfig struct {
 	MaxMsgBytes int           // payload cap of one message
 	MaxEvents   int           // events in one message
 	Timeout     time.Duration // wait for a PubAck
+	// OnPublish, when set, is called once per published message with its
+	// events, the time to its PubAck and its error, for metrics.
+	OnPublish func(events int, took time.Duration, err error)
 }
 
 // DefaultPublisherConfig returns settings that suit a single node.
@@ -243,8 +246,12 @@ func (p *Publisher) send(group []*pending, size, n int) {
 	}
 	msg := wire.NewMsg(p.cfg.Subject, data)
 	msg.Header.Set(jetstream.MsgIDHeader, id)
+	start := time.Now()
 	finish := func(err error) {
 		p.record(err)
+		if p.cfg.OnPublish != nil {
+			p.cfg.OnPublish(n, time.Since(start), err)
+		}
 		for _, r := range group {
 			r.done <- err
 		}

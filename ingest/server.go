@@ -55,6 +55,8 @@ type Config struct {
 	// StoreSkillArgs keeps the arguments of skills called through Claude
 	// Code hooks in the metadata (off: they can hold anything).
 	StoreSkillArgs bool
+	// Hooks are told what the server accepts and refuses, for metrics.
+	Hooks Hooks
 }
 
 // DefaultConfig returns the defaults.
@@ -138,7 +140,7 @@ func (s *Server) refuseCrossOrigin() echo.MiddlewareFunc {
 // Register adds the ingest routes under /api to e, an echo built with
 // httpapi.NewEcho: their requests are logged to the server's logger.
 func (s *Server) Register(e *echo.Echo) {
-	api := e.Group("/api", httpapi.LogTo(e, s.logger), s.refuseCrossOrigin(), s.requireKey)
+	api := e.Group("/api", httpapi.LogTo(e, s.logger), s.countRejected(), s.refuseCrossOrigin(), s.requireKey)
 	if s.cfg.RateLimit > 0 {
 		api.Use(s.rateLimiter())
 	}
@@ -158,10 +160,12 @@ func (s *Server) Checks() []httpapi.Check {
 // /healthz and /readyz over Checks, on an echo that trusts the configured
 // proxies for the client IP and checks the Host of every request against
 // the configured hosts. `trackskills ingest` serves it; tests use it with
-// httptest.
-func (s *Server) Handler() http.Handler {
+// httptest. Middleware mw (metrics) runs first, before the Host check; the
+// first call builds the handler, with its mw.
+func (s *Server) Handler(mw ...echo.MiddlewareFunc) http.Handler {
 	s.handlerOnce.Do(func() {
 		e := httpapi.NewEcho(s.logger, IPExtractor(s.cfg.TrustedProxies))
+		e.Use(mw...)
 		e.Use(httpapi.RequireHost(s.cfg.Hosts))
 		s.Register(e)
 		httpapi.RegisterHealth(e, s.Checks()...)
@@ -293,6 +297,7 @@ func (s *Server) handleTrack(c echo.Context) error {
 	if err := s.pub.Publish(c.Request().Context(), []trackskills.Event{ev}); err != nil {
 		return err
 	}
+	s.accepted(1)
 	return c.JSON(http.StatusOK, trackResponse{Success: true, Message: "Event tracked", EventID: ev.EventID})
 }
 
@@ -352,13 +357,15 @@ func (s *Server) handleBatch(c echo.Context) error {
 		}
 		resp, events, _ = s.decodeBatch(c, raws, false)
 	}
+	s.rejected(ReasonInvalid, len(resp.Rejected))
 	if len(events) == 0 {
 		resp.Error = "no valid event in the batch; see rejected"
 		return c.JSON(http.StatusBadRequest, resp)
 	}
 	if err := s.pub.Publish(c.Request().Context(), events); err != nil {
-		return err
+		return &eventsError{events: len(events), err: err}
 	}
+	s.accepted(len(events))
 	resp.Success, resp.Accepted = true, len(events)
 	return c.JSON(http.StatusOK, resp)
 }

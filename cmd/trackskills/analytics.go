@@ -11,6 +11,7 @@ import (
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/metrics"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -31,6 +32,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	o.registerShutdown(f)
 	var ao alertOptions
 	ao.register(f)
+	o.registerMetrics(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
@@ -62,7 +64,8 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		ipx = ingest.IPExtractor(proxies) // live slots are counted by client
 	}
 	e := httpapi.NewEcho(logger.With("component", "analytics"), ipx)
-	e.Use(httpapi.RequireHost(hosts))
+	reg := metrics.New()
+	e.Use(reg.Middleware(metrics.Part("analytics")), httpapi.RequireHost(hosts))
 	httpapi.RegisterHealth(e, httpapi.Check{Name: "database", Fn: db.Ping})
 	api := analytics.New(acfg, db, logger.With("component", "analytics"))
 	var live *analytics.Live
@@ -79,10 +82,14 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		defer nc.Close()
 		live = analytics.NewLive(analytics.LiveConfig{}, nc, logger.With("component", "live"))
 		api.SetLive(live)
+		if err := reg.RegisterLive(live.Clients); err != nil {
+			return err
+		}
 	}
 	if err := api.Register(e); err != nil {
 		return err
 	}
+	mountMetrics(e, o.metrics, reg, api.RequireReadKey())
 	hup, stopHup := notifyHangup()
 	defer stopHup()
 	srv, err := httpapi.Listen(o.httpAddr, e)
@@ -94,6 +101,10 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		return errors.Join(err, srv.Shutdown(context.Background()))
 	}
 	defer stopAlerts() // before the database it reads closes
+	ms, err := startMetrics(o.metrics, reg, logger)
+	if err != nil {
+		return errors.Join(err, srv.Shutdown(context.Background()))
+	}
 	go reloadKeys(ctx, hup, logger, keyFile{"read-keys", o.readKeys, api.ReplaceReadKeys})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
@@ -108,6 +119,6 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 			live.Close() // live responses never go idle by themselves
 		}
 		api.Close() // nor does an export to a client that stopped reading
-		return srv.Shutdown(ctx)
+		return errors.Join(shutdownMetrics(ctx, ms), srv.Shutdown(ctx))
 	}))
 }

@@ -53,6 +53,8 @@ type options struct {
 	healthAddr string // consumer: /healthz and /readyz, empty = none
 	cpuProfile string // serve: a CPU profile of the whole run
 
+	metrics metricsOptions // --metrics-addr
+
 	shutdownTimeout time.Duration
 }
 
@@ -354,6 +356,11 @@ func (o *options) validate(f *cmdFlags) error {
 	}
 	if has("stream-trim-high") {
 		if err := o.trim.Validate(); err != nil {
+			return err
+		}
+	}
+	if has("metrics-addr") {
+		if _, err := o.metrics.metricsAddr(); err != nil {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/lockfile"
+	"github.com/trackskills/trackskills/metrics"
 )
 
 const consumerSummary = `Runs the consumer alone: reads the events stream from --nats-url in
@@ -30,6 +31,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 	o.registerNATSClient(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
+	o.registerMetrics(f)
 	f.StringVar(&o.healthAddr, "health-addr", o.healthAddr, "optional HTTP address for /healthz and /readyz (empty = none)")
 	f.BoolVar(&o.consumer.Standby, "standby", false, "when another consumer holds the database or reads its durable, wait and take over when it goes, instead of refusing")
 	logger, err := o.parse(f, args, stderr)
@@ -57,11 +59,19 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer nc.Close()
-	w, err := newDBWriter(ctx, &o, js, logger)
-	if err != nil {
+	reg := metrics.New()
+	var w *dbWriter
+	if err := writerMetrics(reg, &o, js, func() *dbWriter { return w }); err != nil {
+		return err
+	}
+	if w, err = newDBWriter(ctx, &o, js, logger); err != nil {
 		return err
 	}
 	defer w.Close()
+	ms, err := startMetrics(o.metrics, reg, logger)
+	if err != nil {
+		return err
+	}
 	var health *httpapi.Server
 	if o.healthAddr != "" {
 		if health, err = startHealth(o.healthAddr, logger, w); err != nil {
@@ -78,7 +88,7 @@ func runConsumer(ctx context.Context, args []string, getenv func(string) string,
 		done <- runErr
 	}
 	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
-		var errs []error
+		errs := []error{shutdownMetrics(ctx, ms)}
 		if health != nil {
 			errs = append(errs, health.Shutdown(ctx))
 		}

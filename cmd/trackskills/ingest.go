@@ -8,6 +8,7 @@ import (
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/metrics"
 )
 
 const ingestSummary = `Runs the HTTP ingest endpoint alone (POST /api/track, /api/track/batch),
@@ -22,6 +23,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	o.registerNATSClient(f)
 	o.registerStream(f)
 	o.registerShutdown(f)
+	o.registerMetrics(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
@@ -49,12 +51,23 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 		}
 		return err
 	}
+	reg := metrics.New()
+	if err := ingestMetrics(reg, &icfg); err != nil {
+		return err
+	}
+	if err := reg.RegisterStream(js, nil); err != nil {
+		return err
+	}
 	srv := ingest.New(icfg, js, key, logger.With("component", "ingest"))
 	hup, stopHup := notifyHangup()
 	defer stopHup()
-	hs, err := httpapi.Listen(o.httpAddr, srv.Handler())
+	hs, err := httpapi.Listen(o.httpAddr, srv.Handler(reg.Middleware(metrics.Part("ingest"))))
 	if err != nil {
 		return err
+	}
+	ms, err := startMetrics(o.metrics, reg, logger)
+	if err != nil {
+		return errors.Join(err, hs.Shutdown(ctx))
 	}
 	go reloadKeys(ctx, hup, logger, keyFile{"ingest-keys", o.ingestKeys, srv.ReplaceKeys})
 	served := make(chan error, 1)
@@ -67,6 +80,6 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	}
 	return errors.Join(runErr, shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
 		// The HTTP server first: its requests finish their publishes.
-		return errors.Join(hs.Shutdown(ctx), srv.Shutdown(ctx), drainConn(ctx, nc))
+		return errors.Join(shutdownMetrics(ctx, ms), hs.Shutdown(ctx), srv.Shutdown(ctx), drainConn(ctx, nc))
 	}))
 }

@@ -27,6 +27,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	o.registerStream(f)
 	o.registerTrim(f)
 	o.registerShutdown(f)
+	o.registerMetrics(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
@@ -59,12 +60,13 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	if err == nil {
 		trimmer, err = consumer.NewTrimmer(js, o.trim, logger.With("component", "trim"))
 	}
+	ms, err := natsMetrics(err, o.metrics, js, logger)
 	if err == nil {
 		logger.Info("nats ready", "url", ns.ClientURL(), "creds_dir", ncfg.CredsDir)
 		trimmer.Run(ctx)
 	}
 	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
-		var errs []error
+		errs := []error{shutdownMetrics(ctx, ms)}
 		if nc != nil {
 			errs = append(errs, drainConn(ctx, nc))
 		}

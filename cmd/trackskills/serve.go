@@ -18,6 +18,7 @@ import (
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
 	"github.com/trackskills/trackskills/lockfile"
+	"github.com/trackskills/trackskills/metrics"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, _,
 	o.registerTrim(f)
 	o.registerConsumer(f)
 	o.registerShutdown(f)
+	o.registerMetrics(f)
 	f.StringVar(&o.cpuProfile, "cpu-profile", o.cpuProfile, "write a CPU profile of the whole run to this file (for benchmarks)")
 	var ao alertOptions
 	ao.register(f)
@@ -109,6 +111,9 @@ type serveApp struct {
 	consDone   chan error
 	failed     chan error
 	httpClosed chan struct{}
+
+	metrics    *metrics.Registry
+	metricsSrv *httpapi.Server // --metrics-addr
 }
 
 // startServe starts every part; the caller must Close the app.
@@ -125,7 +130,7 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if err != nil {
 		return nil, err
 	}
-	app = &serveApp{logger: logger, failed: make(chan error, 2), consDone: make(chan error, 1), httpClosed: make(chan struct{})}
+	app = &serveApp{logger: logger, failed: make(chan error, 2), consDone: make(chan error, 1), httpClosed: make(chan struct{}), metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			_ = app.Close(context.Background()) // the start error is the one to report
@@ -177,6 +182,12 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if err != nil {
 		return app, err
 	}
+	if err := ingestMetrics(app.metrics, &icfg); err != nil {
+		return app, err
+	}
+	if err := writerMetrics(app.metrics, o, consJS, func() *dbWriter { return app.writer }); err != nil {
+		return app, err
+	}
 	// No timeout: migrations may backfill a large database; a signal still stops them.
 	if app.writer, err = newDBWriter(ctx, o, consJS, logger); err != nil {
 		return app, err
@@ -195,14 +206,18 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	app.live = analytics.NewLive(analytics.LiveConfig{}, app.liveNC, logger.With("component", "live"))
 	app.api = analytics.New(acfg, app.readDB, logger.With("component", "analytics"))
 	app.api.SetLive(app.live)
+	if err := app.metrics.RegisterLive(app.live.Clients); err != nil {
+		return app, err
+	}
 	// Ingest and analytics side by side on one echo, each logging its own
 	// requests; what neither serves (health, stray paths) logs as http.
 	e := httpapi.NewEcho(logger.With("component", "http"), ingest.IPExtractor(icfg.TrustedProxies))
-	e.Use(httpapi.RequireHost(icfg.Hosts))
+	e.Use(app.metrics.Middleware(servePart), httpapi.RequireHost(icfg.Hosts))
 	app.ingest.Register(e)
 	if err := app.api.Register(e); err != nil {
 		return app, err
 	}
+	mountMetrics(e, o.metrics, app.metrics, app.api.RequireReadKey())
 	httpapi.RegisterHealth(e, append(app.ingest.Checks(),
 		httpapi.Check{Name: "database", Fn: app.writer.Ping},
 		httpapi.Check{Name: "consumer", Fn: func(context.Context) error {
@@ -212,6 +227,9 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 			return app.writer.WriteErr()
 		}})...)
 	if app.http, err = httpapi.Listen(o.httpAddr, e); err != nil {
+		return app, err
+	}
+	if app.metricsSrv, err = startMetrics(o.metrics, app.metrics, logger); err != nil {
 		return app, err
 	}
 	var cctx context.Context
@@ -254,6 +272,7 @@ func (a *serveApp) Close(ctx context.Context) error {
 	if a.api != nil {
 		a.api.Close() // nor does an export to a client that stopped reading
 	}
+	errs = append(errs, shutdownMetrics(ctx, a.metricsSrv))
 	if a.http != nil {
 		errs = append(errs, a.http.Shutdown(ctx))
 		<-a.httpClosed
