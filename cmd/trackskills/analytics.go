@@ -26,7 +26,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HTTP listen address (host:port)")
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
 	o.registerAnalytics(f)
-	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
+	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live) and the pipeline's consumer lag (GET /analytics/pipeline), comma-separated; empty turns both off")
 	o.registerNATSCreds(f)
 	o.registerShutdown(f)
 	logger, err := o.parse(f, args, stderr)
@@ -74,6 +74,9 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		defer nc.Close()
 		live = analytics.NewLive(analytics.LiveConfig{}, nc, logger.With("component", "live"))
 		api.SetLive(live)
+		if err := setPipelineStream(api, nc); err != nil {
+			return err
+		}
 	}
 	if err := api.Register(e); err != nil {
 		return err

@@ -183,6 +183,9 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	app.live = analytics.NewLive(analytics.LiveConfig{}, app.liveNC, logger.With("component", "live"))
 	app.api = analytics.New(acfg, app.readDB, logger.With("component", "analytics"))
 	app.api.SetLive(app.live)
+	if err := setPipelineStream(app.api, app.liveNC); err != nil {
+		return app, err
+	}
 	// Ingest and analytics side by side on one echo, each logging its own
 	// requests; what neither serves (health, stray paths) logs as http.
 	e := httpapi.NewEcho(logger.With("component", "http"), ingest.IPExtractor(icfg.TrustedProxies))
