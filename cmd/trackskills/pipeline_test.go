@@ -118,6 +118,8 @@ func TestDashboard_PipelineStrip(t *testing.T) {
 		}
 	}
 
+	start := time.Now()
+	phase := func(name string) { t.Logf("%s after %v", name, time.Since(start).Round(100*time.Millisecond)) }
 	send(3)
 	tb := b.newTab(t)
 	tb.do(t, 20*time.Second, chromedp.Navigate("http://"+analyticsAddr+"/"))
@@ -129,9 +131,11 @@ func TestDashboard_PipelineStrip(t *testing.T) {
 		return nil
 	})
 
+	phase("ok")
 	if err := cons.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {
 		t.Fatalf("consumer: %v", err)
 	}
+	phase("consumer stopped")
 	send(5)
 	s = waitStrip(t, tb, 20*time.Second, "red")
 	if s.Lag != "red" || len(s.Actions) != 1 || !strings.Contains(s.Actions[0], "the consumer is not writing") ||
@@ -139,12 +143,14 @@ func TestDashboard_PipelineStrip(t *testing.T) {
 		t.Errorf("stopped consumer: strip %+v, want the lag red with the line of what to do", s)
 	}
 	screenshot(t, tb, "pipeline-red.png")
+	phase("red")
 
 	cons = startConsumer()
 	s = waitStrip(t, tb, 20*time.Second, "ok")
 	if s.Lag != "ok" || len(s.Actions) != 0 {
 		t.Errorf("consumer running again: strip %+v, want ok without actions", s)
 	}
+	phase("ok again")
 	tb.checkClean(t)
 	for _, p := range []*testkit.Process{an, ing, cons, ns} {
 		if err := p.MustStop(t, syscall.SIGTERM, stopTimeout); err != nil {

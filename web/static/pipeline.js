@@ -28,6 +28,14 @@ function fmtSecs(s) {
   return `${Math.round(s / 86400)} d`;
 }
 
+// fmtRate: "12.5/s", or per minute below one a second ("3/min").
+function fmtRate(eps) {
+  eps = +eps || 0;
+  if (eps === 0) return '0/s';
+  if (eps >= 1) return `${nf1.format(eps)}/s`;
+  return `${nf1.format(eps * 60)}/min`;
+}
+
 function figure(id, state, text, title) {
   const e = $(`#pipe-${id}`);
   e.dataset.state = known(state);
@@ -57,7 +65,7 @@ export function drawPipeline(p) {
     last.received_at_ms ? dtFull.format(new Date(last.received_at_ms)) : 'no event stored yet');
 
   const rate = p.rate || {};
-  figure('rate', rate.state, nf1.format(rate.events_per_second || 0),
+  figure('rate', rate.state, fmtRate(rate.events_per_second),
     `events written per second over the last ${fmtSecs(rate.window_seconds)}`);
 
   const dead = p.dead_letters || {};
