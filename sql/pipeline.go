@@ -13,7 +13,7 @@ import (
 // over the span those rows cover instead of the whole window, so a read
 // costs the same at 10 events a second as at 50,000, and at 10 million rows
 // as at 10.
-const PipelineScanRows = 50_000
+const PipelineScanRows = 20_000
 
 // PipelineStats is what the pipeline health reads from the database. Every
 // figure comes from the rowid (rows are numbered in commit order: SQLite
