@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/testkit"
 )
 
@@ -157,4 +158,22 @@ func TestDashboard_PipelineStrip(t *testing.T) {
 			t.Errorf("exit: %v\n%s", err, p.Logs())
 		}
 	}
+}
+
+// Ensure serve's pipeline reads the lag from its stream, through the
+// analytics user's in-process connection, and is ok once the consumer has
+// written what was sent.
+func TestServe_Pipeline(t *testing.T) {
+	t.Parallel()
+	app := mustStartServe(t, serveOptions(t))
+	postEvent(t, app.URL(), map[string]any{"tool_name": "pipeline_probe", "status": "success"})
+	testkit.Eventually(t, 10*time.Second, func() error {
+		var p analytics.PipelineResponse
+		apiGet(t, app.URL(), "/analytics/pipeline", &p)
+		if p.State != analytics.StateOK || p.Lag.Source != analytics.LagFromStream || p.Lag.Events == nil || *p.Lag.Events != 0 ||
+			p.Lag.Consumer == "" || p.LastEvent.ReceivedAtMs == nil {
+			return fmt.Errorf("pipeline %+v, want ok from the stream with the event written", p)
+		}
+		return nil
+	})
 }
