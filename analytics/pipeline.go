@@ -95,9 +95,9 @@ type PipelineThresholds struct {
 
 // PipelineLag is how far the consumer is behind the stream. From the
 // stream, Events are the messages after the durable's ack floor (a batch
-// ingest published together is one), and
-// Seconds the age of the oldest of them (null when it cannot be read);
-// amber and red go by Seconds. From the database alone, Events is null,
+// ingest published together is one), and Seconds the age of the oldest of
+// them; amber and red go by Seconds (null, and amber, when that message
+// cannot be read). From the database alone, Events is null,
 // Seconds the time since the newest stored event was received, and the
 // state stays ok: without the stream a quiet hour and a stopped consumer
 // look the same (Note says so).
@@ -266,7 +266,8 @@ func (s *Server) lag(ctx context.Context, st sql.PipelineStats, now time.Time) P
 	}
 	lag := PipelineLag{State: StateOK, Source: LagFromStream, Events: &sl.events, Seconds: sl.seconds, Consumer: id.Durable}
 	if sl.seconds == nil {
-		lag.Note = "the oldest waiting event could not be read: its age is unknown"
+		lag.State = StateAmber
+		lag.Action = fmt.Sprintf("%d events wait in the stream and the oldest of them cannot be read, so its age is unknown: check `trackskills status`", sl.events)
 		return lag
 	}
 	age := time.Duration(*sl.seconds * float64(time.Second))
