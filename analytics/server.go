@@ -2,7 +2,7 @@
 // tables (docs/CONTRACT.md, Analytics API): the original design's
 // /analytics/summary, /tools, /retention and /errors with its exact JSON
 // shapes, plus extra fields, and the endpoints beyond it (timeseries, tool
-// detail, categories, cohorts, export, live). Every request is parsed once
+// detail, categories, cohorts, export, live, pipeline health). Every request is parsed once
 // into one request value; each resource has its own file. It reads SQLite
 // through package sql only and never writes.
 package analytics
@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/sql"
@@ -34,6 +35,9 @@ type Config struct {
 	// client that stops reading for longer is cut off. Zero means
 	// DefaultExportWriteTimeout.
 	ExportWriteTimeout time.Duration
+	// Pipeline holds the thresholds of GET /analytics/pipeline; zero
+	// fields take DefaultPipelineConfig's.
+	Pipeline PipelineConfig
 }
 
 // Server is the analytics API.
@@ -44,6 +48,7 @@ type Server struct {
 	live    *Live
 	keys    *httpapi.KeyRing
 	exports *exports
+	js      jetstream.JetStream // the events stream, for the pipeline's lag; nil = none
 
 	// Now is the clock; tests replace it.
 	Now func() time.Time
@@ -56,6 +61,12 @@ func New(cfg Config, db *sql.DB, logger *slog.Logger) *Server {
 	}
 	if cfg.ExportWriteTimeout <= 0 {
 		cfg.ExportWriteTimeout = DefaultExportWriteTimeout
+	}
+	if def := DefaultPipelineConfig(); cfg.Pipeline.LagAmber <= 0 {
+		cfg.Pipeline.LagAmber = def.LagAmber
+	}
+	if def := DefaultPipelineConfig(); cfg.Pipeline.LagRed <= 0 {
+		cfg.Pipeline.LagRed = max(def.LagRed, cfg.Pipeline.LagAmber)
 	}
 	return &Server{cfg: cfg, db: db, logger: logger, keys: httpapi.NewKeyRing(cfg.ReadKeys, 0),
 		exports: newExports(cfg.MaxExports), Now: time.Now}
@@ -128,6 +139,7 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/export.csv", s.handleExportCSV)
 	g.GET("/export.ndjson", s.handleExportNDJSON)
 	g.GET("/live", s.handleLive)
+	g.GET("/pipeline", s.handlePipeline)
 	return nil
 }
 

@@ -22,7 +22,8 @@ const (
 	UserIngest = "ingest"
 	// UserConsumer reads the stream through its durables and acknowledges.
 	UserConsumer = "consumer"
-	// UserAnalytics reads the live feed of events.
+	// UserAnalytics reads the live feed of events and the state of the
+	// stream and its durables.
 	UserAnalytics = "analytics"
 	// UserAdmin may do anything: the command-line tools (replay, rebuild,
 	// status) and the server's own connection.
@@ -179,9 +180,18 @@ func Permissions(user string) *server.Permissions {
 			Subscribe: inbox,
 		}
 	case UserAnalytics:
+		// It reads the live feed, and the state of the stream and of the
+		// durables for the pipeline's health: the oldest waiting message
+		// is one it also gets from the live feed.
 		return &server.Permissions{
-			Publish:   &server.SubjectPermission{Deny: []string{">"}},
-			Subscribe: &server.SubjectPermission{Allow: []string{trackskills.StreamSubjects}},
+			Publish: &server.SubjectPermission{Allow: []string{
+				api + "STREAM.INFO." + stream,
+				api + "STREAM.MSG.GET." + stream,
+				api + "DIRECT.GET." + stream,
+				api + "DIRECT.GET." + stream + ".>",
+				api + "CONSUMER.INFO." + stream + ".>",
+			}},
+			Subscribe: &server.SubjectPermission{Allow: []string{trackskills.StreamSubjects, InboxPrefix(user) + ".>"}},
 		}
 	}
 	return nil

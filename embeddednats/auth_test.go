@@ -111,7 +111,7 @@ func shortCtx(t *testing.T) context.Context {
 // the stream: ingest publishes and declares the stream but cannot consume,
 // delete the durable or purge the stream; the consumer pulls and
 // acknowledges but cannot publish events; analytics reads the live feed
-// but publishes nothing.
+// and the state of the stream but publishes no event and changes nothing.
 func TestPermissions(t *testing.T) {
 	srv, _ := testkit.MustRunAuthNATS(t)
 	ctx := context.Background()
@@ -197,6 +197,18 @@ func TestPermissions(t *testing.T) {
 		}
 		_, err = js.Publish(shortCtx(t), trackskills.SubjectIngest, []byte("forged"))
 		mustDenied(t, "publish an event", err)
+		s, err := js.Stream(ctx, trackskills.StreamName)
+		if err != nil {
+			t.Fatalf("analytics reads the stream info: %v", err)
+		}
+		if _, err := s.Consumer(ctx, "sqlite"); err != nil {
+			t.Fatalf("analytics reads the durable's info: %v", err)
+		}
+		if _, err := s.GetMsg(ctx, 1); err != nil {
+			t.Fatalf("analytics reads a message: %v", err)
+		}
+		mustDenied(t, "purge the stream", s.Purge(shortCtx(t)))
+		mustDenied(t, "delete the durable", js.DeleteConsumer(shortCtx(t), trackskills.StreamName, "sqlite"))
 	})
 	s, err := admin.Stream(ctx, trackskills.StreamName)
 	if err != nil {

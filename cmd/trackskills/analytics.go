@@ -27,7 +27,7 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 	f.StringVar(&o.httpAddr, "http-addr", o.httpAddr, "HTTP listen address (host:port)")
 	f.BoolVar(&o.allowNoKeys, "allow-no-keys", o.allowNoKeys, "allow an HTTP address beyond loopback without read keys (anyone who can reach it can read the analytics)")
 	o.registerAnalytics(f)
-	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live), comma-separated; empty turns live mode off")
+	f.StringVar(&o.natsURL, "nats-url", o.natsURL, "NATS server(s) whose stream feeds the dashboard's live mode (GET /analytics/live) and the pipeline's consumer lag (GET /analytics/pipeline), comma-separated; empty turns both off")
 	o.registerNATSCreds(f)
 	o.registerShutdown(f)
 	var ao alertOptions
@@ -83,6 +83,9 @@ func runAnalytics(ctx context.Context, args []string, getenv func(string) string
 		live = analytics.NewLive(analytics.LiveConfig{}, nc, logger.With("component", "live"))
 		api.SetLive(live)
 		if err := reg.RegisterLive(live.Clients); err != nil {
+			return err
+		}
+		if err := setPipelineStream(api, nc); err != nil {
 			return err
 		}
 	}

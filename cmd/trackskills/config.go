@@ -47,6 +47,7 @@ type options struct {
 
 	readKeys     string
 	allowOrigins string
+	pipeline     analytics.PipelineConfig // serve, analytics: the pipeline strip's thresholds
 
 	consumer consumer.Config
 
@@ -74,6 +75,7 @@ func defaultOptions() options {
 		stream:          ingest.StreamConfig{Duplicates: sd.Duplicates, Replicas: sd.Replicas},
 		retentionRaw:    cd.RetentionRaw,
 		trim:            consumer.DefaultTrimConfig(),
+		pipeline:        analytics.DefaultPipelineConfig(),
 		consumer:        cd,
 		shutdownTimeout: 10 * time.Second,
 	}
@@ -106,6 +108,7 @@ func (o *options) registerAnalytics(f *cmdFlags) {
 	f.StringVar(&o.allowOrigins, "cors-origins", o.allowOrigins, "origins allowed to call /analytics from a browser, comma-separated (e.g. https://dash.example.com)")
 	o.registerTrustedProxies(f)
 	o.registerPublicHost(f)
+	o.registerPipeline(f)
 }
 
 // registerTrustedProxies registers --trusted-proxies once, for ingest and
@@ -176,6 +179,9 @@ func (o *options) analyticsConfig() (analytics.Config, error) {
 		return cfg, err
 	}
 	if _, err := o.proxies(); err != nil {
+		return cfg, err
+	}
+	if cfg.Pipeline, err = o.pipelineConfig(); err != nil {
 		return cfg, err
 	}
 	cfg.ReadKeys, cfg.AllowOrigins = keys, origins

@@ -209,6 +209,9 @@ func startServe(ctx context.Context, o *options, getenv func(string) string, log
 	if err := app.metrics.RegisterLive(app.live.Clients); err != nil {
 		return app, err
 	}
+	if err := setPipelineStream(app.api, app.liveNC); err != nil {
+		return app, err
+	}
 	// Ingest and analytics side by side on one echo, each logging its own
 	// requests; what neither serves (health, stray paths) logs as http.
 	e := httpapi.NewEcho(logger.With("component", "http"), ingest.IPExtractor(icfg.TrustedProxies))

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
 )
@@ -200,19 +201,9 @@ func probeNATS(ctx context.Context, url, durable string, now func() time.Time, o
 		Name: durable, Waiting: ci.NumWaiting, Pending: ci.NumPending, AckPending: ci.NumAckPending,
 		Redelivered: ci.NumRedelivered, LastDeliveredSeq: ci.Delivered.Stream, AckFloorSeq: ci.AckFloor.Stream,
 	}
-	if ss.LastSeq > ci.AckFloor.Stream {
-		cs.LagEvents = ss.LastSeq - ci.AckFloor.Stream
-	}
-	// The lag in time is the age of the oldest unacknowledged message: one
-	// read of the message after the ack floor (or the stream's first, when
-	// retention removed that one). When it cannot be read it is left out.
-	if cs.LagEvents == 0 {
-		zero := 0.0
-		cs.LagSeconds = &zero
-	} else if m, err := s.GetMsg(ctx, max(ci.AckFloor.Stream+1, ss.FirstSeq)); err == nil {
-		lag := max(now().Sub(m.Time).Seconds(), 0)
-		cs.LagSeconds = &lag
-	}
+	// The lag in time is the age of the oldest unacknowledged message;
+	// when it cannot be read it is left out.
+	cs.LagEvents, cs.LagSeconds = analytics.ConsumerLag(ctx, s, ci, now())
 	st.Consumer = cs
 	return st
 }

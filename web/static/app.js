@@ -1,6 +1,7 @@
 // app.js: the Track Skills dashboard. Keeps the view state in the URL,
 // loads /analytics/* for the chosen window and filters, draws the cards,
-// charts and tables, the tool detail dialog and the live feed.
+// charts and tables, the tool detail dialog, the live feed and the
+// pipeline strip (pipeline.js).
 // data-state on <html> tells the tests where it is: loading / ready /
 // empty / needs-key / error.
 
@@ -8,6 +9,7 @@ import { $, el, setText, fmtNum, fmtMs, fmtPct, fmtDateTime, fmtTime, fmtDay, tr
 import { ts, api, windowParams, prevWindow, keyDialogOpen } from './api.js';
 import { drawTimeseries, drawTools, drawStatus, drawDau, drawLatency, drawDetail, retheme } from './charts.js';
 import { createLive } from './live.js';
+import { startPipeline } from './pipeline.js';
 
 const RANGES = ['24h', '7d', '30d', '90d'];
 const PREV_LABEL = { '24h': 'previous 24 hours', '7d': 'previous 7 days', '30d': 'previous 30 days', '90d': 'previous 90 days' };
@@ -489,6 +491,7 @@ matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => {
 
 // ---- start -----------------------------------------------------------------
 
+startPipeline(); // needs no charts
 if (!window.Chart) {
   showBanner('Could not load the charts library (/static/vendor/chart.umd.js).');
   setState('error');
