@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,8 +32,10 @@ type DB struct {
 	pool     atomic.Pointer[dbsql.DB] // see conn
 	path     string
 	readOnly bool
-	follow   *follower // a read-only handle's watch of its path; nil for the writer
-	w        writer    // the statements and memory of the writer; zero when read-only
+	follow   *follower     // a read-only handle's watch of its path; nil for the writer
+	w        writer        // the statements and memory of the writer; zero when read-only
+	ckpt     *checkpointer // the writer's background checkpoint; nil when read-only
+	ckptMu   sync.Mutex    // held by each checkpoint (checkpointer.mu)
 
 	// SkipAggregates makes WriteBatch store raw rows only; benchmarks use
 	// it to measure what the aggregates cost.
@@ -92,7 +95,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	q.Set("_cache_size", fmt.Sprint(-normalCacheKiB))
-	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
+	db, err := dbsql.Open(writerDriverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -115,6 +118,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	d.w = writer{stmt: st, seen: newSeenUsers()}
+	if d.ckpt, err = startCheckpointer(path, &d.ckptMu, d.logger); err != nil {
+		_ = d.Close() // the checkpointer's error is the one to report
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -170,6 +177,9 @@ func (d *DB) Close() error {
 	var errs []error
 	if d.follow != nil {
 		d.follow.stop()
+	}
+	if d.ckpt != nil {
+		errs = append(errs, d.ckpt.close())
 	}
 	if d.w.stmt != nil {
 		errs = append(errs, d.w.stmt.close())

@@ -14,6 +14,8 @@ func (d *DB) Checkpoint(ctx context.Context) error {
 	if d.readOnly {
 		return errors.New("checkpoint: database is open read-only")
 	}
+	d.ckptMu.Lock() // not beside the background checkpoint
+	defer d.ckptMu.Unlock()
 	var busy, logPages, done int
 	if err := d.conn().QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
