@@ -16,7 +16,14 @@ const natsSummary = `Runs the embedded NATS server with JetStream alone (its sto
 <data-dir>/nats) and declares the events stream, for the Procfile way. It owns
 the stream's limits (the --stream-* flags given here apply as they are; ingest
 only tightens them) and trims the history the consumer has stored when the
-stream or the store passes --stream-trim-high.`
+stream or the store passes --stream-trim-high.
+
+Scale-out: with --cluster-name, --cluster-addr, --routes and --server-name,
+three of them form a JetStream cluster (give --stream-replicas 3); with
+--leaf-listen it is a hub that leaf nodes connect to, and --leaf-domains names
+the leaf nodes whose streams its stream sources from; with --leaf-remote and
+--jetstream-domain it is a leaf node (an office, a region) that keeps
+accepting events while its link to the hub is down. See docs/DEPLOY.md.`
 
 func runNATS(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
 	f := newCmdFlags("nats", natsSummary, getenv, stderr)
@@ -27,6 +34,8 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	o.registerStream(f)
 	o.registerTrim(f)
 	o.registerShutdown(f)
+	var sc scaleOptions
+	sc.register(f)
 	logger, err := o.parse(f, args, stderr)
 	if err != nil {
 		return err
@@ -34,6 +43,9 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	o.stream.Owner = true
 	ncfg, err := o.natsConfig()
 	if err != nil {
+		return err
+	}
+	if err := sc.apply(&o, &ncfg, f.given("leaf-domains")); err != nil {
 		return err
 	}
 	if ncfg.Addr == "" {
