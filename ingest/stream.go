@@ -248,3 +248,34 @@ func limitLog(n int64) any {
 	}
 	return n
 }
+
+// RestartSource removes the source of domain (SourceFrom) from the events
+// stream and adds it back, so that the server sets it up at once: after a
+// failed attempt (the leaf node's link was down) nats-server waits longer
+// and longer before it tries again. The source goes on after the last
+// message it had brought, which the server finds in the stream.
+func RestartSource(ctx context.Context, js jetstream.JetStream, domain string) error {
+	s, err := js.Stream(ctx, trackskills.StreamName)
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", trackskills.StreamName, err)
+	}
+	sc := s.CachedInfo().Config
+	src := SourceFrom(domain)
+	i := slices.IndexFunc(sc.Sources, func(s *jetstream.StreamSource) bool { return sameSource(s, src) })
+	if i < 0 {
+		return fmt.Errorf("stream %s has no source in domain %s", trackskills.StreamName, domain)
+	}
+	without := sc
+	without.Sources = slices.Delete(slices.Clone(sc.Sources), i, i+1)
+	if _, err := js.UpdateStream(ctx, without); err != nil {
+		return fmt.Errorf("remove source %s: %w", domain, err)
+	}
+	// Back even when ctx ends meanwhile: a stream left without its
+	// source would bring nothing more from that leaf node.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := js.UpdateStream(actx, sc); err != nil {
+		return fmt.Errorf("add source %s back: %w", domain, err)
+	}
+	return nil
+}

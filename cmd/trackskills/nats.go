@@ -73,6 +73,9 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 	}
 	if err == nil {
 		logger.Info("nats ready", "url", ns.ClientURL(), "creds_dir", ncfg.CredsDir)
+		if len(o.stream.Sources) > 0 {
+			go watchLeafSources(ctx, ns, js, o.stream.Sources, logger.With("component", "sources"))
+		}
 		trimmer.Run(ctx)
 	}
 	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {

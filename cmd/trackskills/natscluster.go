@@ -1,11 +1,18 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/embeddednats"
+	"github.com/trackskills/trackskills/ingest"
 )
 
 // scaleOptions are the flags of `trackskills nats` that make it one
@@ -66,4 +73,72 @@ func (sc *scaleOptions) apply(o *options, cfg *embeddednats.Config, sources bool
 	o.stream.Sources = sc.leafDomains
 	o.stream.Given.Sources = sources
 	return o.stream.Validate()
+}
+
+// sourceStale is how long a stream source may go without a heartbeat
+// from its leaf node (nats-server sends one a second) before it is
+// restarted once a leaf node connects.
+const sourceStale = 3 * time.Second
+
+// leafPoll is how often the hub looks at its leaf node connections.
+const leafPoll = 500 * time.Millisecond
+
+// watchLeafSources restarts the stream's stale sources (ingest.RestartSource)
+// shortly after a leaf node connects to the hub, until ctx ends: nats-server
+// retries a source whose leaf node was unreachable only after a backoff of
+// 10 s, 20 s, and so on up to minutes, so events accepted at a leaf node
+// while its link was down would wait that long to reach the hub.
+func watchLeafSources(ctx context.Context, ns *embeddednats.Server, js jetstream.JetStream, domains []string, logger *slog.Logger) {
+	last := 0
+	var checks []time.Time // when to look at the sources
+	t := time.NewTicker(leafPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n := ns.LeafNodes(); n > last {
+				// Once the leaf node's JetStream domain is known, and
+				// again in case its first heartbeat was still on the way.
+				checks = append(checks, now.Add(time.Second), now.Add(2*time.Second+sourceStale))
+				last = n
+			} else {
+				last = n
+			}
+			if len(checks) == 0 || now.Before(checks[0]) {
+				continue
+			}
+			checks = checks[1:]
+			restartStaleSources(ctx, js, domains, logger)
+		}
+	}
+}
+
+// restartStaleSources restarts the sources of domains that have not heard
+// from their leaf node for sourceStale.
+func restartStaleSources(ctx context.Context, js jetstream.JetStream, domains []string, logger *slog.Logger) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(cctx, trackskills.StreamName)
+	if err != nil {
+		logger.Warn("look at the stream's sources", "err", err)
+		return
+	}
+	active := map[string]bool{}
+	for _, si := range s.CachedInfo().Sources {
+		if si.External != nil && si.Error == nil && si.Active >= 0 && si.Active < sourceStale {
+			active[si.External.APIPrefix] = true
+		}
+	}
+	for _, d := range domains {
+		if active[ingest.SourceFrom(d).External.APIPrefix] {
+			continue
+		}
+		if err := ingest.RestartSource(cctx, js, d); err != nil {
+			logger.Warn("restart the stream's source", "domain", d, "err", err)
+			continue
+		}
+		logger.Info("stream source restarted: a leaf node connected", "domain", d)
+	}
 }
