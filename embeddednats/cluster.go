@@ -107,6 +107,11 @@ func (c Config) validateCluster() error {
 	if len(c.Leaf.Remotes) > 0 && c.JetStreamDomain == "" {
 		return errors.New("a leaf node runs its own JetStream domain: give it one (unique among the hub's leaf nodes)")
 	}
+	if c.Leaf.Creds != "" {
+		if _, err := os.Stat(c.Leaf.Creds); err != nil {
+			return fmt.Errorf("leaf credentials: %w", err)
+		}
+	}
 	return nil
 }
 

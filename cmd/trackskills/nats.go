@@ -67,11 +67,18 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 			err = ensureStream(ctx, js, o.stream, logger)
 		}
 	}
+	// Stopped while it waited for its cluster to declare the stream:
+	// nothing failed.
+	stopped := err != nil && ctx.Err() != nil
+	if stopped {
+		logger.Info("stopped before the stream was declared", "err", err)
+		err = nil
+	}
 	var trimmer *consumer.Trimmer
-	if err == nil {
+	if err == nil && !stopped {
 		trimmer, err = consumer.NewTrimmer(js, o.trim, logger.With("component", "trim"))
 	}
-	if err == nil {
+	if err == nil && !stopped {
 		logger.Info("nats ready", "url", ns.ClientURL(), "creds_dir", ncfg.CredsDir)
 		if len(o.stream.Sources) > 0 {
 			go watchLeafSources(ctx, ns, js, o.stream.Sources, logger.With("component", "sources"))
