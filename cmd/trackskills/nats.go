@@ -83,7 +83,15 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 		if len(o.stream.Sources) > 0 {
 			go watchLeafSources(ctx, ns, js, o.stream.Sources, logger.With("component", "sources"))
 		}
-		trimmer.Run(ctx)
+		if len(ncfg.Leaf.Remotes) == 0 {
+			trimmer.Run(ctx)
+		} else {
+			// A leaf node's stream has no SQLite consumer, only its
+			// hub's source, which goes away while the link is down:
+			// its history leaves by --stream-max-age alone, and when it
+			// is full, the leaf's ingest answers 503.
+			logger.Info("leaf node: the stream's history is not trimmed", "max_age", o.stream.MaxAge)
+		}
 	}
 	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
 		var errs []error
