@@ -150,11 +150,11 @@ func (o *options) natsLogin(user string) ([]nats.Option, error) {
 		if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
 			return []nats.Option{nats.UserCredentials(path)}, nil
 		}
-		c, err := embeddednats.ReadCreds(path)
+		creds, err := embeddednats.ReadCreds(path)
 		if err != nil {
 			return nil, err
 		}
-		user = c.User
+		user = creds.User
 	}
 	return []nats.Option{
 		nats.UserInfoHandler(func() (string, string) {
