@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -240,6 +241,28 @@ func TestRedactURLs(t *testing.T) {
 	} {
 		if got := redactURLs(tc.in); got != tc.want {
 			t.Errorf("redactURLs(%q)=%q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Ensure --help shows no NATS password or token given through the
+// environment, in their flags or in a URL.
+func TestNATSConnFlags_HelpHidesSecrets(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"TRACKSKILLS_NATS_URL":      "nats://ingest:s3cret@127.0.0.1:4222",
+		"TRACKSKILLS_NATS_USER":     "ingest",
+		"TRACKSKILLS_NATS_PASSWORD": "s3cret",
+		"TRACKSKILLS_NATS_TOKEN":    "s3cret",
+	}
+	for _, cmd := range []string{"ingest", "consumer", "analytics", "status", "replay", "rebuild"} {
+		var out testkit.LockedBuffer
+		_ = run(context.Background(), []string{cmd, "--help"}, func(k string) string { return env[k] }, &out, &out)
+		if !strings.Contains(out.String(), "--nats-password") {
+			t.Fatalf("%s --help lists no --nats-password:\n%s", cmd, out.String())
+		}
+		if strings.Contains(out.String(), "s3cret") {
+			t.Fatalf("%s --help shows a secret:\n%s", cmd, out.String())
 		}
 	}
 }
