@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,8 @@ func runPart(t *testing.T, args ...string) *part {
 	t.Cleanup(func() {
 		if err := p.stop(); err != nil {
 			t.Errorf("%s: %v\n%s", p.name, err, p.logs.String())
+		} else if t.Failed() {
+			t.Logf("%s:\n%s", strings.Join(args, " "), p.logs.String())
 		}
 	})
 	return p

@@ -91,6 +91,7 @@ func runNATS(ctx context.Context, args []string, getenv func(string) string, _, 
 			// its history leaves by --stream-max-age alone, and when it
 			// is full, the leaf's ingest answers 503.
 			logger.Info("leaf node: the stream's history is not trimmed", "max_age", o.stream.MaxAge)
+			<-ctx.Done()
 		}
 	}
 	closeErr := shutdownWithSignals(o.shutdownTimeout, logger, func(ctx context.Context) error {
