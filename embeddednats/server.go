@@ -37,6 +37,19 @@ type Config struct {
 	// only the permissions of its part. Empty runs the server without
 	// authentication: for tests only.
 	CredsDir string
+
+	// ServerName names the server; in a cluster each needs its own.
+	// Empty means "trackskills".
+	ServerName string
+	// JetStreamDomain is the JetStream domain of the server (or of its
+	// cluster): a leaf node needs its own, so that its stream and the
+	// hub's are told apart. Empty means none.
+	JetStreamDomain string
+	// Cluster joins the server to a cluster; its zero value means none.
+	Cluster ClusterConfig
+	// Leaf makes the server a leaf node's hub or a leaf node; its zero
+	// value means neither.
+	Leaf LeafConfig
 }
 
 // DefaultConfig returns the configuration used when a flag is not set.
@@ -54,7 +67,7 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return c.validateCluster()
 }
 
 func splitAddr(addr string) (string, int, error) {
@@ -115,6 +128,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error
 		}
 		opts.Users = serverUsers(creds)
 	}
+	if err := cfg.applyCluster(opts, cfg.CredsDir); err != nil {
+		return nil, err
+	}
 	if cfg.Addr == "" {
 		opts.DontListen = true
 	} else {
@@ -137,7 +153,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error
 	}
 	s := &Server{ns: ns, opts: opts, logger: logger, creds: creds, stop: make(chan struct{})}
 	go s.watchStore(adapter.broken, s.stop)
-	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways, "auth", creds != nil)
+	logger.Info("nats started", "addr", s.Addr(), "store_dir", cfg.StoreDir, "sync_always", cfg.SyncAlways, "auth", creds != nil,
+		"server_name", opts.ServerName, "cluster", cfg.Cluster.Name, "jetstream_domain", cfg.JetStreamDomain)
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"time"
 
@@ -19,6 +20,10 @@ type StreamConfig struct {
 	MaxBytes   int64         // 0 means no size limit; when full, the stream refuses new events
 	Duplicates time.Duration // Nats-Msg-Id deduplication window
 	Replicas   int           // 1 unless running on a NATS cluster
+	// Sources are the JetStream domains of leaf nodes whose own events
+	// streams this one sources from (SourceFrom): the events accepted at a
+	// leaf node reach the hub's stream, also after its link was down.
+	Sources []string
 
 	// Owner marks the part that owns the stream's configuration: the
 	// process that runs the NATS server (serve, trackskills nats). On a
@@ -35,7 +40,7 @@ type StreamConfig struct {
 
 // StreamSettings names settings of a StreamConfig.
 type StreamSettings struct {
-	MaxAge, MaxBytes, Duplicates, Replicas bool
+	MaxAge, MaxBytes, Duplicates, Replicas, Sources bool
 }
 
 // DefaultStreamConfig returns the stream settings of docs/CONTRACT.md, The
@@ -56,7 +61,38 @@ func (c StreamConfig) Validate() error {
 	case c.Replicas < 1 || c.Replicas > 5:
 		return errors.New("stream replicas must be 1-5")
 	}
+	seen := map[string]bool{}
+	for _, d := range c.Sources {
+		if !domainRE.MatchString(d) {
+			return fmt.Errorf("stream source %q: want a JetStream domain (letters, digits, - and _)", d)
+		}
+		if seen[d] {
+			return fmt.Errorf("stream source %q given twice", d)
+		}
+		seen[d] = true
+	}
 	return nil
+}
+
+// domainRE is what a JetStream domain may be.
+var domainRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// SourceFrom returns the source of the events stream of the leaf node whose
+// JetStream domain is domain, reached through that domain's API.
+func SourceFrom(domain string) *jetstream.StreamSource {
+	return &jetstream.StreamSource{
+		Name:     trackskills.StreamName,
+		External: &jetstream.ExternalStream{APIPrefix: "$JS." + domain + ".API"},
+	}
+}
+
+// streamSources are the sources of domains.
+func streamSources(domains []string) []*jetstream.StreamSource {
+	var out []*jetstream.StreamSource
+	for _, d := range domains {
+		out = append(out, SourceFrom(d))
+	}
+	return out
 }
 
 // EnsureStream is DeclareStream without a log.
@@ -120,6 +156,7 @@ func newStreamConfig(cfg StreamConfig) jetstream.StreamConfig {
 		Duplicates:  cfg.Duplicates,
 		Replicas:    cfg.Replicas,
 		Discard:     jetstream.DiscardNew,
+		Sources:     streamSources(cfg.Sources),
 	}
 	if cfg.MaxBytes > 0 {
 		sc.MaxBytes = cfg.MaxBytes
@@ -163,6 +200,9 @@ func mergeStreamConfig(old jetstream.StreamConfig, cfg StreamConfig, logger *slo
 	if cfg.Owner && cfg.Given.Replicas {
 		sc.Replicas = cfg.Replicas
 	}
+	if cfg.Owner && cfg.Given.Sources {
+		sc.Sources = streamSources(cfg.Sources)
+	}
 	clampDuplicates(&sc)
 	return sc
 }
@@ -185,7 +225,20 @@ func clampDuplicates(sc *jetstream.StreamConfig) {
 // DeclareStream changes.
 func streamConfigEqual(a, b jetstream.StreamConfig) bool {
 	return slices.Equal(a.Subjects, b.Subjects) && a.Discard == b.Discard && a.MaxBytes == b.MaxBytes &&
-		a.MaxAge == b.MaxAge && a.Duplicates == b.Duplicates && a.Replicas == b.Replicas
+		a.MaxAge == b.MaxAge && a.Duplicates == b.Duplicates && a.Replicas == b.Replicas &&
+		slices.EqualFunc(a.Sources, b.Sources, sameSource)
+}
+
+// sameSource reports whether a and b source the same stream through the
+// same API.
+func sameSource(a, b *jetstream.StreamSource) bool {
+	prefix := func(s *jetstream.StreamSource) string {
+		if s.External == nil {
+			return ""
+		}
+		return s.External.APIPrefix
+	}
+	return a.Name == b.Name && prefix(a) == prefix(b)
 }
 
 // limitLog is a byte limit for the log: "none" for no limit.
@@ -194,4 +247,35 @@ func limitLog(n int64) any {
 		return "none"
 	}
 	return n
+}
+
+// RestartSource removes the source of domain (SourceFrom) from the events
+// stream and adds it back, so that the server sets it up at once: after a
+// failed attempt (the leaf node's link was down) nats-server waits longer
+// and longer before it tries again. The source goes on after the last
+// message it had brought, which the server finds in the stream.
+func RestartSource(ctx context.Context, js jetstream.JetStream, domain string) error {
+	s, err := js.Stream(ctx, trackskills.StreamName)
+	if err != nil {
+		return fmt.Errorf("look up stream %s: %w", trackskills.StreamName, err)
+	}
+	sc := s.CachedInfo().Config
+	src := SourceFrom(domain)
+	i := slices.IndexFunc(sc.Sources, func(s *jetstream.StreamSource) bool { return sameSource(s, src) })
+	if i < 0 {
+		return fmt.Errorf("stream %s has no source in domain %s", trackskills.StreamName, domain)
+	}
+	without := sc
+	without.Sources = slices.Delete(slices.Clone(sc.Sources), i, i+1)
+	if _, err := js.UpdateStream(ctx, without); err != nil {
+		return fmt.Errorf("remove source %s: %w", domain, err)
+	}
+	// Back even when ctx ends meanwhile: a stream left without its
+	// source would bring nothing more from that leaf node.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := js.UpdateStream(actx, sc); err != nil {
+		return fmt.Errorf("add source %s back: %w", domain, err)
+	}
+	return nil
 }

@@ -141,3 +141,79 @@ func TestDeclareStream_OldDiscardPolicy(t *testing.T) {
 		t.Fatalf("discard %s, max bytes %d; want new, the cap kept", c.Discard, c.MaxBytes)
 	}
 }
+
+// Ensure the stream's leaf sources are set when it is made, changed only
+// by the owner, left alone by any other part, and that RestartSource
+// removes a source and puts it back as it was.
+func TestDeclareStream_Sources(t *testing.T) {
+	t.Parallel()
+	js := testkit.MustJetStream(t, testkit.MustRunNATS(t))
+	ctx := context.Background()
+	sources := func() []string {
+		t.Helper()
+		s, err := js.Stream(ctx, trackskills.StreamName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, src := range s.CachedInfo().Config.Sources {
+			if src.Name != trackskills.StreamName || src.External == nil {
+				t.Fatalf("source %+v, want the events stream of another domain", src)
+			}
+			out = append(out, src.External.APIPrefix)
+		}
+		return out
+	}
+	declare := func(cfg ingest.StreamConfig) {
+		t.Helper()
+		if _, err := ingest.EnsureStream(ctx, js, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := ingest.DefaultStreamConfig()
+	cfg.Sources, cfg.Owner, cfg.Given.Sources = []string{"office"}, true, true
+	declare(cfg)
+	if got := sources(); len(got) != 1 || got[0] != "$JS.office.API" {
+		t.Fatalf("sources %v, want $JS.office.API", got)
+	}
+	declare(ingest.DefaultStreamConfig()) // a part that names no sources
+	if got := sources(); len(got) != 1 {
+		t.Fatalf("sources %v after a part without sources, want them kept", got)
+	}
+	cfg.Sources = []string{"office", "lisbon"}
+	declare(cfg)
+	if got := sources(); len(got) != 2 || got[1] != "$JS.lisbon.API" {
+		t.Fatalf("sources %v, want office and lisbon", got)
+	}
+	if err := ingest.RestartSource(ctx, js, "office"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sources(); len(got) != 2 || got[0] != "$JS.office.API" || got[1] != "$JS.lisbon.API" {
+		t.Fatalf("sources %v after a restart, want them as they were", got)
+	}
+	if err := ingest.RestartSource(ctx, js, "nowhere"); err == nil {
+		t.Fatal("restarted a source the stream does not have")
+	}
+}
+
+// Ensure the stream settings refuse a source that is no JetStream domain,
+// or one given twice.
+func TestStreamConfig_ValidateSources(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sources []string
+		ok      bool
+	}{
+		{[]string{"office", "lisbon-2"}, true},
+		{[]string{"a.b"}, false},
+		{[]string{"a>"}, false},
+		{[]string{""}, false},
+		{[]string{"office", "office"}, false},
+	} {
+		cfg := ingest.DefaultStreamConfig()
+		cfg.Sources = tc.sources
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("Validate(%q)=%v, want ok=%v", tc.sources, err, tc.ok)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package testkit holds the test helpers shared by every package's tests:
-// an embedded JetStream server in a temporary directory, a temporary SQLite
-// database, Eventually, a test logger, a locked buffer, an HTTP client that
-// stops reading (MustStallGET), and building and running the trackskills
-// binary as a process.
+// an embedded JetStream server in a temporary directory (or a cluster of
+// them, MustRunCluster), a temporary SQLite database, Eventually, a test
+// logger, a locked buffer, an HTTP client that stops reading
+// (MustStallGET), and building and running the trackskills binary as a
+// process.
 //
 // The helpers use the real parts, never mocks: a real nats-server and real
 // SQLite files. They take a testing.TB, call tb.Helper, and the Must*

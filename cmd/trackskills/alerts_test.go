@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,13 +29,10 @@ func runAlertsCmd(t *testing.T, env map[string]string, args ...string) (stdout, 
 	return out.String(), errOut.String(), err
 }
 
-func writeFile(t *testing.T, text string) string {
+// writeRules writes text as a rules file in a new temp dir.
+func writeRules(t *testing.T, text string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "alerts.yml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeFile(t, t.TempDir(), "alerts.yml", []byte(text))
 }
 
 func TestAlerts_Check(t *testing.T) {
@@ -51,14 +47,14 @@ func TestAlerts_Check(t *testing.T) {
 		}
 	})
 	t.Run("FromEnv", func(t *testing.T) {
-		path := writeFile(t, "targets:\n  ops: {type: json, url: 'http://127.0.0.1:1/'}\nrules: []\n")
+		path := writeRules(t, "targets:\n  ops: {type: json, url: 'http://127.0.0.1:1/'}\nrules: []\n")
 		out, _, err := runAlertsCmd(t, map[string]string{"TRACKSKILLS_ALERTS": path}, "check")
 		if err != nil || !strings.HasSuffix(out, ": ok: 0 rules, 1 target\n") {
 			t.Fatalf("out=%q err=%v", out, err)
 		}
 	})
 	t.Run("Problems", func(t *testing.T) {
-		path := writeFile(t, "targets:\n  ops:\n    type: xml\n    url: http://127.0.0.1:1/\nrules:\n  - name: x\n    kind: error_rate\n    above: 200%\n")
+		path := writeRules(t, "targets:\n  ops:\n    type: xml\n    url: http://127.0.0.1:1/\nrules:\n  - name: x\n    kind: error_rate\n    above: 200%\n")
 		_, errOut, err := runAlertsCmd(t, nil, "check", path)
 		if err == nil || errors.Is(err, errUsage) {
 			t.Fatalf("err=%v, want a failure", err)
@@ -102,7 +98,7 @@ func TestAlerts_Test(t *testing.T) {
 		return fmt.Sprintf("targets:\n  ops: {type: json, url: '%s'}\n  chat: {type: slack, url_env: HOOK}\nrules: []\n", ok.URL) + second
 	}
 	t.Run("OK", func(t *testing.T) {
-		out, _, err := runAlertsCmd(t, map[string]string{"HOOK": ok.URL}, "test", writeFile(t, file("")))
+		out, _, err := runAlertsCmd(t, map[string]string{"HOOK": ok.URL}, "test", writeRules(t, file("")))
 		if err != nil {
 			t.Fatalf("test: %v\n%s", err, out)
 		}
@@ -120,7 +116,7 @@ func TestAlerts_Test(t *testing.T) {
 		}
 	})
 	t.Run("OneFails", func(t *testing.T) {
-		out, _, err := runAlertsCmd(t, map[string]string{"HOOK": bad.URL + "/secret"}, "test", writeFile(t, file("")))
+		out, _, err := runAlertsCmd(t, map[string]string{"HOOK": bad.URL + "/secret"}, "test", writeRules(t, file("")))
 		if err == nil || !strings.Contains(err.Error(), "1 target failed: chat") {
 			t.Fatalf("err=%v, want chat failed", err)
 		}
@@ -192,7 +188,7 @@ func TestAnalytics_Alerts(t *testing.T) {
 		EventID: "a-1", ToolName: "Bash", ToolCategory: "default", Status: trackskills.StatusError, ErrorType: "exit_code",
 		Timestamp: now, ReceivedAt: now, UserHash: strings.Repeat("ab", 16), Source: "api", StreamSeq: 1,
 	}})
-	rules := writeFile(t, fmt.Sprintf("targets:\n  ops: {type: json, url: '%s'}\nrules:\n%s", rc.URL, bashFailing))
+	rules := writeRules(t, fmt.Sprintf("targets:\n  ops: {type: json, url: '%s'}\nrules:\n%s", rc.URL, bashFailing))
 	addr := testkit.MustFreeAddr(t)
 	startInProcess(t, addr, "analytics", "--db", db.Path(), "--http-addr", addr, "--nats-url=", "--log-level", "error",
 		"--alerts", rules, "--alerts-every", "1s")
@@ -209,9 +205,9 @@ func TestServe_Alerts(t *testing.T) {
 		t.Skip("starts serve")
 	}
 	rc := newAlertReceiver(t)
-	rules := writeFile(t, fmt.Sprintf("targets:\n  ops: {type: json, url: '%s'}\nrules:\n%s", rc.URL, bashFailing))
+	rules := writeRules(t, fmt.Sprintf("targets:\n  ops: {type: json, url: '%s'}\nrules:\n%s", rc.URL, bashFailing))
 	t.Run("BadFile", func(t *testing.T) {
-		bad := writeFile(t, "targets: {}\n")
+		bad := writeRules(t, "targets: {}\n")
 		err := run(context.Background(), []string{"serve", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--nats-addr", "none",
 			"--alerts", bad}, func(string) string { return "" }, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), bad+":1:10: targets must name at least one") {
@@ -238,8 +234,8 @@ func TestAlerts_CheckExitCodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bad := writeFile(t, "targets:\n  ops: {type: xml, url: 'http://127.0.0.1:1/'}\n")
-	good := writeFile(t, "targets:\n  ops: {type: json, url: 'http://127.0.0.1:1/'}\n")
+	bad := writeRules(t, "targets:\n  ops: {type: xml, url: 'http://127.0.0.1:1/'}\n")
+	good := writeRules(t, "targets:\n  ops: {type: json, url: 'http://127.0.0.1:1/'}\n")
 	for _, tt := range []struct {
 		name   string
 		args   []string

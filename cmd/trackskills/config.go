@@ -37,6 +37,7 @@ type options struct {
 	natsAddr        string
 	natsURL         string
 	natsCreds       string
+	natsConn        natsConnOptions // natsconn.go: the other logins, TLS
 	natsSyncAlways  bool
 	natsMaxStore    int64
 	allowRemoteNATS bool
@@ -206,6 +207,7 @@ func (o *options) registerNATSClient(f *cmdFlags) {
 
 func (o *options) registerNATSCreds(f *cmdFlags) {
 	f.StringVar(&o.natsCreds, "nats-creds", o.natsCreds, "NATS credentials file: user:password (as in <data-dir>/"+embeddednats.CredsDirName+"/, which is read when this is empty) or a NATS .creds file with a JWT")
+	o.registerNATSConn(f)
 }
 
 func (o *options) registerStream(f *cmdFlags) {
@@ -352,6 +354,11 @@ func (o *options) validate(f *cmdFlags) error {
 			return err
 		}
 		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
+	if has("nats-creds") {
+		if err := o.natsConn.validate(o.natsCreds); err != nil {
 			return err
 		}
 	}

@@ -207,9 +207,12 @@ func flagsFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		if l, ok := f.Value.(*listFlag); ok {
 			l.fromEnv()
 		}
-		if secretFlag(f.Name) {
+		switch {
+		case secretFlag(f.Name):
 			f.DefValue = "set from " + name // never print a key
-		} else {
+		case strings.HasSuffix(f.Name, "-url"):
+			f.DefValue = redactURLs(v) // nor a password in a URL
+		default:
 			f.DefValue = v // --help then shows the effective default
 		}
 	})
@@ -301,8 +304,10 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// secretFlag reports whether a flag holds keys, whose values must never be
-// printed (help output and parse errors end up in process logs).
+// secretFlag reports whether a flag holds keys, passwords or tokens, whose
+// values must never be printed (help output and parse errors end up in
+// process logs).
 func secretFlag(name string) bool {
-	return name == "key" || strings.HasSuffix(name, "-key") || strings.HasSuffix(name, "-keys")
+	return name == "key" || strings.HasSuffix(name, "-key") || strings.HasSuffix(name, "-keys") ||
+		strings.HasSuffix(name, "-password") || strings.HasSuffix(name, "-token")
 }

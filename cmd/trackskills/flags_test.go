@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestDefaultOptions_AreTheFlagDefaults(t *testing.T) {
 	want := defaultOptions()
 	want.applyRetention()
 	if o.dataDir != want.dataDir || o.httpAddr != want.httpAddr || o.natsAddr != want.natsAddr || o.log != want.log ||
-		o.stream != want.stream || o.consumer != want.consumer || o.shutdownTimeout != want.shutdownTimeout {
+		!reflect.DeepEqual(o.stream, want.stream) || o.consumer != want.consumer || o.shutdownTimeout != want.shutdownTimeout {
 		t.Fatalf("parsed defaults %+v, want %+v", o, want)
 	}
 	var names []string

@@ -72,7 +72,7 @@ func runIngest(ctx context.Context, args []string, getenv func(string) string, _
 	go reloadKeys(ctx, hup, logger, keyFile{"ingest-keys", o.ingestKeys, srv.ReplaceKeys})
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve() }()
-	logger.Info("ingest listening", "url", hs.URL(), "nats", o.natsURL, "keys", len(icfg.Keys))
+	logger.Info("ingest listening", "url", hs.URL(), "nats", redactURLs(o.natsURL), "keys", len(icfg.Keys))
 	var runErr error
 	select {
 	case <-ctx.Done():

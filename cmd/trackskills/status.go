@@ -161,7 +161,7 @@ func runStatus(ctx context.Context, args []string, getenv func(string) string, s
 // when the database could not say its name); it connects once, with
 // statusTimeout, and never retries; opts are natsAuth's.
 func probeNATS(ctx context.Context, url, durable string, now func() time.Time, opts ...nats.Option) natsStatus {
-	st := natsStatus{URL: url}
+	st := natsStatus{URL: redactURLs(url)}
 	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("trackskills-status"), nats.Timeout(statusTimeout), nats.NoReconnect()}, opts...)...)
 	if err != nil {
 		st.Error = authHint(err).Error()
