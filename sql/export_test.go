@@ -1,5 +1,7 @@
 package sql
 
+import "os"
+
 // HashKey is hashKey, for tests that read the stored form.
 var HashKey = hashKey
 
@@ -9,4 +11,22 @@ func SetExportChunkRows(tb interface{ Cleanup(func()) }, n int) {
 	old := exportChunkRows
 	exportChunkRows = n
 	tb.Cleanup(func() { exportChunkRows = old })
+}
+
+// WALPending is walPending on the wal-index of db's file, and the frames
+// its log holds and has copied, as SQLite itself reports them after a
+// PASSIVE checkpoint run on the writer's connection.
+func WALPending(db *DB) (before uint32, known bool, logFrames, copied int, after uint32, err error) {
+	shm, err := os.Open(db.path + "-shm")
+	if err != nil {
+		return 0, false, 0, 0, 0, err
+	}
+	defer shm.Close()
+	before, known = walPending(shm)
+	var busy int
+	if err := db.conn().QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied); err != nil {
+		return 0, false, 0, 0, 0, err
+	}
+	after, _ = walPending(shm)
+	return before, known, logFrames, copied, after, nil
 }
