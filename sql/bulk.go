@@ -15,10 +15,10 @@ const (
 	bulkCacheKiB   = 256 * 1024
 	normalCacheKiB = 32000
 	// bulkCheckpointPages lets the log grow to about 256 MB between two
-	// checkpoints: a page that many transactions change is copied into the
-	// database once per checkpoint.
-	bulkCheckpointPages   = 65536
-	normalCheckpointPages = 1000 // SQLite's default
+	// checkpoints (the background one, checkpoint.go; the writer's own at
+	// twice that is its backstop): a page that many transactions change is
+	// copied into the database once per checkpoint.
+	bulkCheckpointPages = 65536
 )
 
 // SetBulkLoad switches the writer's connection to the settings of a
@@ -34,15 +34,15 @@ func (d *DB) SetBulkLoad(ctx context.Context, on bool) error {
 	if d.readOnly {
 		return errors.New("bulk load: database is open read-only")
 	}
-	sync, cache, ckpt := "FULL", normalCacheKiB, normalCheckpointPages
+	sync, cache, ckpt, backstop := "FULL", normalCacheKiB, checkpointPages, backstopPages
 	if on {
-		sync, cache, ckpt = "NORMAL", bulkCacheKiB, bulkCheckpointPages
+		sync, cache, ckpt, backstop = "NORMAL", bulkCacheKiB, bulkCheckpointPages, 2*bulkCheckpointPages
 	}
 	// PRAGMA takes no bound parameters; the values are constants above.
 	for _, q := range []string{
 		`PRAGMA synchronous = ` + sync,
 		fmt.Sprintf(`PRAGMA cache_size = %d`, -cache),
-		fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, ckpt),
+		fmt.Sprintf(`PRAGMA wal_autocheckpoint = %d`, backstop),
 	} {
 		if _, err := d.conn().ExecContext(ctx, q); err != nil {
 			if on {
@@ -52,6 +52,9 @@ func (d *DB) SetBulkLoad(ctx context.Context, on bool) error {
 			}
 			return fmt.Errorf("bulk load: %w", err)
 		}
+	}
+	if d.ckpt != nil {
+		d.ckpt.pages.Store(uint32(ckpt))
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,7 +45,8 @@ const (
 // checkpointer runs the background checkpoint of one database file.
 type checkpointer struct {
 	db     *dbsql.DB
-	shm    string // the wal-index file, whose header says how long the log is
+	shm    string        // the wal-index file, whose header says how long the log is
+	pages  atomic.Uint32 // checkpointPages, or bulkCheckpointPages during a bulk load
 	logger *slog.Logger
 	// mu is held by each checkpoint, the background one and DB.Checkpoint
 	// alike: two at once would report each other as busy.
@@ -67,6 +69,7 @@ func startCheckpointer(path string, mu *sync.Mutex, logger *slog.Logger) (*check
 	db.SetMaxOpenConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &checkpointer{db: db, shm: path + "-shm", logger: logger, mu: mu, cancel: cancel, done: make(chan struct{})}
+	c.pages.Store(checkpointPages)
 	go c.run(ctx)
 	return c, nil
 }
@@ -96,7 +99,7 @@ func (c *checkpointer) run(ctx context.Context) {
 			shm, _ = os.Open(c.shm) // made with the log; until then, blind
 		}
 		pending, known := walPending(shm)
-		if known && pending < checkpointPages || !known && time.Since(last) < checkpointBlind {
+		if known && pending < c.pages.Load() || !known && time.Since(last) < checkpointBlind {
 			continue
 		}
 		last = time.Now()
