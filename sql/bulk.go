@@ -18,7 +18,8 @@ const (
 	// checkpoints (the background one, checkpoint.go; the writer's own at
 	// twice that is its backstop): a page that many transactions change is
 	// copied into the database once per checkpoint.
-	bulkCheckpointPages = 65536
+	bulkCheckpointPages   = 65536
+	normalCheckpointPages = 1000 // SQLite's default
 )
 
 // SetBulkLoad switches the writer's connection to the settings of a
@@ -34,7 +35,7 @@ func (d *DB) SetBulkLoad(ctx context.Context, on bool) error {
 	if d.readOnly {
 		return errors.New("bulk load: database is open read-only")
 	}
-	sync, cache, ckpt, backstop := "FULL", normalCacheKiB, checkpointPages, backstopPages
+	sync, cache, ckpt, backstop := "FULL", normalCacheKiB, 0, normalCheckpointPages
 	if on {
 		sync, cache, ckpt, backstop = "NORMAL", bulkCacheKiB, bulkCheckpointPages, 2*bulkCheckpointPages
 	}
@@ -54,7 +55,7 @@ func (d *DB) SetBulkLoad(ctx context.Context, on bool) error {
 		}
 	}
 	if d.ckpt != nil {
-		d.ckpt.pages.Store(uint32(ckpt))
+		d.ckpt.pages.Store(uint32(ckpt)) // 0: off, SQLite's own runs
 	}
 	return nil
 }

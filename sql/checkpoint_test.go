@@ -12,13 +12,18 @@ import (
 	"github.com/trackskills/trackskills/testkit"
 )
 
-// TestDB_BackgroundCheckpoint shows that once the log has gathered a
-// checkpoint's worth of pages they reach the database file itself without
-// an explicit checkpoint, long before the writer's own automatic one
-// (8,192 pages) would copy them: the background checkpoint does.
+// TestDB_BackgroundCheckpoint shows that during a bulk load, once the log
+// has gathered the background checkpoint's pages (here 1,000 instead of
+// 65,536), they reach the database file itself without an explicit
+// checkpoint, long before the writer's own automatic one (131,072 pages)
+// would copy them: the background checkpoint does.
 func TestDB_BackgroundCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	db := testkit.MustOpenDB(t)
+	if err := db.SetBulkLoad(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	sql.SetBulkCheckpointPages(db, 1000)
 	first := newEvents("ckpt-first", 1)
 	first[0].ToolName = "ckpt_first_tool"
 	if _, err := db.WriteBatch(ctx, first, nil); err != nil {

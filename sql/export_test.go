@@ -30,3 +30,7 @@ func WALPending(db *DB) (before uint32, known bool, logFrames, copied int, after
 	after, _ = walPending(shm)
 	return before, known, logFrames, copied, after, nil
 }
+
+// SetBulkCheckpointPages sets the pages the background checkpoint of db
+// waits for, as SetBulkLoad(true) does with bulkCheckpointPages.
+func SetBulkCheckpointPages(db *DB, n uint32) { db.ckpt.pages.Store(n) }

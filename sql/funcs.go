@@ -18,48 +18,34 @@ import (
 // to and from their stored forms (keys.go).
 const driverName = "sqlite3_trackskills"
 
-// writerDriverName is driverName for the writer's connection, which also
-// moves SQLite's automatic checkpoint out of the way of the background
-// one (checkpoint.go).
-const writerDriverName = "sqlite3_trackskills_writer"
-
 var registerOnce sync.Once
 
 func registerDriver() {
 	registerOnce.Do(func() {
-		dbsql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
-		dbsql.Register(writerDriverName, &sqlite3.SQLiteDriver{
+		dbsql.Register(driverName, &sqlite3.SQLiteDriver{
 			ConnectHook: func(c *sqlite3.SQLiteConn) error {
-				if _, err := c.Exec(fmt.Sprintf("PRAGMA wal_autocheckpoint = %d", backstopPages), nil); err != nil {
-					return fmt.Errorf("set wal_autocheckpoint: %w", err)
+				if err := c.RegisterFunc("hist_merge", histMerge, true); err != nil {
+					return fmt.Errorf("register hist_merge: %w", err)
 				}
-				return registerFuncs(c)
+				if err := c.RegisterAggregator("hist_of", newHistOf, true); err != nil {
+					return fmt.Errorf("register hist_of: %w", err)
+				}
+				if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
+					return fmt.Errorf("register hist_sum: %w", err)
+				}
+				if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
+					return fmt.Errorf("register hash8: %w", err)
+				}
+				if err := c.RegisterFunc("event_key", eventKeySQL, true); err != nil {
+					return fmt.Errorf("register event_key: %w", err)
+				}
+				if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
+					return fmt.Errorf("register event_id_text: %w", err)
+				}
+				return nil
 			},
 		})
 	})
-}
-
-// registerFuncs registers the SQL functions on a new connection.
-func registerFuncs(c *sqlite3.SQLiteConn) error {
-	if err := c.RegisterFunc("hist_merge", histMerge, true); err != nil {
-		return fmt.Errorf("register hist_merge: %w", err)
-	}
-	if err := c.RegisterAggregator("hist_of", newHistOf, true); err != nil {
-		return fmt.Errorf("register hist_of: %w", err)
-	}
-	if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
-		return fmt.Errorf("register hist_sum: %w", err)
-	}
-	if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
-		return fmt.Errorf("register hash8: %w", err)
-	}
-	if err := c.RegisterFunc("event_key", eventKeySQL, true); err != nil {
-		return fmt.Errorf("register event_key: %w", err)
-	}
-	if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
-		return fmt.Errorf("register event_id_text: %w", err)
-	}
-	return nil
 }
 
 // blobArg reads a BLOB argument that may be NULL.
