@@ -62,6 +62,13 @@ func TestServe_RealDiskFull(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	if raceEnabled {
+		// nats-server's ShutdownJetStream can race with a JetStream API
+		// request it is answering (seen once in a dozen runs, inside
+		// nats-server): the restart after a full disk is tested without
+		// the race detector (.ci/run runs it so).
+		t.Skip("run without -race: nats-server's JetStream restart races with its API handlers")
+	}
 	dir := mustMountTmpfs(t, 64<<20)
 	o := serveOptions(t)
 	o.dataDir = dir
