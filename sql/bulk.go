@@ -55,7 +55,7 @@ func (d *DB) SetBulkLoad(ctx context.Context, on bool) error {
 		}
 	}
 	if d.ckpt != nil {
-		d.ckpt.pages.Store(uint32(ckpt)) // 0: off, SQLite's own runs
+		d.ckpt.setPages(uint32(ckpt)) // 0: off, SQLite's own runs
 	}
 	return nil
 }

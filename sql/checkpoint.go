@@ -47,6 +47,7 @@ type checkpointer struct {
 	mu     *sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+	on     chan struct{} // a bulk load has begun: see setPages
 }
 
 // startCheckpointer opens a connection of its own to the WAL database at
@@ -62,7 +63,7 @@ func startCheckpointer(path string, mu *sync.Mutex, logger *slog.Logger) (*check
 	}
 	db.SetMaxOpenConns(1)
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, shm: path + "-shm", logger: logger, mu: mu, cancel: cancel, done: make(chan struct{})}
+	c := &checkpointer{db: db, shm: path + "-shm", logger: logger, mu: mu, cancel: cancel, done: make(chan struct{}), on: make(chan struct{}, 1)}
 	go c.run(ctx)
 	return c, nil
 }
@@ -90,6 +91,12 @@ func (c *checkpointer) run(ctx context.Context) {
 		}
 		pages := c.pages.Load()
 		if pages == 0 {
+			// Off: sleep until a bulk load begins, not a poll at a time.
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.on:
+			}
 			continue
 		}
 		if shm == nil {
@@ -142,6 +149,18 @@ func (c *checkpointer) once(ctx context.Context) error {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
+}
+
+// setPages sets the pages the background checkpoint waits for; 0 turns it
+// off.
+func (c *checkpointer) setPages(n uint32) {
+	c.pages.Store(n)
+	if n > 0 {
+		select {
+		case c.on <- struct{}{}:
+		default: // already woken
+		}
+	}
 }
 
 // close stops the background checkpoint and closes its connection.

@@ -33,4 +33,4 @@ func WALPending(db *DB) (before uint32, known bool, logFrames, copied int, after
 
 // SetBulkCheckpointPages sets the pages the background checkpoint of db
 // waits for, as SetBulkLoad(true) does with bulkCheckpointPages.
-func SetBulkCheckpointPages(db *DB, n uint32) { db.ckpt.pages.Store(n) }
+func SetBulkCheckpointPages(db *DB, n uint32) { db.ckpt.setPages(n) }
