@@ -32,35 +32,11 @@ var nestedNames = []string{"skill", "command", "args", "subagent_type", "command
 // checks it. An error reading r is returned wrapped, not as ErrMalformed.
 func ParseReader(r io.Reader) (Payload, error) {
 	s := &scanner{r: bufio.NewReaderSize(r, 32<<10)}
-	var p Payload
 	fields, err := s.payload()
 	if err != nil {
-		return p, err
+		return Payload{}, err
 	}
-	str := func(name string, dst *string) {
-		if raw, ok := fields[name]; ok {
-			_ = json.Unmarshal(raw, dst) // a non-string stays empty
-		}
-	}
-	str("hook_event_name", &p.HookEventName)
-	str("session_id", &p.SessionID)
-	str("prompt_id", &p.PromptID)
-	str("permission_mode", &p.PermissionMode)
-	str("agent_id", &p.AgentID)
-	str("agent_type", &p.AgentType)
-	str("tool_name", &p.ToolName)
-	str("tool_use_id", &p.ToolUseID)
-	str("expansion_type", &p.ExpansionType)
-	str("command_name", &p.CommandName)
-	str("command_args", &p.CommandArgs)
-	str("command_source", &p.CommandSource)
-	p.ToolInput = fields["tool_input"]
-	p.ToolResponse = fields["tool_response"]
-	p.DurationMs = fields["duration_ms"]
-	p.Error = fields["error"]
-	p.IsInterrupt = fields["is_interrupt"]
-	p.Effort = fields["effort"]
-	return p, nil
+	return payloadOf(fields), nil
 }
 
 // keptFields are the top-level members whose value is kept whole.
@@ -544,4 +520,35 @@ func (s *scanner) stringBody() error {
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// payloadOf maps the members of a payload object to a Payload: the
+// strings it reads (a member that is not a string stays empty) and the raw
+// values it keeps.
+func payloadOf(fields map[string]json.RawMessage) Payload {
+	var p Payload
+	str := func(name string, dst *string) {
+		if raw, ok := fields[name]; ok {
+			_ = json.Unmarshal(raw, dst) // a non-string stays empty
+		}
+	}
+	str("hook_event_name", &p.HookEventName)
+	str("session_id", &p.SessionID)
+	str("prompt_id", &p.PromptID)
+	str("permission_mode", &p.PermissionMode)
+	str("agent_id", &p.AgentID)
+	str("agent_type", &p.AgentType)
+	str("tool_name", &p.ToolName)
+	str("tool_use_id", &p.ToolUseID)
+	str("expansion_type", &p.ExpansionType)
+	str("command_name", &p.CommandName)
+	str("command_args", &p.CommandArgs)
+	str("command_source", &p.CommandSource)
+	p.ToolInput = fields["tool_input"]
+	p.ToolResponse = fields["tool_response"]
+	p.DurationMs = fields["duration_ms"]
+	p.Error = fields["error"]
+	p.IsInterrupt = fields["is_interrupt"]
+	p.Effort = fields["effort"]
+	return p
 }

@@ -17,8 +17,8 @@ import (
 )
 
 // parseWhole is the way payloads were decoded before ParseReader: the
-// whole body in a map, then each field. ParseReader must map every payload
-// as it does.
+// whole body in a map by encoding/json, then each field (the mapping of
+// fields is shared). ParseReader must map every payload as it does.
 func parseWhole(data []byte) (claudecode.Payload, error) {
 	var p claudecode.Payload
 	data = bytes.TrimSpace(data)
@@ -29,30 +29,7 @@ func parseWhole(data []byte) (claudecode.Payload, error) {
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return p, fmt.Errorf("%w: %v", claudecode.ErrMalformed, err)
 	}
-	str := func(name string, dst *string) {
-		if raw, ok := fields[name]; ok {
-			_ = json.Unmarshal(raw, dst) // a non-string stays empty
-		}
-	}
-	str("hook_event_name", &p.HookEventName)
-	str("session_id", &p.SessionID)
-	str("prompt_id", &p.PromptID)
-	str("permission_mode", &p.PermissionMode)
-	str("agent_id", &p.AgentID)
-	str("agent_type", &p.AgentType)
-	str("tool_name", &p.ToolName)
-	str("tool_use_id", &p.ToolUseID)
-	str("expansion_type", &p.ExpansionType)
-	str("command_name", &p.CommandName)
-	str("command_args", &p.CommandArgs)
-	str("command_source", &p.CommandSource)
-	p.ToolInput = fields["tool_input"]
-	p.ToolResponse = fields["tool_response"]
-	p.DurationMs = fields["duration_ms"]
-	p.Error = fields["error"]
-	p.IsInterrupt = fields["is_interrupt"]
-	p.Effort = fields["effort"]
-	return p, nil
+	return claudecode.PayloadOf(fields), nil
 }
 
 // sameMapping fails when data maps differently through Parse (streaming)
