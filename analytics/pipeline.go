@@ -12,6 +12,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/streamlag"
 )
 
 // The states of the pipeline's figures, from best to worst.
@@ -152,34 +153,6 @@ type streamLag struct {
 	attached bool // the durable exists
 }
 
-// ConsumerLag returns how far the durable described by ci is behind s, a
-// stream whose CachedInfo is fresh: the messages after its ack floor, and
-// the age at now of the oldest of them (one read of that message; nil when
-// it cannot be read). A nil ci is a durable that does not exist yet: every
-// message of the stream waits, the oldest since the stream's first.
-func ConsumerLag(ctx context.Context, s jetstream.Stream, ci *jetstream.ConsumerInfo, now time.Time) (events uint64, seconds *float64) {
-	ss := s.CachedInfo().State
-	if ci == nil {
-		if ss.Msgs == 0 {
-			return 0, new(0.0)
-		}
-		return ss.Msgs, new(max(now.Sub(ss.FirstTime).Seconds(), 0))
-	}
-	if ss.LastSeq > ci.AckFloor.Stream {
-		events = ss.LastSeq - ci.AckFloor.Stream
-	}
-	if events == 0 {
-		return 0, new(0.0)
-	}
-	// The oldest unacknowledged message is the one after the ack floor,
-	// or the stream's first when retention removed that one.
-	m, err := s.GetMsg(ctx, max(ci.AckFloor.Stream+1, ss.FirstSeq))
-	if err != nil {
-		return events, nil
-	}
-	return events, new(max(now.Sub(m.Time).Seconds(), 0))
-}
-
 // readStreamLag reads the lag of durable from the events stream; a stream
 // that does not exist yet has nothing waiting.
 func (s *Server) readStreamLag(ctx context.Context, durable string, now time.Time) (streamLag, error) {
@@ -201,7 +174,7 @@ func (s *Server) readStreamLag(ctx context.Context, durable string, now time.Tim
 	default:
 		ci = c.CachedInfo()
 	}
-	events, seconds := ConsumerLag(ctx, st, ci, now)
+	events, seconds := streamlag.Of(ctx, st, ci, now)
 	return streamLag{events: events, seconds: seconds, attached: ci != nil}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/streamlag"
 )
 
 // StreamTimeout bounds the JetStream requests of one scrape: a stream
@@ -80,21 +81,9 @@ func (sc *streamCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	floor := c.CachedInfo().AckFloor.Stream
-	var lag uint64
-	if ss.LastSeq > floor {
-		lag = ss.LastSeq - floor
-	}
+	lag, seconds := streamlag.Of(ctx, s, c.CachedInfo(), sc.now())
 	gauge(descLagMessages, float64(lag))
-	if lag == 0 {
-		gauge(descLagSeconds, 0)
-		return
+	if seconds != nil {
+		gauge(descLagSeconds, *seconds)
 	}
-	// The oldest message not acknowledged is the one after the floor, or
-	// the stream's first when retention removed that one.
-	m, err := s.GetMsg(ctx, max(floor+1, ss.FirstSeq))
-	if err != nil {
-		return
-	}
-	gauge(descLagSeconds, max(sc.now().Sub(m.Time).Seconds(), 0))
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
-	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/streamlag"
 )
 
 const statusSummary = `Reports the state of every part, reading only: the events stream and the
@@ -203,7 +203,7 @@ func probeNATS(ctx context.Context, url, durable string, now func() time.Time, o
 	}
 	// The lag in time is the age of the oldest unacknowledged message;
 	// when it cannot be read it is left out.
-	cs.LagEvents, cs.LagSeconds = analytics.ConsumerLag(ctx, s, ci, now())
+	cs.LagEvents, cs.LagSeconds = streamlag.Of(ctx, s, ci, now())
 	st.Consumer = cs
 	return st
 }
