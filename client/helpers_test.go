@@ -151,9 +151,11 @@ type stored struct {
 	SessionHash  *string         `json:"session_hash"`
 }
 
-// exported returns the stored events of one tool in the last hour.
+// exported returns the stored events of one tool in this hour and the one
+// before: hours=1 is this clock hour alone, which an event sent a moment
+// before the hour turns would miss.
 func exported(base, tool string) ([]stored, error) {
-	res, err := http.Get(base + "/analytics/export.ndjson?hours=1&tool=" + url.QueryEscape(tool))
+	res, err := http.Get(base + "/analytics/export.ndjson?hours=2&tool=" + url.QueryEscape(tool))
 	if err != nil {
 		return nil, err
 	}

@@ -263,7 +263,7 @@ func TestDashboard_Seeded(t *testing.T) {
 		"error_message": xssMessage, "duration_ms": 7})
 	testkit.Eventually(t, 10*time.Second, func() error {
 		var res struct{ Count int }
-		apiGet(t, base, "/analytics/errors?hours=1&tool="+url.QueryEscape(xssTool), &res)
+		apiGet(t, base, "/analytics/errors?hours=2&tool="+url.QueryEscape(xssTool), &res)
 		if res.Count != 1 {
 			return fmt.Errorf("the XSS event is not stored yet")
 		}

@@ -156,7 +156,7 @@ func TestHook_CommandAndHTTPEndToEnd(t *testing.T) {
 		ToolName    string `json:"tool_name"`
 		Invocations int    `json:"invocations"`
 	}
-	apiGet(t, app.URL(), "/analytics/tools?hours=1", &tools)
+	apiGet(t, app.URL(), "/analytics/tools?hours=2", &tools)
 	seen := map[string]int{}
 	for _, tl := range tools {
 		seen[tl.ToolName] = tl.Invocations

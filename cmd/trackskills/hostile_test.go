@@ -415,7 +415,7 @@ func checkNoFile(t *testing.T, _ *hostileServer, answer []byte) {
 func checkToolsEscaped(tool string) func(*testing.T, *hostileServer, []byte) {
 	return func(t *testing.T, s *hostileServer, _ []byte) {
 		t.Helper()
-		b := s.get(t, "/analytics/tools?days=1")
+		b := s.get(t, "/analytics/tools?days=2")
 		if bytes.ContainsAny(b, "<>") {
 			t.Errorf("tool list holds markup unescaped: %.300s", b)
 		}
@@ -439,7 +439,7 @@ func checkToolsEscaped(tool string) func(*testing.T, *hostileServer, []byte) {
 func checkCSVNeutralised(tool, errorType string) func(*testing.T, *hostileServer, []byte) {
 	return func(t *testing.T, s *hostileServer, _ []byte) {
 		t.Helper()
-		rows, err := csv.NewReader(bytes.NewReader(s.get(t, "/analytics/export.csv?days=1"))).ReadAll()
+		rows, err := csv.NewReader(bytes.NewReader(s.get(t, "/analytics/export.csv?days=2"))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -460,7 +460,7 @@ func checkCSVNeutralised(tool, errorType string) func(*testing.T, *hostileServer
 			t.Errorf("CSV export has no cell %q", "'"+tool)
 		}
 		var exact bool
-		for line := range bytes.Lines(s.get(t, "/analytics/export.ndjson?days=1")) {
+		for line := range bytes.Lines(s.get(t, "/analytics/export.ndjson?days=2")) {
 			var ev struct {
 				ToolName  string `json:"tool_name"`
 				ErrorType string `json:"error_type"`

@@ -28,9 +28,9 @@ function uniqueName(label) {
   return `js_${label}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Returns the stored events of one tool (the last hour). */
+/** Returns the stored events of one tool (this clock hour and the one before). */
 async function exported(name) {
-  const res = await fetch(`${SERVER}/analytics/export.ndjson?hours=1&tool=${encodeURIComponent(name)}`);
+  const res = await fetch(`${SERVER}/analytics/export.ndjson?hours=2&tool=${encodeURIComponent(name)}`);
   assert.equal(res.status, 200, `export answered ${res.status}`);
   const text = await res.text();
   return text
