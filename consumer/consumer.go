@@ -308,11 +308,40 @@ func (c *Consumer) pullOpts() []jetstream.PullMessagesOpt {
 // reattach makes the durable again after someone deleted it, and returns
 // an iterator on the new one. Its messages after the ack floor come again;
 // those the writer commits meanwhile are then ignored.
+//
+// The server tells the reader of the deletion before it has removed the
+// durable and its stored position, and a durable of the same name made in
+// that window takes the old one's position from the store instead of its
+// own start, reading again what the old one had already delivered. So
+// reattach first waits until the old durable is gone, and makes the new one
+// again while the server did not start it where it was asked to.
 func (c *Consumer) reattach(ctx context.Context, gone *acker) (jetstream.MessagesContext, error) {
 	c.logger.Warn("durable consumer deleted: making it again", "durable", c.cfg.Durable, "after_seq", c.ackFloor.Load())
-	cons, err := c.attach(ctx, gone)
-	if err != nil {
-		return nil, err
+	var oldCreated time.Time
+	if c.cons != nil {
+		oldCreated = c.cons.CachedInfo().Created
+	}
+	var cons jetstream.Consumer
+	for attempt := 1; ; attempt++ {
+		if err := c.awaitDeleted(ctx, oldCreated); err != nil {
+			return nil, err
+		}
+		var err error
+		if cons, err = c.attach(ctx, gone); err != nil {
+			return nil, err
+		}
+		info := cons.CachedInfo()
+		if attempt >= reattachTries || startedAsAsked(info) {
+			break
+		}
+		// Made from the old durable's stored state: nothing has been
+		// read from it yet, so it can go.
+		c.logger.Info("new durable took the deleted one's stored position: making it again",
+			"durable", c.cfg.Durable, "start_seq", info.Config.OptStartSeq, "delivered_seq", info.Delivered.Stream)
+		oldCreated = info.Created
+		if err := c.js.DeleteConsumer(ctx, trackskills.StreamName, c.cfg.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("delete the misplaced durable: %w", err)
+		}
 	}
 	iter, err := cons.Messages(c.pullOpts()...)
 	if err != nil {
@@ -320,6 +349,42 @@ func (c *Consumer) reattach(ctx context.Context, gone *acker) (jetstream.Message
 	}
 	c.cons = cons
 	return iter, nil
+}
+
+// reattachTries bounds how often reattach makes the durable again when the
+// server did not start it where asked; past it the consumer reads on from
+// where the server put it (a message read again is ignored, not counted).
+const reattachTries = 10
+
+// startedAsAsked reports whether a durable made to start at a sequence
+// (DeliverByStartSequence) stands there: nothing delivered past the
+// sequence before it, nothing pending.
+func startedAsAsked(info *jetstream.ConsumerInfo) bool {
+	if info.Config.DeliverPolicy != jetstream.DeliverByStartSequencePolicy {
+		return true
+	}
+	before := info.Config.OptStartSeq - 1
+	return info.Delivered.Stream == before && info.AckFloor.Stream == before && info.NumAckPending == 0
+}
+
+// awaitDeleted waits until the durable made at created is no longer
+// there. It returns once the durable is missing or is another one (made
+// since by someone else), and after a few seconds in any case: attach
+// then updates what it finds.
+func (c *Consumer) awaitDeleted(ctx context.Context, created time.Time) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		cons, err := c.js.Consumer(ctx, trackskills.StreamName, c.cfg.Durable)
+		if err != nil || !cons.CachedInfo().Created.Equal(created) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the deleted durable: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // boundSamples and boundEvery say how often awaitUnbound looks at the
