@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,31 @@ const (
 	StatusTimeout = "timeout"
 )
 
+// Kinds of event. A tool call has no kind (""); every other kind is a mark
+// of a session's life (a prompt, a stop, a subagent) or an entry of the
+// skill inventory. Marks and inventory entries travel on the stream like
+// tool calls, but they are not tool calls: nothing counts them as
+// invocations (docs/CONTRACT.md, Kinds).
+const (
+	KindPrompt        = "prompt"         // the user sent a prompt (never its text)
+	KindStop          = "stop"           // the agent finished its turn
+	KindStopFailure   = "stop_failure"   // the turn ended on an API error
+	KindSubagentStart = "subagent_start" // a subagent started (agent_id)
+	KindSubagentStop  = "subagent_stop"  // a subagent finished (agent_id)
+	KindSessionStart  = "session_start"  // a session started, resumed or was cleared
+	KindSessionEnd    = "session_end"    // a session ended
+	KindDenied        = "denied"         // a tool call was denied before it ran
+	KindSkillKnown    = "skill_known"    // a skill installed where a scan looked
+	KindMCPKnown      = "mcp_known"      // an MCP server configured where a scan looked
+)
+
+// Kinds names the accepted values of the kind field, besides "" (a tool
+// call).
+var Kinds = []string{
+	KindPrompt, KindStop, KindStopFailure, KindSubagentStart, KindSubagentStop,
+	KindSessionStart, KindSessionEnd, KindDenied, KindSkillKnown, KindMCPKnown,
+}
+
 // Sources names the accepted values of the source field.
 var Sources = []string{"api", "hook", "bash", "js", "go", "otlp", "import"}
 
@@ -56,6 +82,8 @@ type Input struct {
 	UserID            string          `json:"user_id"`
 	SessionID         string          `json:"session_id"`
 	Source            string          `json:"source"`
+	Kind              string          `json:"kind"`
+	AgentID           string          `json:"agent_id"`
 }
 
 // IdentityHashLen is the length of an identity hash (user_hash,
@@ -95,6 +123,10 @@ type Event struct {
 	UserHash          string          `json:"user_hash"`
 	SessionHash       string          `json:"session_hash,omitempty"`
 	Source            string          `json:"source"`
+	Kind              string          `json:"kind,omitempty"`       // "" for a tool call (Kinds)
+	AgentHash         string          `json:"agent_hash,omitempty"` // the subagent's id, hashed like a session
+	MCPServer         string          `json:"mcp_server,omitempty"` // of an mcp__<server>__<tool> name
+	MCPTool           string          `json:"mcp_tool,omitempty"`
 
 	// StreamSeq is the stream sequence of the message that carried the
 	// event; the consumer sets it, it is not part of the payload.
@@ -163,6 +195,7 @@ func (in *Input) Validate(now time.Time) (Event, error) {
 		Status:       in.Status,
 		ErrorType:    in.ErrorType,
 		Source:       in.Source,
+		Kind:         in.Kind,
 		ReceivedAt:   now.UnixMilli(),
 	}
 	if in.ToolName == "" {
@@ -217,12 +250,37 @@ func (in *Input) Validate(now time.Time) (Event, error) {
 	if utf8.RuneCountInString(in.SessionID) > MaxIdentity {
 		return ev, fieldErr("session_id", "is longer than %d characters", MaxIdentity)
 	}
+	if utf8.RuneCountInString(in.AgentID) > MaxIdentity {
+		return ev, fieldErr("agent_id", "is longer than %d characters", MaxIdentity)
+	}
 	if ev.Source == "" {
 		ev.Source = DefaultSource
 	} else if !validSource(ev.Source) {
 		return ev, fieldErr("source", "must be one of %s, not %q", strings.Join(Sources, ", "), clip(ev.Source))
 	}
+	if ev.Kind != "" && !slices.Contains(Kinds, ev.Kind) {
+		return ev, fieldErr("kind", "must be absent for a tool call, or one of %s, not %q", strings.Join(Kinds, ", "), clip(ev.Kind))
+	}
+	if ev.Kind == "" {
+		ev.MCPServer, ev.MCPTool = SplitMCP(ev.ToolName)
+	}
 	return ev, nil
+}
+
+// SplitMCP splits an MCP tool name, mcp__<server>__<tool>, into its server
+// and tool, on the first "__" and the last: server names may hold "_", "-"
+// and "__" too. A name without the prefix is no MCP tool (both empty); one
+// without a second "__" is a server with no tool named.
+func SplitMCP(name string) (server, tool string) {
+	rest, ok := strings.CutPrefix(name, "mcp__")
+	if !ok || rest == "" {
+		return "", ""
+	}
+	i := strings.LastIndex(rest, "__")
+	if i <= 0 {
+		return rest, ""
+	}
+	return rest[:i], rest[i+2:]
 }
 
 func validSource(s string) bool {

@@ -330,6 +330,25 @@ func TestInput_Validate(t *testing.T) {
 				t.Fatalf("source=%q, want %q", got, want)
 			}
 		}},
+
+		// kind, agent_id and the MCP split
+		{name: "KindUnknown", in: input(func(in *trackskills.Input) { in.Kind = "tool" }), field: "kind", errHas: "session_start"},
+		{name: "KindMark", in: input(func(in *trackskills.Input) { in.Kind, in.ToolName = trackskills.KindStop, "mcp__a__b" }), check: func(t *testing.T, ev trackskills.Event) {
+			if ev.Kind != trackskills.KindStop || ev.MCPServer != "" {
+				t.Fatalf("kind=%q mcp_server=%q, want stop and no server (a mark is no MCP call)", ev.Kind, ev.MCPServer)
+			}
+		}},
+		{name: "AgentID257", in: input(func(in *trackskills.Input) { in.AgentID = strings.Repeat("a", 257) }), field: "agent_id"},
+		{name: "MCPSplit", in: input(func(in *trackskills.Input) { in.ToolName = "mcp__plugin_acme_my__db__run_query" }), check: func(t *testing.T, ev trackskills.Event) {
+			if ev.MCPServer != "plugin_acme_my__db" || ev.MCPTool != "run_query" {
+				t.Fatalf("mcp server %q tool %q", ev.MCPServer, ev.MCPTool)
+			}
+		}},
+		{name: "NotMCP", in: input(func(in *trackskills.Input) { in.ToolName = "mcpfoo" }), check: func(t *testing.T, ev trackskills.Event) {
+			if ev.MCPServer != "" || ev.MCPTool != "" {
+				t.Fatalf("mcp server %q tool %q, want none", ev.MCPServer, ev.MCPTool)
+			}
+		}},
 	}
 	for _, src := range trackskills.Sources {
 		tests = append(tests, test{
@@ -481,7 +500,7 @@ func TestDecodeInput_SameAsEncodingJSON(t *testing.T) {
 		{"Plain", `{"tool_name":"my_skill","status":"success"}`},
 		{"Empty", `{}`},
 		{"EmptySpaced", "{ \n\t}"},
-		{"Every", `{"tool_name":"pdf","tool_category":"skills","status":"error","duration_ms":12.7,"error_type":"E","error_message":"boom","metadata":{"a":[1,2.5e-3,true,false,null,"x"]},"request_size_bytes":10,"response_size_bytes":0,"event_id":"01JKZ4W5Q2N8X7Y6V5T4S3R2Q1","timestamp":"2026-02-09T20:00:00Z","user_id":"u","session_id":"s","source":"hook"}`},
+		{"Every", `{"tool_name":"pdf","tool_category":"skills","status":"error","duration_ms":12.7,"error_type":"E","error_message":"boom","metadata":{"a":[1,2.5e-3,true,false,null,"x"]},"request_size_bytes":10,"response_size_bytes":0,"event_id":"01JKZ4W5Q2N8X7Y6V5T4S3R2Q1","timestamp":"2026-02-09T20:00:00Z","user_id":"u","session_id":"s","source":"hook","kind":"stop","agent_id":"ag1"}`},
 		{"Spaces", " { \"tool_name\" : \"a\" , \"duration_ms\" :\r\n5 , \"metadata\" : { \"k\" : [ 1 , 2 ] } } "},
 		{"DuplicateString", `{"tool_name":"a","tool_name":"b"}`},
 		{"DuplicateThenNull", `{"tool_name":"a","tool_name":null}`},

@@ -27,6 +27,8 @@ const (
 	fUserID
 	fSessionID
 	fSource
+	fKind
+	fAgentID
 	numInputFields
 )
 
@@ -34,7 +36,7 @@ const (
 var inputNames = [numInputFields]string{
 	"tool_name", "tool_category", "status", "duration_ms", "error_type",
 	"error_message", "metadata", "request_size_bytes", "response_size_bytes",
-	"event_id", "timestamp", "user_id", "session_id", "source",
+	"event_id", "timestamp", "user_id", "session_id", "source", "kind", "agent_id",
 }
 
 // inputRaw tells the json.RawMessage fields of Input from its strings.
@@ -190,6 +192,10 @@ func decodeInputFast(data []byte, in *Input) bool {
 			out.SessionID = s
 		case fSource:
 			out.Source = s
+		case fKind:
+			out.Kind = s
+		case fAgentID:
+			out.AgentID = s
 		}
 	}
 	*in = out

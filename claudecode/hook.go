@@ -31,7 +31,35 @@ const (
 	PostToolUse         = "PostToolUse"
 	PostToolUseFailure  = "PostToolUseFailure"
 	UserPromptExpansion = "UserPromptExpansion"
+	UserPromptSubmit    = "UserPromptSubmit"
+	Stop                = "Stop"
+	StopFailure         = "StopFailure"
+	SubagentStart       = "SubagentStart"
+	SubagentStop        = "SubagentStop"
+	SessionStart        = "SessionStart"
+	SessionEnd          = "SessionEnd"
+	PermissionDenied    = "PermissionDenied"
 )
+
+// markKinds are the session events Map keeps as marks, by hook event name:
+// the moments that start and end skill runs.
+var markKinds = map[string]string{
+	UserPromptSubmit: trackskills.KindPrompt,
+	Stop:             trackskills.KindStop,
+	StopFailure:      trackskills.KindStopFailure,
+	SubagentStart:    trackskills.KindSubagentStart,
+	SubagentStop:     trackskills.KindSubagentStop,
+	SessionStart:     trackskills.KindSessionStart,
+	SessionEnd:       trackskills.KindSessionEnd,
+	PermissionDenied: trackskills.KindDenied,
+}
+
+// HookEvents are the hook events whose payloads Map turns into events, and
+// those the command hook listens to: every tool call and every mark.
+var HookEvents = []string{
+	PreToolUse, PostToolUse, PostToolUseFailure, UserPromptExpansion, UserPromptSubmit,
+	Stop, StopFailure, SubagentStart, SubagentStop, SessionStart, SessionEnd, PermissionDenied,
+}
 
 // Categories of the events made from hooks.
 const (
@@ -68,6 +96,11 @@ type Payload struct {
 	Error          json.RawMessage `json:"error"`
 	IsInterrupt    json.RawMessage `json:"is_interrupt"`
 	Effort         json.RawMessage `json:"effort"`
+
+	// Session events. Prompt (UserPromptSubmit's prompt) is never read.
+	Source string `json:"source"` // SessionStart: startup, resume, clear, compact, fork
+	Reason string `json:"reason"` // SessionEnd
+	Model  string `json:"model"`  // SessionStart
 
 	// UserPromptExpansion
 	ExpansionType string `json:"expansion_type"`
@@ -138,6 +171,13 @@ func Map(p Payload, opt Options) Mapping {
 	case "":
 		return Mapping{Action: Ignore, Reason: "no hook_event_name"}
 	}
+	if kind, ok := markKinds[p.HookEventName]; ok {
+		return mapMark(p, kind)
+	}
+	switch p.HookEventName {
+	case "":
+		return Mapping{Action: Ignore, Reason: "no hook_event_name"}
+	}
 	return Mapping{Action: Ignore, Reason: "hook event " + clip(p.HookEventName, 64) + " is not tracked"}
 }
 
@@ -147,7 +187,7 @@ func mapToolCall(p Payload, opt Options) Mapping {
 	}
 	meta := newMeta()
 	meta.add("hook_event", p.HookEventName)
-	in := trackskills.Input{Status: trackskills.StatusSuccess, SessionID: p.SessionID}
+	in := trackskills.Input{Status: trackskills.StatusSuccess, SessionID: p.SessionID, AgentID: p.AgentID}
 	in.ToolName, in.ToolCategory = p.ToolName, Category(p.ToolName)
 	switch in.ToolCategory {
 	case CategorySkill:
@@ -161,7 +201,7 @@ func mapToolCall(p Payload, opt Options) Mapping {
 			meta.add("skill_args", args.Args)
 		}
 	case CategoryMCP:
-		server, tool := SplitMCP(p.ToolName)
+		server, tool := trackskills.SplitMCP(p.ToolName)
 		meta.add("mcp_server", server)
 		meta.add("mcp_tool", tool)
 	case CategorySubagent:
@@ -248,6 +288,57 @@ func mapExpansion(p Payload, opt Options) Mapping {
 	return Mapping{Action: Track, Input: in}
 }
 
+// mapMark maps a session event to a mark of kind: its moment, never a
+// prompt's text or a message.
+func mapMark(p Payload, kind string) Mapping {
+	in := trackskills.Input{
+		ToolName: p.HookEventName, ToolCategory: "session", Status: trackskills.StatusSuccess,
+		SessionID: p.SessionID, AgentID: p.AgentID, Kind: kind,
+	}
+	meta := newMeta()
+	meta.add("hook_event", p.HookEventName)
+	meta.add("prompt_id", p.PromptID)
+	switch kind {
+	case trackskills.KindStopFailure:
+		// error names the API failure: rate_limit, overloaded, server_error...
+		in.Status, in.ErrorType = trackskills.StatusError, clip(strings.TrimSpace(errorText(p.Error)), 60)
+		if in.ErrorType == "" {
+			in.ErrorType = "unknown"
+		}
+	case trackskills.KindSubagentStart, trackskills.KindSubagentStop:
+		if p.AgentType != "" {
+			in.ToolName = clip(p.AgentType, 120)
+		}
+		in.ToolCategory = CategorySubagent
+	case trackskills.KindSessionStart:
+		meta.add("source", p.Source)
+		meta.add("model", p.Model)
+	case trackskills.KindSessionEnd:
+		meta.add("reason", p.Reason)
+	case trackskills.KindDenied:
+		if p.ToolName != "" {
+			in.ToolName = p.ToolName
+			in.ToolCategory = Category(p.ToolName)
+		}
+	}
+	meta.add("agent_type", p.AgentType)
+	in.Metadata = meta.json()
+	// A retried hook must map to one mark where the payload names its
+	// moment: a subagent by its id, a denial by its tool_use_id.
+	var key string
+	switch {
+	case p.AgentID != "" && (kind == trackskills.KindSubagentStart || kind == trackskills.KindSubagentStop):
+		key = p.AgentID
+	case p.ToolUseID != "" && kind == trackskills.KindDenied:
+		key = p.ToolUseID
+	}
+	if key != "" && p.SessionID != "" {
+		h := sha256.Sum256([]byte(strings.Join([]string{p.SessionID, kind, key}, "\x00")))
+		in.EventID = "mk_" + hex.EncodeToString(h[:12])
+	}
+	return Mapping{Action: Track, Input: in}
+}
+
 // Category is the Track Skills category of a Claude Code tool name.
 func Category(tool string) string {
 	switch {
@@ -259,17 +350,6 @@ func Category(tool string) string {
 		return CategorySubagent
 	}
 	return CategoryBuiltin
-}
-
-// SplitMCP splits mcp__<server>__<tool> on the first and the last "__"
-// after the prefix: server names may hold "_" and "-", and "__" too.
-func SplitMCP(name string) (server, tool string) {
-	rest := strings.TrimPrefix(name, "mcp__")
-	i := strings.LastIndex(rest, "__")
-	if i <= 0 {
-		return rest, ""
-	}
-	return rest[:i], rest[i+2:]
 }
 
 // skillName is the skill a Skill call ran: tool_input.skill, else the older

@@ -93,6 +93,7 @@ func TestMap_Rules(t *testing.T) {
 		action                    claudecode.Action
 		name, category, status    string
 		errorType, eventID, durMs string
+		kind                      string
 		metaHas                   []string
 	}{
 		{file: "bash_pre", action: claudecode.Start},
@@ -114,7 +115,14 @@ func TestMap_Rules(t *testing.T) {
 		{file: "in_subagent_read", action: claudecode.Track, name: "Read", category: "builtin", status: "success", durMs: "3", metaHas: []string{`"agent_type":"general-purpose"`, `"in_subagent":true`}},
 		{file: "no_duration", action: claudecode.Track, name: "Grep", category: "builtin", status: "success", eventID: "toolu_01NoDuRaTi0n1aB2cD3eF4gH"},
 		{file: "unknown_types", action: claudecode.Track, name: "Edit", category: "builtin", status: "error", errorType: "tool_error", durMs: "17", eventID: "toolu_01WeIrDtYpEs1aB2cD3eF4gH"},
-		{file: "session_start", action: claudecode.Ignore},
+		{file: "session_start", action: claudecode.Track, kind: "session_start", name: "SessionStart", category: "session", status: "success", metaHas: []string{`"source":"startup"`, `"model":"claude-opus-4-5"`}},
+		{file: "session_end", action: claudecode.Track, kind: "session_end", name: "SessionEnd", category: "session", status: "success", metaHas: []string{`"reason":"prompt_input_exit"`}},
+		{file: "user_prompt_submit", action: claudecode.Track, kind: "prompt", name: "UserPromptSubmit", category: "session", status: "success", metaHas: []string{`"prompt_id":"5f0c2b1a`}},
+		{file: "stop", action: claudecode.Track, kind: "stop", name: "Stop", category: "session", status: "success"},
+		{file: "stop_failure", action: claudecode.Track, kind: "stop_failure", name: "StopFailure", category: "session", status: "error", errorType: "rate_limit"},
+		{file: "subagent_start", action: claudecode.Track, kind: "subagent_start", name: "Explore", category: "subagent", status: "success"},
+		{file: "subagent_stop", action: claudecode.Track, kind: "subagent_stop", name: "Explore", category: "subagent", status: "success"},
+		{file: "permission_denied", action: claudecode.Track, kind: "denied", name: "Bash", category: "builtin", status: "success"},
 		{file: "no_tool_name", action: claudecode.Ignore},
 	}
 	for _, tt := range tests {
@@ -140,6 +148,9 @@ func TestMap_Rules(t *testing.T) {
 			}
 			if tt.eventID != "" && in.EventID != tt.eventID {
 				t.Errorf("event_id %q, want %q (the tool_use_id)", in.EventID, tt.eventID)
+			}
+			if in.Kind != tt.kind {
+				t.Errorf("kind %q, want %q", in.Kind, tt.kind)
 			}
 			if string(in.DurationMs) != tt.durMs {
 				t.Errorf("duration_ms %s, want %q", in.DurationMs, tt.durMs)

@@ -45,6 +45,7 @@ var keptFields = map[string]bool{
 	"agent_id": true, "agent_type": true, "tool_name": true, "tool_use_id": true,
 	"expansion_type": true, "command_name": true, "command_args": true, "command_source": true,
 	"duration_ms": true, "error": true, "is_interrupt": true, "effort": true,
+	"source": true, "reason": true, "model": true,
 }
 
 // readError is an error of the reader, as opposed to the payload's.
@@ -544,6 +545,9 @@ func payloadOf(fields map[string]json.RawMessage) Payload {
 	str("command_name", &p.CommandName)
 	str("command_args", &p.CommandArgs)
 	str("command_source", &p.CommandSource)
+	str("source", &p.Source)
+	str("reason", &p.Reason)
+	str("model", &p.Model)
 	p.ToolInput = fields["tool_input"]
 	p.ToolResponse = fields["tool_response"]
 	p.DurationMs = fields["duration_ms"]

@@ -9,13 +9,14 @@ import (
 	"strings"
 )
 
-// HookEvents are the hook events the command hook listens to.
-var HookEvents = []string{"PreToolUse", "PostToolUse", "PostToolUseFailure", "UserPromptExpansion"}
-
-// HTTPHookEvents are the hook events of the HTTP hook. They leave out
-// PreToolUse: an HTTP hook is synchronous, and Claude Code sends duration_ms
-// itself since v2.1.119.
-var HTTPHookEvents = []string{"PostToolUse", "PostToolUseFailure", "UserPromptExpansion"}
+// HTTPHookEvents are the hook events of the HTTP hook: HookEvents but
+// PreToolUse (an HTTP hook is synchronous, and Claude Code sends
+// duration_ms itself since v2.1.119) and SessionStart (Claude Code runs
+// only command hooks there).
+var HTTPHookEvents = []string{
+	PostToolUse, PostToolUseFailure, UserPromptExpansion, UserPromptSubmit,
+	Stop, StopFailure, SubagentStart, SubagentStop, SessionEnd, PermissionDenied,
+}
 
 // HookPath is where the HTTP hook posts, on the Track Skills server.
 const HookPath = "/api/hooks/claude-code"

@@ -110,19 +110,19 @@ func TestSettings_AddHooks(t *testing.T) {
 		{
 			name:        "CommandIntoEmpty",
 			cfg:         claudecode.HookConfig{URL: url, Command: "trackskills hook"},
-			wantCommand: map[string]int{"PreToolUse": 1, "PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1},
+			wantCommand: ones(claudecode.HookEvents),
 			wantEnv:     map[string]any{"TRACKSKILLS_URL": url},
 		},
 		{
 			name:     "HTTPIntoEmpty",
 			cfg:      claudecode.HookConfig{HTTP: true, URL: url},
-			wantHTTP: map[string]int{"PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1},
+			wantHTTP: ones(claudecode.HTTPHookEvents),
 		},
 		{
 			name:        "CommandBesideOthers",
 			in:          otherSettings,
 			cfg:         claudecode.HookConfig{URL: url, Command: "/opt/bin/trackskills-hook"},
-			wantCommand: map[string]int{"PreToolUse": 1, "PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1},
+			wantCommand: ones(claudecode.HookEvents),
 			wantEnv:     map[string]any{"FOO": "1", "TRACKSKILLS_URL": url},
 		},
 	} {
@@ -317,4 +317,13 @@ func TestSettings_Examples(t *testing.T) {
 			t.Errorf("%s: after removing ours, %s is left", file, settings.Encode())
 		}
 	}
+}
+
+// ones counts each of events once, as one install of the hook adds them.
+func ones(events []string) map[string]int {
+	m := make(map[string]int, len(events))
+	for _, e := range events {
+		m[e] = 1
+	}
+	return m
 }

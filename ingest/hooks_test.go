@@ -92,7 +92,7 @@ func TestClaudeHook_Fixtures(t *testing.T) {
 			}
 			ev, w := got[0], want.Event
 			if ev.ToolName != w.ToolName || ev.ToolCategory != w.ToolCategory || ev.Status != w.Status ||
-				ev.ErrorType != w.ErrorType || ev.Source != "hook" || ev.UserHash == "" {
+				ev.ErrorType != w.ErrorType || ev.Kind != w.Kind || ev.Source != "hook" || ev.UserHash == "" {
 				t.Errorf("stored %+v, want %+v from source hook", ev, w)
 			}
 			if w.EventID != "" && ev.EventID != w.EventID {
@@ -100,6 +100,9 @@ func TestClaudeHook_Fixtures(t *testing.T) {
 			}
 			if (w.SessionID != "") != (ev.SessionHash != "") || strings.Contains(string(ev.Metadata), "8c35adc1") {
 				t.Errorf("session: hash %q, metadata %s: want the session hashed, never in clear", ev.SessionHash, ev.Metadata)
+			}
+			if (w.AgentID != "") != (ev.AgentHash != "") || (w.AgentID != "" && strings.Contains(string(ev.Metadata), w.AgentID)) {
+				t.Errorf("agent: hash %q, metadata %s: want the agent id hashed, never in clear", ev.AgentHash, ev.Metadata)
 			}
 			if len(w.DurationMs) > 0 && string(w.DurationMs) != "null" {
 				if ev.DurationMs == nil || jsonInt(t, w.DurationMs) != *ev.DurationMs {
@@ -184,11 +187,11 @@ func TestClaudeHook_Refusals(t *testing.T) {
 		{name: "NotAnObject", srv: srv, body: `["PostToolUse"]`, code: 400},
 		{name: "Empty", srv: srv, body: ``, code: 400},
 		{name: "WrongType", srv: srv, body: `{}`, header: []string{"Content-Type", "application/xml"}, code: 415},
-		{name: "UnknownEvent", srv: srv, body: `{"hook_event_name":"Stop","stop_hook_active":false}`, code: 200, ignored: true},
+		{name: "UnknownEvent", srv: srv, body: `{"hook_event_name":"TeammateIdle"}`, code: 200, ignored: true},
 		{name: "NoEventName", srv: srv, body: `{"tool_name":"Bash"}`, code: 200, ignored: true},
 		{name: "InvalidMappedEvent", srv: srv, body: long, code: 200, ignored: true},
 		{name: "NoKey", srv: keyed, body: `{"hook_event_name":"Stop"}`, code: 401},
-		{name: "Key", srv: keyed, body: `{"hook_event_name":"Stop"}`, header: []string{"Authorization", "Bearer k1"}, code: 200, ignored: true},
+		{name: "Key", srv: keyed, body: `{"hook_event_name":"TeammateIdle"}`, header: []string{"Authorization", "Bearer k1"}, code: 200, ignored: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -132,6 +132,14 @@ func (h *Hasher) SessionHash(sessionID string) string {
 	return h.Hash("s", sessionID)
 }
 
+// AgentHash returns the hash of a subagent's id, or "" for none.
+func (h *Hasher) AgentHash(agentID string) string {
+	if agentID == "" {
+		return ""
+	}
+	return h.Hash("a", agentID)
+}
+
 // ParseCIDRs parses trusted proxy addresses: CIDRs or single IPs.
 func ParseCIDRs(list []string) ([]*net.IPNet, error) {
 	var out []*net.IPNet

@@ -274,6 +274,7 @@ func (s *Server) prepare(c echo.Context, in *trackskills.Input, now time.Time) (
 	}
 	ev.UserHash = s.hasher.UserHash(in.UserID, ip, c.Request().UserAgent())
 	ev.SessionHash = s.hasher.SessionHash(in.SessionID)
+	ev.AgentHash = s.hasher.AgentHash(in.AgentID)
 	return ev, nil
 }
 

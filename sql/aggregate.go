@@ -88,6 +88,11 @@ type batch struct {
 	toolUsers map[toolUserKey]struct{}
 	days      map[Day]string // the text of each day written, made once
 
+	// marks indexes the events of the batch that are no tool calls (a
+	// Kind): session marks and inventory entries, in batch order, for the
+	// rollups that read them.
+	marks []int
+
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
 	// the buffers outlive the batch, but never two batches at once.

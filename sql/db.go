@@ -413,7 +413,8 @@ type DeadLetter struct {
 // BatchResult says what a WriteBatch stored.
 type BatchResult struct {
 	Inserted    int // new rows in skill_usage_events
-	Ignored     int // events already stored (redeliveries, retries)
+	Ignored     int // tool calls already stored (redeliveries, retries)
+	Marks       int // events that are no tool calls (a Kind): session marks, inventory
 	DeadLetters int // dead-letter rows written
 }
 
@@ -448,7 +449,8 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	if err != nil {
 		return res, err
 	}
-	res.Inserted, res.Ignored = n, len(events)-n
+	res.Inserted, res.Marks = n, len(b.marks)
+	res.Ignored = len(events) - n - res.Marks
 	if err := d.w.write(tx, b); err != nil {
 		return res, err
 	}

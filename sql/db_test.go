@@ -176,6 +176,23 @@ func TestOpenReadOnly(t *testing.T) {
 func TestDB_WriteBatch(t *testing.T) {
 	ctx := context.Background()
 
+	// A mark is no tool call: no row, no invocation, counted apart.
+	t.Run("MarksAreNoToolCalls", func(t *testing.T) {
+		db := testkit.MustOpenDB(t)
+		stop := newEvent("mark-1")
+		stop.Kind, stop.ToolName = trackskills.KindStop, "Stop"
+		res, err := db.WriteBatch(ctx, []trackskills.Event{newEvent("call-1"), stop}, nil)
+		if err != nil {
+			t.Fatalf("write batch: %v", err)
+		}
+		if got, want := res, (sql.BatchResult{Inserted: 1, Marks: 1}); got != want {
+			t.Fatalf("result=%+v, want %+v", got, want)
+		}
+		if n, err := db.CountEvents(ctx); err != nil || n != 1 {
+			t.Fatalf("%d events stored (%v), want 1: the tool call only", n, err)
+		}
+	})
+
 	// Ensure every field is stored and read back intact.
 	t.Run("OK", func(t *testing.T) {
 		db := testkit.MustOpenDB(t)

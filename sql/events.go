@@ -22,6 +22,11 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 	args := (*b.args)[:0]
 	for i := range events {
 		ev := &events[i]
+		if ev.Kind != "" {
+			// A mark or an inventory entry: no tool call, no row here.
+			b.marks = append(b.marks, i)
+			continue
+		}
 		key := eventKey(ev.EventID)
 		k := storedKey(key)
 		if _, dup := seen[k]; dup {
