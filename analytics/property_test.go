@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,8 +248,11 @@ func TestProperty(t *testing.T) {
 			t.Run(w.query+"/"+f.name, func(t *testing.T) {
 				checkSummary(t, e, evs, w, f)
 				checkTools(t, e, evs, w, f)
-				checkErrors(t, e, evs, w, f, 50)
-				checkErrors(t, e, evs, w, f, 1000)
+				checkErrors(t, e, evs, w, f, "", 50) // the default: errors only
+				checkErrors(t, e, evs, w, f, "", 1000)
+				checkErrors(t, e, evs, w, f, "timeout", 1000)
+				checkErrors(t, e, evs, w, f, "error,timeout", 50)
+				checkErrors(t, e, evs, w, f, "timeout,error", 1000)
 			})
 		}
 		t.Run(w.query+"/retention", func(t *testing.T) { checkRetention(t, e, evs, w, "") })
@@ -407,12 +411,19 @@ func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window, tool str
 	}
 }
 
-func checkErrors(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, limit int) {
+// checkErrors compares /analytics/errors with status= set to statuses (a
+// comma list; empty: the default, errors only) with the brute force.
+func checkErrors(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, statuses string, limit int) {
 	t.Helper()
+	want := []string{trackskills.StatusError}
+	query := ""
+	if statuses != "" {
+		want, query = strings.Split(statuses, ","), "&status="+statuses
+	}
 	var fails []*stored
 	for i := range evs {
 		ev := &evs[i]
-		if ev.Status != trackskills.StatusSuccess && f.match(ev) && w.in(ev) {
+		if slices.Contains(want, ev.Status) && f.match(ev) && w.in(ev) {
 			fails = append(fails, ev)
 		}
 	}
@@ -435,7 +446,7 @@ func checkErrors(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, l
 		})
 	}
 	var got analytics.ErrorsResponse
-	target := fmt.Sprintf("/analytics/errors?%s%s&limit=%d", w.query, f.query, limit)
+	target := fmt.Sprintf("/analytics/errors?%s%s%s&limit=%d", w.query, f.query, query, limit)
 	mustGetJSON(t, e, target, &got)
 	if g, x := show(got), show(exp); g != x {
 		t.Errorf("GET %s:\n got  %s\n want %s", target, g, x)
