@@ -281,7 +281,7 @@ func checkSummary(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) 
 	target := "/analytics/summary?" + w.query + f.query
 	mustGetJSON(t, e, target, &got)
 	exp := analytics.SummaryResponse{
-		Period: w.period, TotalInvocations: want.invocations, UniqueUsers: int64(len(want.users)),
+		Period: w.period, TotalInvocations: want.invocations, UniqueUsers: analytics.GroupCount(len(want.users)),
 		AvgDurationMs: want.avg(), SuccessRate: rate(want.successes, want.invocations),
 		ErrorRate: rate(want.errors, want.invocations), TimeoutRate: rate(want.timeouts, want.invocations),
 		MaxDurationMs: want.max(),
@@ -302,7 +302,7 @@ func checkSummary(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) 
 				users[ev.UserHash] = true
 			}
 		}
-		exp.UniqueUsers = int64(len(users))
+		exp.UniqueUsers = analytics.GroupCount(len(users))
 	}
 	if got != exp {
 		t.Errorf("GET %s:\n got  %+v\n want %+v", target, got, exp)
@@ -350,7 +350,7 @@ func checkTools(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) {
 		exp := analytics.ToolResponse{
 			ToolName: name, Invocations: want.invocations, AvgDurationMs: want.avg(),
 			SuccessRate: rate(want.successes, want.invocations), ErrorRate: rate(want.errors, want.invocations),
-			TimeoutRate: rate(want.timeouts, want.invocations), UniqueUsers: int64(len(users[name])),
+			TimeoutRate: rate(want.timeouts, want.invocations), UniqueUsers: analytics.GroupCount(len(users[name])),
 			P50DurationMs: g.P50DurationMs, P95DurationMs: g.P95DurationMs, P99DurationMs: g.P99DurationMs,
 		}
 		if !f.usersFiltered {
@@ -393,11 +393,11 @@ func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window, tool str
 	}
 	exp := analytics.RetentionResponse{
 		DailyActiveUsers:  []analytics.DailyActiveUsers{},
-		WeeklyActiveUsers: int64(len(wau)), Period: w.period, MonthlyActive: int64(len(mau)), UniqueUsers: int64(len(all)),
+		WeeklyActiveUsers: analytics.GroupCount(len(wau)), Period: w.period, MonthlyActive: analytics.GroupCount(len(mau)), UniqueUsers: analytics.GroupCount(len(all)),
 	}
 	for d := last; d.UnixMilli() >= w.from-int64(24*time.Hour/time.Millisecond)+1; d = d.AddDate(0, 0, -1) {
 		if n := len(dau[day(d.UnixMilli())]); n > 0 {
-			exp.DailyActiveUsers = append(exp.DailyActiveUsers, analytics.DailyActiveUsers{Date: day(d.UnixMilli()), DAU: int64(n)})
+			exp.DailyActiveUsers = append(exp.DailyActiveUsers, analytics.DailyActiveUsers{Date: day(d.UnixMilli()), DAU: analytics.GroupCount(n)})
 		}
 	}
 	var got analytics.RetentionResponse
