@@ -25,7 +25,8 @@ type ErrorsResponse struct {
 	Count  int             `json:"count"`
 }
 
-// handleErrors answers the newest failed events of the window.
+// handleErrors answers the newest failed events of the window: those of
+// status error unless status= widens it to timeouts (failureStatus).
 func (s *Server) handleErrors(c echo.Context) error {
 	r, err := s.parse(c, errorsParams)
 	if err != nil {

@@ -78,6 +78,9 @@ func TestGolden(t *testing.T) {
 		{"errors", "/analytics/errors?days=7&limit=50"},
 		{"summary_tool", "/analytics/summary?days=7&tool=" + urlQuery(quotedTool)},
 		{"errors_hours", "/analytics/errors?hours=24&limit=2"},
+		{"errors_timeout", "/analytics/errors?days=7&status=timeout"},
+		{"errors_both", "/analytics/errors?days=7&status=error,timeout"},
+		{"errors_both_limit", "/analytics/errors?days=7&status=timeout,error&limit=2"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			body := mustGetJSON(t, e, tt.target, nil)

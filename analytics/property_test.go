@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,8 +248,11 @@ func TestProperty(t *testing.T) {
 			t.Run(w.query+"/"+f.name, func(t *testing.T) {
 				checkSummary(t, e, evs, w, f)
 				checkTools(t, e, evs, w, f)
-				checkErrors(t, e, evs, w, f, 50)
-				checkErrors(t, e, evs, w, f, 1000)
+				checkErrors(t, e, evs, w, f, "", 50) // the default: errors only
+				checkErrors(t, e, evs, w, f, "", 1000)
+				checkErrors(t, e, evs, w, f, "timeout", 1000)
+				checkErrors(t, e, evs, w, f, "error,timeout", 50)
+				checkErrors(t, e, evs, w, f, "timeout,error", 1000)
 			})
 		}
 		t.Run(w.query+"/retention", func(t *testing.T) { checkRetention(t, e, evs, w, "") })
@@ -277,7 +281,7 @@ func checkSummary(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) 
 	target := "/analytics/summary?" + w.query + f.query
 	mustGetJSON(t, e, target, &got)
 	exp := analytics.SummaryResponse{
-		Period: w.period, TotalInvocations: want.invocations, UniqueUsers: int64(len(want.users)),
+		Period: w.period, TotalInvocations: want.invocations, UniqueUsers: analytics.GroupCount(len(want.users)),
 		AvgDurationMs: want.avg(), SuccessRate: rate(want.successes, want.invocations),
 		ErrorRate: rate(want.errors, want.invocations), TimeoutRate: rate(want.timeouts, want.invocations),
 		MaxDurationMs: want.max(),
@@ -298,7 +302,7 @@ func checkSummary(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) 
 				users[ev.UserHash] = true
 			}
 		}
-		exp.UniqueUsers = int64(len(users))
+		exp.UniqueUsers = analytics.GroupCount(len(users))
 	}
 	if got != exp {
 		t.Errorf("GET %s:\n got  %+v\n want %+v", target, got, exp)
@@ -346,7 +350,7 @@ func checkTools(t *testing.T, e *echo.Echo, evs []stored, w window, f filter) {
 		exp := analytics.ToolResponse{
 			ToolName: name, Invocations: want.invocations, AvgDurationMs: want.avg(),
 			SuccessRate: rate(want.successes, want.invocations), ErrorRate: rate(want.errors, want.invocations),
-			TimeoutRate: rate(want.timeouts, want.invocations), UniqueUsers: int64(len(users[name])),
+			TimeoutRate: rate(want.timeouts, want.invocations), UniqueUsers: analytics.GroupCount(len(users[name])),
 			P50DurationMs: g.P50DurationMs, P95DurationMs: g.P95DurationMs, P99DurationMs: g.P99DurationMs,
 		}
 		if !f.usersFiltered {
@@ -389,11 +393,11 @@ func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window, tool str
 	}
 	exp := analytics.RetentionResponse{
 		DailyActiveUsers:  []analytics.DailyActiveUsers{},
-		WeeklyActiveUsers: int64(len(wau)), Period: w.period, MonthlyActive: int64(len(mau)), UniqueUsers: int64(len(all)),
+		WeeklyActiveUsers: analytics.GroupCount(len(wau)), Period: w.period, MonthlyActive: analytics.GroupCount(len(mau)), UniqueUsers: analytics.GroupCount(len(all)),
 	}
 	for d := last; d.UnixMilli() >= w.from-int64(24*time.Hour/time.Millisecond)+1; d = d.AddDate(0, 0, -1) {
 		if n := len(dau[day(d.UnixMilli())]); n > 0 {
-			exp.DailyActiveUsers = append(exp.DailyActiveUsers, analytics.DailyActiveUsers{Date: day(d.UnixMilli()), DAU: int64(n)})
+			exp.DailyActiveUsers = append(exp.DailyActiveUsers, analytics.DailyActiveUsers{Date: day(d.UnixMilli()), DAU: analytics.GroupCount(n)})
 		}
 	}
 	var got analytics.RetentionResponse
@@ -407,12 +411,19 @@ func checkRetention(t *testing.T, e *echo.Echo, evs []stored, w window, tool str
 	}
 }
 
-func checkErrors(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, limit int) {
+// checkErrors compares /analytics/errors with status= set to statuses (a
+// comma list; empty: the default, errors only) with the brute force.
+func checkErrors(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, statuses string, limit int) {
 	t.Helper()
+	want := []string{trackskills.StatusError}
+	query := ""
+	if statuses != "" {
+		want, query = strings.Split(statuses, ","), "&status="+statuses
+	}
 	var fails []*stored
 	for i := range evs {
 		ev := &evs[i]
-		if ev.Status != trackskills.StatusSuccess && f.match(ev) && w.in(ev) {
+		if slices.Contains(want, ev.Status) && f.match(ev) && w.in(ev) {
 			fails = append(fails, ev)
 		}
 	}
@@ -435,7 +446,7 @@ func checkErrors(t *testing.T, e *echo.Echo, evs []stored, w window, f filter, l
 		})
 	}
 	var got analytics.ErrorsResponse
-	target := fmt.Sprintf("/analytics/errors?%s%s&limit=%d", w.query, f.query, limit)
+	target := fmt.Sprintf("/analytics/errors?%s%s%s&limit=%d", w.query, f.query, query, limit)
 	mustGetJSON(t, e, target, &got)
 	if g, x := show(got), show(exp); g != x {
 		t.Errorf("GET %s:\n got  %s\n want %s", target, g, x)

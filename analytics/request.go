@@ -25,7 +25,7 @@ type request struct {
 
 	tool      string  // /tools/{name}: the tool, from the path or name=
 	limit     int     // /errors, /export: the most rows; 0 is no limit
-	status    string  // /errors, /export: only this status; empty for any
+	status    string  // /errors, /export: only this status; empty for any (on /errors: error or timeout)
 	interval  string  // /timeseries: hour or day
 	step      int64   // /timeseries: the interval in ms
 	byTool    bool    // /timeseries: a series per top tool too (by=tool)
@@ -54,7 +54,7 @@ var (
 	summaryParams      = endpoint{window(7)}
 	toolsParams        = endpoint{window(7)}
 	retentionParams    = endpoint{window(30), usersPerTool}
-	errorsParams       = endpoint{window(7), limit(50, 1000), status(trackskills.StatusError, trackskills.StatusTimeout)}
+	errorsParams       = endpoint{window(7), limit(50, 1000), failureStatus}
 	timeseriesParams   = endpoint{window(7), interval, by, bucketCount}
 	toolParams         = endpoint{toolName, window(7)}
 	categoriesParams   = endpoint{window(7)}
@@ -195,6 +195,39 @@ func status(allowed ...string) param {
 		}
 		return badParam("status", "must be %s, not %q", want, v)
 	}
+}
+
+// failureStatus reads the status= of /analytics/errors: error (the
+// default, as the original design lists only errors, so that the count
+// agrees with the summary's error_rate), timeout, or both as a comma list
+// (error,timeout in either order). It sets status as sql.DB.Failures
+// takes it: one status, or empty for both.
+func failureStatus(p *parser) error {
+	v := p.q.Get("status")
+	if v == "" {
+		p.r.status = trackskills.StatusError
+		return nil
+	}
+	var errs, timeouts bool
+	for item := range strings.SplitSeq(v, ",") {
+		switch strings.TrimSpace(item) {
+		case trackskills.StatusError:
+			errs = true
+		case trackskills.StatusTimeout:
+			timeouts = true
+		default:
+			return badParam("status", "must be error (the default), timeout, or error,timeout for both, not %q", v)
+		}
+	}
+	switch {
+	case errs && timeouts:
+		p.r.status = ""
+	case timeouts:
+		p.r.status = trackskills.StatusTimeout
+	default:
+		p.r.status = trackskills.StatusError
+	}
+	return nil
 }
 
 // interval reads interval=hour|day: day by default, hour for an hours=N

@@ -4,21 +4,24 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/trackskills/trackskills/sql"
 )
 
 // DailyActiveUsers is one day of /analytics/retention.
 type DailyActiveUsers struct {
-	Date string `json:"date"`
-	DAU  int64  `json:"dau"`
+	Date string     `json:"date"`
+	DAU  GroupCount `json:"dau"`
 }
 
 // RetentionResponse is /analytics/retention.
+// With tool= every count is that tool's, a group's (GroupCount).
 type RetentionResponse struct {
 	DailyActiveUsers  []DailyActiveUsers `json:"daily_active_users"`
-	WeeklyActiveUsers int64              `json:"weekly_active_users"`
+	WeeklyActiveUsers GroupCount         `json:"weekly_active_users"`
 	Period            string             `json:"period"`
-	MonthlyActive     int64              `json:"monthly_active_users"`
-	UniqueUsers       int64              `json:"unique_users"`
+	MonthlyActive     GroupCount         `json:"monthly_active_users"`
+	UniqueUsers       GroupCount         `json:"unique_users"`
 }
 
 // handleRetention answers the active users of each day of the window, of
@@ -35,18 +38,25 @@ func (s *Server) handleRetention(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	count := func(n int64) GroupCount {
+		if tool == "" {
+			return GroupCount(n) // every user: not a group
+		}
+		return s.groupCount(n)
+	}
 	out := RetentionResponse{Period: r.period, DailyActiveUsers: make([]DailyActiveUsers, 0, len(dau))}
 	for _, d := range dau {
-		out.DailyActiveUsers = append(out.DailyActiveUsers, DailyActiveUsers{Date: d.Day.String(), DAU: d.Users})
+		out.DailyActiveUsers = append(out.DailyActiveUsers, DailyActiveUsers{Date: d.Day.String(), DAU: count(d.Users)})
 	}
-	if out.WeeklyActiveUsers, err = s.db.ActiveUsers(ctx, last-6, last, tool); err != nil {
-		return err
-	}
-	if out.MonthlyActive, err = s.db.ActiveUsers(ctx, last-29, last, tool); err != nil {
-		return err
-	}
-	if out.UniqueUsers, err = s.db.ActiveUsers(ctx, first, last, tool); err != nil {
-		return err
+	for _, a := range []struct {
+		to   *GroupCount
+		from sql.Day
+	}{{&out.WeeklyActiveUsers, last - 6}, {&out.MonthlyActive, last - 29}, {&out.UniqueUsers, first}} {
+		n, err := s.db.ActiveUsers(ctx, a.from, last, tool)
+		if err != nil {
+			return err
+		}
+		*a.to = count(n)
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -38,6 +38,11 @@ type Config struct {
 	// Pipeline holds the thresholds of GET /analytics/pipeline; zero
 	// fields take DefaultPipelineConfig's.
 	Pipeline PipelineConfig
+	// MinGroupSize is the minimum group size K: a count of the users or
+	// sessions of one group (a tool, a category, a skill, an MCP server)
+	// from 1 to K-1 is answered as "fewer than K" (GroupCount). 0 or 1
+	// hides nothing.
+	MinGroupSize int
 }
 
 // Server is the analytics API.

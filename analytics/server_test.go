@@ -155,6 +155,9 @@ func TestServer_BadParams(t *testing.T) {
 		{"Limit1001", "limit=1001", "limit"},
 		{"StatusBogus", "status=bogus", "status"},
 		{"StatusSuccess", "status=success", "status"},
+		{"StatusAll", "status=all", "status"},
+		{"StatusListWithSuccess", "status=error,success", "status"},
+		{"StatusEmptyItem", "status=error,", "status"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			target := "/analytics/errors?days=7&" + tt.query

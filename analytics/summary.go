@@ -9,17 +9,17 @@ import (
 // SummaryResponse is /analytics/summary: the original design's fields,
 // then extras.
 type SummaryResponse struct {
-	Period           string `json:"period"`
-	TotalInvocations int64  `json:"total_invocations"`
-	UniqueUsers      int64  `json:"unique_users"`
-	AvgDurationMs    int64  `json:"avg_duration_ms"`
-	SuccessRate      string `json:"success_rate"`
-	ErrorRate        string `json:"error_rate"`
-	TimeoutRate      string `json:"timeout_rate"`
-	P50DurationMs    int64  `json:"p50_duration_ms"`
-	P95DurationMs    int64  `json:"p95_duration_ms"`
-	P99DurationMs    int64  `json:"p99_duration_ms"`
-	MaxDurationMs    int64  `json:"max_duration_ms"`
+	Period           string     `json:"period"`
+	TotalInvocations int64      `json:"total_invocations"`
+	UniqueUsers      GroupCount `json:"unique_users"` // a group's count when filtered by tool or category
+	AvgDurationMs    int64      `json:"avg_duration_ms"`
+	SuccessRate      string     `json:"success_rate"`
+	ErrorRate        string     `json:"error_rate"`
+	TimeoutRate      string     `json:"timeout_rate"`
+	P50DurationMs    int64      `json:"p50_duration_ms"`
+	P95DurationMs    int64      `json:"p95_duration_ms"`
+	P99DurationMs    int64      `json:"p99_duration_ms"`
+	MaxDurationMs    int64      `json:"max_duration_ms"`
 }
 
 func (s *Server) handleSummary(c echo.Context) error {
@@ -31,8 +31,12 @@ func (s *Server) handleSummary(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	users := GroupCount(st.Users) // every user: not a group
+	if r.filter.Tool != "" || r.filter.Category != "" {
+		users = s.groupCount(st.Users)
+	}
 	return c.JSON(http.StatusOK, SummaryResponse{
-		Period: r.period, TotalInvocations: st.Invocations, UniqueUsers: st.Users,
+		Period: r.period, TotalInvocations: st.Invocations, UniqueUsers: users,
 		AvgDurationMs: avg(st.DurationSum, st.DurationCount),
 		SuccessRate:   rate(st.Successes, st.Invocations), ErrorRate: rate(st.Errors, st.Invocations),
 		TimeoutRate:   rate(st.Timeouts, st.Invocations),
@@ -44,16 +48,16 @@ func (s *Server) handleSummary(c echo.Context) error {
 
 // ToolResponse is one element of /analytics/tools.
 type ToolResponse struct {
-	ToolName      string `json:"tool_name"`
-	Invocations   int64  `json:"invocations"`
-	AvgDurationMs int64  `json:"avg_duration_ms"`
-	SuccessRate   string `json:"success_rate"`
-	ErrorRate     string `json:"error_rate"`
-	TimeoutRate   string `json:"timeout_rate"`
-	P50DurationMs int64  `json:"p50_duration_ms"`
-	P95DurationMs int64  `json:"p95_duration_ms"`
-	P99DurationMs int64  `json:"p99_duration_ms"`
-	UniqueUsers   int64  `json:"unique_users"`
+	ToolName      string     `json:"tool_name"`
+	Invocations   int64      `json:"invocations"`
+	AvgDurationMs int64      `json:"avg_duration_ms"`
+	SuccessRate   string     `json:"success_rate"`
+	ErrorRate     string     `json:"error_rate"`
+	TimeoutRate   string     `json:"timeout_rate"`
+	P50DurationMs int64      `json:"p50_duration_ms"`
+	P95DurationMs int64      `json:"p95_duration_ms"`
+	P99DurationMs int64      `json:"p99_duration_ms"`
+	UniqueUsers   GroupCount `json:"unique_users"`
 }
 
 func (s *Server) handleTools(c echo.Context) error {
@@ -74,7 +78,7 @@ func (s *Server) handleTools(c echo.Context) error {
 			TimeoutRate:   rate(st.Timeouts, st.Invocations),
 			P50DurationMs: pctMax(&st.Latency, 0.50, st.DurationMax), P95DurationMs: pctMax(&st.Latency, 0.95, st.DurationMax),
 			P99DurationMs: pctMax(&st.Latency, 0.99, st.DurationMax),
-			UniqueUsers:   st.Users,
+			UniqueUsers:   s.groupCount(st.Users),
 		})
 	}
 	return c.JSON(http.StatusOK, out)

@@ -24,13 +24,13 @@ type CategoryCount struct {
 
 // ToolDay is one UTC day of a tool's daily series.
 type ToolDay struct {
-	Date          string `json:"date"`
-	Invocations   int64  `json:"invocations"`
-	Errors        int64  `json:"errors"`
-	Timeouts      int64  `json:"timeouts"`
-	P50DurationMs int64  `json:"p50_duration_ms"`
-	P95DurationMs int64  `json:"p95_duration_ms"`
-	Users         int64  `json:"users"`
+	Date          string     `json:"date"`
+	Invocations   int64      `json:"invocations"`
+	Errors        int64      `json:"errors"`
+	Timeouts      int64      `json:"timeouts"`
+	P50DurationMs int64      `json:"p50_duration_ms"`
+	P95DurationMs int64      `json:"p95_duration_ms"`
+	Users         GroupCount `json:"users"`
 }
 
 // ToolDetailResponse is /analytics/tools/{name}.
@@ -46,7 +46,7 @@ type ToolDetailResponse struct {
 	P95DurationMs int64            `json:"p95_duration_ms"`
 	P99DurationMs int64            `json:"p99_duration_ms"`
 	MaxDurationMs int64            `json:"max_duration_ms"`
-	UniqueUsers   int64            `json:"unique_users"`
+	UniqueUsers   GroupCount       `json:"unique_users"`
 	ErrorTypes    []ErrorTypeCount `json:"error_types"`
 	Categories    []CategoryCount  `json:"categories"`
 	Daily         []ToolDay        `json:"daily"`
@@ -74,7 +74,7 @@ func (s *Server) handleTool(c echo.Context) error {
 		TimeoutRate: rate(st.Timeouts, st.Invocations), AvgDurationMs: avg(st.DurationSum, st.DurationCount),
 		P50DurationMs: pctMax(&st.Latency, 0.50, st.DurationMax), P95DurationMs: pctMax(&st.Latency, 0.95, st.DurationMax),
 		P99DurationMs: pctMax(&st.Latency, 0.99, st.DurationMax),
-		MaxDurationMs: st.DurationMax, UniqueUsers: st.Users,
+		MaxDurationMs: st.DurationMax, UniqueUsers: s.groupCount(st.Users),
 	}
 	types, err := s.db.ErrorTypesIn(ctx, r.window, r.filter)
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Server) handleTool(c echo.Context) error {
 	for i, b := range daily {
 		day := first + sql.Day(i)
 		out.Daily = append(out.Daily, ToolDay{Date: day.String(), Invocations: b.Invocations, Errors: b.Errors,
-			Timeouts: b.Timeouts, P50DurationMs: b.P50DurationMs, P95DurationMs: b.P95DurationMs, Users: users[day]})
+			Timeouts: b.Timeouts, P50DurationMs: b.P50DurationMs, P95DurationMs: b.P95DurationMs, Users: s.groupCount(users[day])})
 	}
 	return c.JSON(http.StatusOK, out)
 }

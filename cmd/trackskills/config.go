@@ -49,6 +49,7 @@ type options struct {
 	readKeys     string
 	allowOrigins string
 	pipeline     analytics.PipelineConfig // serve, analytics: the pipeline strip's thresholds
+	minGroupSize int                      // serve, analytics: groupsize.go
 
 	consumer consumer.Config
 
@@ -77,6 +78,7 @@ func defaultOptions() options {
 		retentionRaw:    cd.RetentionRaw,
 		trim:            consumer.DefaultTrimConfig(),
 		pipeline:        analytics.DefaultPipelineConfig(),
+		minGroupSize:    1,
 		consumer:        cd,
 		shutdownTimeout: 10 * time.Second,
 	}
@@ -110,6 +112,7 @@ func (o *options) registerAnalytics(f *cmdFlags) {
 	o.registerTrustedProxies(f)
 	o.registerPublicHost(f)
 	o.registerPipeline(f)
+	o.registerMinGroupSize(f)
 }
 
 // registerTrustedProxies registers --trusted-proxies once, for ingest and
@@ -183,6 +186,9 @@ func (o *options) analyticsConfig() (analytics.Config, error) {
 		return cfg, err
 	}
 	if cfg.Pipeline, err = o.pipelineConfig(); err != nil {
+		return cfg, err
+	}
+	if cfg.MinGroupSize, err = o.minGroupSizeConfig(); err != nil {
 		return cfg, err
 	}
 	cfg.ReadKeys, cfg.AllowOrigins = keys, origins

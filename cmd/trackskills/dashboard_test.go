@@ -528,3 +528,53 @@ func TestDashboard_LoadTime(t *testing.T) {
 	}
 	tb.checkClean(t)
 }
+
+// Ensure the page shows a count of users that --min-group-size hides as
+// the API's text ("fewer than 3"), never NaN, 0 or a dash, and that an
+// exact total beside it stays a number.
+func TestDashboard_MinGroupSize(t *testing.T) {
+	b := newBrowser(t)
+	o := serveOptions(t)
+	o.minGroupSize = 3
+	app := mustStartServe(t, o)
+	base := app.URL()
+	for _, user := range []string{"solo", "crowd-1", "crowd-2", "crowd-3"} {
+		tool := "crowd"
+		if user == "solo" {
+			tool = "solo"
+		}
+		postEvent(t, base, map[string]any{"tool_name": tool, "status": "success", "duration_ms": 5, "user_id": user})
+	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		var sum summaryTotals
+		apiGet(t, base, "/analytics/summary?days=7", &sum)
+		if sum.Total != 4 {
+			return fmt.Errorf("%d of 4 events stored", sum.Total)
+		}
+		return nil
+	})
+
+	tb := b.newTab(t)
+	users := `document.querySelector("#card-users .value").textContent`
+	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/?range=7d"))
+	tb.waitState(t, 20*time.Second, "ready")
+	if got, want := evalAs[string](t, tb, users), "4"; got != want {
+		t.Errorf("users card of every tool %q, want %q", got, want)
+	}
+	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/?range=7d&tool=solo&detail=solo"))
+	tb.waitState(t, 20*time.Second, "ready")
+	if got, want := evalAs[string](t, tb, users), "fewer than 3"; got != want {
+		t.Errorf("users card of tool solo %q, want %q", got, want)
+	}
+	if note := evalAs[string](t, tb, `document.getElementById("dau-note").textContent`); note != "WAU fewer than 3 · MAU fewer than 3" {
+		t.Errorf("DAU note %q, want WAU and MAU hidden", note)
+	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		stat := evalAs[string](t, tb, `[...document.querySelectorAll("#tool-detail-stats div")].find(d => d.querySelector("dt").textContent === "Users")?.querySelector("dd").textContent || ""`)
+		if stat != "fewer than 3" {
+			return fmt.Errorf("tool detail users %q, want %q", stat, "fewer than 3")
+		}
+		return nil
+	})
+	tb.checkClean(t)
+}

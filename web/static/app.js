@@ -86,7 +86,7 @@ async function load() {
       // retention takes no category; 24h would give one or two days of DAU
       get('/analytics/retention', { ...(state.range === '24h' ? { days: 7 } : w), tool: state.tool }),
       get('/analytics/cohorts', { weeks: state.range === '90d' ? 13 : 8 }),
-      get('/analytics/errors', { ...w, limit: 50, tool: state.errorsTool, category: state.category }),
+      get('/analytics/errors', { ...w, limit: 50, status: 'error,timeout', tool: state.errorsTool, category: state.category }),
     ]);
     fillToolSelects(tools || []);
     fillCategories(cats || []);
@@ -287,7 +287,7 @@ function drawErrors(list) {
 
 async function reloadErrors() {
   try {
-    const r = await api('/analytics/errors', { ...windowParams(state.range), limit: 50, tool: state.errorsTool, category: state.category });
+    const r = await api('/analytics/errors', { ...windowParams(state.range), limit: 50, status: 'error,timeout', tool: state.errorsTool, category: state.category });
     drawErrors(r?.errors || []);
   } catch (e) {
     showBanner(`Could not load the errors: ${e.message || e}`);

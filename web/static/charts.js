@@ -3,7 +3,7 @@
 // change can redraw it; instances are exposed in window.trackskills.charts.
 
 import { ts } from './api.js';
-import { fmtNum, fmtMs, fmtHour, fmtDay, truncate, theme } from './util.js';
+import { fmtNum, fmtMs, fmtHour, fmtDay, truncate, theme, isHiddenCount } from './util.js';
 
 const builders = {}; // chart name -> { canvasId, build(theme) }
 
@@ -133,7 +133,8 @@ export function drawDau(rows) {
     type: 'line',
     data: {
       labels: r.map((x) => fmtDay(x.date)),
-      datasets: [{ label: 'DAU', data: r.map((x) => x.dau), borderColor: t.accent, backgroundColor: t.accent, pointRadius: r.length > 40 ? 0 : 2, tension: 0.2 }],
+      // A day hidden by the minimum group size ("fewer than K") is a gap.
+      datasets: [{ label: 'DAU', data: r.map((x) => (isHiddenCount(x.dau) ? null : x.dau)), borderColor: t.accent, backgroundColor: t.accent, pointRadius: r.length > 40 ? 0 : 2, tension: 0.2 }],
     },
     options: {
       interaction: { mode: 'index', intersect: false },

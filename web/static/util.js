@@ -22,7 +22,23 @@ export function setText(sel, text) {
   if (e) e.textContent = text;
 }
 
+// A count of the users of one group (a tool, a category) comes as the
+// string "fewer than K" when the server's minimum group size hides it.
+const HIDDEN_COUNT = /^fewer than (\d+)$/;
+
+export const isHiddenCount = (n) => typeof n === 'string' && HIDDEN_COUNT.test(n);
+
+// countValue is a count as a number to sort or plot by: a hidden count
+// ("fewer than K") sorts just below K, above every smaller shown count.
+export function countValue(n) {
+  const m = typeof n === 'string' ? HIDDEN_COUNT.exec(n) : null;
+  if (m) return +m[1] - 0.5;
+  return n == null || Number.isNaN(+n) ? null : +n;
+}
+
+// fmtNum formats a number; a hidden count ("fewer than K") is shown as is.
 export function fmtNum(n) {
+  if (isHiddenCount(n)) return n;
   return n == null || Number.isNaN(+n) ? '—' : nf.format(n);
 }
 
