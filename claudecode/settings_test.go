@@ -110,19 +110,19 @@ func TestSettings_AddHooks(t *testing.T) {
 		{
 			name:        "CommandIntoEmpty",
 			cfg:         claudecode.HookConfig{URL: url, Command: "trackskills hook"},
-			wantCommand: ones(claudecode.HookEvents),
+			wantCommand: testkit.OnceEach(claudecode.HookEvents),
 			wantEnv:     map[string]any{"TRACKSKILLS_URL": url},
 		},
 		{
 			name:     "HTTPIntoEmpty",
 			cfg:      claudecode.HookConfig{HTTP: true, URL: url},
-			wantHTTP: ones(claudecode.HTTPHookEvents),
+			wantHTTP: testkit.OnceEach(claudecode.HTTPHookEvents),
 		},
 		{
 			name:        "CommandBesideOthers",
 			in:          otherSettings,
 			cfg:         claudecode.HookConfig{URL: url, Command: "/opt/bin/trackskills-hook"},
-			wantCommand: ones(claudecode.HookEvents),
+			wantCommand: testkit.OnceEach(claudecode.HookEvents),
 			wantEnv:     map[string]any{"FOO": "1", "TRACKSKILLS_URL": url},
 		},
 	} {
@@ -319,11 +319,3 @@ func TestSettings_Examples(t *testing.T) {
 	}
 }
 
-// ones counts each of events once, as one install of the hook adds them.
-func ones(events []string) map[string]int {
-	m := make(map[string]int, len(events))
-	for _, e := range events {
-		m[e] = 1
-	}
-	return m
-}

@@ -23,3 +23,13 @@ func CountOurHooks(settings map[string]any, typ string) map[string]int {
 	}
 	return out
 }
+
+// OnceEach counts each of events once: what CountOurHooks finds after one
+// install of the hook on those events.
+func OnceEach(events []string) map[string]int {
+	m := make(map[string]int, len(events))
+	for _, e := range events {
+		m[e] = 1
+	}
+	return m
+}

@@ -86,7 +86,7 @@ func TestHookInstall_KeepsEverythingElse(t *testing.T) {
 	if !strings.Contains(mustJSON(t, hooks["PostToolUse"]), "prettier") || !strings.Contains(mustJSON(t, hooks["Stop"]), "say done") {
 		t.Errorf("other hooks lost: %s", mustJSON(t, hooks))
 	}
-	if ours := testkit.CountOurHooks(got, "command"); !reflect.DeepEqual(ours, map[string]int{"PreToolUse": 1, "PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
+	if ours := testkit.CountOurHooks(got, "command"); !reflect.DeepEqual(ours, testkit.OnceEach(claudecode.HookEvents)) {
 		t.Errorf("our command hooks: %v", ours)
 	}
 	backups, _ := filepath.Glob(path + ".bak-*")
@@ -113,7 +113,7 @@ func TestHookInstall_KeepsEverythingElse(t *testing.T) {
 		t.Fatalf("install --http: %v\n%s", err, out)
 	}
 	got = decodeJSONFile(t, path)
-	if c, h := testkit.CountOurHooks(got, "command"), testkit.CountOurHooks(got, "http"); len(c) != 0 || !reflect.DeepEqual(h, map[string]int{"PostToolUse": 1, "PostToolUseFailure": 1, "UserPromptExpansion": 1}) {
+	if c, h := testkit.CountOurHooks(got, "command"), testkit.CountOurHooks(got, "http"); len(c) != 0 || !reflect.DeepEqual(h, testkit.OnceEach(claudecode.HTTPHookEvents)) {
 		t.Errorf("after --http: command hooks %v, http hooks %v", c, h)
 	}
 	if !strings.Contains(mustJSON(t, got["hooks"]), `"url":"http://127.0.0.1:9999/api/hooks/claude-code"`) {
@@ -136,7 +136,7 @@ func TestHookInstall_UserAndErrors(t *testing.T) {
 		t.Fatalf("install into an empty home: %v\n%s", err, out)
 	}
 	got := decodeJSONFile(t, filepath.Join(home, ".claude", "settings.json"))
-	if len(testkit.CountOurHooks(got, "command")) != 4 {
+	if len(testkit.CountOurHooks(got, "command")) != len(claudecode.HookEvents) {
 		t.Errorf("user settings: %s", mustJSON(t, got))
 	}
 	bad := filepath.Join(t.TempDir(), "p")
