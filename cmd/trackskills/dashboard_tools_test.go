@@ -261,12 +261,28 @@ func testViewTabs(t *testing.T, b *browser, base string) {
 			})
 		}
 		check("skills")
+		// Each view ends drawn, empty, or with a banner naming what failed.
+		settled := func(v string) {
+			t.Helper()
+			tb.waitState(t, 20*time.Second, "ready", "empty", "error")
+			got := evalAs[struct{ State, Banner string }](t, tb, `({state: document.querySelector(".view:not([hidden])")?.dataset.state || "",
+				banner: document.getElementById("error-banner").hidden ? "" : document.getElementById("error-banner").textContent})`)
+			switch {
+			case got.State == "error" && !strings.Contains(got.Banner, "Could not load the"):
+				t.Errorf("view %s failed with the banner %q, want it to say what could not load", v, got.Banner)
+			case got.State != "error" && got.State != "ready" && got.State != "empty":
+				t.Errorf("view %s: state %q", v, got.State)
+			}
+		}
+		settled("skills")
 		tb.do(t, 10*time.Second, chromedp.Click(chromedp.CSS(`#tab-mcp`)))
 		check("mcp")
+		settled("mcp")
 		// The keyboard: arrows move to the next tab and open it.
 		tb.do(t, 10*time.Second, chromedp.Focus(chromedp.CSS(`#tab-mcp`)), chromedp.KeyEvent(kb.ArrowRight))
 		check("portfolio")
-		tb.do(t, 10*time.Second, chromedp.KeyEvent(kb.ArrowRight))
+		settled("portfolio")
+		tb.do(t, 10*time.Second, chromedp.Focus(chromedp.CSS(`#tab-portfolio`)), chromedp.KeyEvent(kb.ArrowRight))
 		check("tools")
 		if focused := evalAs[string](t, tb, `document.activeElement.id`); focused != "tab-tools" {
 			t.Errorf("focus on %q after the arrow keys, want tab-tools", focused)

@@ -11,7 +11,8 @@ import { drawDaily } from './charts.js';
 
 const root = () => $('#mcp-body');
 const serverName = (r) => pick(r, 'server', 'mcp_server', 'name') ?? '';
-const toolName = (t) => (typeof t === 'string' ? t : pick(t, 'tool', 'mcp_tool', 'name', 'tool_name') ?? '?');
+// toolName is a tool's name; "" is a call of the server that named no tool.
+const toolName = (t) => (typeof t === 'string' ? t : pick(t, 'tool', 'mcp_tool', 'name', 'tool_name') ?? '?') || '(no tool named)';
 
 // errShare and toShare are the error and timeout shares of a row.
 const errShare = (r) => pick(r, 'error_share', 'error_rate');
@@ -95,8 +96,9 @@ function openServer(name, w, get) {
         return el('tr', null, ...cells);
       }), { id: 'mcp-tools', className: 'stack' })) : emptyNote('No tool calls.'),
       el('h3', null, 'Error types'),
-      types.length ? table([['Type'], ['Count', 1]], types.map((t) => el('tr', null,
-        td(String(pick(t, 'error_type', 'type') ?? '—'), { className: 'wrap' }), td(fmtCount(pick(t, 'count', 'errors')), { num: true }))), { id: 'mcp-error-types' })
+      types.length ? table([['Class'], ['Type'], ['Count', 1], ['Share', 1]], types.map((t) => el('tr', null,
+        td(String(pick(t, 'status', 'class') ?? '—')), td(String(pick(t, 'error_type', 'type') ?? '(no type)'), { className: 'wrap' }),
+        td(fmtCount(pick(t, 'count', 'errors')), { num: true }), td(fmtShare(pick(t, 'rate', 'share')), { num: true }))), { id: 'mcp-error-types' })
         : emptyNote('No errors.'),
       el('h3', null, 'Skills whose runs call it'),
       skills.length ? el('ul', { className: 'chips', id: 'mcp-skills' }, ...skills.map((s) => {
@@ -106,8 +108,8 @@ function openServer(name, w, get) {
       })) : emptyNote('No skill run called it in this window.'),
     ];
     const after = () => drawDaily('mcpDetail', 'chart-mcp-detail', daily, {
-      bars: [{ label: 'Calls', keys: ['calls', 'invocations'], color: 'accent' }, { label: 'Errors', keys: ['errors'], color: 'error' }],
-      line: { label: 'p95', keys: ['p95_duration_ms', 'p95_ms'] },
+      bars: [{ label: 'Calls', keys: ['calls', 'invocations'], color: 'accent' }, { label: 'Errors', keys: ['errors'], color: 'error' },
+        { label: 'Timeouts', keys: ['timeouts'], color: 'timeout' }],
     });
     return { nodes, after, period: pick(d, 'period') };
   });

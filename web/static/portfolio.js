@@ -43,7 +43,11 @@ export function sectionsOf(res) {
 function rowNode(r) {
   const name = typeof r === 'string' ? r : pick(r, 'name', 'skill', 'server', 'mcp_server') ?? '?';
   const fact = typeof r === 'string' ? '' : pick(r, 'fact', 'reason', 'why', 'detail') ?? '';
-  const li = el('li', null, el('span', { className: 'pname', title: String(name) }, String(name)), el('span', { className: 'fact' }, String(fact)));
+  const reg = typeof r === 'object' ? r.registered : null;
+  const where = reg && typeof reg === 'object' ? [reg.source, reg.plugin].filter(Boolean).join(' · ') : '';
+  const li = el('li', null, el('span', { className: 'pname', title: String(name) }, String(name)), el('span', { className: 'fact' }, String(fact)),
+    where ? el('span', { className: 'muted where' }, where) : null);
+  if (reg?.description) li.title = String(reg.description);
   li.dataset.name = String(name);
   return li;
 }
@@ -60,12 +64,17 @@ export async function load({ get, w }) {
     sec.dataset.section = s.key;
     return sec;
   });
-  if (!total) {
-    const note = emptyNote('Nothing to report in this window. Skills and MCP servers are registered by ');
-    note.append(el('code', null, 'trackskills skills scan'), ', which the Claude Code hook runs at session start (', el('code', null, 'trackskills hook install'), ').');
-    root().replaceChildren(note, ...nodes);
-    return 'empty';
+  // Before any scan, only "used but never registered" can have rows: say
+  // where the inventory comes from.
+  const noScan = +pick(res, 'known_skills') === 0 && +(pick(res, 'known_mcp_servers') ?? 0) === 0;
+  if (noScan || !total) {
+    const note = emptyNote(noScan ? 'No scan has registered a skill or an MCP server yet: run ' : 'Nothing to report in this window. Skills and MCP servers are registered by ');
+    note.append(el('code', null, 'trackskills skills scan'), noScan ? ', or let the Claude Code hook run it at session start (' : ', which the Claude Code hook runs at session start (',
+      el('code', null, 'trackskills hook install'), ').');
+    note.classList.add('scan-hint');
+    nodes.unshift(note);
   }
   root().replaceChildren(...nodes);
+  if (!total) return 'empty';
   return 'ready';
 }

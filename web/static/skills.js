@@ -16,12 +16,15 @@ const root = () => $('#skills-body');
 // skillName is the name of a skill row or detail.
 const skillName = (r) => pick(r, 'skill', 'name', 'skill_name') ?? '';
 
+// trendOf is the change of runs against the previous window, in %, from
+// previous_runs (or runs - runs_change); null when there is no previous.
 function trendOf(r) {
-  const t = r.trend;
-  if (t != null && typeof t === 'object') {
-    return { change: pick(t, 'change', 'change_pct', 'change_percent', 'delta_pct'), prev: pick(t, 'previous_runs', 'previous', 'prev_runs') };
-  }
-  return { change: t ?? pick(r, 'change', 'runs_change'), prev: pick(r, 'previous_runs', 'prev_runs') };
+  const runs = +pick(r, 'runs');
+  let prev = pick(r, 'previous_runs', 'prev_runs');
+  if (prev == null && pick(r, 'runs_change') != null) prev = runs - +r.runs_change;
+  if (prev == null || Number.isNaN(+prev)) return { change: null, prev: null };
+  prev = +prev;
+  return { change: prev > 0 ? (100 * (runs - prev)) / prev : null, prev };
 }
 
 // endStates turns {completed: 3, ...} or [{end_state, runs}] into [name, n] pairs.
@@ -35,8 +38,8 @@ function trendCell(r) {
   const { change, prev } = trendOf(r);
   const t = fmtTrend(change);
   const title = prev == null ? 'against the previous window of the same length' : `${fmtNum(prev)} runs in the previous window`;
-  const c = td(t.text, { num: true, className: `trend ${t.dir}`, title });
-  if (change == null && prev === 0) c.textContent = 'new';
+  const c = td(change == null && prev === 0 ? 'new' : t.text, { num: true, className: `trend ${t.dir}`, title });
+  c.dataset.change = change == null ? '' : change.toFixed(1);
   return c;
 }
 

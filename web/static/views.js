@@ -31,15 +31,6 @@ export function fmtCount(n) {
   return fmtNum(n);
 }
 
-// countKey is a count to sort by: a hidden "fewer than K" sorts just below K.
-export function countKey(n) {
-  if (typeof n === 'string') {
-    const m = /(\d+)/.exec(n);
-    if (Number.isNaN(+n)) return m ? +m[1] - 0.5 : -1;
-  }
-  return n == null ? -1 : +n;
-}
-
 // fmtShare formats a share given as a percentage ("12.50" or 12.5) or,
 // when ratio is set, as a ratio (0.125).
 export function fmtShare(v, ratio = false) {
