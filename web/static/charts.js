@@ -27,6 +27,11 @@ function render(name, canvasId, build) {
   const cfg = build(t);
   let chart = ts.charts[name];
   const canvas = document.getElementById(canvasId);
+  if (!canvas) { // a detail dialog's canvas, gone with its content
+    chart?.destroy();
+    ts.charts[name] = null;
+    return null;
+  }
   if (chart && chart.canvas === canvas && chart.config.type === cfg.type) {
     chart.data = cfg.data;
     chart.options = cfg.options;
