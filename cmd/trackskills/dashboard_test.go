@@ -275,7 +275,7 @@ func TestDashboard_Seeded(t *testing.T) {
 
 	t.Run("Loads", func(t *testing.T) {
 		start := time.Now()
-		tb.do(t, 30*time.Second, chromedp.Navigate(base+"/?range=30d"))
+		tb.do(t, 30*time.Second, chromedp.Navigate(base+"/?range=30d#tools"))
 		tb.waitState(t, 20*time.Second, "ready")
 		t.Logf("dashboard drawn: %.0f ms after navigation start (wall %v)",
 			evalAs[float64](t, tb, `window.trackskills.loadedMs`), time.Since(start).Round(time.Millisecond))
@@ -412,14 +412,14 @@ func TestDashboard_Seeded(t *testing.T) {
 	t.Run("Phone375AndDark", func(t *testing.T) {
 		tb.do(t, 20*time.Second,
 			chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2), chromedp.EmulateMobile),
-			chromedp.Navigate(base+"/?range=30d"))
+			chromedp.Navigate(base+"/?range=30d#tools"))
 		tb.waitState(t, 20*time.Second, "ready")
 		w := evalAs[struct{ Scroll, Inner int }](t, tb, `({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})`)
 		if w.Scroll > w.Inner || w.Inner != 375 {
 			t.Errorf("at %d px wide the page is %d px wide: horizontal scroll", w.Inner, w.Scroll)
 		}
 		screenshot(t, tb, "dashboard-phone.png")
-		tb.do(t, 20*time.Second, darkMode(true), chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/?range=30d"))
+		tb.do(t, 20*time.Second, darkMode(true), chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/?range=90d#tools"))
 		tb.waitState(t, 20*time.Second, "ready")
 		if bg := evalAs[string](t, tb, `getComputedStyle(document.body).backgroundColor`); !isDark(bg) {
 			t.Errorf("dark mode background %q is not dark", bg)
@@ -428,6 +428,9 @@ func TestDashboard_Seeded(t *testing.T) {
 		tb.do(t, 5*time.Second, darkMode(false))
 		tb.checkClean(t)
 	})
+
+	testToolsView(t, b, base)
+	testViewTabs(t, b, base)
 }
 
 func TestDashboard_EmptyAndKeys(t *testing.T) {
@@ -438,7 +441,7 @@ func TestDashboard_EmptyAndKeys(t *testing.T) {
 	base := app.URL()
 	tb := b.newTab(t)
 
-	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/"))
+	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/#tools"))
 	tb.waitState(t, 20*time.Second, "needs-key")
 	tb.do(t, 10*time.Second, chromedp.WaitVisible(chromedp.CSS(`#key-dialog[open]`)),
 		chromedp.SendKeys(chromedp.CSS(`#key-input`), "wrong-key"),
@@ -517,7 +520,7 @@ func TestDashboard_LoadTime(t *testing.T) {
 	for _, r := range []string{"24h", "7d", "30d", "90d"} {
 		var ms []float64
 		for i := 0; i < loads; i++ {
-			tb.do(t, 60*time.Second, chromedp.Navigate(app.URL()+"/?range="+r))
+			tb.do(t, 60*time.Second, chromedp.Navigate(app.URL()+"/?range="+r+"#tools"))
 			tb.waitState(t, 60*time.Second, "ready")
 			ms = append(ms, evalAs[float64](t, tb, `window.trackskills.loadedMs`))
 		}
@@ -556,12 +559,12 @@ func TestDashboard_MinGroupSize(t *testing.T) {
 
 	tb := b.newTab(t)
 	users := `document.querySelector("#card-users .value").textContent`
-	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/?range=7d"))
+	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/?range=7d#tools"))
 	tb.waitState(t, 20*time.Second, "ready")
 	if got, want := evalAs[string](t, tb, users), "4"; got != want {
 		t.Errorf("users card of every tool %q, want %q", got, want)
 	}
-	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/?range=7d&tool=solo&detail=solo"))
+	tb.do(t, 20*time.Second, chromedp.Navigate(base+"/?range=7d&tool=solo&detail=solo#tools"))
 	tb.waitState(t, 20*time.Second, "ready")
 	if got, want := evalAs[string](t, tb, users), "fewer than 3"; got != want {
 		t.Errorf("users card of tool solo %q, want %q", got, want)

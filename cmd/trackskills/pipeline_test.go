@@ -123,7 +123,7 @@ func TestDashboard_PipelineStrip(t *testing.T) {
 	phase := func(name string) { t.Logf("%s after %v", name, time.Since(start).Round(100*time.Millisecond)) }
 	send(3)
 	tb := b.newTab(t)
-	tb.do(t, 20*time.Second, chromedp.Navigate("http://"+analyticsAddr+"/"))
+	tb.do(t, 20*time.Second, chromedp.Navigate("http://"+analyticsAddr+"/#tools"))
 	s := waitStrip(t, tb, 20*time.Second, "ok")
 	testkit.Eventually(t, 20*time.Second, func() error {
 		if s = evalAs[pipelineStrip](t, tb, readStrip); s.State != "ok" || !strings.HasSuffix(s.Last, "ago") {

@@ -1,17 +1,26 @@
-// app.js: the Track Skills dashboard. Keeps the view state in the URL,
-// loads /analytics/* for the chosen window and filters, draws the cards,
-// charts and tables, the tool detail dialog, the live feed and the
-// pipeline strip (pipeline.js).
-// data-state on <html> tells the tests where it is: loading / ready /
-// empty / needs-key / error.
+// app.js: the Track Skills dashboard. Four views, chosen by tabs and the
+// location hash: Skills (skills.js, the default), MCP servers (mcp.js),
+// Portfolio (portfolio.js) and Tools, drawn here: the cards, charts and
+// tables of tool calls, the tool detail dialog and the live feed. The time
+// range is shared by every view and kept with the filters in the query
+// string; the pipeline strip (pipeline.js) shows in every view.
+// data-state on <html> tells the tests where the current view is: loading /
+// ready / empty / needs-key / error; data-view which view it is.
 
 import { $, el, setText, fmtNum, fmtMs, fmtPct, fmtDateTime, fmtTime, fmtDay, truncate } from './util.js';
 import { ts, api, windowParams, prevWindow, keyDialogOpen } from './api.js';
-import { drawTimeseries, drawTools, drawStatus, drawDau, drawLatency, drawDetail, retheme } from './charts.js';
+import { drawTimeseries, drawTools, drawStatusBars, drawDau, drawLatency, drawDetail, retheme, hasDurations } from './charts.js';
+import { toolLabel, nameNode } from './names.js';
+import * as skillsView from './skills.js';
+import * as mcpView from './mcp.js';
+import * as portfolioView from './portfolio.js';
 import { createLive } from './live.js';
 import { startPipeline } from './pipeline.js';
 
 const RANGES = ['24h', '7d', '30d', '90d'];
+// VIEWS in the order of the tabs; the first is the default. tools is drawn here.
+const VIEWS = { skills: skillsView, mcp: mcpView, portfolio: portfolioView, tools: null };
+const VIEW_LABEL = { skills: 'skills', mcp: 'MCP servers', portfolio: 'portfolio', tools: 'dashboard' };
 const PREV_LABEL = { '24h': 'previous 24 hours', '7d': 'previous 7 days', '30d': 'previous 30 days', '90d': 'previous 90 days' };
 const REFRESH_MS = 60e3;
 const MSG_LEN = 120;
@@ -43,7 +52,13 @@ function readURL() {
     category: p.get('category') || '',
     detail: p.get('detail') || '',
     live: p.get('live') === '1',
+    view: readView(),
   };
+}
+
+function readView() {
+  const h = location.hash.replace(/^#/, '');
+  return Object.hasOwn(VIEWS, h) ? h : 'skills';
 }
 
 function writeURL() {
@@ -52,7 +67,7 @@ function writeURL() {
   if (state.category) p.set('category', state.category);
   if (state.detail) p.set('detail', state.detail);
   if (state.live) p.set('live', '1');
-  history.replaceState(null, '', `${location.pathname}?${p}`);
+  history.replaceState(null, '', `${location.pathname}?${p}#${state.view}`);
 }
 
 // ---- loading ---------------------------------------------------------------
@@ -65,54 +80,37 @@ function showBanner(text) {
 
 const isAbort = (e) => e?.name === 'AbortError';
 
-// load fetches everything the view needs and draws it.
+// load fetches everything the current view needs and draws it.
 async function load() {
   loadCtrl?.abort();
   const ctrl = loadCtrl = new AbortController();
   const { signal } = ctrl;
   const get = (path, params) => api(path, params, { signal });
+  const view = state.view;
   loading = true;
   lastLoad = Date.now();
   setState('loading');
-  const w = windowParams(state.range);
-  const f = { tool: state.tool, category: state.category };
+  showView(view);
+  const panel = viewPanel(view);
+  panel.dataset.state = 'loading';
   try {
-    const [sum, prev, tools, cats, series, ret, cohorts, errors] = await Promise.all([
-      get('/analytics/summary', { ...w, ...f }),
-      get('/analytics/summary', { ...prevWindow(state.range), ...f }),
-      get('/analytics/tools', { ...w, category: state.category }),
-      get('/analytics/categories', w),
-      get('/analytics/timeseries', { ...w, ...f }),
-      // retention takes no category; 24h would give one or two days of DAU
-      get('/analytics/retention', { ...(state.range === '24h' ? { days: 7 } : w), tool: state.tool }),
-      get('/analytics/cohorts', { weeks: state.range === '90d' ? 13 : 8 }),
-      get('/analytics/errors', { ...w, limit: 50, status: 'error,timeout', tool: state.errorsTool, category: state.category }),
-    ]);
-    fillToolSelects(tools || []);
-    fillCategories(cats || []);
-    const has = sum.total_invocations > 0;
-    if (!has) {
+    let s = view === 'tools' ? await loadTools(get, signal) : await VIEWS[view].load({ get, w: windowParams(state.range), signal });
+    panel.dataset.state = s;
+    if (s === 'empty' && view !== 'tools') {
+      // A view with nothing to show: is there no event at all?
       const all = await get('/analytics/summary', { days: 365 });
-      if (!all.total_invocations) {
-        showEmpty(true);
-        finish('empty');
-        return;
-      }
+      if (!all.total_invocations) showEmpty(true);
+      else s = 'ready';
     }
-    showEmpty(false);
-    showBanner('');
-    summary = sum;
-    drawCards(sum, prev);
-    $('#no-data').hidden = has;
-    $('#charts').hidden = !has;
-    if (has) drawCharts(tools, series, ret);
-    drawCohorts(cohorts || []);
-    drawErrors(errors?.errors || []);
-    if (state.detail) await loadDetail(state.detail, signal);
-    finish('ready');
+    if (s !== 'empty') {
+      showEmpty(false);
+      showBanner('');
+    }
+    finish(s);
   } catch (e) {
     if (isAbort(e) || signal.aborted) return;
-    showBanner(`Could not load the dashboard: ${e.message || e}`);
+    showBanner(`Could not load the ${VIEW_LABEL[view]}: ${e.message || e}`);
+    panel.dataset.state = 'error';
     finish('error');
   } finally {
     if (loadCtrl === ctrl) loading = false;
@@ -125,9 +123,61 @@ async function load() {
   }
 }
 
+// loadTools loads and draws the Tools view; returns 'ready' or 'empty'.
+async function loadTools(get, signal) {
+  const w = windowParams(state.range);
+  const f = { tool: state.tool, category: state.category };
+  const [sum, prev, tools, cats, series, ret, cohorts, errors] = await Promise.all([
+    get('/analytics/summary', { ...w, ...f }),
+    get('/analytics/summary', { ...prevWindow(state.range), ...f }),
+    get('/analytics/tools', { ...w, category: state.category }),
+    get('/analytics/categories', w),
+    get('/analytics/timeseries', { ...w, ...f }),
+    // retention takes no category; 24h would give one or two days of DAU
+    get('/analytics/retention', { ...(state.range === '24h' ? { days: 7 } : w), tool: state.tool }),
+    get('/analytics/cohorts', { weeks: state.range === '90d' ? 13 : 8 }),
+    get('/analytics/errors', { ...w, limit: 50, status: 'error,timeout', tool: state.errorsTool, category: state.category }),
+  ]);
+  fillToolSelects(tools || []);
+  fillCategories(cats || []);
+  const has = sum.total_invocations > 0;
+  if (!has) {
+    const all = await get('/analytics/summary', { days: 365 });
+    if (!all.total_invocations) {
+      showEmpty(true);
+      return 'empty';
+    }
+  }
+  showEmpty(false);
+  showBanner('');
+  summary = sum;
+  drawCards(sum, prev);
+  $('#no-data').hidden = has;
+  $('#charts').hidden = !has;
+  if (has) drawCharts(tools, series, ret);
+  drawCohorts(cohorts || []);
+  drawErrors(errors?.errors || []);
+  if (state.detail) await loadDetail(state.detail, signal);
+  return 'ready';
+}
+
+const viewPanel = (v) => (v === 'tools' ? $('#dashboard') : $(`#view-${v}`));
+
+// showView shows the panel of view v and marks its tab.
+function showView(v) {
+  root.dataset.view = v;
+  for (const name of Object.keys(VIEWS)) {
+    viewPanel(name).hidden = name !== v;
+    const tab = $(`#tab-${name}`);
+    tab.setAttribute('aria-selected', String(name === v));
+    tab.tabIndex = name === v ? 0 : -1;
+  }
+}
+
 function showEmpty(on) {
   $('#empty-state').hidden = !on;
-  $('#dashboard').hidden = on;
+  if (on) for (const name of Object.keys(VIEWS)) viewPanel(name).hidden = true;
+  else viewPanel(state.view).hidden = false;
   if (on) {
     showBanner('');
     setText('#empty-curl', `curl -X POST ${location.origin}/api/track -H 'Content-Type: application/json' -d '{"tool_name":"my-skill","status":"success","duration_ms":120}'`);
@@ -145,7 +195,11 @@ function setOptions(select, names, selected) {
   if (select.dataset.sig !== sig) {
     select.dataset.sig = sig;
     const first = select.options[0];
-    select.replaceChildren(first, ...list.map((n) => new Option(n, n)));
+    select.replaceChildren(first, ...list.map((n) => {
+      const o = new Option(toolLabel(n), n);
+      o.title = n;
+      return o;
+    }));
   }
   select.value = selected;
 }
@@ -197,20 +251,21 @@ function drawCards(cur, prev) {
   card('invocations', fmtNum(cur.total_invocations), p ? delta(cur.total_invocations, p.total_invocations) : null, true);
   card('users', fmtNum(cur.unique_users), p ? delta(cur.unique_users, p.unique_users) : null, true);
   card('success', has ? fmtPct(cur.success_rate) : '—', d('success_rate', true), true);
-  card('avg', has && cur.avg_duration_ms != null ? fmtMs(cur.avg_duration_ms) : '—', d('avg_duration_ms'), false);
-  card('p95', has ? fmtMs(cur.p95_duration_ms) : '—', d('p95_duration_ms'), false);
+  // Without durations the API answers 0 ms: say "no data" instead.
+  const dur = has && hasDurations(cur);
+  const dd = (k) => (dur && hasDurations(p) ? d(k) : null);
+  card('avg', !has ? '—' : dur ? fmtMs(cur.avg_duration_ms) : 'no data', dd('avg_duration_ms'), false);
+  card('p95', !has ? '—' : dur ? fmtMs(cur.p95_duration_ms) : 'no data', dd('p95_duration_ms'), false);
 }
 
 // ---- charts ----------------------------------------------------------------
 
 function drawCharts(tools, series, ret) {
   const shown = state.tool ? tools.filter((t) => t.tool_name === state.tool) : tools;
-  const b = series?.buckets || [];
   setText('#ts-note', series?.interval === 'hour' ? 'per hour, local time' : 'per UTC day');
   drawTimeseries(series || { buckets: [] });
   drawTools(shown, openDetail);
-  const sum = (k) => b.reduce((a, x) => a + (x[k] || 0), 0);
-  drawStatus(sum('successes'), sum('errors'), sum('timeouts'));
+  drawStatusBars(shown, openDetail);
   drawDau(ret?.daily_active_users || []);
   setText('#dau-note', ret ? `WAU ${fmtNum(ret.weekly_active_users)} · MAU ${fmtNum(ret.monthly_active_users)}` : '');
   drawLatency(shown);
@@ -246,7 +301,8 @@ function drawCohorts(rows) {
 // ---- errors ----------------------------------------------------------------
 
 function toolButton(name) {
-  const b = el('button', { type: 'button', className: 'link', title: `Details of ${name}` }, name);
+  const b = el('button', { type: 'button', className: 'link', title: name }, nameNode(name));
+  b.setAttribute('aria-label', `Details of ${name}`);
   b.addEventListener('click', (e) => {
     e.stopPropagation();
     openDetail(name);
@@ -259,11 +315,15 @@ function drawErrors(list) {
   $('#errors').tBodies[0].replaceChildren(...list.map((x) => {
     const full = x.error_message == null || x.error_message === '' ? '—' : String(x.error_message);
     const msg = el('td', { className: 'msg' }, truncate(full, MSG_LEN));
-    const tr = el('tr', null,
-      el('td', { className: 'nowrap', title: `${x.timestamp} UTC` }, x.timestamp_ms ? fmtDateTime(x.timestamp_ms) : x.timestamp),
+    const cells = [
+      el('td', { className: 'time', title: `${x.timestamp} UTC` }, x.timestamp_ms ? fmtDateTime(x.timestamp_ms) : x.timestamp),
       el('td', { className: 'tool' }, x.tool_name ? toolButton(x.tool_name) : '—'),
       el('td', { className: 'type' }, x.error_type || '—'),
-      msg);
+      msg,
+    ];
+    // The labels head each cell in the stacked layout of a narrow screen.
+    ['Time', 'Tool', 'Type', 'Message'].forEach((l, i) => { cells[i].dataset.label = l; });
+    const tr = el('tr', null, ...cells);
     if (full.length > MSG_LEN) {
       tr.tabIndex = 0;
       tr.className = 'expandable';
@@ -310,7 +370,7 @@ function openDetail(name) {
 // loadDetail opens the dialog and fills it; resolves false if superseded.
 async function loadDetail(name, signal) {
   const gen = ++detailGen;
-  setText('#tool-detail-name', name);
+  $('#tool-detail-name').replaceChildren(nameNode(name));
   setText('#tool-detail-period', '');
   const msg = $('#tool-detail-message');
   msg.hidden = true;
@@ -329,11 +389,12 @@ async function loadDetail(name, signal) {
   if (gen !== detailGen) return false;
   $('#tool-detail-body').hidden = false;
   setText('#tool-detail-period', `Last ${d.period}${d.categories?.length ? ` · ${d.categories.map((c) => c.tool_category).join(', ')}` : ''}`);
+  const ms = hasDurations(d) ? fmtMs : () => 'no data';
   const stats = [
     ['Invocations', fmtNum(d.invocations)], ['Users', fmtNum(d.unique_users)],
     ['Success', fmtPct(d.success_rate)], ['Errors', fmtPct(d.error_rate)], ['Timeouts', fmtPct(d.timeout_rate)],
-    ['Average', fmtMs(d.avg_duration_ms)], ['p50', fmtMs(d.p50_duration_ms)], ['p95', fmtMs(d.p95_duration_ms)],
-    ['p99', fmtMs(d.p99_duration_ms)], ['Max', fmtMs(d.max_duration_ms)],
+    ['Average', ms(d.avg_duration_ms)], ['p50', ms(d.p50_duration_ms)], ['p95', ms(d.p95_duration_ms)],
+    ['p99', ms(d.p99_duration_ms)], ['Max', ms(d.max_duration_ms)],
   ];
   $('#tool-detail-stats').replaceChildren(...stats.map(([k, v]) => el('div', null, el('dt', null, k), el('dd', null, v))));
   const types = d.error_types || [];
@@ -384,7 +445,7 @@ const live = createLive({
       const st = ['success', 'error', 'timeout'].includes(ev.status) ? ev.status : 'other';
       feed.prepend(el('li', { className: `st-${st}` },
         el('time', null, fmtTime(ev.timestamp || Date.now())), ' ',
-        el('span', { className: 'tool' }, ev.tool_name ?? '?'), ' ',
+        ev.tool_name == null ? el('span', { className: 'tool' }, '?') : Object.assign(nameNode(ev.tool_name), { className: 'tool' }), ' ',
         el('span', { className: 'status' }, ev.status ?? ''), ' ',
         el('span', { className: 'dur' }, ev.duration_ms == null ? '' : fmtMs(ev.duration_ms))));
       liveCount++;
@@ -459,6 +520,41 @@ $('#errors-tool').addEventListener('change', (e) => {
   reloadErrors();
 });
 $('#live-toggle').addEventListener('change', (e) => setLive(e.target.checked));
+
+// ---- tabs ------------------------------------------------------------------
+
+// A tab is a link to its hash; the arrow keys, Home and End move between
+// tabs (and open them), as the tabs pattern of WAI-ARIA has it.
+function setView(v) {
+  if (v === state.view && root.dataset.state !== 'error') return;
+  state.view = v;
+  writeURL();
+  load();
+}
+
+window.addEventListener('hashchange', () => setView(readView()));
+const tabs = [...document.querySelectorAll('.tabs [role="tab"]')];
+for (const tab of tabs) {
+  tab.addEventListener('click', (e) => {
+    e.preventDefault();
+    setView(tab.dataset.view);
+  });
+  tab.addEventListener('keydown', (e) => {
+    const i = tabs.indexOf(tab);
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) {
+      if (e.key === ' ') {
+        e.preventDefault();
+        setView(tab.dataset.view);
+      }
+      return;
+    }
+    e.preventDefault();
+    const next = tabs[(to + tabs.length) % tabs.length];
+    next.focus();
+    setView(next.dataset.view);
+  });
+}
 
 for (const btn of document.querySelectorAll('button.copy')) {
   btn.addEventListener('click', async () => {
