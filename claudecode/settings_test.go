@@ -318,4 +318,3 @@ func TestSettings_Examples(t *testing.T) {
 		}
 	}
 }
-
