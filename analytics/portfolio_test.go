@@ -71,9 +71,9 @@ func TestServer_Portfolio(t *testing.T) {
 	e := newRouter(t, db.Path(), analytics.Config{})
 
 	tests := []struct {
-		name   string
-		query  string
-		want   map[string][]string // section: "name: fact" rows
+		name  string
+		query string
+		want  map[string][]string // section: "name: fact" rows
 	}{
 		{"Defaults", "", map[string][]string{
 			analytics.SectionNeverUsed:    {"pdf-report: registered by 2 users, no use in 30 days"},
