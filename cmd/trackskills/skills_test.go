@@ -116,9 +116,14 @@ func TestSkillsScan_Portfolio(t *testing.T) {
 
 	home, project := skillsTree(t)
 	env := scanEnv(t, home, project, "TRACKSKILLS_URL", url, "TRACKSKILLS_USER", "alice")
-	out, errOut, err := runScan(t, env)
-	if err != nil || !strings.Contains(out, "sent 4 skills and 2 MCP servers") {
-		t.Fatalf("scan: %v\n%s%s", err, out, errOut)
+	var envList []string
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	// The first scan is the binary's, as a SessionStart hook runs it.
+	code, out, errOut := runBinary(t, nil, envList, "skills", "scan", "--if-changed")
+	if code != 0 || !strings.Contains(out, "sent 4 skills and 2 MCP servers") || !strings.Contains(errOut, "bad YAML front matter") {
+		t.Fatalf("scan: exit %d\n%s%s", code, out, errOut)
 	}
 	testkit.Eventually(t, 10*time.Second, func() error {
 		resp, err := http.Get(url + "/analytics/portfolio?days=7")
