@@ -32,6 +32,8 @@ type request struct {
 	firstWeek sql.Day // /cohorts: the Monday of the first cohort
 	lastDay   sql.Day // /cohorts: the last day of the activity counted
 	ndjson    bool    // /export: NDJSON rather than CSV
+
+	portfolio portfolioThresholds // /portfolio
 }
 
 // endpoint lists the parameters one endpoint reads, in the order it

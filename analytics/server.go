@@ -145,6 +145,7 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/export.ndjson", s.handleExportNDJSON)
 	g.GET("/live", s.handleLive)
 	g.GET("/pipeline", s.handlePipeline)
+	g.GET("/portfolio", s.handlePortfolio)
 	return nil
 }
 

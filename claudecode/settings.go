@@ -75,7 +75,15 @@ type HookConfig struct {
 	URL string
 	// Command is the command line of the command hook.
 	Command string
+	// ScanCommand, when set, is a command line that registers the
+	// installed skills (trackskills skills scan --if-changed): AddHooks
+	// runs it as an async command hook on SessionStart, with HTTP hooks
+	// too, since Claude Code runs only command hooks there.
+	ScanCommand string
 }
+
+// ScanTimeout is the timeout, in seconds, of the SessionStart scan hook.
+const ScanTimeout = 30
 
 // AddHooks adds a matcher group with our handler to each hook event of cfg
 // (HookEvents, or HTTPHookEvents for HTTP hooks), after the groups already
@@ -116,7 +124,20 @@ func (s *Settings) AddHooks(cfg HookConfig) {
 		groups, _ := hooks.get(event).([]any)
 		hooks.set(event, append(groups, group))
 	}
-	if !cfg.HTTP {
+	if cfg.ScanCommand != "" {
+		handler := &jsonObject{}
+		handler.set("type", "command")
+		handler.set("command", cfg.ScanCommand)
+		handler.set("async", true)
+		handler.set("timeout", json.Number(fmt.Sprint(ScanTimeout)))
+		group := &jsonObject{}
+		group.set("matcher", "*")
+		group.set("hooks", []any{handler})
+		groups, _ := hooks.get(SessionStart).([]any)
+		hooks.set(SessionStart, append(groups, group))
+	}
+	if !cfg.HTTP || cfg.ScanCommand != "" {
+		// The scan reads the server's URL from the env block too.
 		env, ok := s.root.get("env").(*jsonObject)
 		if !ok {
 			env = &jsonObject{}
@@ -193,8 +214,21 @@ func IsOurCommand(cmd, ours string) bool {
 		strings.HasSuffix(strings.Trim(cmd, "'\""), "trackskills-hook")
 }
 
+// IsOurScanCommand reports whether the command line of a command hook is
+// Track Skills' skill scan: "<...trackskills...> skills scan ...", or
+// "<binary> skills scan ..." for the binary of ours ("<binary> hook").
+func IsOurScanCommand(cmd, ours string) bool {
+	before, _, ok := strings.Cut(strings.TrimSpace(cmd), " skills scan")
+	if !ok {
+		return false
+	}
+	bin, isHook := strings.CutSuffix(strings.TrimSpace(ours), " hook")
+	return strings.Contains(before, "trackskills") || isHook && before == bin
+}
+
 // isOurHandler reports whether a hook handler is Track Skills': a command
-// hook whose command IsOurCommand, or an HTTP hook to HookPath.
+// hook whose command IsOurCommand or IsOurScanCommand, or an HTTP hook to
+// HookPath.
 func isOurHandler(v any, command string) bool {
 	h, ok := v.(*jsonObject)
 	if !ok {
@@ -204,7 +238,7 @@ func isOurHandler(v any, command string) bool {
 	switch typ {
 	case "command":
 		cmd, _ := h.get("command").(string)
-		return IsOurCommand(cmd, command)
+		return IsOurCommand(cmd, command) || IsOurScanCommand(cmd, command)
 	case "http":
 		url, _ := h.get("url").(string)
 		return strings.Contains(url, HookPath)

@@ -105,6 +105,7 @@ func TestSettings_AddHooks(t *testing.T) {
 		cfg         claudecode.HookConfig
 		wantCommand map[string]int
 		wantHTTP    map[string]int
+		wantScan    map[string]int
 		wantEnv     map[string]any
 	}{
 		{
@@ -125,6 +126,20 @@ func TestSettings_AddHooks(t *testing.T) {
 			wantCommand: testkit.OnceEach(claudecode.HookEvents),
 			wantEnv:     map[string]any{"FOO": "1", "TRACKSKILLS_URL": url},
 		},
+		{
+			name:        "CommandWithScan",
+			cfg:         claudecode.HookConfig{URL: url, Command: "trackskills hook", ScanCommand: scanCommand},
+			wantCommand: testkit.OnceEach(claudecode.HookEvents),
+			wantScan:    map[string]int{"SessionStart": 1},
+			wantEnv:     map[string]any{"TRACKSKILLS_URL": url},
+		},
+		{
+			name:     "HTTPWithScan",
+			cfg:      claudecode.HookConfig{HTTP: true, URL: url, ScanCommand: scanCommand},
+			wantHTTP: testkit.OnceEach(claudecode.HTTPHookEvents),
+			wantScan: map[string]int{"SessionStart": 1},
+			wantEnv:  map[string]any{"TRACKSKILLS_URL": url},
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st := mustParseSettings(t, tt.in)
@@ -135,6 +150,9 @@ func TestSettings_AddHooks(t *testing.T) {
 			}
 			if h := testkit.CountOurHooks(got, "http"); (len(h) != 0 || len(tt.wantHTTP) != 0) && !reflect.DeepEqual(h, tt.wantHTTP) {
 				t.Errorf("http hooks %v, want %v", h, tt.wantHTTP)
+			}
+			if c := countCommand(got, scanCommand); (len(c) != 0 || len(tt.wantScan) != 0) && !reflect.DeepEqual(c, tt.wantScan) {
+				t.Errorf("scan hooks %v, want %v", c, tt.wantScan)
 			}
 			env, _ := got["env"].(map[string]any)
 			if (len(env) != 0 || len(tt.wantEnv) != 0) && !reflect.DeepEqual(env, tt.wantEnv) {
@@ -161,6 +179,9 @@ func TestSettings_AddHooks(t *testing.T) {
 		})
 	}
 }
+
+// scanCommand is the scan hook's command line.
+const scanCommand = "trackskills skills scan --if-changed"
 
 // countCommand counts, per hook event, the command handlers running cmd.
 func countCommand(settings map[string]any, cmd string) map[string]int {
@@ -198,6 +219,12 @@ func TestSettings_RemoveHooks(t *testing.T) {
 			install: []claudecode.HookConfig{{URL: url, Command: "'/my bin/trackskills-hook'"}}},
 		{name: "ThisBinaryByName", in: otherSettings, command: "/usr/local/bin/ts hook",
 			install: []claudecode.HookConfig{{URL: url, Command: "/usr/local/bin/ts hook"}}},
+		{name: "CommandAndScan", in: otherSettings, command: "trackskills hook",
+			install: []claudecode.HookConfig{{URL: url, Command: "trackskills hook", ScanCommand: scanCommand}}},
+		{name: "HTTPAndScan", in: otherSettings, command: "trackskills hook",
+			install: []claudecode.HookConfig{{HTTP: true, URL: url, ScanCommand: "'/my bin/trackskills' skills scan --if-changed"}}},
+		{name: "ScanOfThisBinaryByName", in: otherSettings, command: "/usr/local/bin/ts hook",
+			install: []claudecode.HookConfig{{URL: url, Command: "/usr/local/bin/ts hook", ScanCommand: "/usr/local/bin/ts skills scan --if-changed"}}},
 		{name: "EmptyLeavesEmpty", in: "", command: "trackskills hook",
 			install: []claudecode.HookConfig{{URL: url, Command: "trackskills hook"}}, want: "{}"},
 		{
@@ -316,5 +343,25 @@ func TestSettings_Examples(t *testing.T) {
 		if len(settings.Keys()) != 0 {
 			t.Errorf("%s: after removing ours, %s is left", file, settings.Encode())
 		}
+	}
+}
+
+func TestIsOurScanCommand(t *testing.T) {
+	for _, tt := range []struct {
+		cmd, ours string
+		want      bool
+	}{
+		{"trackskills skills scan --if-changed", "trackskills hook", true},
+		{"'/my bin/trackskills' skills scan --if-changed", "/opt/bin/trackskills-hook", true},
+		{"/x/ts skills scan --if-changed", "/x/ts hook", true},
+		{"/x/ts skills scan --if-changed", "trackskills hook", false},
+		{"trackskills hook", "trackskills hook", false},
+		{"other skills scan", "trackskills hook", false},
+	} {
+		t.Run(tt.cmd, func(t *testing.T) {
+			if got := claudecode.IsOurScanCommand(tt.cmd, tt.ours); got != tt.want {
+				t.Fatalf("IsOurScanCommand(%q, %q)=%v, want %v", tt.cmd, tt.ours, got, tt.want)
+			}
+		})
 	}
 }

@@ -147,6 +147,7 @@ func (s *Server) Register(e *echo.Echo) {
 	api.POST("/track", s.handleTrack)
 	api.POST("/track/batch", s.handleBatch)
 	api.POST("/hooks/claude-code", s.handleClaudeHook)
+	api.POST("/skills", s.handleSkills)
 }
 
 // Checks returns the readiness probes of ingest: the events stream exists,

@@ -92,6 +92,8 @@ type batch struct {
 	// Kind): session marks and inventory entries, in batch order, for the
 	// rollups that read them.
 	marks []int
+	// events are the batch's events, which marks index.
+	events []trackskills.Event
 
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
@@ -163,6 +165,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolErrors, // tool_daily_errors
 	(*writer).users,      // user_daily, user_first_seen, user_weekly, user_last_seen
 	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
+	(*writer).inventory,  // known_skills, known_mcp_servers (inventory.go)
 }
 
 // write runs every rollup for b inside tx.

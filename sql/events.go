@@ -20,6 +20,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 	users := make([][]byte, len(events))
 	rows := make([]int, 0, len(events)) // indexes into events, one a row
 	args := (*b.args)[:0]
+	b.events = events
 	for i := range events {
 		ev := &events[i]
 		if ev.Kind != "" {

@@ -20,11 +20,14 @@ removes them and only them (uninstall). Every other setting and hook is kept;
 running install again changes nothing. The old file is kept as a backup
 (settings.json.bak-<time>), and the change is printed.
 
-The default is the command hook: "trackskills hook", async, on PreToolUse,
-PostToolUse, PostToolUseFailure and UserPromptExpansion, with TRACKSKILLS_URL
-in the settings' env block. --http installs Claude Code HTTP hooks instead,
-which POST to <url>/api/hooks/claude-code (no process per call, but
-synchronous: nothing is spooled when the server is down).`
+The default is the command hook: "trackskills hook", async, on the tool
+events (PreToolUse, PostToolUse, PostToolUseFailure, UserPromptExpansion)
+and the session events (UserPromptSubmit, Stop, SubagentStart, SessionStart,
+...), with TRACKSKILLS_URL in the settings' env block. --http installs Claude
+Code HTTP hooks instead, which POST to <url>/api/hooks/claude-code (no
+process per call, but synchronous: nothing is spooled when the server is
+down). Either way, a SessionStart command hook runs "trackskills skills scan
+--if-changed", which registers the installed skills when they changed.`
 
 func runHookInstall(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, install bool) error {
 	name := "hook uninstall"
@@ -67,15 +70,18 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	// The diff compares the old settings in our layout, so that it shows
 	// what changed, not how the file was indented.
 	before := settings.Encode()
-	command := hookCommand()
-	if *project != "" && !*useHTTP {
+	command, scan := hookCommand(), scanCommand()
+	if *project != "" {
 		// A project's settings are shared (often committed): no path of
 		// this machine in them. Teammates need trackskills on their PATH.
-		command = "trackskills hook"
+		scan = "trackskills " + scanArgs
+		if !*useHTTP {
+			command = "trackskills hook"
+		}
 	}
 	settings.RemoveHooks(command)
 	if install {
-		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: strings.TrimRight(*url, "/"), Command: command})
+		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: strings.TrimRight(*url, "/"), Command: command, ScanCommand: scan})
 	}
 	updated := settings.Encode()
 	if bytes.Equal(updated, before) {
@@ -140,20 +146,36 @@ func hookCommand() string {
 	return hookCommandFor(exe)
 }
 
+// scanArgs are the arguments of the SessionStart scan hook.
+const scanArgs = "skills scan --if-changed"
+
+// scanCommand is the command line of the SessionStart scan hook for this
+// binary: the full binary (the lean hook binary has no scan), by absolute
+// path.
+func scanCommand() string {
+	exe, err := os.Executable()
+	if err != nil || strings.Contains(exe, "go-build") || strings.HasSuffix(exe, ".test") {
+		return "trackskills " + scanArgs
+	}
+	return shellQuote(exe) + " " + scanArgs
+}
+
+// shellQuote quotes a path for a command line, when it needs it.
+func shellQuote(p string) string {
+	if strings.ContainsAny(p, " '\"\\$`") {
+		return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+	}
+	return p
+}
+
 // hookCommandFor is the command line of the hook for the trackskills binary
 // at exe, by absolute path: the lean trackskills-hook binary when it sits
 // beside it (it starts several times faster, and runs at every tool call),
 // else "<exe> hook".
 func hookCommandFor(exe string) string {
-	quote := func(p string) string {
-		if strings.ContainsAny(p, " '\"\\$`") {
-			return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
-		}
-		return p
-	}
 	lean := filepath.Join(filepath.Dir(exe), "trackskills-hook")
 	if st, err := os.Stat(lean); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
-		return quote(lean)
+		return shellQuote(lean)
 	}
-	return quote(exe) + " hook"
+	return shellQuote(exe) + " hook"
 }

@@ -89,6 +89,9 @@ func TestHookInstall_KeepsEverythingElse(t *testing.T) {
 	if ours := testkit.CountOurHooks(got, "command"); !reflect.DeepEqual(ours, testkit.OnceEach(claudecode.HookEvents)) {
 		t.Errorf("our command hooks: %v", ours)
 	}
+	if scans := scanHooks(got); scans != 1 {
+		t.Errorf("%d SessionStart scan hooks, want 1: %s", scans, mustJSON(t, got["hooks"]))
+	}
 	backups, _ := filepath.Glob(path + ".bak-*")
 	if len(backups) != 1 {
 		t.Fatalf("backups %v, want one", backups)
@@ -116,6 +119,9 @@ func TestHookInstall_KeepsEverythingElse(t *testing.T) {
 	if c, h := testkit.CountOurHooks(got, "command"), testkit.CountOurHooks(got, "http"); len(c) != 0 || !reflect.DeepEqual(h, testkit.OnceEach(claudecode.HTTPHookEvents)) {
 		t.Errorf("after --http: command hooks %v, http hooks %v", c, h)
 	}
+	if scans := scanHooks(got); scans != 1 {
+		t.Errorf("after --http: %d SessionStart scan hooks, want 1 (Claude Code runs only command hooks there)", scans)
+	}
 	if !strings.Contains(mustJSON(t, got["hooks"]), `"url":"http://127.0.0.1:9999/api/hooks/claude-code"`) {
 		t.Errorf("http hook url: %s", mustJSON(t, got["hooks"]))
 	}
@@ -136,7 +142,7 @@ func TestHookInstall_UserAndErrors(t *testing.T) {
 		t.Fatalf("install into an empty home: %v\n%s", err, out)
 	}
 	got := decodeJSONFile(t, filepath.Join(home, ".claude", "settings.json"))
-	if len(testkit.CountOurHooks(got, "command")) != len(claudecode.HookEvents) {
+	if len(testkit.CountOurHooks(got, "command")) != len(claudecode.HookEvents) || scanHooks(got) != 1 {
 		t.Errorf("user settings: %s", mustJSON(t, got))
 	}
 	bad := filepath.Join(t.TempDir(), "p")
@@ -192,4 +198,20 @@ func TestHookInstall_PrefersTheLeanBinary(t *testing.T) {
 	if !claudecode.IsOurCommand(cmd, "trackskills hook") {
 		t.Errorf("%q is not recognised as ours", cmd)
 	}
+}
+
+// scanHooks counts the SessionStart command hooks that run the skill scan.
+func scanHooks(settings map[string]any) int {
+	n := 0
+	hooks, _ := settings["hooks"].(map[string]any)
+	groups, _ := hooks["SessionStart"].([]any)
+	for _, g := range groups {
+		for _, h := range g.(map[string]any)["hooks"].([]any) {
+			hm := h.(map[string]any)
+			if cmd, _ := hm["command"].(string); hm["type"] == "command" && strings.HasSuffix(cmd, " skills scan --if-changed") && hm["async"] == true {
+				n++
+			}
+		}
+	}
+	return n
 }

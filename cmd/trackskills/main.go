@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runHook
 	case "send":
 		cmd = runSend
+	case "skills":
+		cmd = runSkills
 	case "version", "--version":
 		cmd = runVersion
 	case "-h", "--help", "help":
@@ -100,6 +102,7 @@ Commands:
   deadletters  list, show, retry or purge the messages the consumer could not decode
   hook         record a Claude Code hook call read on stdin; hook install adds it to settings.json
   send         send one event from a script: trackskills send NAME [--status ...]
+  skills       skills scan: register the installed skills and MCP servers with the server
   version      print the version, the VCS revision and the Go version (also --version)
 
 Run "trackskills <command> --help" for the flags of a command.

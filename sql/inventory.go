@@ -1,0 +1,264 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/trackskills/trackskills"
+)
+
+// The skill inventory: the rollup of skill_known and mcp_known events into
+// known_skills and known_mcp_servers (migration 0016), and its reads, with
+// the uses the portfolio sets against it.
+
+// inventoryMeta is the metadata of an inventory event (ingest.SkillMeta,
+// ingest.MCPMeta).
+type inventoryMeta struct {
+	Description string `json:"description"`
+	SizeBytes   int64  `json:"size_bytes"`
+	Source      string `json:"source"`
+	Plugin      string `json:"plugin"`
+}
+
+// knownAgg is one name of the inventory events of a batch: the span of its
+// scans, the details of the latest, and its users (stored form, hashKey).
+type knownAgg struct {
+	first, last int64
+	meta        inventoryMeta
+	users       map[string]struct{}
+}
+
+func (a *knownAgg) add(ev *trackskills.Event) {
+	if a.users == nil {
+		a.first, a.last, a.users = ev.Timestamp, ev.Timestamp, map[string]struct{}{}
+		a.meta = parseInventoryMeta(ev.Metadata)
+	} else {
+		a.first = min(a.first, ev.Timestamp)
+		if ev.Timestamp >= a.last { // the latest scan's details; a tie goes to the later event
+			a.last, a.meta = ev.Timestamp, parseInventoryMeta(ev.Metadata)
+		}
+	}
+	a.users[string(hashKey(ev.UserHash))] = struct{}{}
+}
+
+func parseInventoryMeta(raw json.RawMessage) inventoryMeta {
+	var m inventoryMeta
+	_ = json.Unmarshal(raw, &m) // ingest wrote it; a stranger's keeps empty details
+	return m
+}
+
+// inventory rolls the batch's skill_known and mcp_known events into the
+// inventory tables. Their events are few (one per skill per scan), so it
+// writes one row at a time.
+func (w *writer) inventory(tx *dbsql.Tx, b *batch) error {
+	skills, servers := map[string]*knownAgg{}, map[string]*knownAgg{}
+	for _, i := range b.marks {
+		ev := &b.events[i]
+		var m map[string]*knownAgg
+		switch ev.Kind {
+		case trackskills.KindSkillKnown:
+			m = skills
+		case trackskills.KindMCPKnown:
+			m = servers
+		default:
+			continue
+		}
+		a := m[ev.ToolName]
+		if a == nil {
+			a = &knownAgg{}
+			m[ev.ToolName] = a
+		}
+		a.add(ev)
+	}
+	for _, name := range sortedKeys(skills) {
+		a := skills[name]
+		n, err := newUsers(tx, `INSERT INTO known_skill_users (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
+		if err != nil {
+			return fmt.Errorf("insert known_skill_users: %w", err)
+		}
+		if _, err := tx.Exec(`INSERT INTO known_skills (name, first_seen, last_seen, description, size_bytes, source, plugin, users)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET
+				first_seen = MIN(first_seen, excluded.first_seen),
+				description = CASE WHEN excluded.last_seen > last_seen THEN excluded.description ELSE description END,
+				size_bytes = CASE WHEN excluded.last_seen > last_seen THEN excluded.size_bytes ELSE size_bytes END,
+				source = CASE WHEN excluded.last_seen > last_seen THEN excluded.source ELSE source END,
+				plugin = CASE WHEN excluded.last_seen > last_seen THEN excluded.plugin ELSE plugin END,
+				last_seen = MAX(last_seen, excluded.last_seen),
+				users = users + excluded.users`,
+			name, a.first, a.last, a.meta.Description, a.meta.SizeBytes, a.meta.Source, a.meta.Plugin, n); err != nil {
+			return fmt.Errorf("upsert known_skills: %w", err)
+		}
+	}
+	for _, name := range sortedKeys(servers) {
+		a := servers[name]
+		n, err := newUsers(tx, `INSERT INTO known_mcp_server_users (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
+		if err != nil {
+			return fmt.Errorf("insert known_mcp_server_users: %w", err)
+		}
+		if _, err := tx.Exec(`INSERT INTO known_mcp_servers (name, first_seen, last_seen, source, users)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET
+				first_seen = MIN(first_seen, excluded.first_seen),
+				source = CASE WHEN excluded.last_seen > last_seen THEN excluded.source ELSE source END,
+				last_seen = MAX(last_seen, excluded.last_seen),
+				users = users + excluded.users`,
+			name, a.first, a.last, a.meta.Source, n); err != nil {
+			return fmt.Errorf("upsert known_mcp_servers: %w", err)
+		}
+	}
+	return nil
+}
+
+// newUsers inserts the users of name with query and returns how many were
+// new.
+func newUsers(tx *dbsql.Tx, query, name string, users map[string]struct{}) (int64, error) {
+	var n int64
+	for u := range users {
+		r, err := tx.Exec(query, name, []byte(u))
+		if err != nil {
+			return 0, err
+		}
+		got, _ := r.RowsAffected() // sqlite3 always returns a count
+		n += got
+	}
+	return n, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// KnownSkill is a skill that scans registered.
+type KnownSkill struct {
+	Name                string
+	FirstSeen, LastSeen int64 // Unix ms of the first and the latest scan that registered it
+	Description         string
+	SizeBytes           int64
+	Source, Plugin      string
+	Users               int64 // distinct users that registered it
+}
+
+// KnownSkills returns every skill that scans registered, by name.
+func (d *DB) KnownSkills(ctx context.Context) ([]KnownSkill, error) {
+	rows, err := d.conn().QueryContext(ctx, `SELECT name, first_seen, last_seen, description, size_bytes, source, plugin, users
+		FROM known_skills ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("known skills: %w", err)
+	}
+	defer rows.Close()
+	out := []KnownSkill{}
+	for rows.Next() {
+		var k KnownSkill
+		if err := rows.Scan(&k.Name, &k.FirstSeen, &k.LastSeen, &k.Description, &k.SizeBytes, &k.Source, &k.Plugin, &k.Users); err != nil {
+			return nil, fmt.Errorf("known skills: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("known skills: %w", err)
+	}
+	return out, nil
+}
+
+// KnownMCPServer is an MCP server that scans found configured.
+type KnownMCPServer struct {
+	Name                string
+	FirstSeen, LastSeen int64
+	Source              string
+	Users               int64
+}
+
+// KnownMCPServers returns every MCP server that scans registered, by name.
+func (d *DB) KnownMCPServers(ctx context.Context) ([]KnownMCPServer, error) {
+	rows, err := d.conn().QueryContext(ctx, `SELECT name, first_seen, last_seen, source, users FROM known_mcp_servers ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("known mcp servers: %w", err)
+	}
+	defer rows.Close()
+	out := []KnownMCPServer{}
+	for rows.Next() {
+		var k KnownMCPServer
+		if err := rows.Scan(&k.Name, &k.FirstSeen, &k.LastSeen, &k.Source, &k.Users); err != nil {
+			return nil, fmt.Errorf("known mcp servers: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("known mcp servers: %w", err)
+	}
+	return out, nil
+}
+
+// Use is how much a skill (or server) was used in a window, and how many
+// of those uses failed (error or timeout).
+type Use struct {
+	Uses, Failures int64
+}
+
+// SkillUse returns the use of each skill used in a window, by skill name.
+// It is the one definition of a skill's use: today the tool calls of
+// category "skill" (a Skill call or a typed /skill) by that tool name,
+// from the tool rollups.
+func (d *DB) SkillUse(ctx context.Context, w Window) (map[string]Use, error) {
+	cond, args := w.where()
+	// The table name comes from Window.table, a constant.
+	rows, err := d.conn().QueryContext(ctx, `SELECT tool_name, SUM(invocations), SUM(errors + timeouts)
+		FROM `+w.table()+` WHERE `+cond+` AND tool_category = 'skill' GROUP BY tool_name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("skill use: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Use{}
+	for rows.Next() {
+		var name string
+		var u Use
+		if err := rows.Scan(&name, &u.Uses, &u.Failures); err != nil {
+			return nil, fmt.Errorf("skill use: %w", err)
+		}
+		out[name] = u
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("skill use: %w", err)
+	}
+	return out, nil
+}
+
+// MCPServerCalls returns the calls of each MCP server called in a window,
+// by server name. It is the one definition of a server's calls: today the
+// tool calls named mcp__<server>__<tool> in the tool rollups.
+func (d *DB) MCPServerCalls(ctx context.Context, w Window) (map[string]int64, error) {
+	cond, args := w.where()
+	// "mcp__" <= name < "mcp_`" is the prefix as a key range ('`' follows
+	// '_'), which the tool name column of the rollups' keys can serve.
+	rows, err := d.conn().QueryContext(ctx, `SELECT tool_name, SUM(invocations) FROM `+w.table()+`
+		WHERE `+cond+` AND tool_name >= 'mcp__' AND tool_name < 'mcp_`+"`"+`' GROUP BY tool_name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("mcp server calls: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("mcp server calls: %w", err)
+		}
+		if server, _ := trackskills.SplitMCP(name); server != "" && strings.HasPrefix(name, "mcp__") {
+			out[server] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mcp server calls: %w", err)
+	}
+	return out, nil
+}
