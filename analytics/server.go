@@ -140,6 +140,8 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/export.ndjson", s.handleExportNDJSON)
 	g.GET("/live", s.handleLive)
 	g.GET("/pipeline", s.handlePipeline)
+	g.GET("/mcp", s.handleMCP)
+	g.GET("/mcp/:server", s.handleMCPServer)
 	return nil
 }
 

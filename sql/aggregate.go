@@ -93,6 +93,9 @@ type batch struct {
 	// rollups that read them.
 	marks []int
 
+	// mcp groups the batch's MCP calls (mcp.go); nil when it has none.
+	mcp *mcpBatch
+
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
 	// the buffers outlive the batch, but never two batches at once.
@@ -125,6 +128,9 @@ func (b *batch) add(ev *trackskills.Event, user []byte) {
 	u := string(user)
 	b.users[userKey{day, u}] = struct{}{}
 	b.toolUsers[toolUserKey{day, ev.ToolName, u}] = struct{}{}
+	if server, tool := mcpOf(ev); server != "" {
+		b.addMCP(ev, day, server, tool, u)
+	}
 }
 
 func addTool(m map[toolKey]*toolAgg, k toolKey, ev *trackskills.Event) {
@@ -163,6 +169,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolErrors, // tool_daily_errors
 	(*writer).users,      // user_daily, user_first_seen, user_weekly, user_last_seen
 	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
+	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, mcp_user_daily
 }
 
 // write runs every rollup for b inside tx.
