@@ -138,7 +138,7 @@ func checkMCPFigures(t *testing.T, where string, got analytics.MCPFigures, s *ex
 	t.Helper()
 	exp := analytics.MCPFigures{Calls: s.invocations, Errors: s.errors, Timeouts: s.timeouts,
 		FailureRate: rate(s.errors+s.timeouts, s.invocations), ErrorRate: rate(s.errors, s.invocations),
-		TimeoutRate: rate(s.timeouts, s.invocations),
+		TimeoutRate:   rate(s.timeouts, s.invocations),
 		P50DurationMs: got.P50DurationMs, P95DurationMs: got.P95DurationMs, P99DurationMs: got.P99DurationMs}
 	if got != exp {
 		t.Errorf("%s:\n got  %+v\n want %+v", where, got, exp)
