@@ -393,8 +393,8 @@ func (s *stmts) close() error {
 	if s.insert != nil {
 		errs = append(errs, s.insert.close())
 	}
-	for _, st := range []*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
-		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay, s.mcp.upHourly, s.mcp.upDaily, s.mcp.upErr, s.mcp.upUser} {
+	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
+		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay}, s.mcp.list()...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

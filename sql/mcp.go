@@ -12,7 +12,9 @@ import (
 // mcp__<server>__<tool> keeps its server and tool in the raw row
 // (mcp_server, mcp_tool) and in rollups of its own, per hour or day, server
 // and tool (mcp_hourly, mcp_daily), its failures per status and error type
-// (mcp_daily_errors) and the users of each server per day (mcp_user_daily).
+// (mcp_daily_errors) and the users of each server, kept as those of each
+// tool (mcp_user_daily, mcp_user_last_seen, mcp_last_seen_counts,
+// mcp_daily_users).
 
 // mcpOf returns the MCP server and tool of a tool call: those ingest split
 // off its name, or, for an event without them (an older stream message),
@@ -61,18 +63,13 @@ type mcpErrorKey struct {
 	server, tool, status, errorType string
 }
 
-// mcpUserKey names a row of mcp_user_daily; user is the stored hash.
-type mcpUserKey struct {
-	day          Day
-	server, user string
-}
-
-// mcpBatch groups the MCP calls of one batch. Its hourly and daily keys
-// reuse toolKey: there, tool is the server and category the MCP tool.
+// mcpBatch groups the MCP calls of one batch. Its keys reuse those of the
+// tools: in toolKey, tool is the server and category the MCP tool; in
+// toolUserKey, tool is the server.
 type mcpBatch struct {
 	hourly, daily map[toolKey]*toolAgg
 	failures      map[mcpErrorKey]int64
-	users         map[mcpUserKey]struct{}
+	users         map[toolUserKey]struct{}
 }
 
 // addMCP counts an inserted MCP call of server and tool on day; user is its
@@ -81,7 +78,7 @@ func (b *batch) addMCP(ev *trackskills.Event, day Day, server, tool, user string
 	m := b.mcp
 	if m == nil {
 		m = &mcpBatch{hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{},
-			failures: map[mcpErrorKey]int64{}, users: map[mcpUserKey]struct{}{}}
+			failures: map[mcpErrorKey]int64{}, users: map[toolUserKey]struct{}{}}
 		b.mcp = m
 	}
 	addTool(m.hourly, toolKey{floorDiv(ev.Timestamp, hourMs) * hourMs, server, tool}, ev)
@@ -89,12 +86,13 @@ func (b *batch) addMCP(ev *trackskills.Event, day Day, server, tool, user string
 	if ev.Status != trackskills.StatusSuccess {
 		m.failures[mcpErrorKey{day, server, tool, ev.Status, ev.ErrorType}]++
 	}
-	m.users[mcpUserKey{day, server, user}] = struct{}{}
+	m.users[toolUserKey{day, server, user}] = struct{}{}
 }
 
 // mcpStmts are the writer's statements of the MCP rollups.
 type mcpStmts struct {
-	upHourly, upDaily, upErr, upUser *dbsql.Stmt
+	upHourly, upDaily, upErr *dbsql.Stmt
+	users                    userTables // mcp_user_daily, mcp_user_last_seen, mcp_last_seen_counts, mcp_daily_users
 }
 
 // prepare prepares the MCP rollups' statements on db; they read their rows
@@ -133,16 +131,53 @@ func (s *mcpStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare mcp_daily_errors upsert: %w", err)
 	}
-	s.upUser, err = db.PrepareContext(ctx, `INSERT OR IGNORE INTO mcp_user_daily (day, mcp_server, user_id_hash)
-		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?)`)
+	// The users of each server, as those of each tool (keyUsers).
+	u := &s.users
+	u.names = [4]string{"mcp_user_daily", "mcp_user_last_seen", "mcp_last_seen_counts", "mcp_daily_users"}
+	u.insert, err = db.PrepareContext(ctx, `INSERT INTO mcp_user_daily (day, mcp_server, user_id_hash)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true
+		ON CONFLICT DO NOTHING RETURNING day, mcp_server, user_id_hash`)
 	if err != nil {
 		return fmt.Errorf("prepare mcp_user_daily insert: %w", err)
+	}
+	u.getLast, err = db.PrepareContext(ctx, `SELECT json_group_array(json_array(j.key,
+			CAST(julianday(t.day) - 2440587.5 AS INTEGER)))
+		FROM jsonb_each(?) AS j
+		JOIN mcp_user_last_seen AS t ON t.mcp_server = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`)
+	if err != nil {
+		return fmt.Errorf("prepare mcp_user_last_seen read: %w", err)
+	}
+	u.upLast, err = db.PrepareContext(ctx, `INSERT INTO mcp_user_last_seen (mcp_server, user_id_hash, day)
+		SELECT CAST(unhex(value->>0) AS TEXT), unhex(value->>1), value->>2 FROM jsonb_each(?) WHERE true
+		ON CONFLICT (mcp_server, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
+	if err != nil {
+		return fmt.Errorf("prepare mcp_user_last_seen upsert: %w", err)
+	}
+	for _, p := range []struct {
+		stmt  **dbsql.Stmt
+		table string
+	}{{&u.upCounts, "mcp_last_seen_counts"}, {&u.upDay, "mcp_daily_users"}} {
+		// The table names are constants of this function.
+		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, mcp_server, users)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2 FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, mcp_server) DO UPDATE SET users = users + excluded.users`)
+		if err != nil {
+			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
+		}
 	}
 	return nil
 }
 
+// list returns every statement, for closing.
+func (s *mcpStmts) list() []*dbsql.Stmt {
+	u := &s.users
+	return []*dbsql.Stmt{s.upHourly, s.upDaily, s.upErr, u.insert, u.getLast, u.upLast, u.upCounts, u.upDay}
+}
+
 // mcp writes the MCP rollups of b: mcp_hourly, mcp_daily, mcp_daily_errors
-// and mcp_user_daily. A batch without an MCP call costs nothing.
+// and the users of each server (mcp_user_daily, mcp_user_last_seen,
+// mcp_last_seen_counts, mcp_daily_users). A batch without an MCP call
+// costs nothing.
 func (w *writer) mcp(tx *dbsql.Tx, b *batch) error {
 	m := b.mcp
 	if m == nil {
@@ -170,14 +205,7 @@ func (w *writer) mcp(tx *dbsql.Tx, b *batch) error {
 	if err := w.exec(tx, w.stmt.mcp.upErr, b.rows, "mcp_daily_errors"); err != nil {
 		return err
 	}
-	j.reset()
-	for k := range m.users {
-		j.row()
-		j.int(int64(k.day))
-		j.hexString(k.server)
-		j.hexString(k.user)
-	}
-	return w.exec(tx, w.stmt.mcp.upUser, b.rows, "mcp_user_daily")
+	return w.keyUsers(tx, b, m.users, &w.stmt.mcp.users)
 }
 
 // mcpTable is the MCP rollup a window reads.
@@ -228,10 +256,20 @@ func (d *DB) MCPTools(ctx context.Context, w Window, server string) ([]MCPToolSt
 
 // MCPUsers returns the distinct users of each MCP server (of one when
 // server is set) over the UTC days [first, last]; a server without users
-// there is absent.
+// there is absent. When no user was seen after last (every window that
+// ends now), they are the users last seen on or after first: a sum of a
+// few counts per server instead of a DISTINCT over every user-day.
 func (d *DB) MCPUsers(ctx context.Context, first, last Day, server string) (map[string]int64, error) {
+	var newest string
+	if err := d.conn().QueryRowContext(ctx, `SELECT COALESCE((SELECT day FROM mcp_last_seen_counts
+		WHERE users > 0 ORDER BY day DESC LIMIT 1), '')`).Scan(&newest); err != nil {
+		return nil, fmt.Errorf("mcp users: %w", err)
+	}
 	q, args := `SELECT mcp_server, COUNT(DISTINCT user_id_hash) FROM mcp_user_daily WHERE day >= ? AND day <= ?`,
 		[]any{int64(first), int64(last)}
+	if last.String() >= newest { // text days compare as the days they name
+		q, args = `SELECT mcp_server, SUM(users) FROM mcp_last_seen_counts WHERE day >= ?`, []any{first.String()}
+	}
 	if server != "" {
 		q += ` AND mcp_server = ?`
 		args = append(args, server)
@@ -248,7 +286,9 @@ func (d *DB) MCPUsers(ctx context.Context, first, last Day, server string) (map[
 		if err := rows.Scan(&s, &n); err != nil {
 			return nil, fmt.Errorf("mcp users: %w", err)
 		}
-		out[s] = n
+		if n > 0 {
+			out[s] = n
+		}
 	}
 	return out, rows.Err()
 }
@@ -256,19 +296,24 @@ func (d *DB) MCPUsers(ctx context.Context, first, last Day, server string) (map[
 // MCPDailyUsers returns the users of one MCP server on each UTC day of
 // [first, last] that had any.
 func (d *DB) MCPDailyUsers(ctx context.Context, first, last Day, server string) (map[Day]int64, error) {
-	rows, err := d.conn().QueryContext(ctx, `SELECT day, COUNT(*) FROM mcp_user_daily
-		WHERE day >= ? AND day <= ? AND mcp_server = ? GROUP BY day`, int64(first), int64(last), server)
+	rows, err := d.conn().QueryContext(ctx, `SELECT day, users FROM mcp_daily_users
+		WHERE day >= ? AND day <= ? AND mcp_server = ? AND users > 0`, first.String(), last.String(), server)
 	if err != nil {
 		return nil, fmt.Errorf("mcp daily users: %w", err)
 	}
 	defer rows.Close()
 	out := map[Day]int64{}
+	var text string
 	for rows.Next() {
-		var day, n int64
-		if err := rows.Scan(&day, &n); err != nil {
+		var n int64
+		if err := rows.Scan(&text, &n); err != nil {
 			return nil, fmt.Errorf("mcp daily users: %w", err)
 		}
-		out[Day(day)] = n
+		day, err := ParseDay(text)
+		if err != nil {
+			return nil, fmt.Errorf("mcp daily users: %w", err)
+		}
+		out[day] = n
 	}
 	return out, rows.Err()
 }
@@ -285,15 +330,15 @@ type MCPErrorCount struct {
 // MCPErrorTypes returns the failures of every MCP server (of one when
 // server is set) in a window per status and error type, by server, then
 // most first (ties by status and type). Day windows read mcp_daily_errors;
-// hourly ones the raw failures of the window's whole hours, as the hourly
-// rollups beside them count.
+// hourly ones the raw failures of every hour the window touches, as the
+// hourly rollups beside them count.
 func (d *DB) MCPErrorTypes(ctx context.Context, w Window, server string) ([]MCPErrorCount, error) {
 	var q string
 	var args []any
 	if w.Hourly {
 		q = `SELECT mcp_server, status, COALESCE(error_type, ''), COUNT(*) FROM skill_usage_events
 			WHERE status <> 'success' AND timestamp >= ? AND timestamp < ? AND mcp_server IS NOT NULL`
-		args = []any{floorDiv(w.From, hourMs) * hourMs, w.To}
+		args = []any{floorDiv(w.From, hourMs) * hourMs, (floorDiv(w.To-1, hourMs) + 1) * hourMs}
 	} else {
 		q = `SELECT mcp_server, status, error_type, SUM(failures) FROM mcp_daily_errors WHERE day >= ? AND day <= ?`
 		args = []any{w.FirstDay().String(), w.LastDay().String()}

@@ -30,7 +30,8 @@ var mcpNames = []struct{ name, server, tool string }{
 }
 
 // mcpTables are the MCP rollups, for comparisons of whole tables.
-var mcpTables = []string{"mcp_hourly", "mcp_daily", "mcp_daily_errors", "mcp_user_daily"}
+var mcpTables = []string{"mcp_hourly", "mcp_daily", "mcp_daily_errors", "mcp_user_daily", "mcp_user_last_seen",
+	"mcp_last_seen_counts", "mcp_daily_users"}
 
 // mcpEvents returns events of every name of mcpNames over days days, of
 // several users, statuses and error types, some without a duration. Those
@@ -129,6 +130,7 @@ func TestOpen_MCPBackfill(t *testing.T) {
 	raw := mustOpenRaw(t, oldPath)
 	for _, q := range []string{
 		`DROP TABLE mcp_hourly`, `DROP TABLE mcp_daily`, `DROP TABLE mcp_daily_errors`, `DROP TABLE mcp_user_daily`,
+		`DROP TABLE mcp_user_last_seen`, `DROP TABLE mcp_last_seen_counts`, `DROP TABLE mcp_daily_users`,
 		`ALTER TABLE skill_usage_events DROP COLUMN mcp_server`, `ALTER TABLE skill_usage_events DROP COLUMN mcp_tool`,
 		`DELETE FROM migrations WHERE name = '0015_mcp.sql'`,
 	} {

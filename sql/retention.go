@@ -129,6 +129,9 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, 
 		{`DELETE FROM mcp_daily WHERE day < ?`, text, false},
 		{`DELETE FROM mcp_daily_errors WHERE day < ?`, text, false},
 		{`DELETE FROM mcp_user_daily WHERE day < ?`, int64(day), false},
+		{`DELETE FROM mcp_daily_users WHERE day < ?`, text, false},
+		{`DELETE FROM mcp_user_last_seen WHERE day < ?`, text, true}, // keyed by server: a full scan
+		{`DELETE FROM mcp_last_seen_counts WHERE day < ?`, text, false},
 	} {
 		if q.last && !last {
 			continue

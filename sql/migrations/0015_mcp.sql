@@ -55,13 +55,37 @@ CREATE TABLE mcp_daily_errors (
   PRIMARY KEY (day, mcp_server, mcp_tool, status, error_type)
 ) WITHOUT ROWID;
 
--- Users per server per UTC day (days since 1970-01-01, as
--- tool_user_daily), presence only.
+-- The users of each server, kept as those of each tool are: presence per
+-- UTC day (days since 1970-01-01, as tool_user_daily), each user's last
+-- day with a server and how many users of a server were last seen on each
+-- day (for windows that end now: a sum over the window's days instead of
+-- a DISTINCT over every user-day), and each server's users per day.
 CREATE TABLE mcp_user_daily (
   day          INTEGER NOT NULL,
   mcp_server   TEXT    NOT NULL,
   user_id_hash BLOB    NOT NULL,
   PRIMARY KEY (day, mcp_server, user_id_hash)
+) WITHOUT ROWID;
+
+CREATE TABLE mcp_user_last_seen (
+  mcp_server   TEXT NOT NULL,
+  user_id_hash BLOB NOT NULL,
+  day          TEXT NOT NULL,
+  PRIMARY KEY (mcp_server, user_id_hash)
+) WITHOUT ROWID;
+
+CREATE TABLE mcp_last_seen_counts (
+  day        TEXT    NOT NULL,
+  mcp_server TEXT    NOT NULL,
+  users      INTEGER NOT NULL,
+  PRIMARY KEY (day, mcp_server)
+) WITHOUT ROWID;
+
+CREATE TABLE mcp_daily_users (
+  day        TEXT    NOT NULL,
+  mcp_server TEXT    NOT NULL,
+  users      INTEGER NOT NULL,
+  PRIMARY KEY (day, mcp_server)
 ) WITHOUT ROWID;
 
 INSERT INTO mcp_hourly
@@ -86,3 +110,12 @@ FROM skill_usage_events WHERE mcp_server IS NOT NULL AND status <> 'success' GRO
 INSERT INTO mcp_user_daily
 SELECT DISTINCT timestamp / 86400000, mcp_server, user_id_hash
 FROM skill_usage_events WHERE mcp_server IS NOT NULL;
+
+INSERT INTO mcp_user_last_seen
+SELECT mcp_server, user_id_hash, strftime('%Y-%m-%d', MAX(day) * 86400, 'unixepoch')
+FROM mcp_user_daily GROUP BY 1, 2;
+
+INSERT INTO mcp_last_seen_counts SELECT day, mcp_server, COUNT(*) FROM mcp_user_last_seen GROUP BY 1, 2;
+
+INSERT INTO mcp_daily_users
+SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), mcp_server, COUNT(*) FROM mcp_user_daily GROUP BY 1, 2;
