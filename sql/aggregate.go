@@ -169,7 +169,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolErrors, // tool_daily_errors
 	(*writer).users,      // user_daily, user_first_seen, user_weekly, user_last_seen
 	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
-	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, mcp_user_daily
+	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, and the users of each server (mcp.go)
 }
 
 // write runs every rollup for b inside tx.
