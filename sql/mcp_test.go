@@ -162,3 +162,42 @@ func TestOpen_MCPBackfill(t *testing.T) {
 	testkit.MustWriteBatch(t, fresh, later)
 	compare("after more writes")
 }
+
+// TestDB_DeleteAggregatesBefore_MCP: retention prunes the MCP rollups
+// with the others: the days before the cutoff go, the rest stay.
+func TestDB_DeleteAggregatesBefore_MCP(t *testing.T) {
+	db := testkit.MustOpenDB(t)
+	ctx := context.Background()
+	first := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	evs := newEvents("d", 30)
+	for i := range evs {
+		evs[i].ToolName = "mcp__github__get_pull_request"
+		evs[i].Status, evs[i].ErrorType = trackskills.StatusError, "boom"
+		evs[i].Timestamp = first.AddDate(0, 0, i).UnixMilli()
+		evs[i].ReceivedAt = evs[i].Timestamp
+		evs[i].UserHash = fmt.Sprintf("%016x%016x", i+1, 0)
+	}
+	testkit.MustWriteBatch(t, db, evs)
+	cutoff := first.AddDate(0, 0, 20) // 2026-01-21 10:00: days before the 21st go
+	if _, err := db.DeleteAggregatesBefore(ctx, cutoff.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	raw := mustOpenRaw(t, db.Path())
+	for _, q := range []string{
+		`SELECT strftime('%Y-%m-%d', MIN(hour) / 1000, 'unixepoch') || ' ' || COUNT(*) FROM mcp_hourly`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM mcp_daily`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM mcp_daily_errors`,
+		`SELECT date(MIN(day) * 86400, 'unixepoch') || ' ' || COUNT(*) FROM mcp_user_daily`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM mcp_user_last_seen`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM mcp_last_seen_counts`,
+		`SELECT MIN(day) || ' ' || COUNT(*) FROM mcp_daily_users`,
+	} {
+		var got string
+		if err := raw.QueryRow(q).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		if want := "2026-01-21 10"; got != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+}
