@@ -70,35 +70,46 @@ func mcpEvents(prefix string, days int, split bool) []trackskills.Event {
 // stream message); a mark holds none and counts in no MCP rollup.
 func TestDB_WriteBatch_MCPColumns(t *testing.T) {
 	ctx := context.Background()
+	db := testkit.MustOpenDB(t)
+	var batch []trackskills.Event
+	type want struct{ name, server, tool string }
+	wants := map[string]want{}
+	calls := int64(0)
 	for _, split := range []bool{true, false} {
 		for i, n := range mcpNames {
-			t.Run(fmt.Sprintf("%q/split=%v", n.name, split), func(t *testing.T) {
-				db := testkit.MustOpenDB(t)
-				ev := newEvent(fmt.Sprintf("e%d", i))
-				ev.ToolName = n.name
-				if split {
-					ev.MCPServer, ev.MCPTool = trackskills.SplitMCP(n.name)
-				}
-				mark := newEvent("mark")
-				mark.Kind, mark.ToolName = trackskills.KindStop, "mcp__marks__none"
-				testkit.MustWriteBatch(t, db, []trackskills.Event{ev, mark})
-				got, err := db.Events(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(got) != 1 || got[0].MCPServer != n.server || got[0].MCPTool != n.tool {
-					t.Fatalf("stored %+v, want one row with server %q tool %q", got, n.server, n.tool)
-				}
-				raw := mustOpenRaw(t, db.Path())
-				var calls int64
-				if err := raw.QueryRow(`SELECT COALESCE(SUM(invocations), 0) FROM mcp_daily`).Scan(&calls); err != nil {
-					t.Fatal(err)
-				}
-				if want := int64(min(len(n.server), 1)); calls != want {
-					t.Fatalf("mcp_daily counts %d calls, want %d", calls, want)
-				}
-			})
+			ev := newEvent(fmt.Sprintf("e%d-%v", i, split))
+			ev.ToolName = n.name
+			if split {
+				ev.MCPServer, ev.MCPTool = trackskills.SplitMCP(n.name)
+			}
+			batch = append(batch, ev)
+			wants[ev.EventID] = want{n.name, n.server, n.tool}
+			if n.server != "" {
+				calls++
+			}
 		}
+	}
+	mark := newEvent("mark")
+	mark.Kind, mark.ToolName = trackskills.KindStop, "mcp__marks__none"
+	testkit.MustWriteBatch(t, db, append(batch, mark))
+	got, err := db.Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(batch) {
+		t.Fatalf("%d rows, want %d: the tool calls only", len(got), len(batch))
+	}
+	for _, ev := range got {
+		if w := wants[ev.EventID]; ev.MCPServer != w.server || ev.MCPTool != w.tool {
+			t.Errorf("%s (%q): server %q tool %q, want %q and %q", ev.EventID, w.name, ev.MCPServer, ev.MCPTool, w.server, w.tool)
+		}
+	}
+	var n int64
+	if err := mustOpenRaw(t, db.Path()).QueryRow(`SELECT COALESCE(SUM(invocations), 0) FROM mcp_daily`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != calls {
+		t.Fatalf("mcp_daily counts %d calls, want %d", n, calls)
 	}
 }
 
