@@ -40,7 +40,7 @@ const (
 // exportColumns are the columns of an export, in order.
 var exportColumns = []string{"event_id", "timestamp", "tool_name", "tool_category", "status", "duration_ms",
 	"error_type", "error_message", "request_size_bytes", "response_size_bytes", "metadata", "source",
-	"user_id_hash", "session_hash"}
+	"user_id_hash", "session_hash", "mcp_server", "mcp_tool"}
 
 // exportTime is the timestamp format of an export: RFC 3339 with
 // milliseconds, UTC.
@@ -63,6 +63,8 @@ type ExportEvent struct {
 	Source            string  `json:"source"`
 	UserIDHash        string  `json:"user_id_hash"`
 	SessionHash       *string `json:"session_hash"`
+	MCPServer         *string `json:"mcp_server"` // null for a tool that is no MCP tool
+	MCPTool           *string `json:"mcp_tool"`   // null too for an MCP name without a tool
 }
 
 // NewExportEvent returns the export line of r.
@@ -71,7 +73,7 @@ func NewExportEvent(r *sql.ExportRow) ExportEvent {
 		EventID: r.EventID, Timestamp: time.UnixMilli(r.Timestamp).UTC().Format(exportTime), ToolName: r.ToolName,
 		ToolCategory: r.ToolCategory, Status: r.Status, DurationMs: r.DurationMs, ErrorType: r.ErrorType,
 		ErrorMessage: r.ErrorMessage, RequestSizeBytes: r.RequestSizeBytes, ResponseSizeBytes: r.ResponseSizeBytes,
-		Source: r.Source, UserIDHash: r.UserHash, SessionHash: r.SessionHash,
+		Source: r.Source, UserIDHash: r.UserHash, SessionHash: r.SessionHash, MCPServer: r.MCPServer, MCPTool: r.MCPTool,
 	}
 	if m := r.Metadata; m != nil {
 		if json.Valid([]byte(*m)) {
@@ -167,7 +169,8 @@ func (s *Server) export(c echo.Context, ep endpoint) error {
 			record = append(record[:0], csvText(r.EventID), ts, csvText(r.ToolName), csvText(r.ToolCategory),
 				csvText(r.Status), optInt(r.DurationMs), csvText(optStr(r.ErrorType)), csvText(optStr(r.ErrorMessage)),
 				optInt(r.RequestSizeBytes), optInt(r.ResponseSizeBytes), csvText(optStr(r.Metadata)),
-				csvText(r.Source), csvText(r.UserHash), csvText(optStr(r.SessionHash)))
+				csvText(r.Source), csvText(r.UserHash), csvText(optStr(r.SessionHash)),
+				csvText(optStr(r.MCPServer)), csvText(optStr(r.MCPTool)))
 			if err := cw.Write(record); err != nil {
 				return err
 			}

@@ -38,7 +38,13 @@ func exportEvents() []trackskills.Event {
 	evs[0].Source = "sdk"
 	// Two events in the same millisecond keep their insertion order.
 	evs[1].Timestamp = evs[0].Timestamp
-	return evs
+	// MCP tools: one as ingest splits it, one as an older message holds
+	// it, and a server without a tool.
+	pr := event("x-mcp1", dayAt(1).Add(time.Hour), "mcp__github__get_pull_request", "mcp", trackskills.StatusSuccess, 12, "user-m")
+	pr.MCPServer, pr.MCPTool = "github", "get_pull_request"
+	return append(evs, pr,
+		event("x-mcp2", dayAt(1).Add(2*time.Hour), "mcp__plugin_a_b__db__q", "mcp", trackskills.StatusError, 3, "user-m"),
+		event("x-mcp3", dayAt(2).Add(time.Hour), "mcp__solo", "mcp", trackskills.StatusSuccess, -1, "user-m"))
 }
 
 func csvRecord(ev *trackskills.Event) []string {
@@ -50,7 +56,8 @@ func csvRecord(ev *trackskills.Event) []string {
 	}
 	return []string{ev.EventID, time.UnixMilli(ev.Timestamp).UTC().Format("2006-01-02T15:04:05.000Z07:00"),
 		ev.ToolName, ev.ToolCategory, ev.Status, opt(ev.DurationMs), ev.ErrorType, ev.ErrorMessage,
-		opt(ev.RequestSizeBytes), opt(ev.ResponseSizeBytes), string(ev.Metadata), ev.Source, ev.UserHash, ev.SessionHash}
+		opt(ev.RequestSizeBytes), opt(ev.ResponseSizeBytes), string(ev.Metadata), ev.Source, ev.UserHash, ev.SessionHash,
+		ev.MCPServer, ev.MCPTool}
 }
 
 func TestServer_Export(t *testing.T) {
@@ -75,7 +82,7 @@ func TestServer_Export(t *testing.T) {
 	}
 	all := func(*trackskills.Event) bool { return true }
 	header := "event_id,timestamp,tool_name,tool_category,status,duration_ms,error_type,error_message," +
-		"request_size_bytes,response_size_bytes,metadata,source,user_id_hash,session_hash"
+		"request_size_bytes,response_size_bytes,metadata,source,user_id_hash,session_hash,mcp_server,mcp_tool"
 
 	t.Run("CSV", func(t *testing.T) {
 		for _, tt := range []struct {
@@ -156,14 +163,15 @@ func TestServer_Export(t *testing.T) {
 			}
 			gotRec := []string{got.EventID, got.Timestamp, got.ToolName, got.ToolCategory, got.Status, opt64(got.DurationMs),
 				str(got.ErrorType), str(got.ErrorMessage), opt64(got.RequestSizeBytes), opt64(got.ResponseSizeBytes), "",
-				got.Source, got.UserIDHash, str(got.SessionHash)}
+				got.Source, got.UserIDHash, str(got.SessionHash), str(got.MCPServer), str(got.MCPTool)}
 			if string(got.Metadata) != "null" {
 				gotRec[10] = string(got.Metadata)
 			}
 			if w := csvRecord(ev); !slices.Equal(gotRec, w) {
 				t.Errorf("line %d:\n got  %q\n want %q", i+1, gotRec, w)
 			}
-			if (ev.ErrorType == "") != (got.ErrorType == nil) || (ev.DurationMs == nil) != (got.DurationMs == nil) {
+			if (ev.ErrorType == "") != (got.ErrorType == nil) || (ev.DurationMs == nil) != (got.DurationMs == nil) ||
+				(ev.MCPServer == "") != (got.MCPServer == nil) || (ev.MCPTool == "") != (got.MCPTool == nil) {
 				t.Errorf("line %d: absent values must be null: %s", i+1, sc.Bytes())
 			}
 		}

@@ -24,6 +24,7 @@ type request struct {
 	period string
 
 	tool      string  // /tools/{name}: the tool, from the path or name=
+	server    string  // /mcp/{server}: the MCP server, from the path
 	limit     int     // /errors, /export: the most rows; 0 is no limit
 	status    string  // /errors, /export: only this status; empty for any (on /errors: error or timeout)
 	interval  string  // /timeseries: hour or day
@@ -287,20 +288,29 @@ func toolName(p *parser) error {
 		p.r.tool = name
 		return nil
 	}
-	name := p.c.Param("name")
-	// echo routes on the escaped path when it differs from the decoded
-	// one (RawPath set); its parameters are then still escaped.
-	if p.c.Request().URL.RawPath != "" {
-		var err error
-		if name, err = url.PathUnescape(name); err != nil {
-			return badParam("name", "is not a valid URL path segment: %v", err)
-		}
+	name, err := pathParam(p, "name")
+	if err != nil {
+		return err
 	}
 	if name == "" {
 		return badParam("name", "is required: /analytics/tools/{name} or /analytics/tool?name=")
 	}
 	p.r.tool = name
 	return nil
+}
+
+// pathParam returns the path parameter name, URL-unescaped.
+func pathParam(p *parser, name string) (string, error) {
+	v := p.c.Param(name)
+	// echo routes on the escaped path when it differs from the decoded
+	// one (RawPath set); its parameters are then still escaped.
+	if p.c.Request().URL.RawPath != "" {
+		var err error
+		if v, err = url.PathUnescape(v); err != nil {
+			return "", badParam(name, "is not a valid URL path segment: %v", err)
+		}
+	}
+	return v, nil
 }
 
 // cohortWeeks reads the weeks of /analytics/cohorts. weeks=N (1 to hi,

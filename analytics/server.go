@@ -146,6 +146,8 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/live", s.handleLive)
 	g.GET("/pipeline", s.handlePipeline)
 	g.GET("/portfolio", s.handlePortfolio)
+	g.GET("/mcp", s.handleMCP)
+	g.GET("/mcp/:server", s.handleMCPServer)
 	return nil
 }
 

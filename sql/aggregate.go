@@ -95,6 +95,9 @@ type batch struct {
 	// events are the batch's events, which marks index.
 	events []trackskills.Event
 
+	// mcp groups the batch's MCP calls (mcp.go); nil when it has none.
+	mcp *mcpBatch
+
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
 	// the buffers outlive the batch, but never two batches at once.
@@ -127,6 +130,9 @@ func (b *batch) add(ev *trackskills.Event, user []byte) {
 	u := string(user)
 	b.users[userKey{day, u}] = struct{}{}
 	b.toolUsers[toolUserKey{day, ev.ToolName, u}] = struct{}{}
+	if server, tool := mcpOf(ev); server != "" {
+		b.addMCP(ev, day, server, tool, u)
+	}
 }
 
 func addTool(m map[toolKey]*toolAgg, k toolKey, ev *trackskills.Event) {
@@ -165,6 +171,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolErrors, // tool_daily_errors
 	(*writer).users,      // user_daily, user_first_seen, user_weekly, user_last_seen
 	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
+	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, and the users of each server (mcp.go)
 	(*writer).inventory,  // known_skills, known_mcp_servers (inventory.go)
 }
 
@@ -321,14 +328,39 @@ type toolDay struct {
 	tool string
 }
 
+// userTables are the tables that count the users of a key (a tool, an
+// MCP server) per day, with the statements that write them: presence per
+// day and key (insert, returning the new rows), the last day of each
+// user of a key (read and upsert), how many users of a key were last seen
+// on each day, and how many users each key had on each day.
+type userTables struct {
+	insert, getLast, upLast, upCounts, upDay *dbsql.Stmt
+	names                                    [4]string // the tables, in that order, for errors
+}
+
+// toolUserTables are the user tables of tools.
+func (w *writer) toolUserTables() *userTables {
+	s := w.stmt
+	return &userTables{s.upTool, s.getTLast, s.upTLast, s.upTCount, s.upTDay,
+		[4]string{"tool_user_daily", "tool_user_last_seen", "tool_last_seen_counts", "tool_daily_users"}}
+}
+
 // toolUsers adds the users of a tool on a day: tool_user_daily, and for a
 // user new to the tool that day its count in tool_daily_users and its last
 // day with the tool (tool_user_last_seen, counted by tool_last_seen_counts).
 func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
+	return w.keyUsers(tx, b, b.toolUsers, w.toolUserTables())
+}
+
+// keyUsers adds the users of a key on a day (keys: toolUserKey's tool is
+// the key) to the tables of t: presence, and for a user new to the key
+// that day its count per day and its last day with the key, counted per
+// last day.
+func (w *writer) keyUsers(tx *dbsql.Tx, b *batch, keys map[toolUserKey]struct{}, t *userTables) error {
 	j := b.rows
 	j.reset()
-	tools := map[string]string{} // the batch's tool names, to read names back without a copy
-	for k := range b.toolUsers {
+	tools := map[string]string{} // the batch's keys, to read names back without a copy
+	for k := range keys {
 		tools[k.tool] = k.tool
 		j.row()
 		j.int(int64(k.day))
@@ -341,9 +373,9 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	// The rows inserted: users new to a tool on their day. (RETURNING is
 	// cheaper than asking first which keys are missing: one search of the
 	// key per row instead of two.)
-	rows, err := tx.Stmt(w.stmt.upTool).Query(j.text())
+	rows, err := tx.Stmt(t.insert).Query(j.text())
 	if err != nil {
-		return fmt.Errorf("insert tool_user_daily: %w", err)
+		return fmt.Errorf("insert %s: %w", t.names[0], err)
 	}
 	dayUsers := map[toolDay]int64{} // new users of a tool on a day
 	newLast := map[toolUser]Day{}   // the last new day of each user of a tool
@@ -352,7 +384,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		var tool, user dbsql.RawBytes
 		if err := rows.Scan(&day, &tool, &user); err != nil {
 			rows.Close()
-			return fmt.Errorf("insert tool_user_daily: %w", err)
+			return fmt.Errorf("insert %s: %w", t.names[0], err)
 		}
 		name, ok := tools[string(tool)]
 		if !ok {
@@ -365,7 +397,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("insert tool_user_daily: %w", err)
+		return fmt.Errorf("insert %s: %w", t.names[0], err)
 	}
 
 	// The last days stored before this batch, of the users of tools that
@@ -381,23 +413,23 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 	last := make([]Day, len(pairs))
 	known := make([]bool, len(pairs))
 	if len(pairs) > 0 {
-		got, err := w.indexes(tx, w.stmt.getTLast, j.text(), nil, "tool_user_last_seen")
+		got, err := w.indexes(tx, t.getLast, j.text(), nil, t.names[1])
 		if err != nil {
 			return err
 		}
 		if len(got)%2 != 0 {
-			return fmt.Errorf("read tool_user_last_seen: %d numbers, want pairs", len(got))
+			return fmt.Errorf("read %s: %d numbers, want pairs", t.names[1], len(got))
 		}
 		for n := 0; n < len(got); n += 2 {
 			i := got[n]
 			if i < 0 || i >= int64(len(pairs)) {
-				return fmt.Errorf("read tool_user_last_seen: row %d of %d", i, len(pairs))
+				return fmt.Errorf("read %s: row %d of %d", t.names[1], i, len(pairs))
 			}
 			last[i], known[i] = Day(got[n+1]), true
 		}
 	}
 
-	counts := map[toolDay]int64{} // change of tool_last_seen_counts
+	counts := map[toolDay]int64{} // change of the users last seen per day
 	j.reset()
 	for i, k := range pairs {
 		day := newLast[k]
@@ -413,7 +445,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.user)
 		j.ascii(b.text(day))
 	}
-	if err := w.exec(tx, w.stmt.upTLast, b.rows, "tool_user_last_seen"); err != nil {
+	if err := w.exec(tx, t.upLast, b.rows, t.names[1]); err != nil {
 		return err
 	}
 	j.reset()
@@ -426,7 +458,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.tool)
 		j.int(n)
 	}
-	if err := w.exec(tx, w.stmt.upTCount, b.rows, "tool_last_seen_counts"); err != nil {
+	if err := w.exec(tx, t.upCounts, b.rows, t.names[2]); err != nil {
 		return err
 	}
 	j.reset()
@@ -436,7 +468,7 @@ func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
 		j.hexString(k.tool)
 		j.int(n)
 	}
-	return w.exec(tx, w.stmt.upTDay, b.rows, "tool_daily_users")
+	return w.exec(tx, t.upDay, b.rows, t.names[3])
 }
 
 // indexes runs the query stmt over arg (and more, unless nil), whose one

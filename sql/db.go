@@ -72,6 +72,7 @@ type stmts struct {
 	getTLast       *dbsql.Stmt // tool_user_last_seen, read
 	upTCount       *dbsql.Stmt // tool_last_seen_counts
 	upTDay         *dbsql.Stmt // tool_daily_users
+	mcp            mcpStmts    // the MCP rollups (mcp.go)
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -277,8 +278,8 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	s.insert, err = prepareValues(ctx, db, eventCols, `INSERT OR IGNORE INTO skill_usage_events (
 		event_id, user_id_hash, session_hash, tool_name, tool_category, timestamp,
 		duration_ms, status, error_type, error_message, request_size_bytes,
-		response_size_bytes, metadata, source, received_at, stream_seq
-	) VALUES `, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "")
+		response_size_bytes, metadata, source, received_at, stream_seq, mcp_server, mcp_tool
+	) VALUES `, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "")
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}
@@ -383,7 +384,7 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare tool_daily_errors upsert: %w", err)
 	}
-	return nil
+	return s.mcp.prepare(ctx, db)
 }
 
 // close closes every statement prepared.
@@ -392,8 +393,8 @@ func (s *stmts) close() error {
 	if s.insert != nil {
 		errs = append(errs, s.insert.close())
 	}
-	for _, st := range []*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
-		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay} {
+	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
+		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay}, s.mcp.list()...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -515,7 +516,7 @@ func (d *DB) Events(ctx context.Context) ([]trackskills.Event, error) {
 	rows, err := d.conn().QueryContext(ctx, `SELECT event_id_text(event_id), lower(hex(user_id_hash)), lower(hex(session_hash)),
 		tool_name, tool_category, timestamp, duration_ms, status, COALESCE(error_type, ''),
 		COALESCE(error_message, ''), request_size_bytes, response_size_bytes, COALESCE(metadata, ''),
-		source, received_at, stream_seq FROM skill_usage_events ORDER BY id`)
+		source, received_at, stream_seq, COALESCE(mcp_server, ''), COALESCE(mcp_tool, '') FROM skill_usage_events ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -528,7 +529,7 @@ func (d *DB) Events(ctx context.Context) ([]trackskills.Event, error) {
 		var seq int64
 		if err := rows.Scan(&ev.EventID, &ev.UserHash, &ev.SessionHash, &ev.ToolName, &ev.ToolCategory,
 			&ev.Timestamp, &dur, &ev.Status, &ev.ErrorType, &ev.ErrorMessage, &req, &resp, &meta,
-			&ev.Source, &ev.ReceivedAt, &seq); err != nil {
+			&ev.Source, &ev.ReceivedAt, &seq, &ev.MCPServer, &ev.MCPTool); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
 		ev.DurationMs, ev.RequestSizeBytes, ev.ResponseSizeBytes = ptr(dur), ptr(req), ptr(resp)

@@ -10,7 +10,7 @@ import (
 )
 
 // eventCols is how many values a raw row binds (see stmts.insert).
-const eventCols = 16
+const eventCols = 18
 
 // insertEvents inserts the raw rows of events in tx, skipping those whose
 // id is already stored or came earlier in the batch, and counts the
@@ -41,10 +41,11 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 		if ev.SessionHash != "" {
 			session = hashKey(ev.SessionHash)
 		}
+		server, tool := mcpOf(ev)
 		args = append(args, key, user, session, ev.ToolName, ev.ToolCategory, ev.Timestamp,
 			intOrNull(ev.DurationMs), ev.Status, textOrNull(ev.ErrorType), textOrNull(ev.ErrorMessage),
 			intOrNull(ev.RequestSizeBytes), intOrNull(ev.ResponseSizeBytes), textOrNull(string(ev.Metadata)),
-			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq))
+			ev.Source, ev.ReceivedAt, int64(ev.StreamSeq), textOrNull(server), textOrNull(tool))
 	}
 	*b.args = args[:0]
 	inserted := 0

@@ -26,6 +26,8 @@ type ExportRow struct {
 	Source            string
 	UserHash          string
 	SessionHash       *string
+	MCPServer         *string // of an MCP tool's name (mcp__<server>__<tool>)
+	MCPTool           *string
 }
 
 // exportChunkRows is how many rows Export reads with one query; tests
@@ -57,8 +59,8 @@ func (d *DB) Export(ctx context.Context, w Window, f Filter, status string, limi
 	args = append(args, 0) // the chunk's LIMIT
 	query := `SELECT id, event_id_text(event_id), timestamp, tool_name, tool_category, status,
 		duration_ms, error_type, error_message, request_size_bytes, response_size_bytes, metadata, source,
-		lower(hex(user_id_hash)), CASE WHEN session_hash IS NULL THEN NULL ELSE lower(hex(session_hash)) END
-		FROM skill_usage_events WHERE ` + cond + ` ORDER BY timestamp, id LIMIT ?`
+		lower(hex(user_id_hash)), CASE WHEN session_hash IS NULL THEN NULL ELSE lower(hex(session_hash)) END,
+		mcp_server, mcp_tool FROM skill_usage_events WHERE ` + cond + ` ORDER BY timestamp, id LIMIT ?`
 	chunk := make([]ExportRow, 0, exportChunkRows)
 	for left := limit; limit < 1 || left > 0; {
 		n := exportChunkRows
@@ -95,15 +97,16 @@ func (d *DB) exportChunk(ctx context.Context, query string, args []any, chunk []
 	}
 	defer rows.Close()
 	var dur, req, resp dbsql.NullInt64
-	var etype, emsg, meta, sess dbsql.NullString
+	var etype, emsg, meta, sess, server, tool dbsql.NullString
 	for rows.Next() {
 		var row ExportRow
 		if err := rows.Scan(&lastID, &row.EventID, &row.Timestamp, &row.ToolName, &row.ToolCategory, &row.Status,
-			&dur, &etype, &emsg, &req, &resp, &meta, &row.Source, &row.UserHash, &sess); err != nil {
+			&dur, &etype, &emsg, &req, &resp, &meta, &row.Source, &row.UserHash, &sess, &server, &tool); err != nil {
 			return chunk, 0, fmt.Errorf("export: %w", err)
 		}
 		row.DurationMs, row.RequestSizeBytes, row.ResponseSizeBytes = ptr(dur), ptr(req), ptr(resp)
 		row.ErrorType, row.ErrorMessage, row.Metadata, row.SessionHash = strPtr(etype), strPtr(emsg), strPtr(meta), strPtr(sess)
+		row.MCPServer, row.MCPTool = strPtr(server), strPtr(tool)
 		chunk = append(chunk, row)
 	}
 	if err := rows.Err(); err != nil {
@@ -141,6 +144,12 @@ func (r *ExportRow) SetEvent(ev *trackskills.Event) {
 	if ev.SessionHash != "" {
 		s := StoredHash(ev.SessionHash)
 		r.SessionHash = &s
+	}
+	if server, tool := mcpOf(ev); server != "" {
+		r.MCPServer = &server
+		if tool != "" {
+			r.MCPTool = &tool
+		}
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 // ON CONFLICT updates), the aggregates hist_of(duration_ms) builds one from
 // raw durations and hist_sum(hist) merges the histograms of a window;
 // hash8, event_key and event_id_text convert identity hashes and event ids
-// to and from their stored forms (keys.go).
+// to and from their stored forms (keys.go); mcp_server_of(tool_name) and
+// mcp_tool_of(tool_name) split an MCP tool name as trackskills.SplitMCP
+// does (mcp.go).
 const driverName = "sqlite3_trackskills"
 
 var registerOnce sync.Once
@@ -41,6 +43,12 @@ func registerDriver() {
 				}
 				if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
 					return fmt.Errorf("register event_id_text: %w", err)
+				}
+				if err := c.RegisterFunc("mcp_server_of", mcpServerOf, true); err != nil {
+					return fmt.Errorf("register mcp_server_of: %w", err)
+				}
+				if err := c.RegisterFunc("mcp_tool_of", mcpToolOf, true); err != nil {
+					return fmt.Errorf("register mcp_tool_of: %w", err)
 				}
 				return nil
 			},

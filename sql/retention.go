@@ -125,6 +125,13 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, 
 		{`DELETE FROM user_last_seen WHERE day < ?`, text, false},
 		{`DELETE FROM tool_user_last_seen WHERE day < ?`, text, true}, // a full scan since 0009
 		{`DELETE FROM tool_last_seen_counts WHERE day < ?`, text, false},
+		{`DELETE FROM mcp_hourly WHERE hour < ?`, hour, false},
+		{`DELETE FROM mcp_daily WHERE day < ?`, text, false},
+		{`DELETE FROM mcp_daily_errors WHERE day < ?`, text, false},
+		{`DELETE FROM mcp_user_daily WHERE day < ?`, int64(day), false},
+		{`DELETE FROM mcp_daily_users WHERE day < ?`, text, false},
+		{`DELETE FROM mcp_user_last_seen WHERE day < ?`, text, true}, // keyed by server: a full scan
+		{`DELETE FROM mcp_last_seen_counts WHERE day < ?`, text, false},
 	} {
 		if q.last && !last {
 			continue
