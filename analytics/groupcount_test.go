@@ -3,6 +3,7 @@ package analytics_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +61,10 @@ func groupEvents() []trackskills.Event {
 			// Two events a user: counts of users, not of events.
 			for j := range 2 {
 				evs = append(evs, event(fmt.Sprintf("%s-%d-%d", g.tool, i, j), ts.Add(time.Duration(j)*time.Second),
-					g.tool, "cat-"+g.tool, trackskills.StatusSuccess, 10, fmt.Sprintf("user-%02d", u)))
+					g.tool, "cat-"+g.tool, trackskills.StatusSuccess, 10, fmt.Sprintf("user-%02d", u)),
+					// The same users call an MCP server named like the group.
+					event(fmt.Sprintf("mcp-%s-%d-%d", g.tool, i, j), ts.Add(time.Duration(j)*time.Second),
+						"mcp__"+g.tool+"__query", "mcp", trackskills.StatusSuccess, 10, fmt.Sprintf("user-%02d", u)))
 			}
 		}
 	}
@@ -128,6 +132,18 @@ func TestServer_MinGroupSize(t *testing.T) {
 		{"SummaryCategory", func(tool string) string { return "/analytics/summary?days=7&category=cat-" + tool }, func(tb testing.TB, body any, _ string) []any {
 			return []any{field(tb, body, "unique_users")}
 		}},
+		{"MCP", func(string) string { return "/analytics/mcp?days=7" }, func(tb testing.TB, body any, server string) []any {
+			for _, el := range field(tb, body, "servers").([]any) {
+				if field(tb, el, "server") == server {
+					return []any{field(tb, el, "users")}
+				}
+			}
+			tb.Fatalf("no server %q in %v", server, body)
+			return nil
+		}},
+		{"MCPServer", func(server string) string { return "/analytics/mcp/" + server + "?days=7" }, func(tb testing.TB, body any, _ string) []any {
+			return []any{field(tb, body, "users"), field(tb, body, "daily", last, "users")}
+		}},
 		{"RetentionTool", func(tool string) string { return "/analytics/retention?days=7&tool=" + tool }, func(tb testing.TB, body any, _ string) []any {
 			return []any{field(tb, body, "daily_active_users", 0, "dau"), field(tb, body, "weekly_active_users"),
 				field(tb, body, "monthly_active_users"), field(tb, body, "unique_users")}
@@ -186,7 +202,8 @@ func TestServer_MinGroupSize(t *testing.T) {
 	mustGetJSON(t, hidden, "/analytics/tools?days=7", &tools)
 	for _, tl := range tools {
 		k, ok := tl.UniqueUsers.Hidden()
-		if want := tl.ToolName == "one" || tl.ToolName == "two"; ok != want || (ok && k != 3) {
+		small := strings.TrimSuffix(strings.TrimPrefix(tl.ToolName, "mcp__"), "__query")
+		if want := small == "one" || small == "two"; ok != want || (ok && k != 3) {
 			t.Errorf("tool %s: unique_users %v decodes to hidden=%v k=%d", tl.ToolName, tl.UniqueUsers, ok, k)
 		}
 	}

@@ -98,8 +98,8 @@ type MCPToolCount struct {
 // MCPServerResponse is one server of /analytics/mcp. Users are the
 // distinct users over the UTC days the window touches.
 type MCPServerResponse struct {
-	Server string `json:"server"`
-	Users  int64  `json:"users"`
+	Server string     `json:"server"`
+	Users  GroupCount `json:"users"`
 	MCPFigures
 	ErrorTypes []MCPErrorType `json:"error_types"`
 	Tools      []MCPToolCount `json:"tools"`
@@ -120,11 +120,11 @@ type MCPToolResponse struct {
 
 // MCPDay is one UTC day of an MCP server's daily series.
 type MCPDay struct {
-	Date     string `json:"date"`
-	Calls    int64  `json:"calls"`
-	Errors   int64  `json:"errors"`
-	Timeouts int64  `json:"timeouts"`
-	Users    int64  `json:"users"`
+	Date     string     `json:"date"`
+	Calls    int64      `json:"calls"`
+	Errors   int64      `json:"errors"`
+	Timeouts int64      `json:"timeouts"`
+	Users    GroupCount `json:"users"`
 }
 
 // MCPSkill is a skill whose runs called an MCP server, with how many of
@@ -138,9 +138,9 @@ type MCPSkill struct {
 // skills whose runs called the server, filled from the skill runs; it is
 // empty until runs are recorded.
 type MCPServerDetailResponse struct {
-	Server string `json:"server"`
-	Period string `json:"period"`
-	Users  int64  `json:"users"`
+	Server string     `json:"server"`
+	Period string     `json:"period"`
+	Users  GroupCount `json:"users"`
 	MCPFigures
 	Tools      []MCPToolResponse `json:"tools"`
 	Daily      []MCPDay          `json:"daily"`
@@ -211,7 +211,7 @@ func (s *Server) handleMCP(c echo.Context) error {
 			k++
 		}
 		st := mcpServerTotals(tools[i:end])
-		sr := MCPServerResponse{Server: server, Users: users[server], MCPFigures: mcpFigures(&st),
+		sr := MCPServerResponse{Server: server, Users: s.groupCount(users[server]), MCPFigures: mcpFigures(&st),
 			ErrorTypes: mcpErrorTypes(types[j:k], st.Invocations), Tools: make([]MCPToolCount, 0, end-i)}
 		for _, t := range tools[i:end] {
 			sr.Tools = append(sr.Tools, MCPToolCount{Tool: t.ToolName, Calls: t.Invocations})
@@ -251,7 +251,7 @@ func (s *Server) handleMCPServer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := MCPServerDetailResponse{Server: server, Period: r.period, Users: users[server], MCPFigures: mcpFigures(&st),
+	out := MCPServerDetailResponse{Server: server, Period: r.period, Users: s.groupCount(users[server]), MCPFigures: mcpFigures(&st),
 		Tools: make([]MCPToolResponse, 0, len(tools)), ErrorTypes: mcpErrorTypes(types, st.Invocations),
 		Skills: []MCPSkill{}}
 	for i := range tools {
@@ -270,7 +270,7 @@ func (s *Server) handleMCPServer(c echo.Context) error {
 	for i, b := range daily {
 		day := first + sql.Day(i)
 		out.Daily = append(out.Daily, MCPDay{Date: day.String(), Calls: b.Invocations, Errors: b.Errors,
-			Timeouts: b.Timeouts, Users: dayUsers[day]})
+			Timeouts: b.Timeouts, Users: s.groupCount(dayUsers[day])})
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -216,7 +216,7 @@ func checkMCPList(t *testing.T, e *echo.Echo, w window, want map[string]*mcpExp)
 	for i, name := range names {
 		g, s := got.Servers[i], want[name]
 		where := fmt.Sprintf("%s [%s]", target, name)
-		if g.Server != name || g.Users != int64(len(s.users)) {
+		if g.Server != name || g.Users != analytics.GroupCount(len(s.users)) {
 			t.Errorf("%s: server %q with %d users, want %q with %d", where, g.Server, g.Users, name, len(s.users))
 		}
 		checkMCPFigures(t, where, g.MCPFigures, &s.expStats)
@@ -238,7 +238,7 @@ func checkMCPServer(t *testing.T, e *echo.Echo, w window, server string, s *mcpE
 	var got analytics.MCPServerDetailResponse
 	target := "/analytics/mcp/" + url.PathEscape(server) + "?" + w.query
 	mustGetJSON(t, e, target, &got)
-	if got.Server != server || got.Period != w.period || got.Users != int64(len(s.users)) || got.Skills == nil || len(got.Skills) != 0 {
+	if got.Server != server || got.Period != w.period || got.Users != analytics.GroupCount(len(s.users)) || got.Skills == nil || len(got.Skills) != 0 {
 		t.Errorf("GET %s: server %q, period %q, %d users, skills %v; want %q, %q, %d, []",
 			target, got.Server, got.Period, got.Users, got.Skills, server, w.period, len(s.users))
 	}
@@ -264,7 +264,7 @@ func checkMCPServer(t *testing.T, e *echo.Echo, w window, server string, s *mcpE
 			st = &expStats{}
 		}
 		daily = append(daily, analytics.MCPDay{Date: date, Calls: st.invocations, Errors: st.errors, Timeouts: st.timeouts,
-			Users: int64(len(s.dayUsers[date]))})
+			Users: analytics.GroupCount(len(s.dayUsers[date]))})
 	}
 	if gd, wd := jsonString(t, got.Daily), jsonString(t, daily); gd != wd {
 		t.Errorf("GET %s: daily\n got  %s\n want %s", target, gd, wd)
