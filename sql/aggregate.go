@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"context"
 	dbsql "database/sql"
 	"errors"
 	"fmt"
@@ -338,18 +339,53 @@ type userTables struct {
 	names                                    [4]string // the tables, in that order, for errors
 }
 
-// toolUserTables are the user tables of tools.
-func (w *writer) toolUserTables() *userTables {
-	s := w.stmt
-	return &userTables{s.upTool, s.getTLast, s.upTLast, s.upTCount, s.upTDay,
-		[4]string{"tool_user_daily", "tool_user_last_seen", "tool_last_seen_counts", "tool_daily_users"}}
+// prepareUserTables prepares the statements of the user tables of one key:
+// <prefix>_user_daily, <prefix>_user_last_seen, <prefix>_last_seen_counts
+// and <prefix>_daily_users, keyed by the column key (tool_name for tools,
+// mcp_server for MCP servers). prefix and key are constants of the callers.
+func prepareUserTables(ctx context.Context, db *dbsql.DB, prefix, key string) (userTables, error) {
+	u := userTables{names: [4]string{prefix + "_user_daily", prefix + "_user_last_seen", prefix + "_last_seen_counts", prefix + "_daily_users"}}
+	var err error
+	if u.insert, err = db.PrepareContext(ctx, `INSERT INTO `+u.names[0]+` (day, `+key+`, user_id_hash)
+		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true
+		ON CONFLICT DO NOTHING RETURNING day, `+key+`, user_id_hash`); err != nil {
+		return u, fmt.Errorf("prepare %s insert: %w", u.names[0], err)
+	}
+	// The days as numbers (Day), read as integers with the keys.
+	if u.getLast, err = db.PrepareContext(ctx, `SELECT json_group_array(json_array(j.key,
+			CAST(julianday(t.day) - 2440587.5 AS INTEGER)))
+		FROM jsonb_each(?) AS j
+		JOIN `+u.names[1]+` AS t ON t.`+key+` = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`); err != nil {
+		return u, fmt.Errorf("prepare %s read: %w", u.names[1], err)
+	}
+	if u.upLast, err = db.PrepareContext(ctx, `INSERT INTO `+u.names[1]+` (`+key+`, user_id_hash, day)
+		SELECT CAST(unhex(value->>0) AS TEXT), unhex(value->>1), value->>2 FROM jsonb_each(?) WHERE true
+		ON CONFLICT (`+key+`, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`); err != nil {
+		return u, fmt.Errorf("prepare %s upsert: %w", u.names[1], err)
+	}
+	for _, p := range []struct {
+		stmt  **dbsql.Stmt
+		table string
+	}{{&u.upCounts, u.names[2]}, {&u.upDay, u.names[3]}} {
+		if *p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, `+key+`, users)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2 FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, `+key+`) DO UPDATE SET users = users + excluded.users`); err != nil {
+			return u, fmt.Errorf("prepare %s upsert: %w", p.table, err)
+		}
+	}
+	return u, nil
+}
+
+// list returns the statements of u, for closing.
+func (u *userTables) list() []*dbsql.Stmt {
+	return []*dbsql.Stmt{u.insert, u.getLast, u.upLast, u.upCounts, u.upDay}
 }
 
 // toolUsers adds the users of a tool on a day: tool_user_daily, and for a
 // user new to the tool that day its count in tool_daily_users and its last
 // day with the tool (tool_user_last_seen, counted by tool_last_seen_counts).
 func (w *writer) toolUsers(tx *dbsql.Tx, b *batch) error {
-	return w.keyUsers(tx, b, b.toolUsers, w.toolUserTables())
+	return w.keyUsers(tx, b, b.toolUsers, &w.stmt.toolUsers)
 }
 
 // keyUsers adds the users of a key on a day (keys: toolUserKey's tool is

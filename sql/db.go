@@ -67,11 +67,7 @@ type stmts struct {
 	upFirst        *dbsql.Stmt // user_first_seen
 	upWeek         *dbsql.Stmt // user_weekly
 	upLast         *dbsql.Stmt // user_last_seen
-	upTool         *dbsql.Stmt // tool_user_daily
-	upTLast        *dbsql.Stmt // tool_user_last_seen
-	getTLast       *dbsql.Stmt // tool_user_last_seen, read
-	upTCount       *dbsql.Stmt // tool_last_seen_counts
-	upTDay         *dbsql.Stmt // tool_daily_users
+	toolUsers      userTables  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
 	mcp            mcpStmts    // the MCP rollups (mcp.go)
 }
 
@@ -345,37 +341,8 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare user_weekly insert: %w", err)
 	}
-	s.upTool, err = db.PrepareContext(ctx, `INSERT INTO tool_user_daily (day, tool_name, user_id_hash)
-		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true
-		ON CONFLICT DO NOTHING RETURNING day, tool_name, user_id_hash`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_daily insert: %w", err)
-	}
-	// The days as numbers (Day), read as integers with the keys.
-	s.getTLast, err = db.PrepareContext(ctx, `SELECT json_group_array(json_array(j.key,
-			CAST(julianday(t.day) - 2440587.5 AS INTEGER)))
-		FROM jsonb_each(?) AS j
-		JOIN tool_user_last_seen AS t ON t.tool_name = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_last_seen read: %w", err)
-	}
-	s.upTLast, err = db.PrepareContext(ctx, `INSERT INTO tool_user_last_seen (tool_name, user_id_hash, day)
-		SELECT CAST(unhex(value->>0) AS TEXT), unhex(value->>1), value->>2 FROM jsonb_each(?) WHERE true
-		ON CONFLICT (tool_name, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
-	if err != nil {
-		return fmt.Errorf("prepare tool_user_last_seen upsert: %w", err)
-	}
-	for _, p := range []struct {
-		stmt  **dbsql.Stmt
-		table string
-	}{{&s.upTCount, "tool_last_seen_counts"}, {&s.upTDay, "tool_daily_users"}} {
-		// The table names are constants of this function.
-		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, tool_name, users)
-			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2 FROM jsonb_each(?) WHERE true
-			ON CONFLICT (day, tool_name) DO UPDATE SET users = users + excluded.users`)
-		if err != nil {
-			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
-		}
+	if s.toolUsers, err = prepareUserTables(ctx, db, "tool", "tool_name"); err != nil {
+		return err
 	}
 	s.upErr, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
 		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), CAST(unhex(value->>3) AS TEXT), value->>4
@@ -394,7 +361,7 @@ func (s *stmts) close() error {
 		errs = append(errs, s.insert.close())
 	}
 	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
-		s.upLast, s.upTool, s.upTLast, s.getTLast, s.upTCount, s.upTDay}, s.mcp.list()...) {
+		s.upLast}, append(s.toolUsers.list(), s.mcp.list()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

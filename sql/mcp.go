@@ -132,46 +132,15 @@ func (s *mcpStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		return fmt.Errorf("prepare mcp_daily_errors upsert: %w", err)
 	}
 	// The users of each server, as those of each tool (keyUsers).
-	u := &s.users
-	u.names = [4]string{"mcp_user_daily", "mcp_user_last_seen", "mcp_last_seen_counts", "mcp_daily_users"}
-	u.insert, err = db.PrepareContext(ctx, `INSERT INTO mcp_user_daily (day, mcp_server, user_id_hash)
-		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true
-		ON CONFLICT DO NOTHING RETURNING day, mcp_server, user_id_hash`)
-	if err != nil {
-		return fmt.Errorf("prepare mcp_user_daily insert: %w", err)
-	}
-	u.getLast, err = db.PrepareContext(ctx, `SELECT json_group_array(json_array(j.key,
-			CAST(julianday(t.day) - 2440587.5 AS INTEGER)))
-		FROM jsonb_each(?) AS j
-		JOIN mcp_user_last_seen AS t ON t.mcp_server = CAST(unhex(j.value->>0) AS TEXT) AND t.user_id_hash = unhex(j.value->>1)`)
-	if err != nil {
-		return fmt.Errorf("prepare mcp_user_last_seen read: %w", err)
-	}
-	u.upLast, err = db.PrepareContext(ctx, `INSERT INTO mcp_user_last_seen (mcp_server, user_id_hash, day)
-		SELECT CAST(unhex(value->>0) AS TEXT), unhex(value->>1), value->>2 FROM jsonb_each(?) WHERE true
-		ON CONFLICT (mcp_server, user_id_hash) DO UPDATE SET day = excluded.day WHERE excluded.day > day`)
-	if err != nil {
-		return fmt.Errorf("prepare mcp_user_last_seen upsert: %w", err)
-	}
-	for _, p := range []struct {
-		stmt  **dbsql.Stmt
-		table string
-	}{{&u.upCounts, "mcp_last_seen_counts"}, {&u.upDay, "mcp_daily_users"}} {
-		// The table names are constants of this function.
-		*p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, mcp_server, users)
-			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2 FROM jsonb_each(?) WHERE true
-			ON CONFLICT (day, mcp_server) DO UPDATE SET users = users + excluded.users`)
-		if err != nil {
-			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
-		}
+	if s.users, err = prepareUserTables(ctx, db, "mcp", "mcp_server"); err != nil {
+		return err
 	}
 	return nil
 }
 
 // list returns every statement, for closing.
 func (s *mcpStmts) list() []*dbsql.Stmt {
-	u := &s.users
-	return []*dbsql.Stmt{s.upHourly, s.upDaily, s.upErr, u.insert, u.getLast, u.upLast, u.upCounts, u.upDay}
+	return append([]*dbsql.Stmt{s.upHourly, s.upDaily, s.upErr}, s.users.list()...)
 }
 
 // mcp writes the MCP rollups of b: mcp_hourly, mcp_daily, mcp_daily_errors
