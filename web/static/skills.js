@@ -68,7 +68,16 @@ const fmtPerRun = (v) => (v == null || v === '' || Number.isNaN(+v) ? '—' : nf
 
 // load draws the view for the window w; returns 'ready' or 'empty'.
 export async function load({ get, w }) {
-  const res = await get('/analytics/skills', w);
+  let res;
+  try {
+    res = await get('/analytics/skills', w);
+  } catch (err) {
+    // A server that does not compute skill runs (an older analytics
+    // process) has no such endpoint: nothing to show, not a failure.
+    if (err?.status !== 404) throw err;
+    root().replaceChildren(emptyNote('This server does not compute skill runs: the Tools view has every tool call, skills included.'));
+    return 'empty';
+  }
   const rows = list(res, 'skills', 'items');
   if (!rows.length) {
     root().replaceChildren(emptyNote(''));
