@@ -99,6 +99,13 @@ type batch struct {
 	// mcp groups the batch's MCP calls (mcp.go); nil when it has none.
 	mcp *mcpBatch
 
+	// runEvents are the events of sessions for the runs (runs.go), and
+	// skillUsers and skillSessions the users and sessions of each skill
+	// on a day (in toolUserKey, tool is the skill and user the user's or
+	// the session's hash).
+	runEvents                 []runInput
+	skillUsers, skillSessions map[toolUserKey]struct{}
+
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
 	// the buffers outlive the batch, but never two batches at once.
@@ -116,6 +123,7 @@ func newBatch() *batch {
 	return &batch{
 		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{}, failures: map[errorKey]int64{},
 		users: map[userKey]struct{}{}, toolUsers: map[toolUserKey]struct{}{}, days: map[Day]string{},
+		skillUsers: map[toolUserKey]struct{}{}, skillSessions: map[toolUserKey]struct{}{},
 	}
 }
 
@@ -134,6 +142,7 @@ func (b *batch) add(ev *trackskills.Event, user []byte) {
 	if server, tool := mcpOf(ev); server != "" {
 		b.addMCP(ev, day, server, tool, u)
 	}
+	b.addRunEvent(ev, user)
 }
 
 func addTool(m map[toolKey]*toolAgg, k toolKey, ev *trackskills.Event) {
@@ -160,6 +169,9 @@ func (b *batch) text(day Day) string {
 type writer struct {
 	stmt *stmts
 	seen *seenUsers
+
+	idleMs   int64 // the runs' idle timeout (runs.DefaultIdleMs unless set)
+	skipRuns bool  // no skill runs: benchmarks measure what they cost
 }
 
 // rollups is every aggregate a batch updates, in the order they run; each
@@ -174,6 +186,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
 	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, and the users of each server (mcp.go)
 	(*writer).inventory,  // known_skills, known_mcp_servers (inventory.go)
+	(*writer).runs,       // session_log, run_sessions, skill_runs and the run rollups (runs.go)
 }
 
 // write runs every rollup for b inside tx.
@@ -339,12 +352,19 @@ type userTables struct {
 	names                                    [4]string // the tables, in that order, for errors
 }
 
-// prepareUserTables prepares the statements of the user tables of one key:
+// userTableNames are the user tables of a key named by prefix:
 // <prefix>_user_daily, <prefix>_user_last_seen, <prefix>_last_seen_counts
-// and <prefix>_daily_users, keyed by the column key (tool_name for tools,
-// mcp_server for MCP servers). prefix and key are constants of the callers.
-func prepareUserTables(ctx context.Context, db *dbsql.DB, prefix, key string) (userTables, error) {
-	u := userTables{names: [4]string{prefix + "_user_daily", prefix + "_user_last_seen", prefix + "_last_seen_counts", prefix + "_daily_users"}}
+// and <prefix>_daily_users.
+func userTableNames(prefix string) [4]string {
+	return [4]string{prefix + "_user_daily", prefix + "_user_last_seen", prefix + "_last_seen_counts", prefix + "_daily_users"}
+}
+
+// prepareUserTables prepares the statements of the user tables names (in
+// the order of userTables.names) of one key, keyed by the column key
+// (tool_name for tools, mcp_server for MCP servers, skill for skills).
+// names and key are constants of the callers.
+func prepareUserTables(ctx context.Context, db *dbsql.DB, names [4]string, key string) (userTables, error) {
+	u := userTables{names: names}
 	var err error
 	if u.insert, err = db.PrepareContext(ctx, `INSERT INTO `+u.names[0]+` (day, `+key+`, user_id_hash)
 		SELECT value->>0, CAST(unhex(value->>1) AS TEXT), unhex(value->>2) FROM jsonb_each(?) WHERE true

@@ -22,6 +22,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/runs"
 )
 
 //go:embed migrations/*.sql
@@ -45,10 +46,25 @@ type DB struct {
 	Now func() time.Time
 
 	logger *slog.Logger // slow maintenance, such as migrations
+
+	runIdle  time.Duration // the skill runs' idle timeout (WithRunIdleTimeout)
+	skipRuns bool          // WithoutRuns
 }
 
 // Option configures Open.
 type Option func(*DB)
+
+// WithRunIdleTimeout sets how long a session may stay quiet before its open
+// skill runs end as abandoned (runs.DefaultIdleMs unless set).
+func WithRunIdleTimeout(d time.Duration) Option {
+	return func(db *DB) { db.runIdle = d }
+}
+
+// WithoutRuns makes the writer keep no skill runs; benchmarks use it to
+// measure what the runs cost.
+func WithoutRuns() Option {
+	return func(db *DB) { db.skipRuns = true }
+}
 
 // WithLogger reports slow maintenance, such as migrations, to logger.
 func WithLogger(logger *slog.Logger) Option {
@@ -69,6 +85,7 @@ type stmts struct {
 	upLast         *dbsql.Stmt // user_last_seen
 	toolUsers      userTables  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
 	mcp            mcpStmts    // the MCP rollups (mcp.go)
+	runs           runStmts    // the skill runs (runs.go)
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -97,7 +114,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	d := &DB{path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	d := &DB{path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler), runIdle: runs.DefaultIdleMs * time.Millisecond}
 	d.pool.Store(db)
 	for _, o := range opts {
 		o(d)
@@ -114,7 +131,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = db.Close() // the prepare error is the one to report
 		return nil, err
 	}
-	d.w = writer{stmt: st, seen: newSeenUsers()}
+	d.w = writer{stmt: st, seen: newSeenUsers(), idleMs: d.runIdle.Milliseconds(), skipRuns: d.skipRuns}
 	if d.ckpt, err = startCheckpointer(path, &d.ckptMu, d.logger); err != nil {
 		_ = d.Close() // the checkpointer's error is the one to report
 		return nil, err
@@ -341,7 +358,7 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare user_weekly insert: %w", err)
 	}
-	if s.toolUsers, err = prepareUserTables(ctx, db, "tool", "tool_name"); err != nil {
+	if s.toolUsers, err = prepareUserTables(ctx, db, userTableNames("tool"), "tool_name"); err != nil {
 		return err
 	}
 	s.upErr, err = db.PrepareContext(ctx, `INSERT INTO tool_daily_errors (day, tool_name, tool_category, error_type, failures)
@@ -351,7 +368,10 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err != nil {
 		return fmt.Errorf("prepare tool_daily_errors upsert: %w", err)
 	}
-	return s.mcp.prepare(ctx, db)
+	if err := s.mcp.prepare(ctx, db); err != nil {
+		return err
+	}
+	return s.runs.prepare(ctx, db)
 }
 
 // close closes every statement prepared.
@@ -361,7 +381,7 @@ func (s *stmts) close() error {
 		errs = append(errs, s.insert.close())
 	}
 	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
-		s.upLast}, append(s.toolUsers.list(), s.mcp.list()...)...) {
+		s.upLast}, append(append(s.toolUsers.list(), s.mcp.list()...), s.runs.list()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

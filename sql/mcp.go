@@ -132,7 +132,7 @@ func (s *mcpStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		return fmt.Errorf("prepare mcp_daily_errors upsert: %w", err)
 	}
 	// The users of each server, as those of each tool (keyUsers).
-	if s.users, err = prepareUserTables(ctx, db, "mcp", "mcp_server"); err != nil {
+	if s.users, err = prepareUserTables(ctx, db, userTableNames("mcp"), "mcp_server"); err != nil {
 		return err
 	}
 	return nil
@@ -229,23 +229,34 @@ func (d *DB) MCPTools(ctx context.Context, w Window, server string) ([]MCPToolSt
 // ends now), they are the users last seen on or after first: a sum of a
 // few counts per server instead of a DISTINCT over every user-day.
 func (d *DB) MCPUsers(ctx context.Context, first, last Day, server string) (map[string]int64, error) {
+	return d.keyUserCounts(ctx, userTableNames("mcp"), "mcp_server", first, last, server)
+}
+
+// keyUserCounts returns the distinct users of each key (of one when only
+// is set) over the UTC days [first, last], from the user tables names (in
+// the order of userTables.names) keyed by the column key; a key without
+// users there is absent. When no user was seen after last (every window
+// that ends now), they are the users last seen on or after first: a sum of
+// a few counts per key instead of a DISTINCT over every user-day. names
+// and key are constants of the callers.
+func (d *DB) keyUserCounts(ctx context.Context, names [4]string, key string, first, last Day, only string) (map[string]int64, error) {
 	var newest string
-	if err := d.conn().QueryRowContext(ctx, `SELECT COALESCE((SELECT day FROM mcp_last_seen_counts
+	if err := d.conn().QueryRowContext(ctx, `SELECT COALESCE((SELECT day FROM `+names[2]+`
 		WHERE users > 0 ORDER BY day DESC LIMIT 1), '')`).Scan(&newest); err != nil {
-		return nil, fmt.Errorf("mcp users: %w", err)
+		return nil, fmt.Errorf("%s: %w", names[0], err)
 	}
-	q, args := `SELECT mcp_server, COUNT(DISTINCT user_id_hash) FROM mcp_user_daily WHERE day >= ? AND day <= ?`,
+	q, args := `SELECT `+key+`, COUNT(DISTINCT user_id_hash) FROM `+names[0]+` WHERE day >= ? AND day <= ?`,
 		[]any{int64(first), int64(last)}
 	if last.String() >= newest { // text days compare as the days they name
-		q, args = `SELECT mcp_server, SUM(users) FROM mcp_last_seen_counts WHERE day >= ?`, []any{first.String()}
+		q, args = `SELECT `+key+`, SUM(users) FROM `+names[2]+` WHERE day >= ?`, []any{first.String()}
 	}
-	if server != "" {
-		q += ` AND mcp_server = ?`
-		args = append(args, server)
+	if only != "" {
+		q += ` AND ` + key + ` = ?`
+		args = append(args, only)
 	}
-	rows, err := d.conn().QueryContext(ctx, q+` GROUP BY mcp_server`, args...)
+	rows, err := d.conn().QueryContext(ctx, q+` GROUP BY `+key, args...)
 	if err != nil {
-		return nil, fmt.Errorf("mcp users: %w", err)
+		return nil, fmt.Errorf("%s: %w", names[0], err)
 	}
 	defer rows.Close()
 	out := map[string]int64{}
@@ -253,7 +264,7 @@ func (d *DB) MCPUsers(ctx context.Context, first, last Day, server string) (map[
 		var s string
 		var n int64
 		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("mcp users: %w", err)
+			return nil, fmt.Errorf("%s: %w", names[0], err)
 		}
 		if n > 0 {
 			out[s] = n

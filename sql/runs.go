@@ -1,0 +1,885 @@
+package sql
+
+import (
+	"context"
+	dbsql "database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/runs"
+)
+
+// Skill runs (migration 0017): the writer logs every event of a session
+// (session_log), walks each session of a batch from its stored state
+// (run_sessions and its open skill_runs) and writes the runs it touched,
+// with the change they make to the run rollups, in the batch's
+// transaction. Events of a session that arrive after later ones re-walk it
+// from the last reset before them (runs.Reset), so that any arrival order
+// gives the runs of the session in time order. A sweep ends the runs of
+// sessions quiet for the idle timeout, measured against the newest event
+// of the batch, as a later event would.
+
+// Log codes: an event's kind and flags in session_log.code.
+const (
+	codeKindMask  = 0x0f
+	codeFailed    = 1 << 4
+	codeInterrupt = 1 << 5
+	codeSkill     = 1 << 6
+	codeSubagent  = 1 << 7
+	codeUserSlash = 1 << 8
+	codeReset     = 1 << 9
+)
+
+// logKinds are the kinds a log code names, by their index (0: a tool call).
+var logKinds = []string{"", trackskills.KindPrompt, trackskills.KindStop, trackskills.KindStopFailure,
+	trackskills.KindSubagentStart, trackskills.KindSubagentStop, trackskills.KindSessionStart,
+	trackskills.KindSessionEnd, trackskills.KindDenied}
+
+// logCode is the code of a run event.
+func logCode(ev *runs.Event) int64 {
+	c := int64(slices.Index(logKinds, ev.Kind))
+	if ev.Status != trackskills.StatusSuccess {
+		c |= codeFailed
+	}
+	if ev.Interrupt {
+		c |= codeInterrupt
+	}
+	switch ev.Category {
+	case "skill":
+		c |= codeSkill
+	case "subagent":
+		c |= codeSubagent
+	}
+	if ev.UserSlash {
+		c |= codeUserSlash
+	}
+	if runs.Reset(ev) {
+		c |= codeReset
+	}
+	return c
+}
+
+// logEvent is the run event a log row holds.
+func logEvent(ts int64, id []byte, code int64, name string, agent []byte) runs.Event {
+	ev := runs.Event{TS: ts, ID: id, Name: name, Status: trackskills.StatusSuccess, Agent: string(agent)}
+	if k := int(code & codeKindMask); k < len(logKinds) {
+		ev.Kind = logKinds[k]
+	}
+	if code&codeFailed != 0 {
+		ev.Status = trackskills.StatusError
+	}
+	ev.Interrupt = code&codeInterrupt != 0
+	switch {
+	case code&codeSkill != 0:
+		ev.Category = "skill"
+	case code&codeSubagent != 0:
+		ev.Category = "subagent"
+	}
+	ev.UserSlash = code&codeUserSlash != 0
+	return ev
+}
+
+// runEventOf is what runs need of ev.
+func runEventOf(ev *trackskills.Event) runs.Event {
+	id := eventKey(ev.EventID)
+	var idb []byte
+	switch k := id.(type) {
+	case []byte:
+		idb = k
+	case string:
+		idb = []byte(k) // text ids as bytes: one BLOB order for every id
+	}
+	out := runs.Event{TS: ev.Timestamp, ID: idb, Kind: ev.Kind, Name: ev.ToolName, Category: ev.ToolCategory,
+		Status: ev.Status, Interrupt: ev.ErrorType == "interrupt"}
+	if ev.AgentHash != "" {
+		out.Agent = string(hashKey(ev.AgentHash))
+	}
+	if ev.ToolCategory == "skill" && len(ev.Metadata) > 0 {
+		var m struct {
+			Trigger   string `json:"trigger"`
+			HookEvent string `json:"hook_event"`
+		}
+		if json.Unmarshal(ev.Metadata, &m) == nil {
+			out.UserSlash = m.Trigger == "user-slash" || m.HookEvent == "UserPromptExpansion"
+		}
+	}
+	return out
+}
+
+// runInput is one fresh event of a session in a batch.
+type runInput struct {
+	session, user string // stored hashes
+	ev            runs.Event
+}
+
+// addRunEvent queues ev, an event of a session, for the runs of the batch.
+func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
+	if ev.SessionHash == "" || ev.Kind == trackskills.KindSkillKnown || ev.Kind == trackskills.KindMCPKnown {
+		return
+	}
+	if user == nil {
+		user = hashKey(ev.UserHash)
+	}
+	b.runEvents = append(b.runEvents, runInput{session: string(hashKey(ev.SessionHash)), user: string(user), ev: runEventOf(ev)})
+	if ev.Kind == "" && ev.ToolCategory == "skill" {
+		day := DayOf(ev.Timestamp)
+		b.skillUsers[toolUserKey{day, ev.ToolName, string(user)}] = struct{}{}
+		b.skillSessions[toolUserKey{day, ev.ToolName, string(hashKey(ev.SessionHash))}] = struct{}{}
+	}
+}
+
+// runStmts are the writer's statements of the runs.
+type runStmts struct {
+	log, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
+	upDaily, upWalls, upTools, upMCP                       *dbsql.Stmt
+	users, sessionsOf                                      userTables
+}
+
+func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
+	for _, p := range []struct {
+		stmt **dbsql.Stmt
+		what string
+		q    string
+	}{
+		{&s.log, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
+			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
+			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING session, ts, id`},
+		{&s.sessions, "run_sessions read", `SELECT s.session, s.last_ts, s.last_id, s.open_last IS NOT NULL, s.swept
+			FROM jsonb_each(?) AS j JOIN run_sessions AS s ON s.session = unhex(j.value->>0)`},
+		{&s.open, "open runs read", `SELECT ` + runColumns + ` FROM jsonb_each(?) AS j
+			JOIN skill_runs AS r ON r.session = unhex(j.value->>0) WHERE r.state = 'open'`},
+		{&s.upRuns, "skill_runs upsert", `INSERT OR REPLACE INTO skill_runs (session, start_ms, start_id, skill, user_id_hash,
+				parent_start_ms, parent_id, agent, user_slash, end_ms, last_ms, state, calls, failed_calls, denied_calls,
+				subagent_starts, subagent_calls, tools)
+			SELECT unhex(value->>0), value->>1, unhex(value->>2), CAST(unhex(value->>3) AS TEXT), unhex(value->>4),
+				value->>5, unhex(value->>6), unhex(value->>7), value->>8, value->>9, value->>10, value->>11, value->>12,
+				value->>13, value->>14, value->>15, value->>16, CAST(unhex(value->>17) AS TEXT)
+			FROM jsonb_each(?)`},
+		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (session, start_ms, start_id) IN
+			(SELECT unhex(value->>0), value->>1, unhex(value->>2) FROM jsonb_each(?))`},
+		{&s.upSessions, "run_sessions upsert", `INSERT OR REPLACE INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept)
+			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5 FROM jsonb_each(?)`},
+		{&s.stale, "stale sessions read", `SELECT session, user_id_hash FROM run_sessions
+			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT 1000`},
+		{&s.upDaily, "skill_daily upsert", `INSERT INTO skill_daily (day, skill, runs, completed, failed, interrupted, abandoned,
+				open, calls, failed_calls, denied_calls, subagents, wall_sum)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2, value->>3, value->>4, value->>5, value->>6,
+				value->>7, value->>8, value->>9, value->>10, value->>11, value->>12
+			FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, skill) DO UPDATE SET runs = runs + excluded.runs, completed = completed + excluded.completed,
+				failed = failed + excluded.failed, interrupted = interrupted + excluded.interrupted,
+				abandoned = abandoned + excluded.abandoned, open = open + excluded.open, calls = calls + excluded.calls,
+				failed_calls = failed_calls + excluded.failed_calls, denied_calls = denied_calls + excluded.denied_calls,
+				subagents = subagents + excluded.subagents, wall_sum = wall_sum + excluded.wall_sum`},
+		{&s.upWalls, "skill_daily_walls upsert", `INSERT INTO skill_daily_walls (day, skill, bucket, runs)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2, value->>3 FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, skill, bucket) DO UPDATE SET runs = runs + excluded.runs`},
+	} {
+		var err error
+		if *p.stmt, err = db.PrepareContext(ctx, p.q); err != nil {
+			return fmt.Errorf("prepare %s: %w", p.what, err)
+		}
+	}
+	for _, p := range []struct {
+		stmt  **dbsql.Stmt
+		table string
+		key   string
+	}{{&s.upTools, "skill_daily_tools", "tool_name"}, {&s.upMCP, "skill_daily_mcp", "mcp_server"}} {
+		var err error
+		// The table and key names are constants of this function.
+		if *p.stmt, err = db.PrepareContext(ctx, `INSERT INTO `+p.table+` (day, skill, `+p.key+`, runs, calls, failed_calls)
+			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), CAST(unhex(value->>2) AS TEXT), value->>3, value->>4, value->>5
+			FROM jsonb_each(?) WHERE true
+			ON CONFLICT (day, skill, `+p.key+`) DO UPDATE SET runs = runs + excluded.runs, calls = calls + excluded.calls,
+				failed_calls = failed_calls + excluded.failed_calls`); err != nil {
+			return fmt.Errorf("prepare %s upsert: %w", p.table, err)
+		}
+	}
+	var err error
+	if s.users, err = prepareUserTables(ctx, db, userTableNames("skill"), "skill"); err != nil {
+		return err
+	}
+	s.sessionsOf, err = prepareUserTables(ctx, db, [4]string{"skill_session_daily", "skill_session_last_seen",
+		"skill_session_last_seen_counts", "skill_daily_sessions"}, "skill")
+	return err
+}
+
+func (s *runStmts) list() []*dbsql.Stmt {
+	return append(append([]*dbsql.Stmt{s.log, s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
+		s.upDaily, s.upWalls, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
+}
+
+// runColumns are the columns of a run, in the order scanRun reads them.
+const runColumns = `r.session, r.start_ms, r.start_id, r.skill, r.user_id_hash, r.parent_start_ms, r.parent_id, r.agent,
+	r.user_slash, r.end_ms, r.last_ms, r.state, r.calls, r.failed_calls, r.denied_calls, r.subagent_starts,
+	r.subagent_calls, r.tools`
+
+// storedRun is a run with its session and user, as skill_runs holds it.
+type storedRun struct {
+	session, user string
+	*runs.Run
+}
+
+func scanRun(rows *dbsql.Rows) (storedRun, error) {
+	var r runs.Run
+	var session, user, agent []byte
+	var parentStart dbsql.NullInt64
+	var tools string
+	var slash int64
+	if err := rows.Scan(&session, &r.Start, &r.ID, &r.Skill, &user, &parentStart, &r.ParentID, &agent, &slash,
+		&r.End, &r.Last, &r.State, &r.Calls, &r.FailedCalls, &r.DeniedCalls, &r.SubagentStarts, &r.SubagentCalls,
+		&tools); err != nil {
+		return storedRun{}, err
+	}
+	r.ParentStart, r.Agent, r.UserSlash = parentStart.Int64, string(agent), slash != 0
+	if err := decodeTools(tools, &r); err != nil {
+		return storedRun{}, err
+	}
+	return storedRun{session: string(session), user: string(user), Run: &r}, nil
+}
+
+// encodeTools is the tools column of a run: {"tool": [calls, failed]}.
+func encodeTools(r *runs.Run) string {
+	m := make(map[string][2]int64, len(r.Tools))
+	for k, t := range r.Tools {
+		m[k] = [2]int64{t.Calls, t.Failed}
+	}
+	b, _ := json.Marshal(m) // a map of strings to numbers always encodes
+	return string(b)
+}
+
+func decodeTools(s string, r *runs.Run) error {
+	var m map[string][2]int64
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return fmt.Errorf("run tools: %w", err)
+	}
+	r.Tools = make(map[string]runs.Tally, len(m))
+	for k, v := range m {
+		r.Tools[k] = runs.Tally{Calls: v[0], Failed: v[1]}
+	}
+	return nil
+}
+
+// runDelta is the change a batch makes to the run rollups.
+type runDelta struct {
+	daily map[skillDayKey]*[11]int64 // runs, completed, failed, interrupted, abandoned, open, calls, failed, denied, subagents, wall
+	walls map[skillBucketKey]int64
+	tools map[skillToolKey]*[3]int64 // runs, calls, failed calls
+	mcp   map[skillToolKey]*[3]int64
+}
+
+type skillDayKey struct {
+	day   Day
+	skill string
+}
+type skillBucketKey struct {
+	day    Day
+	skill  string
+	bucket int
+}
+type skillToolKey struct {
+	day         Day
+	skill, name string
+}
+
+func newRunDelta() *runDelta {
+	return &runDelta{daily: map[skillDayKey]*[11]int64{}, walls: map[skillBucketKey]int64{},
+		tools: map[skillToolKey]*[3]int64{}, mcp: map[skillToolKey]*[3]int64{}}
+}
+
+// add counts r in the rollups with sign s (+1 to add, -1 to take off).
+func (d *runDelta) add(r *runs.Run, s int64) {
+	day := DayOf(r.Start)
+	k := skillDayKey{day, r.Skill}
+	a := d.daily[k]
+	if a == nil {
+		a = &[11]int64{}
+		d.daily[k] = a
+	}
+	a[0] += s
+	a[1+slices.Index(runs.States, r.State)] += s
+	a[6] += s * r.Calls
+	a[7] += s * r.FailedCalls
+	a[8] += s * r.DeniedCalls
+	a[9] += s * r.Subagents()
+	if r.State != runs.Open {
+		a[10] += s * r.WallMs()
+		d.walls[skillBucketKey{day, r.Skill, trackskills.HistBucket(r.WallMs())}] += s
+	}
+	servers := map[string][2]int64{}
+	for name, t := range r.Tools {
+		addTally(d.tools, skillToolKey{day, r.Skill, name}, s, t.Calls, t.Failed)
+		if server, _ := trackskills.SplitMCP(name); server != "" {
+			v := servers[server]
+			servers[server] = [2]int64{v[0] + t.Calls, v[1] + t.Failed}
+		}
+	}
+	for server, v := range servers {
+		addTally(d.mcp, skillToolKey{day, r.Skill, server}, s, v[0], v[1])
+	}
+}
+
+func addTally(m map[skillToolKey]*[3]int64, k skillToolKey, s, calls, failed int64) {
+	a := m[k]
+	if a == nil {
+		a = &[3]int64{}
+		m[k] = a
+	}
+	a[0] += s
+	a[1] += s * calls
+	a[2] += s * failed
+}
+
+// runSession is one session walked in a batch.
+type runSession struct {
+	key, user string
+	events    []runs.Event // the batch's fresh events, in session order
+	known     bool         // run_sessions has it
+	lastTS    int64
+	lastID    []byte
+	hasOpen   bool
+	swept     bool
+	old       []storedRun // its runs as stored before the walk, that the walk may change
+	rewalked  bool        // walked again from the log: every run of old is replaced
+	walker    runs.Walker
+}
+
+// runs walks the sessions of b and writes their runs (skill_runs,
+// session_log, run_sessions, the run rollups and the users and sessions
+// of each skill).
+func (w *writer) runs(tx *dbsql.Tx, b *batch) error {
+	if w.skipRuns {
+		return nil
+	}
+	if err := w.keyUsers(tx, b, b.skillUsers, &w.stmt.runs.users); err != nil {
+		return err
+	}
+	if err := w.keyUsers(tx, b, b.skillSessions, &w.stmt.runs.sessionsOf); err != nil {
+		return err
+	}
+	sessions, err := w.logRunEvents(tx, b)
+	if err != nil {
+		return err
+	}
+	delta := newRunDelta()
+	var newest int64
+	for _, s := range sessions {
+		newest = max(newest, s.events[len(s.events)-1].TS)
+	}
+	if err := w.walkSessions(tx, b, sessions, delta); err != nil {
+		return err
+	}
+	if len(sessions) > 0 && w.idleMs > 0 {
+		if _, err := w.sweep(tx, b, newest-w.idleMs, delta); err != nil {
+			return err
+		}
+	}
+	return w.writeRunDelta(tx, b, delta)
+}
+
+// logRunEvents logs the batch's session events and returns the sessions
+// of those the log did not hold yet (a redelivered mark is no new event),
+// each with its events in session order.
+func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, error) {
+	for _, i := range b.marks {
+		b.addRunEvent(&b.events[i], nil)
+	}
+	if len(b.runEvents) == 0 {
+		return nil, nil
+	}
+	j := b.rows
+	j.reset()
+	for i := range b.runEvents {
+		in := &b.runEvents[i]
+		j.row()
+		j.hexString(in.session)
+		j.int(in.ev.TS)
+		j.hexBytes(in.ev.ID)
+		j.int(logCode(&in.ev))
+		j.hexString(in.ev.Name)
+		if in.ev.Agent == "" {
+			j.null()
+		} else {
+			j.hexString(in.ev.Agent)
+		}
+	}
+	rows, err := tx.Stmt(w.stmt.runs.log).Query(j.text())
+	if err != nil {
+		return nil, fmt.Errorf("insert session_log: %w", err)
+	}
+	type logKey struct {
+		session string
+		ts      int64
+		id      string
+	}
+	fresh := map[logKey]bool{}
+	for rows.Next() {
+		var session, id []byte
+		var ts int64
+		if err := rows.Scan(&session, &ts, &id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert session_log: %w", err)
+		}
+		fresh[logKey{string(session), ts, string(id)}] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("insert session_log: %w", err)
+	}
+	out := map[string]*runSession{}
+	for i := range b.runEvents {
+		in := &b.runEvents[i]
+		k := logKey{in.session, in.ev.TS, string(in.ev.ID)}
+		if !fresh[k] {
+			continue
+		}
+		delete(fresh, k) // the first of a batch's duplicates
+		s := out[in.session]
+		if s == nil {
+			s = &runSession{key: in.session, user: in.user}
+			out[in.session] = s
+		}
+		s.events = append(s.events, in.ev)
+	}
+	for _, s := range out {
+		sort.SliceStable(s.events, func(a, c int) bool { return runs.Less(&s.events[a], &s.events[c]) })
+	}
+	return out, nil
+}
+
+// walkSessions walks each session of the batch from its stored state,
+// adding the change of its runs to delta and writing them.
+func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSession, delta *runDelta) error {
+	if len(sessions) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(sessions))
+	for k := range sessions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	j := b.rows
+	j.reset()
+	for _, k := range keys {
+		j.row()
+		j.hexString(k)
+	}
+	arg := j.text()
+	rows, err := tx.Stmt(w.stmt.runs.sessions).Query(arg)
+	if err != nil {
+		return fmt.Errorf("read run_sessions: %w", err)
+	}
+	for rows.Next() {
+		var key []byte
+		var st runSession
+		if err := rows.Scan(&key, &st.lastTS, &st.lastID, &st.hasOpen, &st.swept); err != nil {
+			rows.Close()
+			return fmt.Errorf("read run_sessions: %w", err)
+		}
+		s := sessions[string(key)]
+		s.known, s.lastTS, s.lastID, s.hasOpen, s.swept = true, st.lastTS, st.lastID, st.hasOpen, st.swept
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read run_sessions: %w", err)
+	}
+	// In order (the common case): resume from the open runs. Otherwise
+	// re-walk from the log.
+	var fast, slow []*runSession
+	for _, k := range keys {
+		s := sessions[k]
+		first := &s.events[0]
+		last := runs.Event{TS: s.lastTS, ID: s.lastID}
+		switch {
+		case !s.known:
+			fast = append(fast, s)
+		case runs.Less(&last, first) && !(s.swept && first.TS-s.lastTS <= w.idleMs):
+			fast = append(fast, s)
+		default:
+			slow = append(slow, s)
+		}
+	}
+	if err := w.loadOpen(tx, b, fast); err != nil {
+		return err
+	}
+	for _, s := range fast {
+		s.walker.IdleMs = w.idleMs
+		for i := range s.events {
+			s.walker.Feed(&s.events[i])
+		}
+	}
+	for _, s := range slow {
+		if err := w.rewalk(tx, s); err != nil {
+			return err
+		}
+	}
+	all := append(fast, slow...)
+	return w.writeWalks(tx, b, all, delta)
+}
+
+// loadOpen loads the open runs of the sessions into their walkers.
+func (w *writer) loadOpen(tx *dbsql.Tx, b *batch, sessions []*runSession) error {
+	by := map[string]*runSession{}
+	j := b.rows
+	j.reset()
+	for _, s := range sessions {
+		s.walker.State = runs.State{LastTS: s.lastTS, LastID: s.lastID}
+		if s.hasOpen {
+			by[s.key] = s
+			j.row()
+			j.hexString(s.key)
+		}
+	}
+	if len(by) == 0 {
+		return nil
+	}
+	rows, err := tx.Stmt(w.stmt.runs.open).Query(j.text())
+	if err != nil {
+		return fmt.Errorf("read open runs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return fmt.Errorf("read open runs: %w", err)
+		}
+		s := by[r.session]
+		s.old = append(s.old, storedRun{session: r.session, user: r.user, Run: r.Clone()})
+		if r.ParentID == nil {
+			s.walker.State.Top = r.Run
+		} else {
+			s.walker.State.Nested = append(s.walker.State.Nested, r.Run)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read open runs: %w", err)
+	}
+	for _, s := range by {
+		// Nested runs in the order they started, as the walk keeps them.
+		slices.SortFunc(s.walker.State.Nested, func(a, c *runs.Run) int {
+			ea, ec := runs.Event{TS: a.Start, ID: a.ID}, runs.Event{TS: c.Start, ID: c.ID}
+			if runs.Less(&ea, &ec) {
+				return -1
+			}
+			return 1
+		})
+	}
+	return nil
+}
+
+// rewalk walks a session again from the last reset before its first new
+// event: the runs it had from there on are taken off and walked anew.
+func (w *writer) rewalk(tx *dbsql.Tx, s *runSession) error {
+	first := &s.events[0]
+	var fromTS int64 = -1 << 62
+	var fromID []byte
+	err := tx.QueryRow(`SELECT ts, id FROM session_log WHERE session = ? AND code & ? <> 0
+		AND (ts < ? OR (ts = ? AND id < ?)) ORDER BY ts DESC, id DESC LIMIT 1`,
+		[]byte(s.key), codeReset, first.TS, first.TS, first.ID).Scan(&fromTS, &fromID)
+	if err != nil && !errors.Is(err, dbsql.ErrNoRows) {
+		return fmt.Errorf("rewalk session: %w", err)
+	}
+	if fromID == nil {
+		fromID = []byte{}
+	}
+	rows, err := tx.Query(`SELECT `+runColumns+` FROM skill_runs AS r WHERE r.session = ?
+		AND (r.start_ms > ? OR (r.start_ms = ? AND r.start_id >= ?))`, []byte(s.key), fromTS, fromTS, fromID)
+	if err != nil {
+		return fmt.Errorf("rewalk session: %w", err)
+	}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("rewalk session: %w", err)
+		}
+		s.old = append(s.old, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("rewalk session: %w", err)
+	}
+	rows, err = tx.Query(`SELECT ts, id, code, name, agent FROM session_log WHERE session = ?
+		AND (ts > ? OR (ts = ? AND id >= ?)) ORDER BY ts, id`, []byte(s.key), fromTS, fromTS, fromID)
+	if err != nil {
+		return fmt.Errorf("rewalk session: %w", err)
+	}
+	defer rows.Close()
+	s.walker = runs.Walker{IdleMs: w.idleMs}
+	s.rewalked = true
+	for rows.Next() {
+		var ts, code int64
+		var id, agent []byte
+		var name string
+		if err := rows.Scan(&ts, &id, &code, &name, &agent); err != nil {
+			return fmt.Errorf("rewalk session: %w", err)
+		}
+		ev := logEvent(ts, id, code, name, agent)
+		s.walker.Feed(&ev)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("rewalk session: %w", err)
+	}
+	return nil
+}
+
+// writeWalks writes the runs the walks touched and the sessions' state,
+// and counts the change in delta.
+func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delta *runDelta) error {
+	j := b.rows
+	// Runs taken off that the walk did not give back: deleted.
+	j.reset()
+	for _, s := range sessions {
+		kept := map[string]bool{}
+		for _, r := range s.walker.Touched {
+			kept[runName(r)] = true
+		}
+		for _, o := range s.old {
+			switch {
+			case kept[runName(o.Run)]:
+				delta.add(o.Run, -1) // its new figures are added below
+			case s.rewalked:
+				delta.add(o.Run, -1)
+				j.row()
+				j.hexString(s.key)
+				j.int(o.Start)
+				j.hexBytes(o.ID)
+			}
+		}
+	}
+	if err := w.exec(tx, w.stmt.runs.delRun, j, "skill_runs"); err != nil {
+		return err
+	}
+	j.reset()
+	for _, s := range sessions {
+		for _, r := range s.walker.Touched {
+			delta.add(r, 1)
+			runRow(j, s.key, s.user, r)
+		}
+	}
+	if err := w.exec(tx, w.stmt.runs.upRuns, j, "skill_runs"); err != nil {
+		return err
+	}
+	j.reset()
+	for _, s := range sessions {
+		st := &s.walker.State
+		j.row()
+		j.hexString(s.key)
+		j.hexString(s.user)
+		j.int(st.LastTS)
+		j.hexBytes(st.LastID)
+		if last, ok := openLast(st); ok {
+			j.int(last)
+		} else {
+			j.null()
+		}
+		j.int(0)
+	}
+	return w.exec(tx, w.stmt.runs.upSessions, j, "run_sessions")
+}
+
+// runName names a run in its session.
+func runName(r *runs.Run) string {
+	return fmt.Sprintf("%d/%x", r.Start, r.ID)
+}
+
+// openLast is the last event of the open runs of st, if any is open.
+func openLast(st *runs.State) (int64, bool) {
+	if st.Top == nil {
+		return 0, false
+	}
+	last := st.Top.Last
+	for _, r := range st.Nested {
+		last = max(last, r.Last)
+	}
+	return last, true
+}
+
+func runRow(j *jsonRows, session, user string, r *runs.Run) {
+	j.row()
+	j.hexString(session)
+	j.int(r.Start)
+	j.hexBytes(r.ID)
+	j.hexString(r.Skill)
+	j.hexString(user)
+	if r.ParentID == nil {
+		j.null()
+		j.null()
+	} else {
+		j.int(r.ParentStart)
+		j.hexBytes(r.ParentID)
+	}
+	if r.Agent == "" {
+		j.null()
+	} else {
+		j.hexString(r.Agent)
+	}
+	if r.UserSlash {
+		j.int(1)
+	} else {
+		j.int(0)
+	}
+	j.int(r.End)
+	j.int(r.Last)
+	j.ascii(r.State)
+	j.int(r.Calls)
+	j.int(r.FailedCalls)
+	j.int(r.DeniedCalls)
+	j.int(r.SubagentStarts)
+	j.int(r.SubagentCalls)
+	j.hexString(encodeTools(r))
+}
+
+// sweep ends, as abandoned, the open runs of the sessions whose last event
+// came before quietBefore (up to 1,000 of them) and returns how many
+// sessions it swept.
+func (w *writer) sweep(tx *dbsql.Tx, b *batch, quietBefore int64, delta *runDelta) (int, error) {
+	rows, err := tx.Stmt(w.stmt.runs.stale).Query(quietBefore)
+	if err != nil {
+		return 0, fmt.Errorf("read quiet sessions: %w", err)
+	}
+	var quiet []*runSession
+	for rows.Next() {
+		var key, user []byte
+		if err := rows.Scan(&key, &user); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read quiet sessions: %w", err)
+		}
+		quiet = append(quiet, &runSession{key: string(key), user: string(user), hasOpen: true})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("read quiet sessions: %w", err)
+	}
+	if len(quiet) == 0 {
+		return 0, nil
+	}
+	if err := w.loadOpen(tx, b, quiet); err != nil {
+		return 0, err
+	}
+	for _, s := range quiet {
+		s.walker.Expire()
+	}
+	return len(quiet), w.writeSwept(tx, b, quiet, delta)
+}
+
+// writeSwept writes swept sessions: their runs, and their state marked
+// swept, its last event unchanged.
+func (w *writer) writeSwept(tx *dbsql.Tx, b *batch, sessions []*runSession, delta *runDelta) error {
+	j := b.rows
+	j.reset()
+	for _, s := range sessions {
+		for _, o := range s.old {
+			delta.add(o.Run, -1)
+		}
+		for _, r := range s.walker.Touched {
+			delta.add(r, 1)
+			runRow(j, s.key, s.user, r)
+		}
+	}
+	if err := w.exec(tx, w.stmt.runs.upRuns, j, "skill_runs"); err != nil {
+		return err
+	}
+	j.reset()
+	for _, s := range sessions {
+		j.row()
+		j.hexString(s.key)
+	}
+	if _, err := tx.Exec(`UPDATE run_sessions SET open_last = NULL, swept = 1
+		WHERE session IN (SELECT unhex(value->>0) FROM jsonb_each(?))`, j.text()); err != nil {
+		return fmt.Errorf("update run_sessions: %w", err)
+	}
+	return nil
+}
+
+// writeRunDelta writes the change of the run rollups.
+func (w *writer) writeRunDelta(tx *dbsql.Tx, b *batch, d *runDelta) error {
+	j := b.rows
+	j.reset()
+	for k, a := range d.daily {
+		if *a == ([11]int64{}) {
+			continue
+		}
+		j.row()
+		j.ascii(b.text(k.day))
+		j.hexString(k.skill)
+		for _, v := range a {
+			j.int(v)
+		}
+	}
+	if err := w.exec(tx, w.stmt.runs.upDaily, j, "skill_daily"); err != nil {
+		return err
+	}
+	j.reset()
+	for k, n := range d.walls {
+		if n == 0 {
+			continue
+		}
+		j.row()
+		j.ascii(b.text(k.day))
+		j.hexString(k.skill)
+		j.int(int64(k.bucket))
+		j.int(n)
+	}
+	if err := w.exec(tx, w.stmt.runs.upWalls, j, "skill_daily_walls"); err != nil {
+		return err
+	}
+	for _, t := range []struct {
+		m    map[skillToolKey]*[3]int64
+		stmt *dbsql.Stmt
+		what string
+	}{{d.tools, w.stmt.runs.upTools, "skill_daily_tools"}, {d.mcp, w.stmt.runs.upMCP, "skill_daily_mcp"}} {
+		j.reset()
+		for k, a := range t.m {
+			if *a == ([3]int64{}) {
+				continue
+			}
+			j.row()
+			j.ascii(b.text(k.day))
+			j.hexString(k.skill)
+			j.hexString(k.name)
+			for _, v := range a {
+				j.int(v)
+			}
+		}
+		if err := w.exec(tx, t.stmt, j, t.what); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExpireRuns ends, as abandoned, the open runs of every session whose last
+// event came before before (Unix ms), as the writer's sweep does against
+// the newest event of each batch; a quiet server calls it on a clock.
+func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
+	if d.readOnly {
+		return errors.New("expire runs: database is open read-only")
+	}
+	tx, err := d.conn().BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("expire runs: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	b := newBatch()
+	b.rows = jsonPool.Get().(*jsonRows)
+	defer jsonPool.Put(b.rows)
+	delta := newRunDelta()
+	for {
+		n, err := d.w.sweep(tx, b, before.UnixMilli(), delta)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if err := d.w.writeRunDelta(tx, b, delta); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("expire runs: %w", err)
+	}
+	return nil
+}

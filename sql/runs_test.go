@@ -1,0 +1,275 @@
+package sql_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/runs"
+	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
+)
+
+const testIdleMs = 10 * 60 * 1000
+
+// runView is what the tests compare of a run.
+type runView struct {
+	Skill, State                    string
+	Start, End                      int64
+	Calls, FailedCalls, DeniedCalls int64
+	Subagents                       int64
+	Nested                          bool
+	ParentStart                     int64
+	UserSlash                       bool
+	Tools                           map[string]runs.Tally
+}
+
+func viewOf(r *runs.Run) runView {
+	v := runView{Skill: r.Skill, State: r.State, Start: r.Start, End: r.End, Calls: r.Calls, FailedCalls: r.FailedCalls,
+		DeniedCalls: r.DeniedCalls, Subagents: r.Subagents(), Nested: r.ParentID != nil, UserSlash: r.UserSlash,
+		Tools: maps.Clone(r.Tools)}
+	if v.Nested {
+		v.ParentStart = r.ParentStart
+	}
+	if len(v.Tools) == 0 {
+		v.Tools = nil
+	}
+	return v
+}
+
+// storedViews reads every stored run, by stored session hash.
+func storedViews(t *testing.T, db *sql.DB) map[string][]runView {
+	t.Helper()
+	list, err := db.Runs(context.Background(), sql.RunQuery{From: 0, To: 1 << 62})
+	if err != nil {
+		t.Fatalf("Runs: %v", err)
+	}
+	out := map[string][]runView{}
+	for i := range list {
+		out[list[i].Session] = append(out[list[i].Session], viewOf(&list[i].Run))
+	}
+	for _, v := range out {
+		sortViews(v)
+	}
+	return out
+}
+
+func sortViews(v []runView) {
+	slices.SortFunc(v, func(a, b runView) int {
+		if a.Start != b.Start {
+			return int(a.Start - b.Start)
+		}
+		if a.Skill < b.Skill {
+			return -1
+		}
+		if a.Skill > b.Skill {
+			return 1
+		}
+		return int(a.End - b.End)
+	})
+}
+
+func wantViews(events []trackskills.Event, quietBefore int64) map[string][]runView {
+	out := map[string][]runView{}
+	for s, rs := range testkit.WantRuns(events, testIdleMs, quietBefore) {
+		var v []runView
+		for _, r := range rs {
+			v = append(v, viewOf(r))
+		}
+		if len(v) > 0 {
+			sortViews(v)
+			out[sql.StoredHash(s)] = v
+		}
+	}
+	return out
+}
+
+// deliver writes events in batches of random sizes, in an order shuffled
+// within about spread ms, redelivering some batches.
+func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event, spread int64) {
+	t.Helper()
+	evs := slices.Clone(events)
+	keys := make(map[string]int64, len(evs))
+	for _, e := range evs {
+		keys[e.EventID] = e.Timestamp + r.Int64N(spread+1)
+	}
+	slices.SortStableFunc(evs, func(a, b trackskills.Event) int {
+		return int(keys[a.EventID] - keys[b.EventID])
+	})
+	for len(evs) > 0 {
+		n := min(len(evs), 1+r.IntN(60))
+		batch := evs[:n]
+		if _, err := db.WriteBatch(context.Background(), batch, nil); err != nil {
+			t.Fatalf("WriteBatch: %v", err)
+		}
+		if r.IntN(10) == 0 { // a redelivery
+			if _, err := db.WriteBatch(context.Background(), batch, nil); err != nil {
+				t.Fatalf("WriteBatch again: %v", err)
+			}
+		}
+		evs = evs[n:]
+	}
+}
+
+// TestProperty_Runs writes random sessions in many arrival orders and
+// checks that the stored runs and the run rollups are exactly those of a
+// reference walk of each whole session in time order.
+func TestProperty_Runs(t *testing.T) {
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 14))
+			start := testNow.Add(-48 * time.Hour).UnixMilli()
+			events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
+			var newest int64
+			for _, e := range events {
+				newest = max(newest, e.Timestamp)
+			}
+			quiet := newest - testIdleMs
+			spreads := []int64{0, 30_000, 3_600_000} // in order, slightly late, very late
+			var first map[string][]runView
+			for _, spread := range spreads {
+				db := testkit.MustOpenDB(t, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
+				deliver(t, db, r, events, spread)
+				if err := db.ExpireRuns(context.Background(), time.UnixMilli(quiet)); err != nil {
+					t.Fatalf("ExpireRuns: %v", err)
+				}
+				got, want := storedViews(t, db), wantViews(events, quiet)
+				if n := countViews(want); n < 30 {
+					t.Fatalf("only %d reference runs: the sessions reach too few rules", n)
+				}
+				checkViews(t, spread, got, want)
+				checkSkillRollups(t, db, events, quiet)
+				if first == nil {
+					first = got
+				} else {
+					checkViews(t, spread, got, first) // any order: the same runs
+				}
+			}
+		})
+	}
+}
+
+func checkViews(t *testing.T, spread int64, got, want map[string][]runView) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("spread %d: runs in %d sessions, want %d", spread, len(got), len(want))
+	}
+	for s, w := range want {
+		g := got[s]
+		if len(g) != len(w) {
+			t.Errorf("spread %d: session %s: %d runs, want %d", spread, s, len(g), len(w))
+			continue
+		}
+		for i := range w {
+			if fmt.Sprintf("%+v", g[i]) != fmt.Sprintf("%+v", w[i]) {
+				t.Errorf("spread %d: session %s run %d:\n got %+v\nwant %+v", spread, s, i, g[i], w[i])
+			}
+		}
+	}
+}
+
+// checkSkillRollups checks the per-skill figures of a day window against
+// those of the reference runs.
+func checkSkillRollups(t *testing.T, db *sql.DB, events []trackskills.Event, quiet int64) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[string]*skillWant{}
+	tools := map[[2]string][3]int64{}
+	users := map[string]map[string]bool{}
+	sessions := map[string]map[string]bool{}
+	userOf := map[string]string{}
+	for _, e := range events {
+		userOf[e.SessionHash] = e.UserHash
+	}
+	for s, rs := range testkit.WantRuns(events, testIdleMs, quiet) {
+		for _, r := range rs {
+			w := want[r.Skill]
+			if w == nil {
+				w = &skillWant{states: map[string]int64{}}
+				want[r.Skill] = w
+				users[r.Skill], sessions[r.Skill] = map[string]bool{}, map[string]bool{}
+			}
+			users[r.Skill][userOf[s]], sessions[r.Skill][s] = true, true
+			w.runs++
+			w.states[r.State]++
+			w.calls += r.Calls
+			w.failed += r.FailedCalls
+			if r.State != runs.Open {
+				w.wall += r.WallMs()
+				w.walls.Add(r.WallMs())
+			}
+			for name, tl := range r.Tools {
+				k := [2]string{r.Skill, name}
+				v := tools[k]
+				tools[k] = [3]int64{v[0] + 1, v[1] + tl.Calls, v[2] + tl.Failed}
+			}
+		}
+	}
+	win := sql.Window{From: testNow.Add(-72 * time.Hour).UnixMilli(), To: testNow.Add(24 * time.Hour).UnixMilli()}
+	list, err := db.SkillList(ctx, win, "")
+	if err != nil {
+		t.Fatalf("SkillList: %v", err)
+	}
+	if len(list) != len(want) {
+		t.Errorf("%d skills, want %d", len(list), len(want))
+	}
+	for _, st := range list {
+		w := want[st.Skill]
+		if w == nil {
+			t.Errorf("skill %q has no reference runs", st.Skill)
+			continue
+		}
+		if st.Runs != w.runs || !maps.Equal(st.States, w.states) || st.Calls != w.calls || st.FailedCalls != w.failed ||
+			st.WallSum != w.wall || st.Walls.Count() != w.walls.Count() || st.Walls.Quantile(0.5) != w.walls.Quantile(0.5) ||
+			st.Walls.Quantile(0.95) != w.walls.Quantile(0.95) {
+			t.Errorf("skill %s: runs %d states %v calls %d failed %d wall %d n %d; want %d %v %d %d %d %d", st.Skill,
+				st.Runs, st.States, st.Calls, st.FailedCalls, st.WallSum, st.Walls.Count(),
+				w.runs, w.states, w.calls, w.failed, w.wall, w.walls.Count())
+		}
+	}
+	calls, err := db.SkillCalls(ctx, win, false, "", "")
+	if err != nil {
+		t.Fatalf("SkillCalls: %v", err)
+	}
+	got := map[[2]string][3]int64{}
+	for _, c := range calls {
+		got[[2]string{c.Skill, c.Name}] = [3]int64{c.Runs, c.Calls, c.FailedCalls}
+	}
+	if !maps.Equal(got, tools) {
+		t.Errorf("skill tools:\n got %v\nwant %v", got, tools)
+	}
+	for _, sessionsToo := range []bool{false, true} {
+		n, err := db.SkillUsers(ctx, win.FirstDay(), win.LastDay(), "", sessionsToo)
+		if err != nil {
+			t.Fatalf("SkillUsers: %v", err)
+		}
+		for skill := range want {
+			w := int64(len(users[skill]))
+			if sessionsToo {
+				w = int64(len(sessions[skill]))
+			}
+			if n[skill] != w {
+				t.Errorf("skill %s: %d users (sessions %v), want %d", skill, n[skill], sessionsToo, w)
+			}
+		}
+	}
+}
+
+type skillWant struct {
+	runs, calls, failed, wall int64
+	states                    map[string]int64
+	walls                     trackskills.Histogram
+}
+
+func countViews(m map[string][]runView) int {
+	n := 0
+	for _, v := range m {
+		n += len(v)
+	}
+	return n
+}
