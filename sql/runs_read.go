@@ -69,12 +69,12 @@ type SkillStats struct {
 	Skill string
 	Runs  int64
 	// States counts the runs by end state (runs.States).
-	States                               map[string]int64
-	Calls, FailedCalls, DeniedCalls      int64
-	Subagents                            int64
-	WallSum                              int64                 // of the ended runs
-	Walls                                trackskills.Histogram // run times of the ended runs
-	Ended                                int64                 // runs not open
+	States                          map[string]int64
+	Calls, FailedCalls, DeniedCalls int64
+	Subagents                       int64
+	WallSum                         int64                 // of the ended runs
+	Walls                           trackskills.Histogram // run times of the ended runs
+	Ended                           int64                 // runs not open
 }
 
 func newSkillStats(skill string) *SkillStats {
@@ -254,7 +254,7 @@ func (d *DB) SkillDaily(ctx context.Context, w Window, skill string) ([]SkillDay
 // SkillCall is a tool or an MCP server the runs of a skill called: in how
 // many runs, how many calls, how many of them failed.
 type SkillCall struct {
-	Skill, Name               string
+	Skill, Name              string
 	Runs, Calls, FailedCalls int64
 }
 
