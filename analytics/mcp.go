@@ -16,20 +16,24 @@ import (
 // MCP rollups (tool calls named mcp__<server>__<tool>, split at ingest).
 
 var (
-	mcpParams       = endpoint{window(7), noToolFilter}
-	mcpServerParams = endpoint{mcpServer, window(7), noToolFilter}
+	mcpParams       = endpoint{window(7), noToolFilter(mcpNoFilter)}
+	mcpServerParams = endpoint{mcpServer, window(7), noToolFilter(mcpNoFilter)}
 )
 
-// noToolFilter refuses tool= and category=: the MCP endpoints group by
-// server and tool themselves.
-func noToolFilter(p *parser) error {
-	for _, name := range []string{"tool", "category"} {
-		if p.q.Get(name) != "" {
-			return badParam(name, "does not apply to the MCP endpoints, which group by server and tool: "+
-				"leave it out, or read /analytics/mcp/{server} for one server's tools")
+const mcpNoFilter = "does not apply to the MCP endpoints, which group by server and tool: " +
+	"leave it out, or read /analytics/mcp/{server} for one server's tools"
+
+// noToolFilter refuses tool= and category= with the message why: the
+// endpoint groups by something of its own.
+func noToolFilter(why string) param {
+	return func(p *parser) error {
+		for _, name := range []string{"tool", "category"} {
+			if p.q.Get(name) != "" {
+				return badParam(name, "%s", why)
+			}
 		}
+		return nil
 	}
-	return nil
 }
 
 // mcpServer reads the server of /analytics/mcp/{server} from the path,
@@ -127,16 +131,18 @@ type MCPDay struct {
 	Users    GroupCount `json:"users"`
 }
 
-// MCPSkill is a skill whose runs called an MCP server, with how many of
-// its runs did.
+// MCPSkill is a skill whose runs called an MCP server: how many of its
+// runs did, and their calls to it.
 type MCPSkill struct {
-	Skill string `json:"skill"`
-	Runs  int64  `json:"runs"`
+	Skill       string `json:"skill"`
+	Runs        int64  `json:"runs"`
+	Calls       int64  `json:"calls"`
+	FailedCalls int64  `json:"failed_calls"`
 }
 
 // MCPServerDetailResponse is /analytics/mcp/{server}. Skills lists the
-// skills whose runs called the server, filled from the skill runs; it is
-// empty until runs are recorded.
+// skills whose runs (started on the days the window touches) called the
+// server, most calls first.
 type MCPServerDetailResponse struct {
 	Server string     `json:"server"`
 	Period string     `json:"period"`
@@ -264,6 +270,13 @@ func (s *Server) handleMCPServer(c echo.Context) error {
 	dayUsers, err := s.db.MCPDailyUsers(ctx, first, last, server)
 	if err != nil {
 		return err
+	}
+	skills, err := s.db.SkillCalls(ctx, r.window, true, "", server)
+	if err != nil {
+		return err
+	}
+	for _, c := range skills {
+		out.Skills = append(out.Skills, MCPSkill{Skill: c.Skill, Runs: c.Runs, Calls: c.Calls, FailedCalls: c.FailedCalls})
 	}
 	daily := series(first.StartMs(), last.StartMs(), dayMs, points)
 	out.Daily = make([]MCPDay, 0, len(daily))

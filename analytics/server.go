@@ -148,6 +148,10 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/portfolio", s.handlePortfolio)
 	g.GET("/mcp", s.handleMCP)
 	g.GET("/mcp/:server", s.handleMCPServer)
+	g.GET("/skills", s.handleSkills)
+	g.GET("/skills/:name", s.handleSkill)
+	g.GET("/skill", s.handleSkill) // ?name=, for names with a slash
+	g.GET("/runs", s.handleRuns)
 	return nil
 }
 

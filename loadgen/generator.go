@@ -98,6 +98,13 @@ type GeneratorConfig struct {
 	Days   int
 	Events int64
 	End    time.Time
+
+	// Sessions makes Batch shape each session as Claude Code hooks see
+	// it: SessionStart, then turns of a prompt, a third of them starting
+	// with a skill (a Skill call), tool calls (some in subagents, between
+	// SubagentStart and SubagentStop) and Stop (StopFailure for 3%). The
+	// marks come on top of the n tool calls Batch returns.
+	Sessions bool
 }
 
 // Generator makes realistic events from its own seeded PRNG: tool calls
@@ -138,6 +145,19 @@ type histUser struct {
 	hook        bool  // sends through Claude Code hooks rather than the API
 	session     string
 	lastSeen    int64
+	turn        turn // with Sessions: where the user's session is
+}
+
+// turn is where a user's session stands, with GeneratorConfig.Sessions:
+// the calls left in the current turn, whether it starts with a skill, and
+// the subagent at work.
+type turn struct {
+	callsLeft  int    // 0: the next event is a prompt
+	skillNext  bool   // the turn's next call is a Skill call
+	stopNext   bool   // the turn is done: the next event is Stop
+	agent      string // the subagent's id hash, "" when none runs
+	agentLeft  int    // calls left in the subagent
+	startsSoon bool   // the session just began: the next event is SessionStart
 }
 
 // histTool is one tool of a history: its name, category and median
@@ -417,20 +437,41 @@ func (g *Generator) Batch(n int) []trackskills.Event {
 		return nil
 	}
 	r := g.rng
-	out := make([]trackskills.Event, n)
+	out := make([]trackskills.Event, 0, n+n/4)
 	ints := make([]int64, 0, 3*n) // backing store of the *int64 fields
 	intp := func(v int64) *int64 {
 		ints = append(ints, v)
 		return &ints[len(ints)-1]
 	}
-	for i := range out {
+	for range n {
 		ts := g.nextTime()
 		u := g.pickUser(ts)
+		var marks []trackskills.Event
 		if u.session == "" || ts-u.lastSeen > sessionGapMs {
+			if g.cfg.Sessions && u.session != "" && u.turn.callsLeft > 0 && r.Float64() < 0.8 {
+				// The last turn of the old session ended a moment after
+				// its last call: it arrives late, as a hook retried.
+				u.turn.stopNext = true
+				if stop, ok := g.turnEnd(u, u.lastSeen); ok {
+					marks = append(marks, stop)
+				}
+			}
 			u.session = randHex(r)
+			u.turn = turn{startsSoon: true}
 		}
 		u.lastSeen = ts
 		tool := g.pickHistTool()
+		agent := ""
+		if g.cfg.Sessions {
+			var more []trackskills.Event
+			more, tool, agent = g.sessionStep(u, ts)
+			marks = append(marks, more...)
+			for k := range marks {
+				g.seq++
+				marks[k].StreamSeq = g.seq
+			}
+			out = append(out, marks...)
+		}
 
 		g.seq++
 		e := trackskills.Event{
@@ -441,8 +482,15 @@ func (g *Generator) Batch(n int) []trackskills.Event {
 			ReceivedAt:   ts + 20 + r.Int64N(400),
 			UserHash:     u.hash,
 			SessionHash:  u.session,
+			AgentHash:    agent,
 			Source:       "api",
 			StreamSeq:    g.seq,
+		}
+		if tool.category == "skill" && g.cfg.Sessions {
+			e.Metadata = []byte(`{"hook_event":"PostToolUse","tool":"Skill"}`)
+		}
+		if tool.category == "mcp" {
+			e.MCPServer, e.MCPTool = trackskills.SplitMCP(tool.name)
 		}
 		if u.hook {
 			e.Source = "hook"
@@ -454,16 +502,110 @@ func (g *Generator) Batch(n int) []trackskills.Event {
 			e.RequestSizeBytes = intp(c.requestBytes)
 			e.ResponseSizeBytes = intp(c.responseBytes)
 		}
-		if c.meta {
+		if c.meta && e.Metadata == nil {
 			m := `{"model":"` + c.model + `","project":"` + c.project + `"`
 			if c.exitCode >= 0 {
 				m += `,"exit_code":` + strconv.Itoa(c.exitCode)
 			}
 			e.Metadata = []byte(m + "}")
 		}
-		out[i] = e
+		out = append(out, e)
+		if g.cfg.Sessions {
+			if stop, ok := g.turnEnd(u, ts); ok {
+				g.seq++
+				stop.StreamSeq = g.seq
+				out = append(out, stop)
+			}
+		}
 	}
 	return out
+}
+
+// sessionMark returns a mark of u's session at ts.
+func (g *Generator) sessionMark(u *histUser, ts int64, kind, name, category, agent string) trackskills.Event {
+	r := g.rng
+	e := trackskills.Event{EventID: ulid(ts, r), ToolName: name, ToolCategory: category, Status: trackskills.StatusSuccess,
+		Timestamp: ts, ReceivedAt: ts + 20 + r.Int64N(400), UserHash: u.hash, SessionHash: u.session, Source: "hook",
+		Kind: kind, AgentHash: agent}
+	if kind == trackskills.KindStopFailure {
+		e.Status, e.ErrorType = trackskills.StatusError, "rate_limit"
+	}
+	return e
+}
+
+// turnEnd returns the Stop (StopFailure for 3%) that ends u's turn just
+// after its last call at ts, or false when the turn goes on.
+func (g *Generator) turnEnd(u *histUser, ts int64) (trackskills.Event, bool) {
+	t := &u.turn
+	if !t.stopNext {
+		return trackskills.Event{}, false
+	}
+	t.stopNext, t.callsLeft = false, 0
+	if g.rng.Float64() < 0.03 {
+		return g.sessionMark(u, ts+1, trackskills.KindStopFailure, "StopFailure", "session", ""), true
+	}
+	return g.sessionMark(u, ts+1, trackskills.KindStop, "Stop", "session", ""), true
+}
+
+// sessionStep moves u's session on to its next tool call at ts: it
+// returns the marks that come first (a session start, a prompt, a
+// subagent starting or stopping), just before ts, the tool of the call and
+// the subagent that makes it.
+func (g *Generator) sessionStep(u *histUser, ts int64) ([]trackskills.Event, *histTool, string) {
+	r, t := g.rng, &u.turn
+	var marks []trackskills.Event
+	at := ts - 5
+	mark := func(kind, name, category, agent string) {
+		marks = append(marks, g.sessionMark(u, at, kind, name, category, agent))
+		at++
+	}
+	if t.startsSoon {
+		mark(trackskills.KindSessionStart, "SessionStart", "session", "")
+		t.startsSoon = false
+	}
+	if t.agent != "" && t.agentLeft <= 0 {
+		mark(trackskills.KindSubagentStop, "Explore", "subagent", t.agent)
+		t.agent = ""
+	}
+	if t.callsLeft <= 0 {
+		mark(trackskills.KindPrompt, "UserPromptSubmit", "session", "")
+		t.callsLeft = 1 + int(r.ExpFloat64()*8)
+		t.skillNext = r.Float64() < 0.35
+	}
+	var tool *histTool
+	switch {
+	case t.skillNext:
+		tool = g.pickTool(func(c string) bool { return c == "skill" })
+		t.skillNext = false
+	default:
+		if t.agent == "" && r.Float64() < 0.04 {
+			t.agent, t.agentLeft = randHex(r), 2+r.IntN(6)
+			mark(trackskills.KindSubagentStart, "Explore", "subagent", t.agent)
+		}
+		tool = g.pickTool(func(c string) bool { return c != "skill" })
+	}
+	agent := t.agent
+	if agent != "" {
+		t.agentLeft--
+	}
+	t.callsLeft--
+	if t.callsLeft <= 0 {
+		t.stopNext = true
+	}
+	return marks, tool, agent
+}
+
+// pickTool returns a tool by its Zipf weight among those whose category
+// ok accepts, or any tool after a few tries.
+func (g *Generator) pickTool(ok func(category string) bool) *histTool {
+	tool := g.pickHistTool()
+	for range 30 {
+		if ok(tool.category) {
+			break
+		}
+		tool = g.pickHistTool()
+	}
+	return tool
 }
 
 const hexDigits = "0123456789abcdef"

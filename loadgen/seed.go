@@ -36,12 +36,17 @@ type SeedConfig struct {
 	Seed      uint64    // seed of the event generator
 	End       time.Time // the end of the span
 	Batch     int       // events per transaction; 0 means SeedBatch
+	// Sessions shapes the sessions as hooks see them, with session marks
+	// (prompts, Stop, subagents) around the Events tool calls, so that the
+	// database has skill runs (GeneratorConfig.Sessions).
+	Sessions bool
 }
 
 // DefaultSeedConfig returns the defaults of `trackskills seed`: 10 million
 // events over 90 days ending now, 200 tools, 20,000 users, 5% errors.
 func DefaultSeedConfig() SeedConfig {
-	return SeedConfig{Events: 10_000_000, Days: 90, Tools: 200, Users: 20_000, ErrorRate: 0.05, Seed: 1, End: time.Now()}
+	return SeedConfig{Events: 10_000_000, Days: 90, Tools: 200, Users: 20_000, ErrorRate: 0.05, Seed: 1, End: time.Now(),
+		Sessions: true}
 }
 
 // Validate reports the first value out of its range.
@@ -66,7 +71,7 @@ func (c SeedConfig) Validate() error {
 // generatorConfig is the history the seed run writes.
 func (c SeedConfig) generatorConfig() GeneratorConfig {
 	return GeneratorConfig{Seed: c.Seed, Stream: seedStream, Tools: c.Tools, Users: c.Users, ErrorRate: c.ErrorRate,
-		Days: c.Days, Events: c.Events, End: c.End}
+		Days: c.Days, Events: c.Events, End: c.End, Sessions: c.Sessions}
 }
 
 // SeedReport is what a seed run wrote.

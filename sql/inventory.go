@@ -206,9 +206,12 @@ type Use struct {
 }
 
 // SkillUse returns the use of each skill used in a window, by skill name.
-// It is the one definition of a skill's use: today the tool calls of
-// category "skill" (a Skill call or a typed /skill) by that tool name,
-// from the tool rollups.
+// It is the one definition of a skill's use: its invocations (the tool
+// calls of category "skill", a Skill call or a typed /skill, by that tool
+// name, from the tool rollups: each starts a run when it has a session),
+// and as failures its failed runs (a run that ended on an API error, or a
+// skill that did not load) or, where more, its failed invocations (from
+// clients that send no session, so no run).
 func (d *DB) SkillUse(ctx context.Context, w Window) (map[string]Use, error) {
 	cond, args := w.where()
 	// The table name comes from Window.table, a constant.
@@ -229,6 +232,16 @@ func (d *DB) SkillUse(ctx context.Context, w Window) (map[string]Use, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("skill use: %w", err)
+	}
+	stats, err := d.SkillList(ctx, w, "")
+	if err != nil {
+		return nil, fmt.Errorf("skill use: %w", err)
+	}
+	for _, st := range stats {
+		u := out[st.Skill]
+		u.Uses = max(u.Uses, st.Runs)
+		u.Failures = max(u.Failures, st.States["failed"])
+		out[st.Skill] = u
 	}
 	return out, nil
 }

@@ -165,7 +165,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		{&s.upSessions, "run_sessions upsert", `INSERT OR REPLACE INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept)
 			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5 FROM jsonb_each(?)`},
 		{&s.stale, "stale sessions read", `SELECT session, user_id_hash FROM run_sessions
-			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT 1000`},
+			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT ?`},
 		{&s.upDaily, "skill_daily upsert", `INSERT INTO skill_daily (day, skill, runs, completed, failed, interrupted, abandoned,
 				open, calls, failed_calls, denied_calls, subagents, wall_sum)
 			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2, value->>3, value->>4, value->>5, value->>6,
@@ -375,7 +375,9 @@ func (w *writer) runs(tx *dbsql.Tx, b *batch) error {
 		return err
 	}
 	if len(sessions) > 0 && w.idleMs > 0 {
-		if _, err := w.sweep(tx, b, newest-w.idleMs, delta); err != nil {
+		// As many as the batch has sessions: about as many go quiet as
+		// were active, so the sweep keeps up with any batch size.
+		if _, err := w.sweep(tx, b, newest-w.idleMs, max(1000, 2*len(sessions)), delta); err != nil {
 			return err
 		}
 	}
@@ -733,10 +735,10 @@ func runRow(j *jsonRows, session, user string, r *runs.Run) {
 }
 
 // sweep ends, as abandoned, the open runs of the sessions whose last event
-// came before quietBefore (up to 1,000 of them) and returns how many
-// sessions it swept.
-func (w *writer) sweep(tx *dbsql.Tx, b *batch, quietBefore int64, delta *runDelta) (int, error) {
-	rows, err := tx.Stmt(w.stmt.runs.stale).Query(quietBefore)
+// came before quietBefore (up to limit of them, the quietest first) and
+// returns how many sessions it swept.
+func (w *writer) sweep(tx *dbsql.Tx, b *batch, quietBefore int64, limit int, delta *runDelta) (int, error) {
+	rows, err := tx.Stmt(w.stmt.runs.stale).Query(quietBefore, limit)
 	if err != nil {
 		return 0, fmt.Errorf("read quiet sessions: %w", err)
 	}
@@ -867,7 +869,7 @@ func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	defer jsonPool.Put(b.rows)
 	delta := newRunDelta()
 	for {
-		n, err := d.w.sweep(tx, b, before.UnixMilli(), delta)
+		n, err := d.w.sweep(tx, b, before.UnixMilli(), 1000, delta)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/trackskills/trackskills/embeddednats"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/runs"
 	"github.com/trackskills/trackskills/sql"
 )
 
@@ -50,6 +51,7 @@ type options struct {
 	allowOrigins string
 	pipeline     analytics.PipelineConfig // serve, analytics: the pipeline strip's thresholds
 	minGroupSize int                      // serve, analytics: groupsize.go
+	runIdle      time.Duration            // serve, consumer, replay: runs.go
 
 	consumer consumer.Config
 
@@ -79,6 +81,7 @@ func defaultOptions() options {
 		trim:            consumer.DefaultTrimConfig(),
 		pipeline:        analytics.DefaultPipelineConfig(),
 		minGroupSize:    1,
+		runIdle:         runs.DefaultIdleMs * time.Millisecond,
 		consumer:        cd,
 		shutdownTimeout: 10 * time.Second,
 	}
@@ -253,6 +256,7 @@ func (o *options) applyRetention() {
 
 func (o *options) registerConsumer(f *cmdFlags) {
 	o.registerRetention(f)
+	o.registerRunIdle(f)
 	f.duration(&o.consumer.RetentionAggregates, "retention-aggregates", o.consumer.RetentionAggregates, "aggregate rows older than this are deleted; 0 keeps them")
 	f.IntVar(&o.consumer.BatchEvents, "batch-events", o.consumer.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events; while the writer is behind, batches grow to 8 times this")
 	f.duration(&o.consumer.BatchWait, "batch-wait", o.consumer.BatchWait, "or this long after its first message")
@@ -311,6 +315,12 @@ func (o *options) natsConfig() (embeddednats.Config, error) {
 // backfill can take a while, and a silent start looks like a hang.
 func migrationLog(logger *slog.Logger) sql.Option {
 	return sql.WithLogger(logger.With("component", "sql"))
+}
+
+// writerOptions are the options of the database a writer (the consumer,
+// replay) opens: its migration log and the runs' idle timeout.
+func (o *options) writerOptions(logger *slog.Logger) []sql.Option {
+	return []sql.Option{migrationLog(logger), sql.WithRunIdleTimeout(o.runIdle)}
 }
 
 // parse is the one parse path of the long-running subcommands: the

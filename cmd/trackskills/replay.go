@@ -40,6 +40,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 	o.log.register(f)
 	o.registerData(f)
 	o.registerNATSClient(f)
+	o.registerRunIdle(f)
 	var cfg consumer.ReplayConfig
 	var since, until string
 	var ndjson bool
@@ -75,7 +76,7 @@ func runReplay(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer lock.Close() // last, after SQLite is closed
-	db, err := sql.Open(ctx, o.dbPath(), migrationLog(logger))
+	db, err := sql.Open(ctx, o.dbPath(), o.writerOptions(logger)...)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	f.Float64Var(&cfg.ErrorRate, "error-rate", cfg.ErrorRate, "share of events with status error (another 1% are timeouts)")
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the event generator")
 	f.IntVar(&cfg.Batch, "batch", loadgen.SeedBatch, "events per transaction")
+	f.BoolVar(&cfg.Sessions, "sessions", cfg.Sessions, "shape sessions as Claude Code hooks send them (prompts, Stop, subagents around the tool calls), so that the database has skill runs; --events counts the tool calls")
 	if err := f.parse(args); err != nil {
 		return err
 	}
