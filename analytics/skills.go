@@ -314,4 +314,3 @@ func (s *Server) handleRuns(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
-

@@ -41,7 +41,9 @@ type dbWriter struct {
 func newDBWriter(ctx context.Context, o *options, js jetstream.JetStream, logger *slog.Logger) (*dbWriter, error) {
 	w := &dbWriter{
 		path: o.dbPath(), cfg: o.consumer, js: js, logger: logger,
-		open: func(ctx context.Context) (*sql.DB, error) { return sql.Open(ctx, o.dbPath(), o.writerOptions(logger)...) },
+		open: func(ctx context.Context) (*sql.DB, error) {
+			return sql.Open(ctx, o.dbPath(), o.writerOptions(logger)...)
+		},
 	}
 	if err := w.reopen(ctx); err != nil {
 		return nil, err
