@@ -243,12 +243,8 @@ func (w *Walker) Feed(ev *Event) {
 		w.closeAll(Interrupted, ev.TS)
 	}
 	for _, r := range w.open(ev.Agent) {
-		r.Last = ev.TS
+		r.Last, r.End = ev.TS, ev.TS
 		w.touch(r)
-	}
-	if s.Top != nil {
-		s.Top.Last = ev.TS
-		w.touch(s.Top)
 	}
 }
 

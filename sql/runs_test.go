@@ -17,78 +17,6 @@ import (
 
 const testIdleMs = 10 * 60 * 1000
 
-// runView is what the tests compare of a run.
-type runView struct {
-	Skill, State                    string
-	Start, End                      int64
-	Calls, FailedCalls, DeniedCalls int64
-	Subagents                       int64
-	Nested                          bool
-	ParentStart                     int64
-	UserSlash                       bool
-	Tools                           map[string]runs.Tally
-}
-
-func viewOf(r *runs.Run) runView {
-	v := runView{Skill: r.Skill, State: r.State, Start: r.Start, End: r.End, Calls: r.Calls, FailedCalls: r.FailedCalls,
-		DeniedCalls: r.DeniedCalls, Subagents: r.Subagents(), Nested: r.ParentID != nil, UserSlash: r.UserSlash,
-		Tools: maps.Clone(r.Tools)}
-	if v.Nested {
-		v.ParentStart = r.ParentStart
-	}
-	if len(v.Tools) == 0 {
-		v.Tools = nil
-	}
-	return v
-}
-
-// storedViews reads every stored run, by stored session hash.
-func storedViews(t *testing.T, db *sql.DB) map[string][]runView {
-	t.Helper()
-	list, err := db.Runs(context.Background(), sql.RunQuery{From: 0, To: 1 << 62})
-	if err != nil {
-		t.Fatalf("Runs: %v", err)
-	}
-	out := map[string][]runView{}
-	for i := range list {
-		out[list[i].Session] = append(out[list[i].Session], viewOf(&list[i].Run))
-	}
-	for _, v := range out {
-		sortViews(v)
-	}
-	return out
-}
-
-func sortViews(v []runView) {
-	slices.SortFunc(v, func(a, b runView) int {
-		if a.Start != b.Start {
-			return int(a.Start - b.Start)
-		}
-		if a.Skill < b.Skill {
-			return -1
-		}
-		if a.Skill > b.Skill {
-			return 1
-		}
-		return int(a.End - b.End)
-	})
-}
-
-func wantViews(events []trackskills.Event, quietBefore int64) map[string][]runView {
-	out := map[string][]runView{}
-	for s, rs := range testkit.WantRuns(events, testIdleMs, quietBefore) {
-		var v []runView
-		for _, r := range rs {
-			v = append(v, viewOf(r))
-		}
-		if len(v) > 0 {
-			sortViews(v)
-			out[sql.StoredHash(s)] = v
-		}
-	}
-	return out
-}
-
 // deliver writes events in batches of random sizes, in an order shuffled
 // within about spread ms, redelivering some batches.
 func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event, spread int64) {
@@ -131,45 +59,26 @@ func TestProperty_Runs(t *testing.T) {
 			}
 			quiet := newest - testIdleMs
 			spreads := []int64{0, 30_000, 3_600_000} // in order, slightly late, very late
-			var first map[string][]runView
+			var first map[string][]string
 			for _, spread := range spreads {
 				db := testkit.MustOpenDB(t, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
 				deliver(t, db, r, events, spread)
 				if err := db.ExpireRuns(context.Background(), time.UnixMilli(quiet)); err != nil {
 					t.Fatalf("ExpireRuns: %v", err)
 				}
-				got, want := storedViews(t, db), wantViews(events, quiet)
-				if n := countViews(want); n < 30 {
+				got, want := testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, quiet)
+				if n := countRuns(want); n < 30 {
 					t.Fatalf("only %d reference runs: the sessions reach too few rules", n)
 				}
-				checkViews(t, spread, got, want)
+				testkit.SameRuns(t, fmt.Sprintf("spread %d", spread), got, want)
 				checkSkillRollups(t, db, events, quiet)
 				if first == nil {
 					first = got
 				} else {
-					checkViews(t, spread, got, first) // any order: the same runs
+					testkit.SameRuns(t, fmt.Sprintf("spread %d against in order", spread), got, first)
 				}
 			}
 		})
-	}
-}
-
-func checkViews(t *testing.T, spread int64, got, want map[string][]runView) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("spread %d: runs in %d sessions, want %d", spread, len(got), len(want))
-	}
-	for s, w := range want {
-		g := got[s]
-		if len(g) != len(w) {
-			t.Errorf("spread %d: session %s: %d runs, want %d", spread, s, len(g), len(w))
-			continue
-		}
-		for i := range w {
-			if fmt.Sprintf("%+v", g[i]) != fmt.Sprintf("%+v", w[i]) {
-				t.Errorf("spread %d: session %s run %d:\n got %+v\nwant %+v", spread, s, i, g[i], w[i])
-			}
-		}
 	}
 }
 
@@ -266,7 +175,7 @@ type skillWant struct {
 	walls                     trackskills.Histogram
 }
 
-func countViews(m map[string][]runView) int {
+func countRuns(m map[string][]string) int {
 	n := 0
 	for _, v := range m {
 		n += len(v)

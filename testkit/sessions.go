@@ -1,12 +1,15 @@
 package testkit
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"testing"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/runs"
+	"github.com/trackskills/trackskills/sql"
 )
 
 // SessionConfig shapes RandomSessions.
@@ -155,4 +158,66 @@ func WantRuns(events []trackskills.Event, idleMs, quietBefore int64) map[string]
 		out[s] = runs.Walk(evs, idleMs, last < quietBefore)
 	}
 	return out
+}
+
+// RunSummary is a run as one comparable line: its skill, state, start,
+// end, counts, parent and tools.
+func RunSummary(r *runs.Run) string {
+	tools := make([]string, 0, len(r.Tools))
+	for name, t := range r.Tools {
+		tools = append(tools, fmt.Sprintf("%s=%d/%d", name, t.Calls, t.Failed))
+	}
+	slices.Sort(tools)
+	parent := "top"
+	if r.ParentID != nil {
+		parent = fmt.Sprintf("in %d", r.ParentStart)
+	}
+	return fmt.Sprintf("%d %s %s end %d calls %d/%d denied %d subagents %d %s slash %v tools %v", r.Start, r.Skill, r.State,
+		r.End, r.Calls, r.FailedCalls, r.DeniedCalls, r.Subagents(), parent, r.UserSlash, tools)
+}
+
+// StoredRunSummaries returns every run db holds as RunSummary lines, by
+// stored session hash, each session's in order.
+func StoredRunSummaries(tb testing.TB, db *sql.DB) map[string][]string {
+	tb.Helper()
+	list, err := db.Runs(context.Background(), sql.RunQuery{From: 0, To: 1 << 62})
+	if err != nil {
+		tb.Fatalf("read runs: %v", err)
+	}
+	out := map[string][]string{}
+	for i := range list {
+		out[list[i].Session] = append(out[list[i].Session], RunSummary(&list[i].Run))
+	}
+	for _, v := range out {
+		slices.Sort(v)
+	}
+	return out
+}
+
+// WantRunSummaries returns the reference runs of events (WantRuns) as
+// StoredRunSummaries gives the stored ones.
+func WantRunSummaries(events []trackskills.Event, idleMs, quietBefore int64) map[string][]string {
+	out := map[string][]string{}
+	for s, rs := range WantRuns(events, idleMs, quietBefore) {
+		for _, r := range rs {
+			out[sql.StoredHash(s)] = append(out[sql.StoredHash(s)], RunSummary(r))
+		}
+	}
+	for _, v := range out {
+		slices.Sort(v)
+	}
+	return out
+}
+
+// SameRuns reports the differences between two sets of run summaries.
+func SameRuns(tb testing.TB, what string, got, want map[string][]string) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Errorf("%s: runs in %d sessions, want %d", what, len(got), len(want))
+	}
+	for s, w := range want {
+		if g := got[s]; !slices.Equal(g, w) {
+			tb.Errorf("%s: session %s:\n got %q\nwant %q", what, s, g, w)
+		}
+	}
 }
