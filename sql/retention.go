@@ -44,6 +44,19 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	if _, err := d.conn().ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
 		return total, fmt.Errorf("delete old dead letters: %w", err)
 	}
+	// The runs' state and log go with the raw rows, by the event's time
+	// less the most an event may come late: a session quiet since then has
+	// nothing left to re-walk.
+	old := cutoff - trackskills.MaxFuture.Milliseconds()
+	for _, q := range []string{
+		`DELETE FROM session_log WHERE ts < ?`,
+		`DELETE FROM skill_runs WHERE start_ms < ? AND state <> 'open'`,
+		`DELETE FROM run_sessions WHERE last_ts < ? AND open_last IS NULL`,
+	} {
+		if _, err := d.conn().ExecContext(ctx, q, old); err != nil {
+			return total, fmt.Errorf("delete old runs: %w", err)
+		}
+	}
 	return total, nil
 }
 
@@ -132,6 +145,18 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, 
 		{`DELETE FROM mcp_daily_users WHERE day < ?`, text, false},
 		{`DELETE FROM mcp_user_last_seen WHERE day < ?`, text, true}, // keyed by server: a full scan
 		{`DELETE FROM mcp_last_seen_counts WHERE day < ?`, text, false},
+		{`DELETE FROM skill_daily WHERE day < ?`, text, false},
+		{`DELETE FROM skill_daily_walls WHERE day < ?`, text, false},
+		{`DELETE FROM skill_daily_tools WHERE day < ?`, text, false},
+		{`DELETE FROM skill_daily_mcp WHERE day < ?`, text, false},
+		{`DELETE FROM skill_user_daily WHERE day < ?`, int64(day), false},
+		{`DELETE FROM skill_daily_users WHERE day < ?`, text, false},
+		{`DELETE FROM skill_user_last_seen WHERE day < ?`, text, true}, // keyed by skill: a full scan
+		{`DELETE FROM skill_last_seen_counts WHERE day < ?`, text, false},
+		{`DELETE FROM skill_session_daily WHERE day < ?`, int64(day), false},
+		{`DELETE FROM skill_daily_sessions WHERE day < ?`, text, false},
+		{`DELETE FROM skill_session_last_seen WHERE day < ?`, text, true},
+		{`DELETE FROM skill_session_last_seen_counts WHERE day < ?`, text, false},
 	} {
 		if q.last && !last {
 			continue
