@@ -62,7 +62,9 @@ url="http://127.0.0.1:$hport"
 wait_http "$url/readyz"
 
 top_tool=$(curl -fs "$url/analytics/tools?days=$WINDOW" | python3 -c 'import json,sys; t=json.load(sys.stdin); print(t[0]["tool_name"] if t else "")')
-echo "top tool: $top_tool"
+top_skill=$(curl -fs "$url/analytics/skills?days=$WINDOW" | python3 -c 'import json,sys,urllib.parse; t=json.load(sys.stdin)["skills"]; print(urllib.parse.quote(t[0]["skill"], safe="") if t else "")')
+top_server=$(curl -fs "$url/analytics/mcp?days=$WINDOW" | python3 -c 'import json,sys,urllib.parse; t=json.load(sys.stdin)["servers"]; print(urllib.parse.quote(t[0]["server"], safe="") if t else "")')
+echo "top tool: $top_tool, top skill: $top_skill, top MCP server: $top_server"
 endpoints=(
   "summary summary?days=$WINDOW"
   "tools tools?days=$WINDOW"
@@ -72,6 +74,12 @@ endpoints=(
   "categories categories?days=$WINDOW"
   "cohorts cohorts?days=$WINDOW"
   "tool tools/$top_tool?days=$WINDOW"
+  "skills skills?days=$WINDOW"
+  "skill skills/$top_skill?days=$WINDOW"
+  "runs runs?days=$WINDOW&limit=50"
+  "mcp mcp?days=$WINDOW"
+  "mcp_server mcp/$top_server?days=$WINDOW"
+  "portfolio portfolio?days=$WINDOW"
 )
 measured=()
 for e in "${endpoints[@]}"; do

@@ -104,6 +104,41 @@ func BenchmarkDB_WriteBatch(b *testing.B) {
 	}
 }
 
+// BenchmarkDB_WriteBatch_Runs measures what the skill runs cost the
+// writer: batches of 1,000 tool calls in sessions shaped as hooks send
+// them (GeneratorConfig.Sessions: prompts, Stop, subagents around the
+// calls, a third of the turns starting with a skill), with the runs and
+// without (WithoutRuns). events/s counts the tool calls; marks/s the
+// session marks written besides them.
+func BenchmarkDB_WriteBatch_Runs(b *testing.B) {
+	const size = 1000
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("runs=%v", on), func(b *testing.B) {
+			ctx := context.Background()
+			var opts []sql.Option
+			if !on {
+				opts = append(opts, sql.WithoutRuns())
+			}
+			db := testkit.MustOpenDB(b, opts...)
+			gen := benchGen{loadgen.NewGenerator(loadgen.GeneratorConfig{
+				Seed: 1, Tools: 50, Users: 300, ErrorRate: 0.05,
+				Days: 30, Events: 100_000_000, End: benchEnd, Sessions: true,
+			}), benchEnd}
+			b.ReportAllocs()
+			var calls, marks int
+			for b.Loop() {
+				res, err := db.WriteBatch(ctx, nextBatch(b, gen, size), nil)
+				if err != nil {
+					b.Fatalf("write batch: %v", err)
+				}
+				calls, marks = calls+res.Inserted, marks+res.Marks
+			}
+			b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(marks)/b.Elapsed().Seconds(), "marks/s")
+		})
+	}
+}
+
 // BenchmarkRawSQLiteInsert is the baseline for BenchmarkDB_WriteBatch: the
 // raw SQLite batch insert rate into the same schema, with the same pragmas,
 // through database/sql and one prepared INSERT, without the sql package.

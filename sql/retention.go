@@ -44,12 +44,13 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	if _, err := d.conn().ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
 		return total, fmt.Errorf("delete old dead letters: %w", err)
 	}
-	// The runs' state and log go with the raw rows, by the event's time
-	// less the most an event may come late: a session quiet since then has
-	// nothing left to re-walk.
+	// The runs' state and log go with the raw rows, a whole session at a
+	// time, once its last event is older than the cutoff less the most an
+	// event may come late: a session quiet since then has nothing left to
+	// re-walk.
 	old := cutoff - trackskills.MaxFuture.Milliseconds()
 	for _, q := range []string{
-		`DELETE FROM session_log WHERE ts < ?`,
+		`DELETE FROM session_log WHERE session IN (SELECT session FROM run_sessions WHERE last_ts < ? AND open_last IS NULL)`,
 		`DELETE FROM skill_runs WHERE start_ms < ? AND state <> 'open'`,
 		`DELETE FROM run_sessions WHERE last_ts < ? AND open_last IS NULL`,
 	} {

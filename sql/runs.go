@@ -135,7 +135,7 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 
 // runStmts are the writer's statements of the runs.
 type runStmts struct {
-	log, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
+	log, logCalls, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
 	upDaily, upWalls, upTools, upMCP                       *dbsql.Stmt
 	users, sessionsOf                                      userTables
 }
@@ -149,21 +149,31 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		{&s.log, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
 			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
 			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING session, ts, id`},
+		{&s.logCalls, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
+			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
+			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING`},
 		{&s.sessions, "run_sessions read", `SELECT s.session, s.last_ts, s.last_id, s.open_last IS NOT NULL, s.swept
 			FROM jsonb_each(?) AS j JOIN run_sessions AS s ON s.session = unhex(j.value->>0)`},
 		{&s.open, "open runs read", `SELECT ` + runColumns + ` FROM jsonb_each(?) AS j
 			JOIN skill_runs AS r ON r.session = unhex(j.value->>0) WHERE r.state = 'open'`},
-		{&s.upRuns, "skill_runs upsert", `INSERT OR REPLACE INTO skill_runs (session, start_ms, start_id, skill, user_id_hash,
+		{&s.upRuns, "skill_runs upsert", `INSERT INTO skill_runs (session, start_ms, start_id, skill, user_id_hash,
 				parent_start_ms, parent_id, agent, user_slash, end_ms, last_ms, state, calls, failed_calls, denied_calls,
 				subagent_starts, subagent_calls, tools)
 			SELECT unhex(value->>0), value->>1, unhex(value->>2), CAST(unhex(value->>3) AS TEXT), unhex(value->>4),
 				value->>5, unhex(value->>6), unhex(value->>7), value->>8, value->>9, value->>10, value->>11, value->>12,
 				value->>13, value->>14, value->>15, value->>16, CAST(unhex(value->>17) AS TEXT)
-			FROM jsonb_each(?)`},
+			FROM jsonb_each(?) WHERE true
+			ON CONFLICT (session, start_ms, start_id) DO UPDATE SET parent_start_ms = excluded.parent_start_ms,
+				parent_id = excluded.parent_id, agent = excluded.agent, end_ms = excluded.end_ms, last_ms = excluded.last_ms,
+				state = excluded.state, calls = excluded.calls, failed_calls = excluded.failed_calls,
+				denied_calls = excluded.denied_calls, subagent_starts = excluded.subagent_starts,
+				subagent_calls = excluded.subagent_calls, tools = excluded.tools`},
 		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (session, start_ms, start_id) IN
 			(SELECT unhex(value->>0), value->>1, unhex(value->>2) FROM jsonb_each(?))`},
-		{&s.upSessions, "run_sessions upsert", `INSERT OR REPLACE INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept)
-			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5 FROM jsonb_each(?)`},
+		{&s.upSessions, "run_sessions upsert", `INSERT INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept)
+			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5 FROM jsonb_each(?) WHERE true
+			ON CONFLICT (session) DO UPDATE SET last_ts = excluded.last_ts, last_id = excluded.last_id,
+				open_last = excluded.open_last, swept = excluded.swept`},
 		{&s.stale, "stale sessions read", `SELECT session, user_id_hash FROM run_sessions
 			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT ?`},
 		{&s.upDaily, "skill_daily upsert", `INSERT INTO skill_daily (day, skill, runs, completed, failed, interrupted, abandoned,
@@ -210,7 +220,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 }
 
 func (s *runStmts) list() []*dbsql.Stmt {
-	return append(append([]*dbsql.Stmt{s.log, s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
+	return append(append([]*dbsql.Stmt{s.log, s.logCalls, s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
 		s.upDaily, s.upWalls, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
 }
 
@@ -394,25 +404,21 @@ func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, e
 	if len(b.runEvents) == 0 {
 		return nil, nil
 	}
+	// The tool calls are new (insertEvents stored their rows in this
+	// transaction); a mark is new when the log did not hold it.
 	j := b.rows
-	j.reset()
-	for i := range b.runEvents {
-		in := &b.runEvents[i]
-		j.row()
-		j.hexString(in.session)
-		j.int(in.ev.TS)
-		j.hexBytes(in.ev.ID)
-		j.int(logCode(&in.ev))
-		j.hexString(in.ev.Name)
-		if in.ev.Agent == "" {
-			j.null()
-		} else {
-			j.hexString(in.ev.Agent)
+	for _, calls := range []bool{true, false} {
+		j.reset()
+		for i := range b.runEvents {
+			if in := &b.runEvents[i]; (in.ev.Kind == "") == calls {
+				logRow(j, in)
+			}
 		}
-	}
-	rows, err := tx.Stmt(w.stmt.runs.log).Query(j.text())
-	if err != nil {
-		return nil, fmt.Errorf("insert session_log: %w", err)
+		if calls {
+			if err := w.exec(tx, w.stmt.runs.logCalls, j, "session_log"); err != nil {
+				return nil, err
+			}
+		}
 	}
 	type logKey struct {
 		session string
@@ -420,26 +426,34 @@ func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, e
 		id      string
 	}
 	fresh := map[logKey]bool{}
-	for rows.Next() {
-		var session, id []byte
-		var ts int64
-		if err := rows.Scan(&session, &ts, &id); err != nil {
-			rows.Close()
+	if j.n > 0 {
+		rows, err := tx.Stmt(w.stmt.runs.log).Query(j.text())
+		if err != nil {
 			return nil, fmt.Errorf("insert session_log: %w", err)
 		}
-		fresh[logKey{string(session), ts, string(id)}] = true
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("insert session_log: %w", err)
+		for rows.Next() {
+			var session, id []byte
+			var ts int64
+			if err := rows.Scan(&session, &ts, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("insert session_log: %w", err)
+			}
+			fresh[logKey{string(session), ts, string(id)}] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("insert session_log: %w", err)
+		}
 	}
 	out := map[string]*runSession{}
 	for i := range b.runEvents {
 		in := &b.runEvents[i]
-		k := logKey{in.session, in.ev.TS, string(in.ev.ID)}
-		if !fresh[k] {
-			continue
+		if in.ev.Kind != "" {
+			k := logKey{in.session, in.ev.TS, string(in.ev.ID)}
+			if !fresh[k] {
+				continue
+			}
+			delete(fresh, k) // the first of a batch's duplicates
 		}
-		delete(fresh, k) // the first of a batch's duplicates
 		s := out[in.session]
 		if s == nil {
 			s = &runSession{key: in.session, user: in.user}
@@ -451,6 +465,21 @@ func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, e
 		sort.SliceStable(s.events, func(a, c int) bool { return runs.Less(&s.events[a], &s.events[c]) })
 	}
 	return out, nil
+}
+
+// logRow adds the session_log row of in to j.
+func logRow(j *jsonRows, in *runInput) {
+	j.row()
+	j.hexString(in.session)
+	j.int(in.ev.TS)
+	j.hexBytes(in.ev.ID)
+	j.int(logCode(&in.ev))
+	j.hexString(in.ev.Name)
+	if in.ev.Agent == "" {
+		j.null()
+	} else {
+		j.hexString(in.ev.Agent)
+	}
 }
 
 // walkSessions walks each session of the batch from its stored state,

@@ -19,7 +19,6 @@ CREATE TABLE session_log (
   agent   BLOB,
   PRIMARY KEY (session, ts, id)
 ) WITHOUT ROWID;
-CREATE INDEX session_log_ts ON session_log (ts);
 
 -- One row per session: its user, its last event walked, the last event of
 -- its open runs (NULL when none is open) and whether a sweep closed them.
@@ -32,6 +31,7 @@ CREATE TABLE run_sessions (
   swept        INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX run_sessions_open ON run_sessions (open_last) WHERE open_last IS NOT NULL;
+CREATE INDEX run_sessions_last ON run_sessions (last_ts);
 
 -- One row per run, named by its session and its skill invocation.
 CREATE TABLE skill_runs (
