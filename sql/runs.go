@@ -136,8 +136,8 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 // runStmts are the writer's statements of the runs.
 type runStmts struct {
 	log, logCalls, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
-	upDaily, upWalls, upTools, upMCP                       *dbsql.Stmt
-	users, sessionsOf                                      userTables
+	upDaily, upWalls, upTools, upMCP                                 *dbsql.Stmt
+	users, sessionsOf                                                userTables
 }
 
 func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
