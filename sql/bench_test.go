@@ -105,15 +105,18 @@ func BenchmarkDB_WriteBatch(b *testing.B) {
 }
 
 // BenchmarkDB_WriteBatch_Runs measures what the skill runs cost the
-// writer: batches of 1,000 tool calls in sessions shaped as hooks send
-// them (GeneratorConfig.Sessions: prompts, Stop, subagents around the
+// writer: batches of 1,000 tool calls (and of 8,000, the consumer's batch
+// while it is behind) in sessions shaped as hooks send them (GeneratorConfig.Sessions: prompts, Stop, subagents around the
 // calls, a third of the turns starting with a skill), with the runs and
 // without (WithoutRuns). events/s counts the tool calls; marks/s the
 // session marks written besides them.
 func BenchmarkDB_WriteBatch_Runs(b *testing.B) {
-	const size = 1000
-	for _, on := range []bool{true, false} {
-		b.Run(fmt.Sprintf("runs=%v", on), func(b *testing.B) {
+	for _, c := range []struct {
+		size int
+		on   bool
+	}{{1000, true}, {1000, false}, {8000, true}, {8000, false}} {
+		size, on := c.size, c.on
+		b.Run(fmt.Sprintf("size=%d/runs=%v", size, on), func(b *testing.B) {
 			ctx := context.Background()
 			var opts []sql.Option
 			if !on {

@@ -377,8 +377,10 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 // close closes every statement prepared.
 func (s *stmts) close() error {
 	var errs []error
-	if s.insert != nil {
-		errs = append(errs, s.insert.close())
+	for _, v := range []*valuesStmt{s.insert, s.runs.logCalls} {
+		if v != nil {
+			errs = append(errs, v.close())
+		}
 	}
 	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
 		s.upLast}, append(append(s.toolUsers.list(), s.mcp.list()...), s.runs.list()...)...) {

@@ -135,7 +135,8 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 
 // runStmts are the writer's statements of the runs.
 type runStmts struct {
-	log, logCalls, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
+	logCalls                                               *valuesStmt // session_log, the tool calls: bound values
+	log, logMarks, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
 	upDaily, upWalls, upTools, upMCP                                 *dbsql.Stmt
 	users, sessionsOf                                                userTables
 }
@@ -149,7 +150,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		{&s.log, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
 			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
 			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING session, ts, id`},
-		{&s.logCalls, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
+		{&s.logMarks, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
 			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
 			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING`},
 		{&s.sessions, "run_sessions read", `SELECT s.session, s.last_ts, s.last_id, s.open_last IS NOT NULL, s.swept
@@ -211,6 +212,12 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		}
 	}
 	var err error
+	// The tool calls are most of the log: bound values cost less than
+	// building and parsing JSON (as for the raw rows).
+	if s.logCalls, err = prepareValues(ctx, db, 6, `INSERT INTO session_log (session, ts, id, code, name, agent) VALUES `,
+		"(?, ?, ?, ?, ?, ?)", " ON CONFLICT DO NOTHING"); err != nil {
+		return fmt.Errorf("prepare session_log insert: %w", err)
+	}
 	if s.users, err = prepareUserTables(ctx, db, userTableNames("skill"), "skill"); err != nil {
 		return err
 	}
@@ -220,7 +227,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 }
 
 func (s *runStmts) list() []*dbsql.Stmt {
-	return append(append([]*dbsql.Stmt{s.log, s.logCalls, s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
+	return append(append([]*dbsql.Stmt{s.log, s.logMarks, s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
 		s.upDaily, s.upWalls, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
 }
 
@@ -407,47 +414,61 @@ func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, e
 	// The tool calls are new (insertEvents stored their rows in this
 	// transaction); a mark is new when the log did not hold it.
 	j := b.rows
-	for _, calls := range []bool{true, false} {
-		j.reset()
-		for i := range b.runEvents {
-			if in := &b.runEvents[i]; (in.ev.Kind == "") == calls {
-				logRow(j, in)
-			}
+	j.reset()
+	args := (*b.args)[:0]
+	for i := range b.runEvents {
+		in := &b.runEvents[i]
+		if in.ev.Kind != "" {
+			logRow(j, in)
+			continue
 		}
-		if calls {
-			if err := w.exec(tx, w.stmt.runs.logCalls, j, "session_log"); err != nil {
-				return nil, err
-			}
+		var agent any
+		if in.ev.Agent != "" {
+			agent = []byte(in.ev.Agent)
 		}
+		args = append(args, []byte(in.session), in.ev.TS, in.ev.ID, logCode(&in.ev), in.ev.Name, agent)
 	}
-	type logKey struct {
-		session string
-		ts      int64
-		id      string
+	*b.args = args[:0]
+	if err := w.stmt.runs.logCalls.each(len(args)/6, func(st *dbsql.Stmt, from, n int) error {
+		if _, err := tx.Stmt(st).Exec(args[from*6 : (from+n)*6]...); err != nil {
+			return fmt.Errorf("insert session_log: %w", err)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
 	}
+	// Marks: most often all new, which the count of rows inserted tells.
+	// When it is short (a redelivery), the insert is undone and made again
+	// returning the rows it stores.
 	fresh := map[logKey]bool{}
+	allNew := true
 	if j.n > 0 {
-		rows, err := tx.Stmt(w.stmt.runs.log).Query(j.text())
+		marks := j.n
+		if _, err := tx.Exec(`SAVEPOINT marks`); err != nil {
+			return nil, fmt.Errorf("insert session_log: %w", err)
+		}
+		res, err := tx.Stmt(w.stmt.runs.logMarks).Exec(j.text())
 		if err != nil {
 			return nil, fmt.Errorf("insert session_log: %w", err)
 		}
-		for rows.Next() {
-			var session, id []byte
-			var ts int64
-			if err := rows.Scan(&session, &ts, &id); err != nil {
-				rows.Close()
+		n, _ := res.RowsAffected() // sqlite3 always returns a count
+		if n < int64(marks) {
+			allNew = false
+			if _, err := tx.Exec(`ROLLBACK TO marks`); err != nil {
 				return nil, fmt.Errorf("insert session_log: %w", err)
 			}
-			fresh[logKey{string(session), ts, string(id)}] = true
+			if err := w.freshMarks(tx, j.text(), func(k logKey) { fresh[k] = true }); err != nil {
+				return nil, err
+			}
 		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		if _, err := tx.Exec(`RELEASE marks`); err != nil {
 			return nil, fmt.Errorf("insert session_log: %w", err)
 		}
 	}
 	out := map[string]*runSession{}
 	for i := range b.runEvents {
 		in := &b.runEvents[i]
-		if in.ev.Kind != "" {
+		if in.ev.Kind != "" && !allNew {
 			k := logKey{in.session, in.ev.TS, string(in.ev.ID)}
 			if !fresh[k] {
 				continue
@@ -465,6 +486,35 @@ func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, e
 		sort.SliceStable(s.events, func(a, c int) bool { return runs.Less(&s.events[a], &s.events[c]) })
 	}
 	return out, nil
+}
+
+// logKey names a row of session_log.
+type logKey struct {
+	session string
+	ts      int64
+	id      string
+}
+
+// freshMarks inserts the marks of rows (logRow) and calls add with each
+// row the log did not hold.
+func (w *writer) freshMarks(tx *dbsql.Tx, rows string, add func(logKey)) error {
+	got, err := tx.Stmt(w.stmt.runs.log).Query(rows)
+	if err != nil {
+		return fmt.Errorf("insert session_log: %w", err)
+	}
+	for got.Next() {
+		var session, id []byte
+		var ts int64
+		if err := got.Scan(&session, &ts, &id); err != nil {
+			got.Close()
+			return fmt.Errorf("insert session_log: %w", err)
+		}
+		add(logKey{string(session), ts, string(id)})
+	}
+	if err := errors.Join(got.Err(), got.Close()); err != nil {
+		return fmt.Errorf("insert session_log: %w", err)
+	}
+	return nil
 }
 
 // logRow adds the session_log row of in to j.
