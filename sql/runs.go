@@ -135,7 +135,7 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 
 // runStmts are the writer's statements of the runs.
 type runStmts struct {
-	logCalls                                               *valuesStmt // session_log, the tool calls: bound values
+	logCalls                                                         *valuesStmt // session_log, the tool calls: bound values
 	log, logMarks, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
 	upDaily, upWalls, upTools, upMCP                                 *dbsql.Stmt
 	users, sessionsOf                                                userTables
