@@ -570,7 +570,9 @@ func (g *Generator) sessionStep(u *histUser, ts int64) ([]trackskills.Event, *hi
 	if t.callsLeft <= 0 {
 		mark(trackskills.KindPrompt, "UserPromptSubmit", "session", "")
 		t.callsLeft = 1 + int(r.ExpFloat64()*8)
-		t.skillNext = r.Float64() < 0.35
+		if t.skillNext = r.Float64() < 0.35; t.skillNext {
+			t.callsLeft += 2 + int(r.ExpFloat64()*6) // the skill call, then the work it starts
+		}
 	}
 	var tool *histTool
 	switch {
