@@ -430,6 +430,9 @@ func TestDashboard_Seeded(t *testing.T) {
 	})
 
 	testToolsView(t, b, base)
+	testSkillsView(t, b, base)
+	testMCPView(t, b, base)
+	testPortfolioView(t, b, base)
 	testViewTabs(t, b, base)
 }
 

@@ -308,7 +308,7 @@ export function drawDaily(name, canvasId, daily, spec) {
       scales: {
         x: { grid: { display: false }, ticks: timeTicks() },
         y: { beginAtZero: true, ticks: { precision: 0, callback: fmtNum } },
-        y1: { display: !!spec.line, position: 'right', beginAtZero: true, grid: { display: false }, ticks: { callback: fmtMs, maxTicksLimit: 6 } },
+        y1: { display: !!spec.line, position: 'right', beginAtZero: true, grid: { display: false }, ticks: { precision: 0, callback: fmtMs, maxTicksLimit: 6 } },
       },
       plugins: {
         legend: { position: 'bottom' },
