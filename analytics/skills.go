@@ -123,7 +123,7 @@ func (s *Server) handleSkills(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	before, err := s.db.SkillList(ctx, previousWindow(r.window), "")
+	before, err := s.db.SkillCounts(ctx, previousWindow(r.window))
 	if err != nil {
 		return err
 	}

@@ -233,7 +233,7 @@ func (d *DB) SkillUse(ctx context.Context, w Window) (map[string]Use, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("skill use: %w", err)
 	}
-	stats, err := d.SkillList(ctx, w, "")
+	stats, err := d.SkillCounts(ctx, w)
 	if err != nil {
 		return nil, fmt.Errorf("skill use: %w", err)
 	}

@@ -99,6 +99,17 @@ func (st *SkillStats) addRun(r *runs.Run) {
 // SkillList returns the figures of every skill with runs started in w
 // (of one skill when skill is set), by skill name.
 func (d *DB) SkillList(ctx context.Context, w Window, skill string) ([]*SkillStats, error) {
+	return d.skillList(ctx, w, skill, true)
+}
+
+// SkillCounts returns the figures of every skill with runs started in w
+// as SkillList does, without the run times (Walls stays empty): the
+// cheaper read for a trend or the portfolio.
+func (d *DB) SkillCounts(ctx context.Context, w Window) ([]*SkillStats, error) {
+	return d.skillList(ctx, w, "", false)
+}
+
+func (d *DB) skillList(ctx context.Context, w Window, skill string, walls bool) ([]*SkillStats, error) {
 	by := map[string]*SkillStats{}
 	get := func(name string) *SkillStats {
 		st := by[name]
@@ -116,7 +127,7 @@ func (d *DB) SkillList(ctx context.Context, w Window, skill string) ([]*SkillSta
 		for i := range list {
 			get(list[i].Skill).addRun(&list[i].Run)
 		}
-	} else if err := d.skillRollups(ctx, w, skill, get); err != nil {
+	} else if err := d.skillRollups(ctx, w, skill, walls, get); err != nil {
 		return nil, err
 	}
 	out := make([]*SkillStats, 0, len(by))
@@ -131,7 +142,7 @@ func (d *DB) SkillList(ctx context.Context, w Window, skill string) ([]*SkillSta
 
 // skillRollups adds the daily rollups of the days of w to the stats get
 // returns.
-func (d *DB) skillRollups(ctx context.Context, w Window, skill string, get func(string) *SkillStats) error {
+func (d *DB) skillRollups(ctx context.Context, w Window, skill string, walls bool, get func(string) *SkillStats) error {
 	cond, args := `day >= ? AND day <= ?`, []any{w.FirstDay().String(), w.LastDay().String()}
 	if skill != "" {
 		cond += ` AND skill = ?`
@@ -162,6 +173,9 @@ func (d *DB) skillRollups(ctx context.Context, w Window, skill string, get func(
 	}
 	if err := closeRows(rows); err != nil {
 		return fmt.Errorf("skills: %w", err)
+	}
+	if !walls {
+		return nil
 	}
 	rows, err = d.conn().QueryContext(ctx, `SELECT skill, bucket, SUM(runs) FROM skill_daily_walls WHERE `+cond+`
 		GROUP BY skill, bucket HAVING SUM(runs) > 0`, args...)
