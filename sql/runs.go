@@ -932,8 +932,9 @@ func (w *writer) writeRunDelta(tx *dbsql.Tx, b *batch, d *runDelta) error {
 }
 
 // ExpireRuns ends, as abandoned, the open runs of every session whose last
-// event came before before (Unix ms), as the writer's sweep does against
-// the newest event of each batch; a quiet server calls it on a clock.
+// event came before before, as the writer's sweep does against the newest
+// event of each batch. Nothing calls it on a clock yet: on a server that
+// receives no event, runs stay open until the next batch sweeps them.
 func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	if d.readOnly {
 		return errors.New("expire runs: database is open read-only")
