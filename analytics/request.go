@@ -59,7 +59,7 @@ var (
 	retentionParams    = endpoint{window(30), usersPerTool}
 	errorsParams       = endpoint{window(7), limit(50, 1000), failureStatus}
 	timeseriesParams   = endpoint{window(7), interval, by, bucketCount}
-	toolParams         = endpoint{toolName, window(7)}
+	toolParams         = endpoint{nameParam("/analytics/tools/{name} or /analytics/tool?name="), window(7)}
 	categoriesParams   = endpoint{window(7)}
 	cohortsParams      = endpoint{cohortWeeks(8, 26)}
 	exportCSVParams    = endpoint{window(7), exportStatus, limit(0, maxExportRows)}
@@ -280,23 +280,27 @@ func (r *request) buckets() (first, last int64) {
 	return floorMs(r.window.From, r.step), floorMs(r.window.To-1, r.step)
 }
 
-// toolName reads the tool of /analytics/tools/{name}: the name= query
-// parameter when set (for names with a slash, which a path segment cannot
-// hold unescaped), else the path segment, URL-unescaped.
-func toolName(p *parser) error {
-	if name := p.q.Get("name"); name != "" {
+// nameParam reads the name of a /<things>/{name} path (the tool of
+// /analytics/tools/{name}, the skill of /analytics/skills/{name}): the
+// name= query parameter when set (for names with a slash, which a path
+// segment cannot hold unescaped), else the path segment, URL-unescaped;
+// usage names both forms in the 400.
+func nameParam(usage string) param {
+	return func(p *parser) error {
+		if name := p.q.Get("name"); name != "" {
+			p.r.tool = name
+			return nil
+		}
+		name, err := pathParam(p, "name")
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			return badParam("name", "is required: %s", usage)
+		}
 		p.r.tool = name
 		return nil
 	}
-	name, err := pathParam(p, "name")
-	if err != nil {
-		return err
-	}
-	if name == "" {
-		return badParam("name", "is required: /analytics/tools/{name} or /analytics/tool?name=")
-	}
-	p.r.tool = name
-	return nil
 }
 
 // pathParam returns the path parameter name, URL-unescaped.

@@ -25,27 +25,9 @@ const skillsNoFilter = "does not apply to the skill endpoints, which group by sk
 
 var (
 	skillsParams = endpoint{window(7), noToolFilter(skillsNoFilter)}
-	skillParams  = endpoint{skillName, window(7), noToolFilter(skillsNoFilter)}
+	skillParams  = endpoint{nameParam("/analytics/skills/{name} or /analytics/skill?name="), window(7), noToolFilter(skillsNoFilter)}
 	runsParams   = endpoint{window(7), noToolFilter(skillsNoFilter), runFilter, limit(50, 1000)}
 )
-
-// skillName reads the skill of /analytics/skills/{name} from the path, or
-// name= (for names with a slash).
-func skillName(p *parser) error {
-	if name := p.q.Get("name"); name != "" {
-		p.r.tool = name
-		return nil
-	}
-	name, err := pathParam(p, "name")
-	if err != nil {
-		return err
-	}
-	if name == "" {
-		return badParam("name", "is required: /analytics/skills/{name} or /analytics/skill?name=")
-	}
-	p.r.tool = name
-	return nil
-}
 
 // runFilter reads skill= and state= (an end state) of /analytics/runs.
 func runFilter(p *parser) error {

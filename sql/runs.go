@@ -733,14 +733,7 @@ func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 	if err := w.exec(tx, w.stmt.runs.delRun, j, "skill_runs"); err != nil {
 		return err
 	}
-	j.reset()
-	for _, s := range sessions {
-		for _, r := range s.walker.Touched {
-			delta.add(r, 1)
-			runRow(j, s.key, s.user, r)
-		}
-	}
-	if err := w.exec(tx, w.stmt.runs.upRuns, j, "skill_runs"); err != nil {
+	if err := w.upsertTouched(tx, j, sessions, delta); err != nil {
 		return err
 	}
 	j.reset()
@@ -759,6 +752,19 @@ func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 		j.int(0)
 	}
 	return w.exec(tx, w.stmt.runs.upSessions, j, "run_sessions")
+}
+
+// upsertTouched writes the runs the walks of sessions touched and adds
+// their figures to delta.
+func (w *writer) upsertTouched(tx *dbsql.Tx, j *jsonRows, sessions []*runSession, delta *runDelta) error {
+	j.reset()
+	for _, s := range sessions {
+		for _, r := range s.walker.Touched {
+			delta.add(r, 1)
+			runRow(j, s.key, s.user, r)
+		}
+	}
+	return w.exec(tx, w.stmt.runs.upRuns, j, "skill_runs")
 }
 
 // runName names a run in its session.
@@ -849,17 +855,12 @@ func (w *writer) sweep(tx *dbsql.Tx, b *batch, quietBefore int64, limit int, del
 // swept, its last event unchanged.
 func (w *writer) writeSwept(tx *dbsql.Tx, b *batch, sessions []*runSession, delta *runDelta) error {
 	j := b.rows
-	j.reset()
 	for _, s := range sessions {
 		for _, o := range s.old {
-			delta.add(o.Run, -1)
-		}
-		for _, r := range s.walker.Touched {
-			delta.add(r, 1)
-			runRow(j, s.key, s.user, r)
+			delta.add(o.Run, -1) // every open run: Expire ended them all
 		}
 	}
-	if err := w.exec(tx, w.stmt.runs.upRuns, j, "skill_runs"); err != nil {
+	if err := w.upsertTouched(tx, j, sessions, delta); err != nil {
 		return err
 	}
 	j.reset()
