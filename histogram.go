@@ -113,6 +113,27 @@ func (h *Histogram) Merge(o *Histogram) {
 	h.total += o.total
 }
 
+// ErrHistogramUnderflow reports a Subtract that would take a bucket below 0.
+var ErrHistogramUnderflow = errors.New("histogram bucket would go below zero")
+
+// Subtract takes the counts of o off h, the inverse of Merge: for counts
+// that change as the things counted change (a run whose time is corrected
+// is taken off one bucket and counted in another). A bucket of o larger
+// than the same bucket of h is an error matching ErrHistogramUnderflow, and
+// h is left unchanged.
+func (h *Histogram) Subtract(o *Histogram) error {
+	for i, c := range o.counts {
+		if c > h.counts[i] {
+			return fmt.Errorf("subtract %d from bucket %d of %d: %w", c, i, h.counts[i], ErrHistogramUnderflow)
+		}
+	}
+	for i, c := range o.counts {
+		h.counts[i] -= c
+	}
+	h.total -= o.total
+	return nil
+}
+
 // Count returns the total number of durations counted.
 func (h *Histogram) Count() uint64 { return h.total }
 

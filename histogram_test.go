@@ -448,7 +448,42 @@ func FuzzDecodeHistogram(f *testing.F) {
 			t.Fatalf("bucket counts sum to %d, Count() = %d", sum, h.Count())
 		}
 		_ = h.Quantile(0.99)
+		// What is merged in can be taken off again, and no more.
+		var twice trackskills.Histogram
+		twice.Merge(&h)
+		twice.Merge(&h)
+		if err := twice.Subtract(&h); err != nil || twice != h {
+			t.Fatalf("Subtract after Merge: err %v, same %v", err, twice == h)
+		}
+		if h.Count() > 0 {
+			var empty trackskills.Histogram
+			if err := empty.Subtract(&h); !errors.Is(err, trackskills.ErrHistogramUnderflow) || empty != (trackskills.Histogram{}) {
+				t.Fatalf("Subtract below zero: err %v, changed %v", err, empty != (trackskills.Histogram{}))
+			}
+		}
 	})
+}
+
+func TestHistogram_Subtract(t *testing.T) {
+	var h, off trackskills.Histogram
+	h.AddCount(3, 5)
+	h.AddCount(40, 2)
+	off.AddCount(3, 2)
+	if err := h.Subtract(&off); err != nil {
+		t.Fatal(err)
+	}
+	if h.BucketCount(3) != 3 || h.BucketCount(40) != 2 || h.Count() != 5 {
+		t.Fatalf("after Subtract: bucket 3 = %d, bucket 40 = %d, count %d; want 3, 2, 5",
+			h.BucketCount(3), h.BucketCount(40), h.Count())
+	}
+	before := h
+	off.AddCount(40, 3)
+	if err := h.Subtract(&off); !errors.Is(err, trackskills.ErrHistogramUnderflow) {
+		t.Fatalf("Subtract of 3 from a bucket of 2: err = %v, want ErrHistogramUnderflow", err)
+	}
+	if h != before {
+		t.Fatal("a failed Subtract changed the histogram")
+	}
 }
 
 func BenchmarkHistogram_Add(b *testing.B) {
