@@ -377,7 +377,7 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 // close closes every statement prepared.
 func (s *stmts) close() error {
 	var errs []error
-	for _, v := range []*valuesStmt{s.insert, s.runs.logCalls} {
+	for _, v := range []*valuesStmt{s.insert, s.runs.logChunks} {
 		if v != nil {
 			errs = append(errs, v.close())
 		}

@@ -13,11 +13,13 @@ import (
 // driverName is go-sqlite3 with Track Skills' SQL functions on every
 // connection: hist_merge(a, b) merges two encoded latency histograms (for
 // ON CONFLICT updates), the aggregates hist_of(duration_ms) builds one from
-// raw durations and hist_sum(hist) merges the histograms of a window;
+// raw durations, hist_buckets(bucket, n) from counts per bucket and
+// hist_sum(hist) merges the histograms of a window;
 // hash8, event_key and event_id_text convert identity hashes and event ids
 // to and from their stored forms (keys.go); mcp_server_of(tool_name) and
 // mcp_tool_of(tool_name) split an MCP tool name as trackskills.SplitMCP
-// does (mcp.go).
+// does (mcp.go); log_chunk and chunk_first_id move the session log into
+// chunks (migration 0019, sessionlog.go).
 const driverName = "sqlite3_trackskills"
 
 var registerOnce sync.Once
@@ -34,6 +36,15 @@ func registerDriver() {
 				}
 				if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
 					return fmt.Errorf("register hist_sum: %w", err)
+				}
+				if err := c.RegisterAggregator("hist_buckets", newHistBuckets, true); err != nil {
+					return fmt.Errorf("register hist_buckets: %w", err)
+				}
+				if err := c.RegisterAggregator("log_chunk", newLogChunk, true); err != nil {
+					return fmt.Errorf("register log_chunk: %w", err)
+				}
+				if err := c.RegisterFunc("chunk_first_id", chunkFirstID, true); err != nil {
+					return fmt.Errorf("register chunk_first_id: %w", err)
 				}
 				if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
 					return fmt.Errorf("register hash8: %w", err)
@@ -113,6 +124,35 @@ func (a *histSum) Step(v any) {
 }
 
 func (a *histSum) Done() ([]byte, error) {
+	if a.err != nil {
+		return nil, a.err
+	}
+	return a.h.AppendBinary(nil), nil
+}
+
+// histBuckets is the hist_buckets aggregate: a histogram of counts per
+// bucket (a bucket out of range, or a count that is not a positive
+// integer, is an error).
+type histBuckets struct {
+	h   trackskills.Histogram
+	err error
+}
+
+func newHistBuckets() *histBuckets { return &histBuckets{} }
+
+func (a *histBuckets) Step(bucket, n any) {
+	b, bok := bucket.(int64)
+	c, cok := n.(int64)
+	switch {
+	case a.err != nil:
+	case !bok || !cok || b < 0 || b >= trackskills.HistBuckets || c <= 0:
+		a.err = fmt.Errorf("hist_buckets(%v, %v): want a bucket in [0, %d) and a positive count", bucket, n, trackskills.HistBuckets)
+	default:
+		a.h.AddCount(int(b), uint64(c))
+	}
+}
+
+func (a *histBuckets) Done() ([]byte, error) {
 	if a.err != nil {
 		return nil, a.err
 	}

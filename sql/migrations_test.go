@@ -1,17 +1,22 @@
 package sql_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	dbsql "database/sql"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
+	"github.com/trackskills/trackskills/testkit"
 )
 
 // dayFirstTables are the rollups that migration 0012 keys by day first,
@@ -183,4 +188,229 @@ func columns(tb testing.TB, raw *dbsql.DB, table string) []string {
 		cols = append(cols, c)
 	}
 	return cols
+}
+
+// TestOpen_SkillWalls: a database whose run times are kept per bucket in
+// skill_daily_walls, as before migration 0018, reads the same run times
+// after it, per window and per day, and then keeps them exact.
+func TestOpen_SkillWalls(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	r := rand.New(rand.NewPCG(7, 18))
+	start := testNow.Add(-48 * time.Hour).UnixMilli()
+	events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
+	first, later := events[:len(events)/2], events[len(events)/2:]
+	win := sql.Window{From: testNow.Add(-72 * time.Hour).UnixMilli(), To: testNow.Add(24 * time.Hour).UnixMilli()}
+	read := func(db *sql.DB) map[string][]trackskills.Histogram {
+		t.Helper()
+		list, err := db.SkillList(ctx, win, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]trackskills.Histogram{}
+		for _, st := range list {
+			days, err := db.SkillDaily(ctx, win, st.Skill)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[st.Skill] = append(out[st.Skill], st.Walls)
+			for _, d := range days {
+				out[st.Skill] = append(out[st.Skill], d.Walls)
+			}
+		}
+		return out
+	}
+
+	db, err := sql.Open(ctx, path, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, db, r, first, 3_600_000)
+	want := read(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before 0018, with the same run times.
+	raw := mustOpenRaw(t, path)
+	rows, err := raw.Query(`SELECT day, skill, walls, walls_off FROM skill_daily`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type bucketRow struct {
+		day, skill string
+		bucket     int
+		n          uint64
+	}
+	var old []bucketRow
+	for rows.Next() {
+		var day, skill string
+		var on, off []byte
+		if err := rows.Scan(&day, &skill, &on, &off); err != nil {
+			t.Fatal(err)
+		}
+		var h, minus trackskills.Histogram
+		if err := trackskills.DecodeHistogram(on, &h); err != nil {
+			t.Fatal(err)
+		}
+		if err := trackskills.DecodeHistogram(off, &minus); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Subtract(&minus); err != nil {
+			t.Fatal(err)
+		}
+		for b := range trackskills.HistBuckets {
+			if n := h.BucketCount(b); n > 0 {
+				old = append(old, bucketRow{day, skill, b, n})
+			}
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(old) == 0 {
+		t.Fatal("no run times: the test needs rows to convert")
+	}
+	for _, q := range []string{
+		`CREATE TABLE skill_daily_walls (day TEXT NOT NULL, skill TEXT NOT NULL, bucket INTEGER NOT NULL,
+			runs INTEGER NOT NULL, PRIMARY KEY (day, skill, bucket)) WITHOUT ROWID`,
+		`ALTER TABLE skill_daily DROP COLUMN walls`,
+		`ALTER TABLE skill_daily DROP COLUMN walls_off`,
+		`DELETE FROM migrations WHERE name = '0018_skill_walls.sql'`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, o := range old {
+		if _, err := raw.Exec(`INSERT INTO skill_daily_walls VALUES (?, ?, ?, ?)`, o.day, o.skill, o.bucket, int64(o.n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	db, err = sql.Open(ctx, path, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
+	if err != nil {
+		t.Fatalf("open a database with skill_daily_walls: %v", err)
+	}
+	defer db.Close()
+	if got := read(db); !reflect.DeepEqual(got, want) {
+		t.Errorf("run times after the migration differ from those before it")
+	}
+	// It carries on exactly, late events taking runs off their buckets.
+	deliver(t, db, r, later, 3_600_000)
+	var newest int64
+	for _, e := range events {
+		newest = max(newest, e.Timestamp)
+	}
+	if err := db.ExpireRuns(ctx, time.UnixMilli(newest-testIdleMs)); err != nil {
+		t.Fatal(err)
+	}
+	var off int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM skill_daily WHERE walls_off IS NOT NULL`).Scan(&off); err != nil {
+		t.Fatal(err)
+	}
+	if off == 0 {
+		t.Error("no run was taken off a bucket: the test needs late events that change ended runs")
+	}
+	checkSkillRollups(t, db, events, newest-testIdleMs)
+}
+
+// sessionLog returns every event of the session log, by session, in
+// session order, whatever its chunks.
+func sessionLog(t *testing.T, raw *dbsql.DB) map[string][]sql.LogRow {
+	t.Helper()
+	rows, err := raw.Query(`SELECT session, events FROM session_chunks`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]sql.LogRow{}
+	for rows.Next() {
+		var session, chunk []byte
+		if err := rows.Scan(&session, &chunk); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := sql.ChunkRows(chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[string(session)] = append(out[string(session)], evs...)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, evs := range out {
+		slices.SortFunc(evs, func(a, b sql.LogRow) int {
+			if a.TS != b.TS {
+				return cmp.Compare(a.TS, b.TS)
+			}
+			return bytes.Compare(a.ID, b.ID)
+		})
+	}
+	return out
+}
+
+// TestOpen_SessionChunks: a database whose session log is a row per event
+// (session_log), as before migration 0019, has the same events after it,
+// and late events then re-walk their sessions from them exactly.
+func TestOpen_SessionChunks(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	r := rand.New(rand.NewPCG(8, 19))
+	start := testNow.Add(-48 * time.Hour).UnixMilli()
+	events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
+	first, later := events[:len(events)/2], events[len(events)/2:]
+	opt := sql.WithRunIdleTimeout(testIdleMs * time.Millisecond)
+
+	db, err := sql.Open(ctx, path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, db, r, first, 3_600_000)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the schema before 0019, with the same events.
+	raw := mustOpenRaw(t, path)
+	want := sessionLog(t, raw)
+	if len(want) == 0 {
+		t.Fatal("the log is empty: the test needs events to convert")
+	}
+	for _, q := range []string{
+		`CREATE TABLE session_log (session BLOB NOT NULL, ts INTEGER NOT NULL, id BLOB NOT NULL, code INTEGER NOT NULL,
+			name TEXT NOT NULL, agent BLOB, PRIMARY KEY (session, ts, id)) WITHOUT ROWID`,
+		`DROP TABLE session_chunks`,
+		`DELETE FROM migrations WHERE name = '0019_session_chunks.sql'`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for session, evs := range want {
+		for _, e := range evs {
+			if _, err := raw.Exec(`INSERT INTO session_log VALUES (?, ?, ?, ?, ?, ?)`,
+				[]byte(session), e.TS, e.ID, e.Code, e.Name, e.Agent); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	db, err = sql.Open(ctx, path, opt)
+	if err != nil {
+		t.Fatalf("open a database with session_log: %v", err)
+	}
+	defer db.Close()
+	if got := sessionLog(t, raw); !reflect.DeepEqual(got, want) {
+		t.Errorf("the session log after the migration differs from the one before it")
+	}
+	deliver(t, db, r, later, 3_600_000)
+	var newest int64
+	for _, e := range events {
+		newest = max(newest, e.Timestamp)
+	}
+	quiet := newest - testIdleMs
+	if err := db.ExpireRuns(ctx, time.UnixMilli(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, quiet))
+	checkSkillRollups(t, db, events, quiet)
 }

@@ -50,7 +50,7 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	// re-walk.
 	old := cutoff - trackskills.MaxFuture.Milliseconds()
 	for _, q := range []string{
-		`DELETE FROM session_log WHERE session IN (SELECT session FROM run_sessions WHERE last_ts < ? AND open_last IS NULL)`,
+		`DELETE FROM session_chunks WHERE session IN (SELECT session FROM run_sessions WHERE last_ts < ? AND open_last IS NULL)`,
 		`DELETE FROM skill_runs WHERE start_ms < ? AND state <> 'open'`,
 		`DELETE FROM run_sessions WHERE last_ts < ? AND open_last IS NULL`,
 	} {
@@ -147,7 +147,6 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, 
 		{`DELETE FROM mcp_user_last_seen WHERE day < ?`, text, true}, // keyed by server: a full scan
 		{`DELETE FROM mcp_last_seen_counts WHERE day < ?`, text, false},
 		{`DELETE FROM skill_daily WHERE day < ?`, text, false},
-		{`DELETE FROM skill_daily_walls WHERE day < ?`, text, false},
 		{`DELETE FROM skill_daily_tools WHERE day < ?`, text, false},
 		{`DELETE FROM skill_daily_mcp WHERE day < ?`, text, false},
 		{`DELETE FROM skill_user_daily WHERE day < ?`, int64(day), false},

@@ -15,7 +15,7 @@ import (
 )
 
 // Skill runs (migration 0017): the writer logs every event of a session
-// (session_log), walks each session of a batch from its stored state
+// (session_chunks, sessionlog.go), walks each session of a batch from its stored state
 // (run_sessions and its open skill_runs) and writes the runs it touched,
 // with the change they make to the run rollups, in the batch's
 // transaction. Events of a session that arrive after later ones re-walk it
@@ -135,10 +135,10 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 
 // runStmts are the writer's statements of the runs.
 type runStmts struct {
-	logCalls                                                         *valuesStmt // session_log, the tool calls: bound values
-	log, logMarks, sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
-	upDaily, upWalls, upTools, upMCP                                 *dbsql.Stmt
-	users, sessionsOf                                                userTables
+	logChunks                                         *valuesStmt // session_chunks: bound values
+	sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
+	upDaily, upTools, upMCP                           *dbsql.Stmt
+	users, sessionsOf                                 userTables
 }
 
 func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
@@ -147,12 +147,6 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		what string
 		q    string
 	}{
-		{&s.log, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
-			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
-			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING session, ts, id`},
-		{&s.logMarks, "session_log insert", `INSERT INTO session_log (session, ts, id, code, name, agent)
-			SELECT unhex(value->>0), value->>1, unhex(value->>2), value->>3, CAST(unhex(value->>4) AS TEXT), unhex(value->>5)
-			FROM jsonb_each(?) WHERE true ON CONFLICT DO NOTHING`},
 		{&s.sessions, "run_sessions read", `SELECT s.session, s.last_ts, s.last_id, s.open_last IS NOT NULL, s.swept
 			FROM jsonb_each(?) AS j JOIN run_sessions AS s ON s.session = unhex(j.value->>0)`},
 		{&s.open, "open runs read", `SELECT ` + runColumns + ` FROM jsonb_each(?) AS j
@@ -178,18 +172,17 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		{&s.stale, "stale sessions read", `SELECT session, user_id_hash FROM run_sessions
 			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT ?`},
 		{&s.upDaily, "skill_daily upsert", `INSERT INTO skill_daily (day, skill, runs, completed, failed, interrupted, abandoned,
-				open, calls, failed_calls, denied_calls, subagents, wall_sum)
+				open, calls, failed_calls, denied_calls, subagents, wall_sum, walls, walls_off)
 			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2, value->>3, value->>4, value->>5, value->>6,
-				value->>7, value->>8, value->>9, value->>10, value->>11, value->>12
+				value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, unhex(value->>13), unhex(value->>14)
 			FROM jsonb_each(?) WHERE true
 			ON CONFLICT (day, skill) DO UPDATE SET runs = runs + excluded.runs, completed = completed + excluded.completed,
 				failed = failed + excluded.failed, interrupted = interrupted + excluded.interrupted,
 				abandoned = abandoned + excluded.abandoned, open = open + excluded.open, calls = calls + excluded.calls,
 				failed_calls = failed_calls + excluded.failed_calls, denied_calls = denied_calls + excluded.denied_calls,
-				subagents = subagents + excluded.subagents, wall_sum = wall_sum + excluded.wall_sum`},
-		{&s.upWalls, "skill_daily_walls upsert", `INSERT INTO skill_daily_walls (day, skill, bucket, runs)
-			SELECT value->>0, CAST(unhex(value->>1) AS TEXT), value->>2, value->>3 FROM jsonb_each(?) WHERE true
-			ON CONFLICT (day, skill, bucket) DO UPDATE SET runs = runs + excluded.runs`},
+				subagents = subagents + excluded.subagents, wall_sum = wall_sum + excluded.wall_sum,
+				walls = CASE WHEN excluded.walls IS NULL THEN walls ELSE hist_merge(walls, excluded.walls) END,
+				walls_off = CASE WHEN excluded.walls_off IS NULL THEN walls_off ELSE hist_merge(walls_off, excluded.walls_off) END`},
 	} {
 		var err error
 		if *p.stmt, err = db.PrepareContext(ctx, p.q); err != nil {
@@ -212,11 +205,10 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		}
 	}
 	var err error
-	// The tool calls are most of the log: bound values cost less than
-	// building and parsing JSON (as for the raw rows).
-	if s.logCalls, err = prepareValues(ctx, db, 6, `INSERT INTO session_log (session, ts, id, code, name, agent) VALUES `,
-		"(?, ?, ?, ?, ?, ?)", " ON CONFLICT DO NOTHING"); err != nil {
-		return fmt.Errorf("prepare session_log insert: %w", err)
+	// The chunks' BLOBs go in as bound values, not as hex in JSON.
+	if s.logChunks, err = prepareValues(ctx, db, 5, `INSERT INTO session_chunks (session, first_ts, first_id, last_ts, events) VALUES `,
+		"(?, ?, ?, ?, ?)", ""); err != nil {
+		return fmt.Errorf("prepare session_chunks insert: %w", err)
 	}
 	if s.users, err = prepareUserTables(ctx, db, userTableNames("skill"), "skill"); err != nil {
 		return err
@@ -227,8 +219,8 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 }
 
 func (s *runStmts) list() []*dbsql.Stmt {
-	return append(append([]*dbsql.Stmt{s.log, s.logMarks, s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
-		s.upDaily, s.upWalls, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
+	return append(append([]*dbsql.Stmt{s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
+		s.upDaily, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
 }
 
 // runColumns are the columns of a run, in the order scanRun reads them.
@@ -379,10 +371,7 @@ func (w *writer) runs(tx *dbsql.Tx, b *batch) error {
 	if err := w.keyUsers(tx, b, b.skillSessions, &w.stmt.runs.sessionsOf); err != nil {
 		return err
 	}
-	sessions, err := w.logRunEvents(tx, b)
-	if err != nil {
-		return err
-	}
+	sessions := b.runSessions()
 	delta := newRunDelta()
 	var newest int64
 	for _, s := range sessions {
@@ -401,80 +390,19 @@ func (w *writer) runs(tx *dbsql.Tx, b *batch) error {
 	return w.writeRunDelta(tx, b, delta)
 }
 
-// logRunEvents logs the batch's session events and returns the sessions
-// of those the log did not hold yet (a redelivered mark is no new event),
-// each with its events in session order.
-func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, error) {
+// runSessions returns the sessions of the batch's session events, each
+// with its events in session order, once each (a batch may hold a mark
+// twice). Whether the log holds them already is for walkSessions.
+func (b *batch) runSessions() map[string]*runSession {
 	for _, i := range b.marks {
 		b.addRunEvent(&b.events[i], nil)
 	}
 	if len(b.runEvents) == 0 {
-		return nil, nil
-	}
-	// The tool calls are new (insertEvents stored their rows in this
-	// transaction); a mark is new when the log did not hold it.
-	j := b.rows
-	j.reset()
-	args := (*b.args)[:0]
-	for i := range b.runEvents {
-		in := &b.runEvents[i]
-		if in.ev.Kind != "" {
-			logRow(j, in)
-			continue
-		}
-		var agent any
-		if in.ev.Agent != "" {
-			agent = []byte(in.ev.Agent)
-		}
-		args = append(args, []byte(in.session), in.ev.TS, in.ev.ID, logCode(&in.ev), in.ev.Name, agent)
-	}
-	*b.args = args[:0]
-	if err := w.stmt.runs.logCalls.each(len(args)/6, func(st *dbsql.Stmt, from, n int) error {
-		if _, err := tx.Stmt(st).Exec(args[from*6 : (from+n)*6]...); err != nil {
-			return fmt.Errorf("insert session_log: %w", err)
-		}
 		return nil
-	}); err != nil {
-		return nil, err
-	}
-	// Marks: most often all new, which the count of rows inserted tells.
-	// When it is short (a redelivery), the insert is undone and made again
-	// returning the rows it stores.
-	fresh := map[logKey]bool{}
-	allNew := true
-	if j.n > 0 {
-		marks := j.n
-		if _, err := tx.Exec(`SAVEPOINT marks`); err != nil {
-			return nil, fmt.Errorf("insert session_log: %w", err)
-		}
-		res, err := tx.Stmt(w.stmt.runs.logMarks).Exec(j.text())
-		if err != nil {
-			return nil, fmt.Errorf("insert session_log: %w", err)
-		}
-		n, _ := res.RowsAffected() // sqlite3 always returns a count
-		if n < int64(marks) {
-			allNew = false
-			if _, err := tx.Exec(`ROLLBACK TO marks`); err != nil {
-				return nil, fmt.Errorf("insert session_log: %w", err)
-			}
-			if err := w.freshMarks(tx, j.text(), func(k logKey) { fresh[k] = true }); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := tx.Exec(`RELEASE marks`); err != nil {
-			return nil, fmt.Errorf("insert session_log: %w", err)
-		}
 	}
 	out := map[string]*runSession{}
 	for i := range b.runEvents {
 		in := &b.runEvents[i]
-		if in.ev.Kind != "" && !allNew {
-			k := logKey{in.session, in.ev.TS, string(in.ev.ID)}
-			if !fresh[k] {
-				continue
-			}
-			delete(fresh, k) // the first of a batch's duplicates
-		}
 		s := out[in.session]
 		if s == nil {
 			s = &runSession{key: in.session, user: in.user}
@@ -484,52 +412,9 @@ func (w *writer) logRunEvents(tx *dbsql.Tx, b *batch) (map[string]*runSession, e
 	}
 	for _, s := range out {
 		sort.SliceStable(s.events, func(a, c int) bool { return runs.Less(&s.events[a], &s.events[c]) })
+		s.events = slices.CompactFunc(s.events, func(a, c runs.Event) bool { return compareEvents(&a, &c) == 0 })
 	}
-	return out, nil
-}
-
-// logKey names a row of session_log.
-type logKey struct {
-	session string
-	ts      int64
-	id      string
-}
-
-// freshMarks inserts the marks of rows (logRow) and calls add with each
-// row the log did not hold.
-func (w *writer) freshMarks(tx *dbsql.Tx, rows string, add func(logKey)) error {
-	got, err := tx.Stmt(w.stmt.runs.log).Query(rows)
-	if err != nil {
-		return fmt.Errorf("insert session_log: %w", err)
-	}
-	for got.Next() {
-		var session, id []byte
-		var ts int64
-		if err := got.Scan(&session, &ts, &id); err != nil {
-			got.Close()
-			return fmt.Errorf("insert session_log: %w", err)
-		}
-		add(logKey{string(session), ts, string(id)})
-	}
-	if err := errors.Join(got.Err(), got.Close()); err != nil {
-		return fmt.Errorf("insert session_log: %w", err)
-	}
-	return nil
-}
-
-// logRow adds the session_log row of in to j.
-func logRow(j *jsonRows, in *runInput) {
-	j.row()
-	j.hexString(in.session)
-	j.int(in.ev.TS)
-	j.hexBytes(in.ev.ID)
-	j.int(logCode(&in.ev))
-	j.hexString(in.ev.Name)
-	if in.ev.Agent == "" {
-		j.null()
-	} else {
-		j.hexString(in.ev.Agent)
-	}
+	return out
 }
 
 // walkSessions walks each session of the batch from its stored state,
@@ -592,13 +477,36 @@ func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSe
 			s.walker.Feed(&s.events[i])
 		}
 	}
+	all := fast
 	for _, s := range slow {
-		if err := w.rewalk(tx, s); err != nil {
+		fresh, err := w.rewalk(tx, s)
+		if err != nil {
 			return err
 		}
+		if fresh {
+			all = append(all, s)
+		}
 	}
-	all := append(fast, slow...)
-	return w.writeWalks(tx, b, all, delta)
+	if err := w.writeWalks(tx, b, all, delta); err != nil {
+		return err
+	}
+	return w.logEvents(tx, all)
+}
+
+// logEvents writes the fresh events of each session as one chunk of the
+// session log.
+func (w *writer) logEvents(tx *dbsql.Tx, sessions []*runSession) error {
+	args := make([]any, 0, 5*len(sessions))
+	for _, s := range sessions {
+		first, last := &s.events[0], &s.events[len(s.events)-1]
+		args = append(args, []byte(s.key), first.TS, first.ID, last.TS, encodeChunk(s.events))
+	}
+	return w.stmt.runs.logChunks.each(len(sessions), func(st *dbsql.Stmt, from, n int) error {
+		if _, err := tx.Stmt(st).Exec(args[from*5 : (from+n)*5]...); err != nil {
+			return fmt.Errorf("insert session_chunks: %w", err)
+		}
+		return nil
+	})
 }
 
 // loadOpen loads the open runs of the sessions into their walkers.
@@ -652,58 +560,97 @@ func (w *writer) loadOpen(tx *dbsql.Tx, b *batch, sessions []*runSession) error 
 }
 
 // rewalk walks a session again from the last reset before its first new
-// event: the runs it had from there on are taken off and walked anew.
-func (w *writer) rewalk(tx *dbsql.Tx, s *runSession) error {
-	first := &s.events[0]
-	var fromTS int64 = -1 << 62
-	var fromID []byte
-	err := tx.QueryRow(`SELECT ts, id FROM session_log WHERE session = ? AND code & ? <> 0
-		AND (ts < ? OR (ts = ? AND id < ?)) ORDER BY ts DESC, id DESC LIMIT 1`,
-		[]byte(s.key), codeReset, first.TS, first.TS, first.ID).Scan(&fromTS, &fromID)
-	if err != nil && !errors.Is(err, dbsql.ErrNoRows) {
-		return fmt.Errorf("rewalk session: %w", err)
-	}
-	if fromID == nil {
-		fromID = []byte{}
-	}
-	rows, err := tx.Query(`SELECT `+runColumns+` FROM skill_runs AS r WHERE r.session = ?
-		AND (r.start_ms > ? OR (r.start_ms = ? AND r.start_id >= ?))`, []byte(s.key), fromTS, fromTS, fromID)
+// event: the runs it had from there on are taken off and walked anew. The
+// batch's events the log holds already (a redelivery) are dropped from
+// s.events first; it returns false, and walks nothing, when none is left.
+func (w *writer) rewalk(tx *dbsql.Tx, s *runSession) (bool, error) {
+	rows, err := tx.Query(`SELECT events FROM session_chunks WHERE session = ?`, []byte(s.key))
 	if err != nil {
-		return fmt.Errorf("rewalk session: %w", err)
+		return false, fmt.Errorf("rewalk session: %w", err)
 	}
+	var logged []runs.Event
 	for rows.Next() {
-		r, err := scanRun(rows)
+		var chunk []byte
+		err := rows.Scan(&chunk)
+		if err == nil {
+			logged, err = decodeChunk(chunk, logged)
+		}
 		if err != nil {
 			rows.Close()
-			return fmt.Errorf("rewalk session: %w", err)
+			return false, fmt.Errorf("rewalk session: %w", err)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return false, fmt.Errorf("rewalk session: %w", err)
+	}
+	// Chunks may overlap in time; each event is in one of them.
+	slices.SortFunc(logged, func(a, c runs.Event) int { return compareEvents(&a, &c) })
+	fresh := s.events[:0]
+	for _, ev := range s.events {
+		if _, found := slices.BinarySearchFunc(logged, ev, func(a, c runs.Event) int { return compareEvents(&a, &c) }); !found {
+			fresh = append(fresh, ev)
+		}
+	}
+	s.events = fresh
+	if len(fresh) == 0 {
+		return false, nil
+	}
+	all := mergeEvents(logged, fresh)
+
+	// The walk starts at the last reset before the first new event, or at
+	// the session's first event when none is.
+	from, fromTS, fromID := 0, int64(-1<<62), []byte{}
+	for i := 0; i < len(all) && runs.Less(&all[i], &fresh[0]); i++ {
+		if runs.Reset(&all[i]) {
+			from, fromTS, fromID = i, all[i].TS, all[i].ID
+		}
+	}
+	rs, err := tx.Query(`SELECT `+runColumns+` FROM skill_runs AS r WHERE r.session = ?
+		AND (r.start_ms > ? OR (r.start_ms = ? AND r.start_id >= ?))`, []byte(s.key), fromTS, fromTS, fromID)
+	if err != nil {
+		return false, fmt.Errorf("rewalk session: %w", err)
+	}
+	for rs.Next() {
+		r, err := scanRun(rs)
+		if err != nil {
+			rs.Close()
+			return false, fmt.Errorf("rewalk session: %w", err)
 		}
 		s.old = append(s.old, r)
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("rewalk session: %w", err)
+	if err := errors.Join(rs.Err(), rs.Close()); err != nil {
+		return false, fmt.Errorf("rewalk session: %w", err)
 	}
-	rows, err = tx.Query(`SELECT ts, id, code, name, agent FROM session_log WHERE session = ?
-		AND (ts > ? OR (ts = ? AND id >= ?)) ORDER BY ts, id`, []byte(s.key), fromTS, fromTS, fromID)
-	if err != nil {
-		return fmt.Errorf("rewalk session: %w", err)
-	}
-	defer rows.Close()
 	s.walker = runs.Walker{IdleMs: w.idleMs}
 	s.rewalked = true
-	for rows.Next() {
-		var ts, code int64
-		var id, agent []byte
-		var name string
-		if err := rows.Scan(&ts, &id, &code, &name, &agent); err != nil {
-			return fmt.Errorf("rewalk session: %w", err)
+	for i := from; i < len(all); i++ {
+		s.walker.Feed(&all[i])
+	}
+	return true, nil
+}
+
+// mergeEvents merges two slices of events in session order.
+func mergeEvents(a, c []runs.Event) []runs.Event {
+	out := make([]runs.Event, 0, len(a)+len(c))
+	for len(a) > 0 && len(c) > 0 {
+		if runs.Less(&c[0], &a[0]) {
+			out, c = append(out, c[0]), c[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
 		}
-		ev := logEvent(ts, id, code, name, agent)
-		s.walker.Feed(&ev)
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("rewalk session: %w", err)
+	return append(append(out, a...), c...)
+}
+
+// compareEvents orders events as runs.Less does, for the slices package.
+func compareEvents(a, c *runs.Event) int {
+	switch {
+	case runs.Less(a, c):
+		return -1
+	case runs.Less(c, a):
+		return 1
 	}
-	return nil
+	return 0
 }
 
 // writeWalks writes the runs the walks touched and the sessions' state,
@@ -877,10 +824,34 @@ func (w *writer) writeSwept(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 
 // writeRunDelta writes the change of the run rollups.
 func (w *writer) writeRunDelta(tx *dbsql.Tx, b *batch, d *runDelta) error {
+	// The run times of a day and skill go in as two histograms: the runs
+	// counted in a bucket, and those taken off one (migration 0018).
+	walls := map[skillDayKey]*[2]trackskills.Histogram{}
+	for k, n := range d.walls {
+		if n == 0 {
+			continue
+		}
+		dk := skillDayKey{k.day, k.skill}
+		h := walls[dk]
+		if h == nil {
+			h = &[2]trackskills.Histogram{}
+			walls[dk] = h
+			if d.daily[dk] == nil {
+				d.daily[dk] = &[11]int64{}
+			}
+		}
+		if n > 0 {
+			h[0].AddCount(k.bucket, uint64(n))
+		} else {
+			h[1].AddCount(k.bucket, uint64(-n))
+		}
+	}
 	j := b.rows
 	j.reset()
+	var enc []byte
 	for k, a := range d.daily {
-		if *a == ([11]int64{}) {
+		h := walls[k]
+		if *a == ([11]int64{}) && h == nil {
 			continue
 		}
 		j.row()
@@ -889,22 +860,16 @@ func (w *writer) writeRunDelta(tx *dbsql.Tx, b *batch, d *runDelta) error {
 		for _, v := range a {
 			j.int(v)
 		}
+		for i := range 2 {
+			if h == nil || h[i].Count() == 0 {
+				j.null()
+				continue
+			}
+			enc = h[i].AppendBinary(enc[:0])
+			j.hexBytes(enc)
+		}
 	}
 	if err := w.exec(tx, w.stmt.runs.upDaily, j, "skill_daily"); err != nil {
-		return err
-	}
-	j.reset()
-	for k, n := range d.walls {
-		if n == 0 {
-			continue
-		}
-		j.row()
-		j.ascii(b.text(k.day))
-		j.hexString(k.skill)
-		j.int(int64(k.bucket))
-		j.int(n)
-	}
-	if err := w.exec(tx, w.stmt.runs.upWalls, j, "skill_daily_walls"); err != nil {
 		return err
 	}
 	for _, t := range []struct {
@@ -932,10 +897,23 @@ func (w *writer) writeRunDelta(tx *dbsql.Tx, b *batch, d *runDelta) error {
 	return nil
 }
 
+// ExpireIdleRuns ends, as abandoned, the open runs of every session quiet
+// for the idle timeout by the clock (d.Now), where ExpireRuns goes by a
+// given time: the consumer calls it while no batch comes, so that the runs
+// of a quiet server end without waiting for the next event. A session
+// swept too early (a client's clock behind, events still on their way) is
+// walked again when its next event comes, as after the writer's sweep. It
+// does nothing on a database opened WithoutRuns.
+func (d *DB) ExpireIdleRuns(ctx context.Context) error {
+	if d.w.skipRuns || d.w.idleMs <= 0 {
+		return nil
+	}
+	return d.ExpireRuns(ctx, d.Now().Add(-time.Duration(d.w.idleMs)*time.Millisecond))
+}
+
 // ExpireRuns ends, as abandoned, the open runs of every session whose last
 // event came before before, as the writer's sweep does against the newest
-// event of each batch. Nothing calls it on a clock yet: on a server that
-// receives no event, runs stay open until the next batch sweeps them.
+// event of each batch.
 func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	if d.readOnly {
 		return errors.New("expire runs: database is open read-only")

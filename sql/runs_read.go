@@ -141,15 +141,19 @@ func (d *DB) skillList(ctx context.Context, w Window, skill string, walls bool) 
 }
 
 // skillRollups adds the daily rollups of the days of w to the stats get
-// returns.
+// returns, with the run times when walls is set.
 func (d *DB) skillRollups(ctx context.Context, w Window, skill string, walls bool, get func(string) *SkillStats) error {
 	cond, args := `day >= ? AND day <= ?`, []any{w.FirstDay().String(), w.LastDay().String()}
 	if skill != "" {
 		cond += ` AND skill = ?`
 		args = append(args, skill)
 	}
+	hists := `NULL, NULL`
+	if walls {
+		hists = `hist_sum(walls) FILTER (WHERE walls IS NOT NULL), hist_sum(walls_off) FILTER (WHERE walls_off IS NOT NULL)`
+	}
 	rows, err := d.conn().QueryContext(ctx, `SELECT skill, SUM(runs), SUM(completed), SUM(failed), SUM(interrupted),
-		SUM(abandoned), SUM(open), SUM(calls), SUM(failed_calls), SUM(denied_calls), SUM(subagents), SUM(wall_sum)
+		SUM(abandoned), SUM(open), SUM(calls), SUM(failed_calls), SUM(denied_calls), SUM(subagents), SUM(wall_sum), `+hists+`
 		FROM skill_daily WHERE `+cond+` GROUP BY skill`, args...)
 	if err != nil {
 		return fmt.Errorf("skills: %w", err)
@@ -157,7 +161,8 @@ func (d *DB) skillRollups(ctx context.Context, w Window, skill string, walls boo
 	for rows.Next() {
 		var name string
 		var v [11]int64
-		if err := rows.Scan(&name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10]); err != nil {
+		var on, off []byte
+		if err := rows.Scan(&name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &on, &off); err != nil {
 			rows.Close()
 			return fmt.Errorf("skills: %w", err)
 		}
@@ -170,32 +175,31 @@ func (d *DB) skillRollups(ctx context.Context, w Window, skill string, walls boo
 		}
 		st.Ended += v[0] - v[5]
 		st.Calls, st.FailedCalls, st.DeniedCalls, st.Subagents, st.WallSum = v[6], v[7], v[8], v[9], v[10]
+		if err := decodeWalls(on, off, &st.Walls); err != nil {
+			rows.Close()
+			return fmt.Errorf("skills: run times of %q: %w", name, err)
+		}
 	}
 	if err := closeRows(rows); err != nil {
 		return fmt.Errorf("skills: %w", err)
 	}
-	if !walls {
-		return nil
+	return nil
+}
+
+// decodeWalls adds to h the run times of on less those of off, the walls
+// and walls_off of skill_daily.
+func decodeWalls(on, off []byte, h *trackskills.Histogram) error {
+	var sum, minus trackskills.Histogram
+	if err := trackskills.DecodeHistogram(on, &sum); err != nil {
+		return err
 	}
-	rows, err = d.conn().QueryContext(ctx, `SELECT skill, bucket, SUM(runs) FROM skill_daily_walls WHERE `+cond+`
-		GROUP BY skill, bucket HAVING SUM(runs) > 0`, args...)
-	if err != nil {
-		return fmt.Errorf("skill run times: %w", err)
+	if err := trackskills.DecodeHistogram(off, &minus); err != nil {
+		return err
 	}
-	for rows.Next() {
-		var name string
-		var bucket, n int64
-		if err := rows.Scan(&name, &bucket, &n); err != nil {
-			rows.Close()
-			return fmt.Errorf("skill run times: %w", err)
-		}
-		if bucket >= 0 && bucket < trackskills.HistBuckets {
-			get(name).Walls.AddCount(int(bucket), uint64(n))
-		}
+	if err := sum.Subtract(&minus); err != nil {
+		return err
 	}
-	if err := closeRows(rows); err != nil {
-		return fmt.Errorf("skill run times: %w", err)
-	}
+	h.Merge(&sum)
 	return nil
 }
 
@@ -219,17 +223,17 @@ type SkillDay struct {
 // first, from the daily rollups of the days the window touches.
 func (d *DB) SkillDaily(ctx context.Context, w Window, skill string) ([]SkillDay, error) {
 	first, last := w.FirstDay().String(), w.LastDay().String()
-	rows, err := d.conn().QueryContext(ctx, `SELECT day, runs, failed FROM skill_daily
+	rows, err := d.conn().QueryContext(ctx, `SELECT day, runs, failed, walls, walls_off FROM skill_daily
 		WHERE day >= ? AND day <= ? AND skill = ? AND runs > 0 ORDER BY day`, first, last, skill)
 	if err != nil {
 		return nil, fmt.Errorf("skill daily: %w", err)
 	}
 	out := []SkillDay{}
-	index := map[string]int{}
 	for rows.Next() {
 		var text string
+		var on, off []byte
 		var sd SkillDay
-		if err := rows.Scan(&text, &sd.Runs, &sd.Failed); err != nil {
+		if err := rows.Scan(&text, &sd.Runs, &sd.Failed, &on, &off); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("skill daily: %w", err)
 		}
@@ -237,27 +241,11 @@ func (d *DB) SkillDaily(ctx context.Context, w Window, skill string) ([]SkillDay
 			rows.Close()
 			return nil, fmt.Errorf("skill daily: %w", err)
 		}
-		index[text] = len(out)
-		out = append(out, sd)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, fmt.Errorf("skill daily: %w", err)
-	}
-	rows, err = d.conn().QueryContext(ctx, `SELECT day, bucket, runs FROM skill_daily_walls
-		WHERE day >= ? AND day <= ? AND skill = ? AND runs > 0`, first, last, skill)
-	if err != nil {
-		return nil, fmt.Errorf("skill daily: %w", err)
-	}
-	for rows.Next() {
-		var text string
-		var bucket, n int64
-		if err := rows.Scan(&text, &bucket, &n); err != nil {
+		if err := decodeWalls(on, off, &sd.Walls); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("skill daily: %w", err)
+			return nil, fmt.Errorf("skill daily: run times of %s: %w", text, err)
 		}
-		if i, ok := index[text]; ok && bucket >= 0 && bucket < trackskills.HistBuckets {
-			out[i].Walls.AddCount(int(bucket), uint64(n))
-		}
+		out = append(out, sd)
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("skill daily: %w", err)
