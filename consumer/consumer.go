@@ -39,6 +39,12 @@ type Config struct {
 	RetentionEvery      time.Duration // how often the retention job runs
 	RetentionChunk      int           // raw rows deleted per transaction
 
+	// ExpireRunsEvery is how often, while no batch has come for as long,
+	// the consumer ends the skill runs of sessions quiet for the idle
+	// timeout (sql.DB.ExpireIdleRuns); 0 leaves them to the sweep of the
+	// next batch.
+	ExpireRunsEvery time.Duration
+
 	Hooks *Hooks // when set, told about the consumer's work, for metrics
 }
 
@@ -65,6 +71,8 @@ func DefaultConfig() Config {
 		RetentionAggregates: 400 * 24 * time.Hour,
 		RetentionEvery:      time.Hour,
 		RetentionChunk:      5000,
+
+		ExpireRunsEvery: time.Minute,
 	}
 }
 
@@ -79,6 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("consumer ack wait must be at least 1s")
 	case c.MaxAckPending < 1:
 		return errors.New("consumer max ack pending must be at least 1")
+	case c.ExpireRunsEvery < 0:
+		return errors.New("run expiry interval must not be negative")
 	case c.RetentionRaw < 0 || c.RetentionAggregates < 0:
 		return errors.New("retention must not be negative")
 	case (c.RetentionRaw > 0 || c.RetentionAggregates > 0) && c.RetentionEvery <= 0:
@@ -227,9 +237,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 			c.retentionLoop(readCtx)
 		}()
 	}
+	if c.cfg.ExpireRunsEvery > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.expireLoop(readCtx)
+		}()
+	}
 	readErr := c.readLoop(readCtx, iter, batches, free, ack)
 	// Whatever ended the reading (a signal, a closed iterator) ends the
-	// retention job too, so that Run returns.
+	// retention and expiry jobs too, so that Run returns.
 	stopReading()
 	close(batches)
 	wg.Wait()
@@ -1112,6 +1129,27 @@ func (c *Consumer) retentionLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-time.After(c.cfg.RetentionEvery):
+		}
+	}
+}
+
+// expireLoop ends the runs of quiet sessions every ExpireRunsEvery in
+// which no batch committed, until ctx ends: under load, the sweep of each
+// batch does it. Its failures are logged: the next turn tries again.
+func (c *Consumer) expireLoop(ctx context.Context) {
+	last := c.batches.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.cfg.ExpireRunsEvery):
+		}
+		if n := c.batches.Load(); n != last {
+			last = n
+			continue
+		}
+		if err := c.db.ExpireIdleRuns(ctx); err != nil && ctx.Err() == nil {
+			c.logger.Error("end the runs of quiet sessions", "err", err)
 		}
 	}
 }

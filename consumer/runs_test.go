@@ -3,6 +3,7 @@ package consumer_test
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -66,4 +67,40 @@ func TestConsumer_SkillRuns(t *testing.T) {
 // slicesSortByTime sorts events by timestamp, stably.
 func slicesSortByTime(evs []trackskills.Event) {
 	slices.SortStableFunc(evs, func(a, b trackskills.Event) int { return cmp.Compare(a.Timestamp, b.Timestamp) })
+}
+
+// TestConsumer_ExpiresQuietRuns: with no batch coming, the consumer ends
+// the runs of sessions quiet for the idle timeout by the clock, where the
+// sweep of a batch would wait for a later event.
+func TestConsumer_ExpiresQuietRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	skill := trackskills.Event{EventID: "run-skill", ToolName: "deploy", ToolCategory: "skill", Status: trackskills.StatusSuccess,
+		Timestamp: at, ReceivedAt: at + 5, UserHash: "11111111111111111111111111111111",
+		SessionHash: "22222222222222222222222222222222", Source: "hook"}
+	call := skill
+	call.EventID, call.ToolName, call.ToolCategory, call.Timestamp = "run-call", "Bash", "builtin", at+1000
+	js := testkit.MustRunStream(t)
+	publishChunks(t, js, []trackskills.Event{skill, call}, 2)
+
+	db := testkit.MustOpenDB(t, sql.WithRunIdleTimeout(10*time.Minute))
+	cfg := testConfig()
+	cfg.ExpireRunsEvery = 50 * time.Millisecond
+	_, stop := runConsumer(t, cfg, js, db)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	testkit.Eventually(t, patience, func() error {
+		list, err := db.Runs(ctx, sql.RunQuery{From: at - 1, To: at + 1})
+		if err != nil {
+			return err
+		}
+		if len(list) != 1 || list[0].State != "abandoned" || list[0].Calls != 1 {
+			return fmt.Errorf("runs %+v, want one abandoned run of 1 call", list)
+		}
+		return nil
+	})
 }
