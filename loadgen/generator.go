@@ -133,6 +133,7 @@ type Generator struct {
 	active    []int32
 	activeC   []float64
 	seq       uint64
+	working   []*histUser // with Sessions: the users in a session now
 }
 
 // histUser is one simulated user of a history: an activity weight
@@ -146,6 +147,7 @@ type histUser struct {
 	session     string
 	lastSeen    int64
 	turn        turn // with Sessions: where the user's session is
+	callsLeft   int  // with Sessions: calls left in the session; 0 when it is over
 }
 
 // turn is where a user's session stands, with GeneratorConfig.Sessions:
@@ -171,6 +173,10 @@ const (
 	hourMs       = int64(time.Hour / time.Millisecond)
 	dayMs        = 24 * hourMs
 	sessionGapMs = 30 * 60 * 1000 // a gap this long starts a new session
+	// sessionPaceMs is the mean time between two calls of one session:
+	// with Sessions, an hour of H events has about H*pace/hour sessions
+	// at work at once.
+	sessionPaceMs = 30 * 1000
 )
 
 // NewGenerator returns a generator for cfg.
@@ -422,6 +428,39 @@ func (g *Generator) pickUser(ts int64) *histUser {
 	return &g.users[g.active[min(i, len(g.active)-1)]]
 }
 
+// pickWorkingUser returns the user of the next call of a history with
+// Sessions: Claude Code sessions come in bursts of calls, so a call goes
+// to one of the sessions at work, and a new session (of a user picked by
+// weight) starts when fewer are at work than the hour's rate keeps busy.
+func (g *Generator) pickWorkingUser(ts int64) *histUser {
+	want := max(1, int(g.hourCount[max(g.hour, 0)]*sessionPaceMs/hourMs))
+	if len(g.working) >= want {
+		return g.working[g.rng.IntN(len(g.working))]
+	}
+	return g.pickUser(ts) // in a session already, or about to start one
+}
+
+// startSession draws the length of u's new session, in calls (log-normal,
+// median 25, from 1 to 500), and counts it at work.
+func (g *Generator) startSession(u *histUser) {
+	if u.callsLeft == 0 {
+		g.working = append(g.working, u)
+	}
+	u.callsLeft = int(min(max(25*math.Exp(g.rng.NormFloat64()), 1), 500))
+}
+
+// spendCall counts one call of u's session, which stops being at work
+// after its last.
+func (g *Generator) spendCall(u *histUser) {
+	if u.callsLeft--; u.callsLeft > 0 {
+		return
+	}
+	u.callsLeft = 0
+	if i := slices.Index(g.working, u); i >= 0 {
+		g.working = slices.Delete(g.working, i, i+1)
+	}
+}
+
 // pickHistTool returns a tool of the history by its Zipf weight.
 func (g *Generator) pickHistTool() *histTool {
 	x := g.rng.Float64() * g.toolCum[len(g.toolCum)-1]
@@ -445,9 +484,14 @@ func (g *Generator) Batch(n int) []trackskills.Event {
 	}
 	for range n {
 		ts := g.nextTime()
-		u := g.pickUser(ts)
+		var u *histUser
+		if g.cfg.Sessions {
+			u = g.pickWorkingUser(ts)
+		} else {
+			u = g.pickUser(ts)
+		}
 		var marks []trackskills.Event
-		if u.session == "" || ts-u.lastSeen > sessionGapMs {
+		if u.session == "" || ts-u.lastSeen > sessionGapMs || (g.cfg.Sessions && u.callsLeft == 0) {
 			if g.cfg.Sessions && u.session != "" && u.turn.callsLeft > 0 && r.Float64() < 0.8 {
 				// The last turn of the old session ended a moment after
 				// its last call: it arrives late, as a hook retried.
@@ -458,6 +502,12 @@ func (g *Generator) Batch(n int) []trackskills.Event {
 			}
 			u.session = randHex(r)
 			u.turn = turn{startsSoon: true}
+			if g.cfg.Sessions {
+				g.startSession(u)
+			}
+		}
+		if g.cfg.Sessions {
+			g.spendCall(u)
 		}
 		u.lastSeen = ts
 		tool := g.pickHistTool()

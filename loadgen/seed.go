@@ -40,6 +40,9 @@ type SeedConfig struct {
 	// (prompts, Stop, subagents) around the Events tool calls, so that the
 	// database has skill runs (GeneratorConfig.Sessions).
 	Sessions bool
+	// NoRuns opens the database without the skill runs rollup
+	// (sql.WithoutRuns), the baseline of its cost.
+	NoRuns bool
 }
 
 // DefaultSeedConfig returns the defaults of `trackskills seed`: 10 million
@@ -103,7 +106,11 @@ func Seed(ctx context.Context, cfg SeedConfig, progress io.Writer) (*SeedReport,
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(ctx, cfg.DB)
+	var opts []sql.Option
+	if cfg.NoRuns {
+		opts = append(opts, sql.WithoutRuns())
+	}
+	db, err := sql.Open(ctx, cfg.DB, opts...)
 	if err != nil {
 		return nil, err
 	}

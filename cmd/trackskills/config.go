@@ -56,7 +56,7 @@ type options struct {
 	consumer consumer.Config
 
 	healthAddr string // consumer: /healthz and /readyz, empty = none
-	cpuProfile string // serve: a CPU profile of the whole run
+	cpuProfile string // serve and seed: a CPU profile of the whole run
 
 	metrics metricsOptions // --metrics-addr
 

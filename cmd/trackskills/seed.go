@@ -33,10 +33,13 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 	f.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the event generator")
 	f.IntVar(&cfg.Batch, "batch", loadgen.SeedBatch, "events per transaction")
 	f.BoolVar(&cfg.Sessions, "sessions", cfg.Sessions, "shape sessions as Claude Code hooks send them (prompts, Stop, subagents around the tool calls), so that the database has skill runs; --events counts the tool calls")
+	runs := true
+	f.BoolVar(&runs, "runs", runs, "keep skill runs (false: the baseline of what runs cost the writer)")
+	f.StringVar(&o.cpuProfile, "cpu-profile", o.cpuProfile, "write a CPU profile of the whole run to this file (for benchmarks)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	cfg.DB, cfg.End = o.dbPath(), time.Now()
+	cfg.DB, cfg.End, cfg.NoRuns = o.dbPath(), time.Now(), !runs
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -46,6 +49,13 @@ func runSeed(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer lock.Close() // last, after seed has closed SQLite
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	report, err := loadgen.Seed(ctx, cfg, stderr)
 	if report != nil {
 		if werr := report.Write(stdout); werr != nil {
