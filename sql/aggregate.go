@@ -102,9 +102,11 @@ type batch struct {
 	// runEvents are the events of sessions for the runs (runs.go), and
 	// skillUsers and skillSessions the users and sessions of each skill
 	// on a day (in toolUserKey, tool is the skill and user the user's or
-	// the session's hash).
+	// the session's hash). runsOff (a database opened WithoutRuns)
+	// leaves them empty.
 	runEvents                 []runInput
 	skillUsers, skillSessions map[toolUserKey]struct{}
+	runsOff                   bool
 
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:

@@ -428,6 +428,9 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	b := newBatch()
+	if b.runsOff = d.w.skipRuns; !b.runsOff {
+		b.runEvents = make([]runInput, 0, len(events))
+	}
 	b.rows = jsonPool.Get().(*jsonRows)
 	defer jsonPool.Put(b.rows)
 	b.args = argsPool.Get().(*[]any)

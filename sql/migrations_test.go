@@ -414,3 +414,78 @@ func TestOpen_SessionChunks(t *testing.T) {
 	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, quiet))
 	checkSkillRollups(t, db, events, quiet)
 }
+
+// TestOpen_RunsByTime: a database whose skill_runs is keyed by session, as
+// before migration 0020, keeps every run through it, keyed by start time,
+// and the writer then carries on from them exactly.
+func TestOpen_RunsByTime(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	r := rand.New(rand.NewPCG(9, 20))
+	start := testNow.Add(-48 * time.Hour).UnixMilli()
+	events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
+	first, later := events[:len(events)/2], events[len(events)/2:]
+	opt := sql.WithRunIdleTimeout(testIdleMs * time.Millisecond)
+
+	db, err := sql.Open(ctx, path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, db, r, first, 3_600_000)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw := mustOpenRaw(t, path)
+	want := tableRows(t, raw, "skill_runs")
+	if len(want) == 0 {
+		t.Fatal("no runs: the test needs rows to convert")
+	}
+	cols := strings.Join(columns(t, raw, "skill_runs"), ", ")
+	for _, q := range []string{
+		`ALTER TABLE skill_runs RENAME TO by_time`,
+		`DROP INDEX skill_runs_session`,
+		`DROP INDEX skill_runs_skill`,
+		`CREATE TABLE skill_runs (session BLOB NOT NULL, start_ms INTEGER NOT NULL, start_id BLOB NOT NULL,
+			skill TEXT NOT NULL, user_id_hash BLOB NOT NULL, parent_start_ms INTEGER, parent_id BLOB, agent BLOB,
+			user_slash INTEGER NOT NULL, end_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, state TEXT NOT NULL,
+			calls INTEGER NOT NULL, failed_calls INTEGER NOT NULL, denied_calls INTEGER NOT NULL,
+			subagent_starts INTEGER NOT NULL, subagent_calls INTEGER NOT NULL, tools TEXT NOT NULL,
+			PRIMARY KEY (session, start_ms, start_id)) WITHOUT ROWID`,
+		`CREATE INDEX skill_runs_start ON skill_runs (start_ms)`,
+		`CREATE INDEX skill_runs_skill ON skill_runs (skill, state, start_ms)`,
+		`INSERT INTO skill_runs (` + cols + `) SELECT ` + cols + ` FROM by_time`,
+		`DROP TABLE by_time`,
+		`DELETE FROM migrations WHERE name = '0020_runs_by_time.sql'`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	db, err = sql.Open(ctx, path, opt)
+	if err != nil {
+		t.Fatalf("open a database with runs keyed by session: %v", err)
+	}
+	defer db.Close()
+	if got := tableRows(t, raw, "skill_runs"); !reflect.DeepEqual(got, want) {
+		t.Errorf("skill_runs after the migration:\n got  %v\n want %v", got, want)
+	}
+	var ddl string
+	if err := raw.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'skill_runs'`).Scan(&ddl); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ddl, "PRIMARY KEY (start_ms, session, start_id)") {
+		t.Errorf("skill_runs is not keyed by start time: %s", ddl)
+	}
+	deliver(t, db, r, later, 3_600_000)
+	var newest int64
+	for _, e := range events {
+		newest = max(newest, e.Timestamp)
+	}
+	quiet := newest - testIdleMs
+	if err := db.ExpireRuns(ctx, time.UnixMilli(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, quiet))
+	checkSkillRollups(t, db, events, quiet)
+}

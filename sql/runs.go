@@ -119,7 +119,7 @@ type runInput struct {
 
 // addRunEvent queues ev, an event of a session, for the runs of the batch.
 func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
-	if ev.SessionHash == "" || ev.Kind == trackskills.KindSkillKnown || ev.Kind == trackskills.KindMCPKnown {
+	if b.runsOff || ev.SessionHash == "" || ev.Kind == trackskills.KindSkillKnown || ev.Kind == trackskills.KindMCPKnown {
 		return
 	}
 	if user == nil {
@@ -158,13 +158,13 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 				value->>5, unhex(value->>6), unhex(value->>7), value->>8, value->>9, value->>10, value->>11, value->>12,
 				value->>13, value->>14, value->>15, value->>16, CAST(unhex(value->>17) AS TEXT)
 			FROM jsonb_each(?) WHERE true
-			ON CONFLICT (session, start_ms, start_id) DO UPDATE SET parent_start_ms = excluded.parent_start_ms,
+			ON CONFLICT (start_ms, session, start_id) DO UPDATE SET parent_start_ms = excluded.parent_start_ms,
 				parent_id = excluded.parent_id, agent = excluded.agent, end_ms = excluded.end_ms, last_ms = excluded.last_ms,
 				state = excluded.state, calls = excluded.calls, failed_calls = excluded.failed_calls,
 				denied_calls = excluded.denied_calls, subagent_starts = excluded.subagent_starts,
 				subagent_calls = excluded.subagent_calls, tools = excluded.tools`},
-		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (session, start_ms, start_id) IN
-			(SELECT unhex(value->>0), value->>1, unhex(value->>2) FROM jsonb_each(?))`},
+		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (start_ms, session, start_id) IN
+			(SELECT value->>1, unhex(value->>0), unhex(value->>2) FROM jsonb_each(?))`},
 		{&s.upSessions, "run_sessions upsert", `INSERT INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept)
 			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5 FROM jsonb_each(?) WHERE true
 			ON CONFLICT (session) DO UPDATE SET last_ts = excluded.last_ts, last_id = excluded.last_id,
@@ -411,7 +411,7 @@ func (b *batch) runSessions() map[string]*runSession {
 		s.events = append(s.events, in.ev)
 	}
 	for _, s := range out {
-		sort.SliceStable(s.events, func(a, c int) bool { return runs.Less(&s.events[a], &s.events[c]) })
+		slices.SortStableFunc(s.events, func(a, c runs.Event) int { return compareEvents(&a, &c) })
 		s.events = slices.CompactFunc(s.events, func(a, c runs.Event) bool { return compareEvents(&a, &c) == 0 })
 	}
 	return out
