@@ -193,13 +193,64 @@ func columns(tb testing.TB, raw *dbsql.DB, table string) []string {
 // TestOpen_SkillWalls: a database whose run times are kept per bucket in
 // skill_daily_walls, as before migration 0018, reads the same run times
 // after it, per window and per day, and then keeps them exact.
+// runsUpgrade is a database of random sessions for the tests of the
+// runs' migrations: the first half of the events written before the
+// schema is taken back, the second half left for after the migration.
+type runsUpgrade struct {
+	path          string
+	r             *rand.Rand
+	events, later []trackskills.Event
+}
+
+// newRunsUpgrade writes the first half of the events of seed into a new
+// database, calls before with it open, and closes it.
+func newRunsUpgrade(t *testing.T, seed1, seed2 uint64, before func(*sql.DB)) *runsUpgrade {
+	t.Helper()
+	u := &runsUpgrade{path: filepath.Join(t.TempDir(), "old.db"), r: rand.New(rand.NewPCG(seed1, seed2))}
+	start := testNow.Add(-48 * time.Hour).UnixMilli()
+	u.events = testkit.RandomSessions(u.r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
+	first := u.events[:len(u.events)/2]
+	u.later = u.events[len(u.events)/2:]
+	db := u.open(t, "a new database")
+	deliver(t, db, u.r, first, 3_600_000)
+	if before != nil {
+		before(db)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// open opens the database, which the test closes at its end.
+func (u *runsUpgrade) open(t *testing.T, what string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(context.Background(), u.path, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
+	if err != nil {
+		t.Fatalf("open %s: %v", what, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// carryOn writes the second half of the events, late ones among them,
+// ends the runs quiet by the newest event and returns that time.
+func (u *runsUpgrade) carryOn(t *testing.T, db *sql.DB) int64 {
+	t.Helper()
+	deliver(t, db, u.r, u.later, 3_600_000)
+	var newest int64
+	for _, e := range u.events {
+		newest = max(newest, e.Timestamp)
+	}
+	quiet := newest - testIdleMs
+	if err := db.ExpireRuns(context.Background(), time.UnixMilli(quiet)); err != nil {
+		t.Fatal(err)
+	}
+	return quiet
+}
+
 func TestOpen_SkillWalls(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	r := rand.New(rand.NewPCG(7, 18))
-	start := testNow.Add(-48 * time.Hour).UnixMilli()
-	events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
-	first, later := events[:len(events)/2], events[len(events)/2:]
 	win := sql.Window{From: testNow.Add(-72 * time.Hour).UnixMilli(), To: testNow.Add(24 * time.Hour).UnixMilli()}
 	read := func(db *sql.DB) map[string][]trackskills.Histogram {
 		t.Helper()
@@ -221,17 +272,10 @@ func TestOpen_SkillWalls(t *testing.T) {
 		return out
 	}
 
-	db, err := sql.Open(ctx, path, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, db, r, first, 3_600_000)
-	want := read(db)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	var want map[string][]trackskills.Histogram
+	u := newRunsUpgrade(t, 7, 18, func(db *sql.DB) { want = read(db) })
 	// Back to the schema before 0018, with the same run times.
-	raw := mustOpenRaw(t, path)
+	raw := mustOpenRaw(t, u.path)
 	rows, err := raw.Query(`SELECT day, skill, walls, walls_off FROM skill_daily`)
 	if err != nil {
 		t.Fatal(err)
@@ -287,23 +331,12 @@ func TestOpen_SkillWalls(t *testing.T) {
 		}
 	}
 
-	db, err = sql.Open(ctx, path, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
-	if err != nil {
-		t.Fatalf("open a database with skill_daily_walls: %v", err)
-	}
-	defer db.Close()
+	db := u.open(t, "a database with skill_daily_walls")
 	if got := read(db); !reflect.DeepEqual(got, want) {
 		t.Errorf("run times after the migration differ from those before it")
 	}
 	// It carries on exactly, late events taking runs off their buckets.
-	deliver(t, db, r, later, 3_600_000)
-	var newest int64
-	for _, e := range events {
-		newest = max(newest, e.Timestamp)
-	}
-	if err := db.ExpireRuns(ctx, time.UnixMilli(newest-testIdleMs)); err != nil {
-		t.Fatal(err)
-	}
+	quiet := u.carryOn(t, db)
 	var off int
 	if err := raw.QueryRow(`SELECT COUNT(*) FROM skill_daily WHERE walls_off IS NOT NULL`).Scan(&off); err != nil {
 		t.Fatal(err)
@@ -311,7 +344,7 @@ func TestOpen_SkillWalls(t *testing.T) {
 	if off == 0 {
 		t.Error("no run was taken off a bucket: the test needs late events that change ended runs")
 	}
-	checkSkillRollups(t, db, events, newest-testIdleMs)
+	checkSkillRollups(t, db, u.events, quiet)
 }
 
 // sessionLog returns every event of the session log, by session, in
@@ -353,24 +386,9 @@ func sessionLog(t *testing.T, raw *dbsql.DB) map[string][]sql.LogRow {
 // (session_log), as before migration 0019, has the same events after it,
 // and late events then re-walk their sessions from them exactly.
 func TestOpen_SessionChunks(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	r := rand.New(rand.NewPCG(8, 19))
-	start := testNow.Add(-48 * time.Hour).UnixMilli()
-	events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
-	first, later := events[:len(events)/2], events[len(events)/2:]
-	opt := sql.WithRunIdleTimeout(testIdleMs * time.Millisecond)
-
-	db, err := sql.Open(ctx, path, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, db, r, first, 3_600_000)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	u := newRunsUpgrade(t, 8, 19, nil)
 	// Back to the schema before 0019, with the same events.
-	raw := mustOpenRaw(t, path)
+	raw := mustOpenRaw(t, u.path)
 	want := sessionLog(t, raw)
 	if len(want) == 0 {
 		t.Fatal("the log is empty: the test needs events to convert")
@@ -394,48 +412,21 @@ func TestOpen_SessionChunks(t *testing.T) {
 		}
 	}
 
-	db, err = sql.Open(ctx, path, opt)
-	if err != nil {
-		t.Fatalf("open a database with session_log: %v", err)
-	}
-	defer db.Close()
+	db := u.open(t, "a database with session_log")
 	if got := sessionLog(t, raw); !reflect.DeepEqual(got, want) {
 		t.Errorf("the session log after the migration differs from the one before it")
 	}
-	deliver(t, db, r, later, 3_600_000)
-	var newest int64
-	for _, e := range events {
-		newest = max(newest, e.Timestamp)
-	}
-	quiet := newest - testIdleMs
-	if err := db.ExpireRuns(ctx, time.UnixMilli(quiet)); err != nil {
-		t.Fatal(err)
-	}
-	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, quiet))
-	checkSkillRollups(t, db, events, quiet)
+	quiet := u.carryOn(t, db)
+	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(u.events, testIdleMs, quiet))
+	checkSkillRollups(t, db, u.events, quiet)
 }
 
 // TestOpen_RunsByTime: a database whose skill_runs is keyed by session, as
 // before migration 0020, keeps every run through it, keyed by start time,
 // and the writer then carries on from them exactly.
 func TestOpen_RunsByTime(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	r := rand.New(rand.NewPCG(9, 20))
-	start := testNow.Add(-48 * time.Hour).UnixMilli()
-	events := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 12, Events: 60, Start: start, IdleMs: testIdleMs})
-	first, later := events[:len(events)/2], events[len(events)/2:]
-	opt := sql.WithRunIdleTimeout(testIdleMs * time.Millisecond)
-
-	db, err := sql.Open(ctx, path, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver(t, db, r, first, 3_600_000)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw := mustOpenRaw(t, path)
+	u := newRunsUpgrade(t, 9, 20, nil)
+	raw := mustOpenRaw(t, u.path)
 	want := tableRows(t, raw, "skill_runs")
 	if len(want) == 0 {
 		t.Fatal("no runs: the test needs rows to convert")
@@ -462,11 +453,7 @@ func TestOpen_RunsByTime(t *testing.T) {
 		}
 	}
 
-	db, err = sql.Open(ctx, path, opt)
-	if err != nil {
-		t.Fatalf("open a database with runs keyed by session: %v", err)
-	}
-	defer db.Close()
+	db := u.open(t, "a database with runs keyed by session")
 	if got := tableRows(t, raw, "skill_runs"); !reflect.DeepEqual(got, want) {
 		t.Errorf("skill_runs after the migration:\n got  %v\n want %v", got, want)
 	}
@@ -477,15 +464,7 @@ func TestOpen_RunsByTime(t *testing.T) {
 	if !strings.Contains(ddl, "PRIMARY KEY (start_ms, session, start_id)") {
 		t.Errorf("skill_runs is not keyed by start time: %s", ddl)
 	}
-	deliver(t, db, r, later, 3_600_000)
-	var newest int64
-	for _, e := range events {
-		newest = max(newest, e.Timestamp)
-	}
-	quiet := newest - testIdleMs
-	if err := db.ExpireRuns(ctx, time.UnixMilli(quiet)); err != nil {
-		t.Fatal(err)
-	}
-	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, quiet))
-	checkSkillRollups(t, db, events, quiet)
+	quiet := u.carryOn(t, db)
+	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(u.events, testIdleMs, quiet))
+	checkSkillRollups(t, db, u.events, quiet)
 }
