@@ -13,6 +13,7 @@ package runs
 
 import (
 	"bytes"
+	"cmp"
 	"slices"
 
 	"github.com/trackskills/trackskills"
@@ -54,11 +55,14 @@ type Event struct {
 }
 
 // Less orders events by time, then by id.
-func Less(a, b *Event) bool {
-	if a.TS != b.TS {
-		return a.TS < b.TS
+func Less(a, b *Event) bool { return Compare(a, b) < 0 }
+
+// Compare orders events as Less does, for the slices package: -1, 0 or +1.
+func Compare(a, b *Event) int {
+	if c := cmp.Compare(a.TS, b.TS); c != 0 {
+		return c
 	}
-	return bytes.Compare(a.ID, b.ID) < 0
+	return bytes.Compare(a.ID, b.ID)
 }
 
 // Reset reports whether ev closes every run open before it whatever came

@@ -411,8 +411,8 @@ func (b *batch) runSessions() map[string]*runSession {
 		s.events = append(s.events, in.ev)
 	}
 	for _, s := range out {
-		slices.SortStableFunc(s.events, func(a, c runs.Event) int { return compareEvents(&a, &c) })
-		s.events = slices.CompactFunc(s.events, func(a, c runs.Event) bool { return compareEvents(&a, &c) == 0 })
+		slices.SortStableFunc(s.events, func(a, c runs.Event) int { return runs.Compare(&a, &c) })
+		s.events = slices.CompactFunc(s.events, func(a, c runs.Event) bool { return runs.Compare(&a, &c) == 0 })
 	}
 	return out
 }
@@ -550,10 +550,7 @@ func (w *writer) loadOpen(tx *dbsql.Tx, b *batch, sessions []*runSession) error 
 		// Nested runs in the order they started, as the walk keeps them.
 		slices.SortFunc(s.walker.State.Nested, func(a, c *runs.Run) int {
 			ea, ec := runs.Event{TS: a.Start, ID: a.ID}, runs.Event{TS: c.Start, ID: c.ID}
-			if runs.Less(&ea, &ec) {
-				return -1
-			}
-			return 1
+			return runs.Compare(&ea, &ec)
 		})
 	}
 	return nil
@@ -584,10 +581,10 @@ func (w *writer) rewalk(tx *dbsql.Tx, s *runSession) (bool, error) {
 		return false, fmt.Errorf("rewalk session: %w", err)
 	}
 	// Chunks may overlap in time; each event is in one of them.
-	slices.SortFunc(logged, func(a, c runs.Event) int { return compareEvents(&a, &c) })
+	slices.SortFunc(logged, func(a, c runs.Event) int { return runs.Compare(&a, &c) })
 	fresh := s.events[:0]
 	for _, ev := range s.events {
-		if _, found := slices.BinarySearchFunc(logged, ev, func(a, c runs.Event) int { return compareEvents(&a, &c) }); !found {
+		if _, found := slices.BinarySearchFunc(logged, ev, func(a, c runs.Event) int { return runs.Compare(&a, &c) }); !found {
 			fresh = append(fresh, ev)
 		}
 	}
@@ -640,17 +637,6 @@ func mergeEvents(a, c []runs.Event) []runs.Event {
 		}
 	}
 	return append(append(out, a...), c...)
-}
-
-// compareEvents orders events as runs.Less does, for the slices package.
-func compareEvents(a, c *runs.Event) int {
-	switch {
-	case runs.Less(a, c):
-		return -1
-	case runs.Less(c, a):
-		return 1
-	}
-	return 0
 }
 
 // writeWalks writes the runs the walks touched and the sessions' state,

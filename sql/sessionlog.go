@@ -156,15 +156,7 @@ func (a *logChunk) Done() ([]byte, error) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(x, y int) int {
-		if runs.Less(&a.events[x], &a.events[y]) {
-			return -1
-		}
-		if runs.Less(&a.events[y], &a.events[x]) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(order, func(x, y int) int { return runs.Compare(&a.events[x], &a.events[y]) })
 	var c chunkWriter
 	for _, i := range order {
 		ev := &a.events[i]
