@@ -70,6 +70,16 @@ func newBenchGen(b testing.TB) benchGen {
 // timer stopped while it makes them. It fails b if the history ran out: the
 // events past its end share one millisecond, and their ids would no longer
 // be in insertion order.
+// newSessionsBenchGen is newBenchGen's generator with sessions: 300 users
+// at work at once, their calls in sessions with skill runs, subagents and
+// marks, the dense live shape of the runs' benchmarks.
+func newSessionsBenchGen() benchGen {
+	return benchGen{loadgen.NewGenerator(loadgen.GeneratorConfig{
+		Seed: 1, Tools: 50, Users: 300, ErrorRate: 0.05,
+		Days: 30, Events: 100_000_000, End: benchEnd, Sessions: true,
+	}), benchEnd}
+}
+
 func nextBatch(b *testing.B, gen benchGen, n int) []trackskills.Event {
 	b.StopTimer()
 	defer b.StartTimer()
@@ -123,12 +133,10 @@ func BenchmarkDB_WriteBatch_Runs(b *testing.B) {
 				opts = append(opts, sql.WithoutRuns())
 			}
 			db := testkit.MustOpenDB(b, opts...)
-			gen := benchGen{loadgen.NewGenerator(loadgen.GeneratorConfig{
-				Seed: 1, Tools: 50, Users: 300, ErrorRate: 0.05,
-				Days: 30, Events: 100_000_000, End: benchEnd, Sessions: true,
-			}), benchEnd}
+			gen := newSessionsBenchGen()
 			b.ReportAllocs()
 			var calls, marks int
+			written := loadgen.ProcessWriteBytes()
 			for b.Loop() {
 				res, err := db.WriteBatch(ctx, nextBatch(b, gen, size), nil)
 				if err != nil {
@@ -138,6 +146,7 @@ func BenchmarkDB_WriteBatch_Runs(b *testing.B) {
 			}
 			b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(marks)/b.Elapsed().Seconds(), "marks/s")
+			reportDiskBytes(b, written, calls+marks)
 		})
 	}
 }

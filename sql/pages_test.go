@@ -24,7 +24,9 @@ import (
 //
 //	go test -tags sqlite_dbstat -run TestPages_PerCommit -v ./sql/
 //
-// TRACKSKILLS_PAGES_BATCH sets the batch size (default 100).
+// TRACKSKILLS_PAGES_BATCH sets the batch size (default 100);
+// TRACKSKILLS_PAGES_SESSIONS=1 writes sessions with skill runs (the runs'
+// benchmark's generator) instead of calls alone.
 func TestPages_PerCommit(t *testing.T) {
 	size := 100
 	if s := os.Getenv("TRACKSKILLS_PAGES_BATCH"); s != "" {
@@ -37,6 +39,9 @@ func TestPages_PerCommit(t *testing.T) {
 	db := testkit.MustOpenDB(t)
 	raw := mustOpenRaw(t, db.Path())
 	gen := newBenchGen(t)
+	if os.Getenv("TRACKSKILLS_PAGES_SESSIONS") == "1" {
+		gen = newSessionsBenchGen()
+	}
 	for range 200_000 / size { // warm-up: the tables as an hour of load leaves them
 		testkit.MustWriteBatch(t, db, gen.Batch(size))
 	}
