@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	dbsql "database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -382,6 +383,84 @@ func sessionLog(t *testing.T, raw *dbsql.DB) map[string][]sql.LogRow {
 	return out
 }
 
+// undoSessionChains takes a database back to the schema before migration
+// 0021: run_sessions keyed by session, session_chunks found by an index.
+func undoSessionChains(t *testing.T, raw *dbsql.DB) {
+	t.Helper()
+	for _, q := range []string{
+		`CREATE TABLE by_hash (session BLOB NOT NULL PRIMARY KEY, user_id_hash BLOB NOT NULL, last_ts INTEGER NOT NULL,
+			last_id BLOB NOT NULL, open_last INTEGER, swept INTEGER NOT NULL) WITHOUT ROWID`,
+		`INSERT INTO by_hash SELECT session, user_id_hash, last_ts, last_id, open_last, swept FROM run_sessions`,
+		`DROP TABLE run_sessions`,
+		`ALTER TABLE by_hash RENAME TO run_sessions`,
+		`CREATE INDEX run_sessions_open ON run_sessions (open_last) WHERE open_last IS NOT NULL`,
+		`CREATE INDEX run_sessions_last ON run_sessions (last_ts)`,
+		`ALTER TABLE session_chunks DROP COLUMN prev`,
+		`CREATE UNIQUE INDEX session_chunks_session ON session_chunks (session, first_ts, first_id)`,
+		`DROP INDEX skill_runs_skill`,
+		`CREATE INDEX skill_runs_skill ON skill_runs (skill, state, start_ms)`,
+		`DELETE FROM migrations WHERE name = '0021_session_chains.sql'`,
+	} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// TestOpen_SessionChains: a database whose run_sessions is keyed by
+// session and whose chunks are found by an index, as before migration
+// 0021, keeps every session's state and log through it, the chunks of each
+// session chained from its last, and the writer then carries on from them
+// exactly.
+func TestOpen_SessionChains(t *testing.T) {
+	u := newRunsUpgrade(t, 10, 21, nil)
+	raw := mustOpenRaw(t, u.path)
+	undoSessionChains(t, raw)
+	wantLog := sessionLog(t, raw)
+	wantSessions := tableRows(t, raw, "run_sessions")
+	if len(wantLog) == 0 || len(wantSessions) == 0 {
+		t.Fatal("no sessions: the test needs rows to convert")
+	}
+
+	db := u.open(t, "a database with sessions keyed by hash")
+	if got := sessionLog(t, raw); !reflect.DeepEqual(got, wantLog) {
+		t.Errorf("the session log after the migration differs from the one before it")
+	}
+	var gotSessions []string
+	rows, err := raw.Query(`SELECT session, user_id_hash, last_ts, last_id, open_last, swept FROM run_sessions
+		ORDER BY session, user_id_hash, last_ts, last_id, open_last, swept`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		v := make([]any, 6)
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
+			t.Fatal(err)
+		}
+		gotSessions = append(gotSessions, fmt.Sprint(v...))
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gotSessions, wantSessions) {
+		t.Errorf("run_sessions after the migration:\n got  %v\n want %v", gotSessions, wantSessions)
+	}
+	// Every chunk is on its session's chain, once.
+	var chained, chunks int
+	if err := raw.QueryRow(`WITH RECURSIVE chain (id, session) AS (
+			SELECT last_chunk, session FROM run_sessions WHERE last_chunk IS NOT NULL
+			UNION ALL SELECT c.prev, c.session FROM session_chunks AS c JOIN chain USING (id, session) WHERE c.prev IS NOT NULL)
+		SELECT (SELECT COUNT(DISTINCT id) FROM chain), (SELECT COUNT(*) FROM session_chunks)`).Scan(&chained, &chunks); err != nil {
+		t.Fatal(err)
+	}
+	if chained != chunks {
+		t.Errorf("%d of %d chunks are on their session's chain", chained, chunks)
+	}
+	quiet := u.carryOn(t, db)
+	testkit.SameRuns(t, "after the migration", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(u.events, testIdleMs, quiet))
+	checkSkillRollups(t, db, u.events, quiet)
+}
+
 // TestOpen_SessionChunks: a database whose session log is a row per event
 // (session_log), as before migration 0019, has the same events after it,
 // and late events then re-walk their sessions from them exactly.
@@ -389,6 +468,7 @@ func TestOpen_SessionChunks(t *testing.T) {
 	u := newRunsUpgrade(t, 8, 19, nil)
 	// Back to the schema before 0019, with the same events.
 	raw := mustOpenRaw(t, u.path)
+	undoSessionChains(t, raw)
 	want := sessionLog(t, raw)
 	if len(want) == 0 {
 		t.Fatal("the log is empty: the test needs events to convert")
@@ -427,6 +507,7 @@ func TestOpen_SessionChunks(t *testing.T) {
 func TestOpen_RunsByTime(t *testing.T) {
 	u := newRunsUpgrade(t, 9, 20, nil)
 	raw := mustOpenRaw(t, u.path)
+	undoSessionChains(t, raw)
 	want := tableRows(t, raw, "skill_runs")
 	if len(want) == 0 {
 		t.Fatal("no runs: the test needs rows to convert")

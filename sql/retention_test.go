@@ -2,10 +2,14 @@ package sql_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 )
@@ -130,5 +134,68 @@ func TestDB_DeleteAggregatesBeforeByDay(t *testing.T) {
 	}
 	if n, err := db.DeleteAggregatesBefore(ctx, cutoff.UnixMilli()); err != nil || n != 0 {
 		t.Errorf("a second run deleted %d (%v), want 0", n, err)
+	}
+}
+
+// Ensure the retention deletes the runs' state and log of the sessions
+// quiet since before the cutoff, all their chunks along their chains, and
+// keeps every chunk of the other sessions.
+func TestDB_RetentionOfRunState(t *testing.T) {
+	db := testkit.MustOpenDB(t, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
+	raw := mustOpenRaw(t, db.Path())
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(11, 22))
+	now := time.Now()
+	old := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 8, Events: 40,
+		Start: now.Add(-120 * 24 * time.Hour).UnixMilli(), IdleMs: testIdleMs})
+	fresh := testkit.RandomSessions(r, testkit.SessionConfig{Sessions: 8, Events: 40,
+		Start: now.Add(-6 * time.Hour).UnixMilli(), IdleMs: testIdleMs})
+	all := append(old, fresh...)
+	for i := range all {
+		all[i].ReceivedAt = all[i].Timestamp
+	}
+	deliver(t, db, r, all, 600_000) // many chunks a session
+	if err := db.ExpireRuns(ctx, now.Add(-7*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := now.Add(-90 * 24 * time.Hour).UnixMilli()
+	kept := map[string]bool{}
+	rows, err := raw.Query(`SELECT session FROM run_sessions WHERE last_ts >= ?`, cutoff-trackskills.MaxFuture.Milliseconds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s []byte
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		kept[string(s)] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatal(err)
+	}
+	before := sessionLog(t, raw)
+	if len(kept) == 0 || len(kept) == len(before) {
+		t.Fatalf("%d of %d sessions recent: the test needs both kinds", len(kept), len(before))
+	}
+	want := map[string][]sql.LogRow{}
+	for s, evs := range before {
+		if kept[s] {
+			want[s] = evs
+		}
+	}
+
+	if _, err := db.DeleteEventsBefore(ctx, cutoff, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionLog(t, raw); !reflect.DeepEqual(got, want) {
+		t.Errorf("the log after the retention holds %d sessions, want the %d recent ones, unchanged", len(got), len(want))
+	}
+	var sessions int
+	if err := raw.QueryRow(`SELECT COUNT(*) FROM run_sessions`).Scan(&sessions); err != nil {
+		t.Fatal(err)
+	}
+	if sessions != len(kept) {
+		t.Errorf("run_sessions holds %d sessions after the retention, want %d", sessions, len(kept))
 	}
 }

@@ -24,7 +24,7 @@ import (
 // sessions quiet for the idle timeout, measured against the newest event
 // of the batch, as a later event would.
 
-// Log codes: an event's kind and flags in session_log.code.
+// Log codes: an event's kind and flags in the session log (sessionlog.go).
 const (
 	codeKindMask  = 0x0f
 	codeFailed    = 1 << 4
@@ -137,6 +137,7 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 type runStmts struct {
 	logChunks                                         *valuesStmt // session_chunks: bound values
 	sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
+	lastChunk, chain                                  *dbsql.Stmt
 	upDaily, upTools, upMCP                           *dbsql.Stmt
 	users, sessionsOf                                 userTables
 }
@@ -147,7 +148,8 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		what string
 		q    string
 	}{
-		{&s.sessions, "run_sessions read", `SELECT s.session, s.last_ts, s.last_id, s.open_last IS NOT NULL, s.swept
+		{&s.sessions, "run_sessions read", `SELECT s.session, s.last_ts, s.last_id, s.open_last IS NOT NULL, s.swept,
+				coalesce(s.last_chunk, 0)
 			FROM jsonb_each(?) AS j JOIN run_sessions AS s ON s.session = unhex(j.value->>0)`},
 		{&s.open, "open runs read", `SELECT ` + runColumns + ` FROM jsonb_each(?) AS j
 			JOIN skill_runs AS r ON r.session = unhex(j.value->>0) WHERE r.state = 'open'`},
@@ -165,10 +167,16 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 				subagent_calls = excluded.subagent_calls, tools = excluded.tools`},
 		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (start_ms, session, start_id) IN
 			(SELECT value->>1, unhex(value->>0), unhex(value->>2) FROM jsonb_each(?))`},
-		{&s.upSessions, "run_sessions upsert", `INSERT INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept)
-			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5 FROM jsonb_each(?) WHERE true
+		{&s.upSessions, "run_sessions upsert", `INSERT INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept,
+				last_chunk)
+			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5, value->>6
+			FROM jsonb_each(?) WHERE true
 			ON CONFLICT (session) DO UPDATE SET last_ts = excluded.last_ts, last_id = excluded.last_id,
-				open_last = excluded.open_last, swept = excluded.swept`},
+				open_last = excluded.open_last, swept = excluded.swept, last_chunk = excluded.last_chunk`},
+		{&s.lastChunk, "session_chunks last id", `SELECT coalesce(MAX(id), 0) FROM session_chunks`},
+		{&s.chain, "session_chunks chain", `WITH RECURSIVE chain (id) AS (SELECT ? UNION ALL
+				SELECT c.prev FROM session_chunks AS c JOIN chain USING (id) WHERE c.prev IS NOT NULL)
+			SELECT c.session, c.events FROM chain JOIN session_chunks AS c USING (id)`},
 		{&s.stale, "stale sessions read", `SELECT session, user_id_hash FROM run_sessions
 			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT ?`},
 		{&s.upDaily, "skill_daily upsert", `INSERT INTO skill_daily (day, skill, runs, completed, failed, interrupted, abandoned,
@@ -206,8 +214,8 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	}
 	var err error
 	// The chunks' BLOBs go in as bound values, not as hex in JSON.
-	if s.logChunks, err = prepareValues(ctx, db, 5, `INSERT INTO session_chunks (session, first_ts, first_id, last_ts, events) VALUES `,
-		"(?, ?, ?, ?, ?)", ""); err != nil {
+	if s.logChunks, err = prepareValues(ctx, db, 7, `INSERT INTO session_chunks (id, session, first_ts, first_id, last_ts, events, prev)
+		VALUES `, "(?, ?, ?, ?, ?, ?, ?)", ""); err != nil {
 		return fmt.Errorf("prepare session_chunks insert: %w", err)
 	}
 	if s.users, err = prepareUserTables(ctx, db, userTableNames("skill"), "skill"); err != nil {
@@ -220,7 +228,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 
 func (s *runStmts) list() []*dbsql.Stmt {
 	return append(append([]*dbsql.Stmt{s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
-		s.upDaily, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
+		s.lastChunk, s.chain, s.upDaily, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
 }
 
 // runColumns are the columns of a run, in the order scanRun reads them.
@@ -353,13 +361,15 @@ type runSession struct {
 	lastID    []byte
 	hasOpen   bool
 	swept     bool
+	lastChunk int64       // rowid of its last chunk in session_chunks, 0 for none
+	chunk     int64       // rowid of the chunk this batch appends
 	old       []storedRun // its runs as stored before the walk, that the walk may change
 	rewalked  bool        // walked again from the log: every run of old is replaced
 	walker    runs.Walker
 }
 
 // runs walks the sessions of b and writes their runs (skill_runs,
-// session_log, run_sessions, the run rollups and the users and sessions
+// session_chunks, run_sessions, the run rollups and the users and sessions
 // of each skill).
 func (w *writer) runs(tx *dbsql.Tx, b *batch) error {
 	if w.skipRuns {
@@ -442,12 +452,12 @@ func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSe
 	for rows.Next() {
 		var key []byte
 		var st runSession
-		if err := rows.Scan(&key, &st.lastTS, &st.lastID, &st.hasOpen, &st.swept); err != nil {
+		if err := rows.Scan(&key, &st.lastTS, &st.lastID, &st.hasOpen, &st.swept, &st.lastChunk); err != nil {
 			rows.Close()
 			return fmt.Errorf("read run_sessions: %w", err)
 		}
 		s := sessions[string(key)]
-		s.known, s.lastTS, s.lastID, s.hasOpen, s.swept = true, st.lastTS, st.lastID, st.hasOpen, st.swept
+		s.known, s.lastTS, s.lastID, s.hasOpen, s.swept, s.lastChunk = true, st.lastTS, st.lastID, st.hasOpen, st.swept, st.lastChunk
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("read run_sessions: %w", err)
@@ -487,6 +497,18 @@ func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSe
 			all = append(all, s)
 		}
 	}
+	if len(all) == 0 {
+		return nil
+	}
+	// The chunks' rowids, so that run_sessions can name them: the next
+	// ones after the table's last (this transaction is the only writer).
+	var last int64
+	if err := tx.Stmt(w.stmt.runs.lastChunk).QueryRow().Scan(&last); err != nil {
+		return fmt.Errorf("read session_chunks: %w", err)
+	}
+	for i, s := range all {
+		s.chunk = last + 1 + int64(i)
+	}
 	if err := w.writeWalks(tx, b, all, delta); err != nil {
 		return err
 	}
@@ -494,15 +516,20 @@ func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSe
 }
 
 // logEvents writes the fresh events of each session as one chunk of the
-// session log.
+// session log, the next link of its chain.
 func (w *writer) logEvents(tx *dbsql.Tx, sessions []*runSession) error {
-	args := make([]any, 0, 5*len(sessions))
+	const cols = 7
+	args := make([]any, 0, cols*len(sessions))
 	for _, s := range sessions {
 		first, last := &s.events[0], &s.events[len(s.events)-1]
-		args = append(args, []byte(s.key), first.TS, first.ID, last.TS, encodeChunk(s.events))
+		var prev any
+		if s.lastChunk != 0 {
+			prev = s.lastChunk
+		}
+		args = append(args, s.chunk, []byte(s.key), first.TS, first.ID, last.TS, encodeChunk(s.events), prev)
 	}
 	return w.stmt.runs.logChunks.each(len(sessions), func(st *dbsql.Stmt, from, n int) error {
-		if _, err := tx.Stmt(st).Exec(args[from*5 : (from+n)*5]...); err != nil {
+		if _, err := tx.Stmt(st).Exec(args[from*cols : (from+n)*cols]...); err != nil {
 			return fmt.Errorf("insert session_chunks: %w", err)
 		}
 		return nil
@@ -561,14 +588,17 @@ func (w *writer) loadOpen(tx *dbsql.Tx, b *batch, sessions []*runSession) error 
 // batch's events the log holds already (a redelivery) are dropped from
 // s.events first; it returns false, and walks nothing, when none is left.
 func (w *writer) rewalk(tx *dbsql.Tx, s *runSession) (bool, error) {
-	rows, err := tx.Query(`SELECT events FROM session_chunks WHERE session = ?`, []byte(s.key))
+	var logged []runs.Event
+	rows, err := tx.Stmt(w.stmt.runs.chain).Query(s.lastChunk)
 	if err != nil {
 		return false, fmt.Errorf("rewalk session: %w", err)
 	}
-	var logged []runs.Event
 	for rows.Next() {
-		var chunk []byte
-		err := rows.Scan(&chunk)
+		var session, chunk []byte
+		err := rows.Scan(&session, &chunk)
+		if err == nil && string(session) != s.key {
+			err = fmt.Errorf("%w: the chain of session %x holds a chunk of session %x", errCorruptChunk, s.key, session)
+		}
 		if err == nil {
 			logged, err = decodeChunk(chunk, logged)
 		}
@@ -683,6 +713,7 @@ func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 			j.null()
 		}
 		j.int(0)
+		j.int(s.chunk)
 	}
 	return w.exec(tx, w.stmt.runs.upSessions, j, "run_sessions")
 }

@@ -14,7 +14,10 @@ import (
 // session_chunks per session it holds events of, with those events in one
 // BLOB, instead of a row per event: a history load or a replay sees most
 // sessions whole in one batch, so the log costs one B-tree insert per
-// session rather than one per event.
+// session rather than one per event. The chunks of a session are a chain
+// (migration 0021): each names the one before it (prev), and run_sessions
+// the last (last_chunk), so that the table is appended to and needs no
+// index.
 //
 // A chunk is its events in session order (runs.Less), each as
 //
