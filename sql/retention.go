@@ -49,18 +49,28 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	// event may come late: a session quiet since then has nothing left to
 	// re-walk.
 	old := cutoff - trackskills.MaxFuture.Milliseconds()
+	// In one transaction: a batch between the statements could bring a
+	// session back whose chunks were gone.
+	tx, err := d.conn().BeginTx(ctx, nil)
+	if err != nil {
+		return total, fmt.Errorf("delete old runs: %w", err)
+	}
+	defer tx.Rollback()
 	for _, q := range []string{
 		// A session's chunks are found by its chain (migration 0021).
 		`WITH RECURSIVE chain (id) AS (
 			SELECT last_chunk FROM run_sessions WHERE last_ts < ?1 AND open_last IS NULL AND last_chunk IS NOT NULL
-			UNION ALL SELECT c.prev FROM session_chunks AS c JOIN chain USING (id) WHERE c.prev IS NOT NULL)
+			UNION ALL SELECT c.prev FROM session_chunks AS c JOIN chain USING (id) WHERE c.prev < c.id)
 		DELETE FROM session_chunks WHERE id IN (SELECT id FROM chain)`,
 		`DELETE FROM skill_runs WHERE start_ms < ? AND state <> 'open'`,
 		`DELETE FROM run_sessions WHERE last_ts < ? AND open_last IS NULL`,
 	} {
-		if _, err := d.conn().ExecContext(ctx, q, old); err != nil {
+		if _, err := tx.ExecContext(ctx, q, old); err != nil {
 			return total, fmt.Errorf("delete old runs: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return total, fmt.Errorf("delete old runs: %w", err)
 	}
 	return total, nil
 }
