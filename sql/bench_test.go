@@ -66,10 +66,6 @@ func newBenchGen(b testing.TB) benchGen {
 	}), end}
 }
 
-// nextBatch returns the next n events of gen, none stored yet, with b's
-// timer stopped while it makes them. It fails b if the history ran out: the
-// events past its end share one millisecond, and their ids would no longer
-// be in insertion order.
 // newSessionsBenchGen is newBenchGen's generator with sessions: 300 users
 // at work at once, their calls in sessions with skill runs, subagents and
 // marks, the dense live shape of the runs' benchmarks.
@@ -80,6 +76,10 @@ func newSessionsBenchGen() benchGen {
 	}), benchEnd}
 }
 
+// nextBatch returns the next n events of gen, none stored yet, with b's
+// timer stopped while it makes them. It fails b if the history ran out: the
+// events past its end share one millisecond, and their ids would no longer
+// be in insertion order.
 func nextBatch(b *testing.B, gen benchGen, n int) []trackskills.Event {
 	b.StopTimer()
 	defer b.StartTimer()

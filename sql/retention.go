@@ -60,7 +60,7 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 		// A session's chunks are found by its chain (migration 0021).
 		`WITH RECURSIVE chain (id) AS (
 			SELECT last_chunk FROM run_sessions WHERE last_ts < ?1 AND open_last IS NULL AND last_chunk IS NOT NULL
-			UNION ALL SELECT c.prev FROM session_chunks AS c JOIN chain USING (id) WHERE c.prev < c.id)
+			` + chainStep + `)
 		DELETE FROM session_chunks WHERE id IN (SELECT id FROM chain)`,
 		`DELETE FROM skill_runs WHERE start_ms < ? AND state <> 'open'`,
 		`DELETE FROM run_sessions WHERE last_ts < ? AND open_last IS NULL`,

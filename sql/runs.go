@@ -174,8 +174,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 			ON CONFLICT (session) DO UPDATE SET last_ts = excluded.last_ts, last_id = excluded.last_id,
 				open_last = excluded.open_last, swept = excluded.swept, last_chunk = excluded.last_chunk`},
 		{&s.lastChunk, "session_chunks last id", `SELECT coalesce(MAX(id), 0) FROM session_chunks`},
-		{&s.chain, "session_chunks chain", `WITH RECURSIVE chain (id) AS (SELECT ? UNION ALL
-				SELECT c.prev FROM session_chunks AS c JOIN chain USING (id) WHERE c.prev < c.id)
+		{&s.chain, "session_chunks chain", `WITH RECURSIVE chain (id) AS (SELECT ? ` + chainStep + `)
 			SELECT c.session, c.events FROM chain JOIN session_chunks AS c USING (id)`},
 		{&s.stale, "stale sessions read", `SELECT session, user_id_hash FROM run_sessions
 			WHERE open_last IS NOT NULL AND open_last < ? ORDER BY open_last LIMIT ?`},

@@ -29,6 +29,12 @@ import (
 //
 // and nothing after the last event.
 
+// chainStep is the recursive step of a query over the chunk chains: a CTE
+// chain (id) started from chunk ids goes on to each one's previous chunk.
+// It follows prev only where it is below the chunk's own id, as the writer
+// assigns them, so that a corrupt link cannot loop.
+const chainStep = `UNION ALL SELECT c.prev FROM session_chunks AS c JOIN chain USING (id) WHERE c.prev < c.id`
+
 // errCorruptChunk reports session log data that decodeChunk cannot read.
 var errCorruptChunk = errors.New("corrupt session log chunk")
 
