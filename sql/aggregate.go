@@ -107,6 +107,9 @@ type batch struct {
 	runEvents                 []runInput
 	skillUsers, skillSessions map[toolUserKey]struct{}
 	runsOff                   bool
+	// runState is the run state of the sessions the batch walked or
+	// swept, for the run cache once it commits (runcache.go).
+	runState map[string]*cachedSession
 
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
@@ -126,6 +129,7 @@ func newBatch() *batch {
 		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{}, failures: map[errorKey]int64{},
 		users: map[userKey]struct{}{}, toolUsers: map[toolUserKey]struct{}{}, days: map[Day]string{},
 		skillUsers: map[toolUserKey]struct{}{}, skillSessions: map[toolUserKey]struct{}{},
+		runState: map[string]*cachedSession{},
 	}
 }
 
@@ -169,8 +173,9 @@ func (b *batch) text(day Day) string {
 // writer writes the aggregates of batches: it has the prepared statements
 // and remembers the user rows known to exist.
 type writer struct {
-	stmt *stmts
-	seen *seenUsers
+	stmt  *stmts
+	seen  *seenUsers
+	cache *runCache // the run state of recent sessions (runcache.go)
 
 	idleMs   int64 // the runs' idle timeout (runs.DefaultIdleMs unless set)
 	skipRuns bool  // no skill runs: benchmarks measure what they cost
@@ -202,9 +207,11 @@ func (w *writer) write(tx *dbsql.Tx, b *batch) error {
 	return nil
 }
 
-// committed records the user rows of a committed batch as known.
+// committed records the user rows of a committed batch as known, and the
+// run state it wrote. The caller holds w.cache.mu.
 func (w *writer) committed(b *batch) {
 	w.seen.add(b)
+	w.cache.put(b.runState)
 }
 
 // exec runs stmt in tx over rows, unless there are none.
@@ -580,18 +587,37 @@ const seenDays = 3
 
 // seenUsers remembers which user rows of the last few days exist, so that
 // the writer skips a known user instead of inserting it again: in a busy
-// hour most events come from users already active that day.
+// hour most events come from users already active that day. It keeps the
+// users of each day (user_daily) and the keys of each set of keyUsers
+// (keySets: the users of each tool, server and skill, the sessions of each
+// skill).
 type seenUsers struct {
 	// mu guards the maps: WriteBatch may be called from several
 	// goroutines, and it reads them inside a transaction but fills them
 	// after the commit.
-	mu        sync.Mutex
-	users     map[Day]map[userKey]struct{}
-	toolUsers map[Day]map[toolUserKey]struct{}
+	mu    sync.Mutex
+	users map[Day]map[userKey]struct{}
+	keys  map[Day]map[seenKey]struct{}
+}
+
+// seenKey is a key of one of a batch's keySets.
+type seenKey struct {
+	set int // its index in keySets
+	toolUserKey
 }
 
 func newSeenUsers() *seenUsers {
-	return &seenUsers{users: map[Day]map[userKey]struct{}{}, toolUsers: map[Day]map[toolUserKey]struct{}{}}
+	return &seenUsers{users: map[Day]map[userKey]struct{}{}, keys: map[Day]map[seenKey]struct{}{}}
+}
+
+// keySets returns the sets of b that keyUsers writes, always in the same
+// order (seenKey.set); a set b does not have is nil.
+func (b *batch) keySets() [4]map[toolUserKey]struct{} {
+	var mcp map[toolUserKey]struct{}
+	if b.mcp != nil {
+		mcp = b.mcp.users
+	}
+	return [4]map[toolUserKey]struct{}{b.toolUsers, mcp, b.skillUsers, b.skillSessions}
 }
 
 // drop removes from b the user rows known to exist, under one lock.
@@ -603,9 +629,11 @@ func (s *seenUsers) drop(b *batch) {
 			delete(b.users, k)
 		}
 	}
-	for k := range b.toolUsers {
-		if _, ok := s.toolUsers[k.day][k]; ok {
-			delete(b.toolUsers, k)
+	for i, set := range b.keySets() {
+		for k := range set {
+			if _, ok := s.keys[k.day][seenKey{i, k}]; ok {
+				delete(set, k)
+			}
 		}
 	}
 }
@@ -617,8 +645,10 @@ func (s *seenUsers) add(b *batch) {
 	for k := range b.users {
 		s.addUser(k)
 	}
-	for k := range b.toolUsers {
-		s.addToolUser(k)
+	for i, set := range b.keySets() {
+		for k := range set {
+			s.addKey(seenKey{i, k})
+		}
 	}
 }
 
@@ -634,14 +664,14 @@ func (s *seenUsers) addUser(k userKey) {
 	m[k] = struct{}{}
 }
 
-func (s *seenUsers) addToolUser(k toolUserKey) {
-	m := s.toolUsers[k.day]
+func (s *seenUsers) addKey(k seenKey) {
+	m := s.keys[k.day]
 	if m == nil {
 		if !s.keepDay(k.day) {
 			return
 		}
-		m = map[toolUserKey]struct{}{}
-		s.toolUsers[k.day] = m
+		m = map[seenKey]struct{}{}
+		s.keys[k.day] = m
 	}
 	m[k] = struct{}{}
 }
@@ -654,14 +684,14 @@ func (s *seenUsers) keepDay(day Day) bool {
 	if _, ok := s.users[day]; ok {
 		return true
 	}
-	if _, ok := s.toolUsers[day]; ok {
+	if _, ok := s.keys[day]; ok {
 		return true
 	}
 	days := make([]Day, 0, len(s.users)+1)
 	for d := range s.users {
 		days = append(days, d)
 	}
-	for d := range s.toolUsers {
+	for d := range s.keys {
 		if _, ok := s.users[d]; !ok {
 			days = append(days, d)
 		}
@@ -679,6 +709,6 @@ func (s *seenUsers) keepDay(day Day) bool {
 		return false
 	}
 	delete(s.users, oldest)
-	delete(s.toolUsers, oldest)
+	delete(s.keys, oldest)
 	return true
 }

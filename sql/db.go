@@ -49,6 +49,9 @@ type DB struct {
 
 	runIdle  time.Duration // the skill runs' idle timeout (WithRunIdleTimeout)
 	skipRuns bool          // WithoutRuns
+
+	runCacheSize int          // the run cache's bound (maxCachedSessions; tests set 0 for none)
+	failCommit   func() error // when set, a batch fails with its error before the commit (tests)
 }
 
 // Option configures Open.
@@ -114,7 +117,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	d := &DB{path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler), runIdle: runs.DefaultIdleMs * time.Millisecond}
+	d := &DB{path: path, Now: time.Now, logger: slog.New(slog.DiscardHandler), runIdle: runs.DefaultIdleMs * time.Millisecond,
+		runCacheSize: maxCachedSessions}
 	d.pool.Store(db)
 	for _, o := range opts {
 		o(d)
@@ -131,7 +135,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = db.Close() // the prepare error is the one to report
 		return nil, err
 	}
-	d.w = writer{stmt: st, seen: newSeenUsers(), idleMs: d.runIdle.Milliseconds(), skipRuns: d.skipRuns}
+	d.w = writer{stmt: st, seen: newSeenUsers(), cache: newRunCache(d.runCacheSize), idleMs: d.runIdle.Milliseconds(), skipRuns: d.skipRuns}
 	if d.ckpt, err = startCheckpointer(path, &d.ckptMu, d.logger); err != nil {
 		_ = d.Close() // the checkpointer's error is the one to report
 		return nil, err
@@ -422,6 +426,10 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	if d.readOnly {
 		return res, errors.New("write batch: database is open read-only")
 	}
+	// One batch at a time uses the run cache, from before its
+	// transaction to after its commit is recorded.
+	d.w.cache.mu.Lock()
+	defer d.w.cache.mu.Unlock()
 	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("begin batch: %w", err)
@@ -462,6 +470,11 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	if also != nil {
 		if err := also(tx); err != nil {
+			return res, err
+		}
+	}
+	if d.failCommit != nil {
+		if err := d.failCommit(); err != nil {
 			return res, err
 		}
 	}

@@ -26,3 +26,15 @@ func ChunkRows(chunk []byte) ([]LogRow, error) {
 	}
 	return out, nil
 }
+
+// WithRunCacheSize bounds the writer's run cache to n sessions; 0 keeps
+// none, so that every batch reads its sessions' state from SQLite.
+func WithRunCacheSize(n int) Option {
+	return func(db *DB) { db.runCacheSize = n }
+}
+
+// FailCommits makes each batch call fail before its commit and, when it
+// returns an error, fail with it (and roll back).
+func FailCommits(db *DB, fail func() error) {
+	db.failCommit = fail
+}

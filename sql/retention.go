@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	dbsql "database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/trackskills/trackskills"
@@ -19,6 +20,9 @@ import (
 // the row of a message still in the stream, whose redelivery would then be
 // stored and counted again.
 func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (int64, error) {
+	if d.readOnly {
+		return 0, errors.New("delete old events: database is open read-only")
+	}
 	if chunk < 1 {
 		chunk = 5000
 	}
@@ -50,7 +54,11 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	// re-walk.
 	old := cutoff - trackskills.MaxFuture.Milliseconds()
 	// In one transaction: a batch between the statements could bring a
-	// session back whose chunks were gone.
+	// session back whose chunks were gone. The run cache forgets every
+	// session, deleted or not.
+	d.w.cache.mu.Lock()
+	defer d.w.cache.mu.Unlock()
+	defer d.w.cache.clear()
 	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return total, fmt.Errorf("delete old runs: %w", err)

@@ -365,6 +365,7 @@ type runSession struct {
 	old       []storedRun // its runs as stored before the walk, that the walk may change
 	rewalked  bool        // walked again from the log: every run of old is replaced
 	walker    runs.Walker
+	cached    *cachedSession // its state from the run cache, nil when read from SQLite
 }
 
 // runs walks the sessions of b and writes their runs (skill_runs,
@@ -437,30 +438,25 @@ func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSe
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// The sessions the run cache has are known; the others are read.
 	j := b.rows
 	j.reset()
 	for _, k := range keys {
+		if c, ok := w.cache.take(k); ok {
+			s := sessions[k]
+			s.cached, s.known, s.lastTS, s.lastID = c, true, c.state.LastTS, c.state.LastID
+			s.hasOpen, s.swept, s.lastChunk = c.state.Top != nil, c.swept, c.lastChunk
+			continue
+		}
 		j.row()
 		j.hexString(k)
 	}
-	arg := j.text()
-	rows, err := tx.Stmt(w.stmt.runs.sessions).Query(arg)
-	if err != nil {
-		return fmt.Errorf("read run_sessions: %w", err)
-	}
-	for rows.Next() {
-		var key []byte
-		var st runSession
-		if err := rows.Scan(&key, &st.lastTS, &st.lastID, &st.hasOpen, &st.swept, &st.lastChunk); err != nil {
-			rows.Close()
-			return fmt.Errorf("read run_sessions: %w", err)
+	if j.n > 0 {
+		if err := w.readSessions(tx, j.text(), sessions); err != nil {
+			return err
 		}
-		s := sessions[string(key)]
-		s.known, s.lastTS, s.lastID, s.hasOpen, s.swept, s.lastChunk = true, st.lastTS, st.lastID, st.hasOpen, st.swept, st.lastChunk
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("read run_sessions: %w", err)
-	}
+
 	// In order (the common case): resume from the open runs. Otherwise
 	// re-walk from the log.
 	var fast, slow []*runSession
@@ -511,7 +507,36 @@ func (w *writer) walkSessions(tx *dbsql.Tx, b *batch, sessions map[string]*runSe
 	if err := w.writeWalks(tx, b, all, delta); err != nil {
 		return err
 	}
-	return w.logEvents(tx, all)
+	if err := w.logEvents(tx, all); err != nil {
+		return err
+	}
+	for _, s := range all {
+		b.runState[s.key] = &cachedSession{state: s.walker.State, lastChunk: s.chunk}
+	}
+	return nil
+}
+
+// readSessions reads the state of the sessions arg names (a JSON array of
+// their hashes' hex) from run_sessions into sessions.
+func (w *writer) readSessions(tx *dbsql.Tx, arg string, sessions map[string]*runSession) error {
+	rows, err := tx.Stmt(w.stmt.runs.sessions).Query(arg)
+	if err != nil {
+		return fmt.Errorf("read run_sessions: %w", err)
+	}
+	for rows.Next() {
+		var key []byte
+		var st runSession
+		if err := rows.Scan(&key, &st.lastTS, &st.lastID, &st.hasOpen, &st.swept, &st.lastChunk); err != nil {
+			rows.Close()
+			return fmt.Errorf("read run_sessions: %w", err)
+		}
+		s := sessions[string(key)]
+		s.known, s.lastTS, s.lastID, s.hasOpen, s.swept, s.lastChunk = true, st.lastTS, st.lastID, st.hasOpen, st.swept, st.lastChunk
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read run_sessions: %w", err)
+	}
+	return nil
 }
 
 // logEvents writes the fresh events of each session as one chunk of the
@@ -541,6 +566,15 @@ func (w *writer) loadOpen(tx *dbsql.Tx, b *batch, sessions []*runSession) error 
 	j := b.rows
 	j.reset()
 	for _, s := range sessions {
+		if c := s.cached; c != nil {
+			s.walker.State = c.state
+			for _, r := range append([]*runs.Run{c.state.Top}, c.state.Nested...) {
+				if r != nil {
+					s.old = append(s.old, storedRun{session: s.key, user: s.user, Run: r.Clone()})
+				}
+			}
+			continue
+		}
 		s.walker.State = runs.State{LastTS: s.lastTS, LastID: s.lastID}
 		if s.hasOpen {
 			by[s.key] = s
@@ -797,7 +831,14 @@ func (w *writer) sweep(tx *dbsql.Tx, b *batch, quietBefore int64, limit int, del
 			rows.Close()
 			return 0, fmt.Errorf("read quiet sessions: %w", err)
 		}
-		quiet = append(quiet, &runSession{key: string(key), user: string(user), hasOpen: true})
+		s := &runSession{key: string(key), user: string(user), hasOpen: true}
+		// Its state as this batch wrote it, or as the cache has it.
+		if c, ok := b.runState[s.key]; ok && c != nil {
+			s.cached = c
+		} else if c, ok := w.cache.take(s.key); ok {
+			s.cached = c
+		}
+		quiet = append(quiet, s)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("read quiet sessions: %w", err)
@@ -810,6 +851,13 @@ func (w *writer) sweep(tx *dbsql.Tx, b *batch, quietBefore int64, limit int, del
 	}
 	for _, s := range quiet {
 		s.walker.Expire()
+		// Swept, its last event unchanged. A session read from SQLite
+		// stays out of the cache: its last chunk was not read.
+		var c *cachedSession
+		if s.cached != nil {
+			c = &cachedSession{state: s.walker.State, swept: true, lastChunk: s.cached.lastChunk}
+		}
+		b.runState[s.key] = c
 	}
 	return len(quiet), w.writeSwept(tx, b, quiet, delta)
 }
@@ -934,6 +982,8 @@ func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	if d.readOnly {
 		return errors.New("expire runs: database is open read-only")
 	}
+	d.w.cache.mu.Lock()
+	defer d.w.cache.mu.Unlock()
 	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("expire runs: %w", err)
@@ -958,5 +1008,6 @@ func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("expire runs: %w", err)
 	}
+	d.w.cache.put(b.runState)
 	return nil
 }

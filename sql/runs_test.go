@@ -2,6 +2,7 @@ package sql_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -17,8 +18,12 @@ import (
 
 const testIdleMs = 10 * 60 * 1000
 
+// errInjected is the failure FailCommits injects into batches.
+var errInjected = errors.New("injected failure")
+
 // deliver writes events in batches of random sizes, in an order shuffled
-// within about spread ms, redelivering some batches.
+// within about spread ms, redelivering some batches, and writing again
+// each batch that failed with errInjected, as the consumer does.
 func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event, spread int64) {
 	t.Helper()
 	evs := slices.Clone(events)
@@ -29,14 +34,21 @@ func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event,
 	slices.SortStableFunc(evs, func(a, b trackskills.Event) int {
 		return int(keys[a.EventID] - keys[b.EventID])
 	})
+	write := func(batch []trackskills.Event) error {
+		_, err := db.WriteBatch(context.Background(), batch, nil)
+		for errors.Is(err, errInjected) {
+			_, err = db.WriteBatch(context.Background(), batch, nil)
+		}
+		return err
+	}
 	for len(evs) > 0 {
 		n := min(len(evs), 1+r.IntN(60))
 		batch := evs[:n]
-		if _, err := db.WriteBatch(context.Background(), batch, nil); err != nil {
+		if err := write(batch); err != nil {
 			t.Fatalf("WriteBatch: %v", err)
 		}
 		if r.IntN(10) == 0 { // a redelivery
-			if _, err := db.WriteBatch(context.Background(), batch, nil); err != nil {
+			if err := write(batch); err != nil {
 				t.Fatalf("WriteBatch again: %v", err)
 			}
 		}
@@ -46,7 +58,9 @@ func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event,
 
 // TestProperty_Runs writes random sessions in many arrival orders and
 // checks that the stored runs and the run rollups are exactly those of a
-// reference walk of each whole session in time order.
+// reference walk of each whole session in time order: with the writer's
+// run cache, without it, and with a sixth of the batches failing before
+// their commit (and written again).
 func TestProperty_Runs(t *testing.T) {
 	for seed := range uint64(8) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
@@ -60,8 +74,27 @@ func TestProperty_Runs(t *testing.T) {
 			quiet := newest - testIdleMs
 			spreads := []int64{0, 30_000, 3_600_000} // in order, slightly late, very late
 			var first map[string][]string
-			for _, spread := range spreads {
-				db := testkit.MustOpenDB(t, sql.WithRunIdleTimeout(testIdleMs*time.Millisecond))
+			for _, c := range []struct {
+				spread int64
+				mode   string
+			}{
+				{spreads[0], "cached"}, {spreads[1], "cached"}, {spreads[2], "cached"},
+				{spreads[1], "uncached"}, {spreads[2], "uncached"}, {spreads[1], "failing"}, {spreads[2], "failing"},
+			} {
+				spread := c.spread
+				opts := []sql.Option{sql.WithRunIdleTimeout(testIdleMs * time.Millisecond)}
+				if c.mode == "uncached" {
+					opts = append(opts, sql.WithRunCacheSize(0))
+				}
+				db := testkit.MustOpenDB(t, opts...)
+				if c.mode == "failing" {
+					sql.FailCommits(db, func() error {
+						if r.IntN(6) == 0 {
+							return errInjected
+						}
+						return nil
+					})
+				}
 				deliver(t, db, r, events, spread)
 				if err := db.ExpireRuns(context.Background(), time.UnixMilli(quiet)); err != nil {
 					t.Fatalf("ExpireRuns: %v", err)
@@ -70,12 +103,12 @@ func TestProperty_Runs(t *testing.T) {
 				if n := countRuns(want); n < 30 {
 					t.Fatalf("only %d reference runs: the sessions reach too few rules", n)
 				}
-				testkit.SameRuns(t, fmt.Sprintf("spread %d", spread), got, want)
+				testkit.SameRuns(t, fmt.Sprintf("spread %d, %s", spread, c.mode), got, want)
 				checkSkillRollups(t, db, events, quiet)
 				if first == nil {
 					first = got
 				} else {
-					testkit.SameRuns(t, fmt.Sprintf("spread %d against in order", spread), got, first)
+					testkit.SameRuns(t, fmt.Sprintf("spread %d, %s, against in order", spread, c.mode), got, first)
 				}
 			}
 		})
