@@ -14,6 +14,7 @@ import (
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/consumer"
 	"github.com/trackskills/trackskills/loadgen"
+	"github.com/trackskills/trackskills/sql"
 	"github.com/trackskills/trackskills/testkit"
 	"github.com/trackskills/trackskills/wire"
 )
@@ -125,6 +126,65 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 				b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
+	}
+}
+
+// BenchmarkConsumer_DrainRuns measures what the skill runs cost the
+// consumer: a fresh consumer drains a stream of TRACKSKILLS_BENCH_EVENTS
+// tool calls (default 100,000) in the dense live shape of the runs'
+// benchmarks (loadgen's sessions: 300 users at work at once, with
+// prompts, Stop, subagents and skills around their calls, 8 events a
+// message as group commit makes them), into a database with the runs and
+// one opened WithoutRuns. events/s counts the tool calls; the consumer's
+// batches grow while its writer is busy, as under any load it cannot
+// follow.
+func BenchmarkConsumer_DrainRuns(b *testing.B) {
+	total := benchTotal(b)
+	gen := loadgen.NewGenerator(loadgen.GeneratorConfig{
+		Seed: 1, Tools: 50, Users: 300, ErrorRate: 0.05,
+		Days: 30, Events: 100_000_000, End: benchHistoryEnd, Sessions: true,
+	})
+	var events []trackskills.Event
+	for calls := 0; calls < total; {
+		ev := gen.Batch(1)[0]
+		if ev.Kind == "" {
+			calls++
+		}
+		events = append(events, ev)
+	}
+	const perMsg = 8
+	for _, on := range []bool{true, false} {
+		b.Run(fmt.Sprintf("runs=%v", on), func(b *testing.B) {
+			js := testkit.MustRunStream(b)
+			prefill(b, js, events, perMsg)
+			var opts []sql.Option
+			if !on {
+				opts = append(opts, sql.WithoutRuns())
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				b.StopTimer()
+				db := testkit.MustOpenDB(b, opts...)
+				cfg := consumer.DefaultConfig()
+				cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
+				c := newConsumer(b, cfg, js, db)
+				b.StartTimer()
+				r := start(b, c)
+				deadline := time.Now().Add(5 * time.Minute)
+				for c.Stats().Inserted < int64(total) {
+					if time.Now().After(deadline) || !r.running() {
+						b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				b.StopTimer()
+				if err := r.stop(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 	}
 }
 
