@@ -133,6 +133,18 @@ func newBatch() *batch {
 	}
 }
 
+// buffers gives b its buffers from the pools, and returns the function that
+// puts them back.
+func (b *batch) buffers() (release func()) {
+	b.rows = jsonPool.Get().(*jsonRows)
+	b.args = argsPool.Get().(*[]any)
+	return func() {
+		jsonPool.Put(b.rows)
+		clear((*b.args)[:cap(*b.args)]) // no batch's values kept alive by the pool
+		argsPool.Put(b.args)
+	}
+}
+
 // add counts an inserted event; user is its user hash as stored (hashKey),
 // computed once by the caller for the raw row and the rollups alike.
 func (b *batch) add(ev *trackskills.Event, user []byte) {

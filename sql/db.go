@@ -381,7 +381,7 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 // close closes every statement prepared.
 func (s *stmts) close() error {
 	var errs []error
-	for _, v := range []*valuesStmt{s.insert, s.runs.logChunks} {
+	for _, v := range []*valuesStmt{s.insert, s.runs.logChunks, s.runs.upRuns} {
 		if v != nil {
 			errs = append(errs, v.close())
 		}
@@ -439,13 +439,7 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	if b.runsOff = d.w.skipRuns; !b.runsOff {
 		b.runEvents = make([]runInput, 0, len(events))
 	}
-	b.rows = jsonPool.Get().(*jsonRows)
-	defer jsonPool.Put(b.rows)
-	b.args = argsPool.Get().(*[]any)
-	defer func() {
-		clear((*b.args)[:cap(*b.args)]) // no batch's values kept alive by the pool
-		argsPool.Put(b.args)
-	}()
+	defer b.buffers()()
 	n, err := d.insertEvents(ctx, tx, events, b)
 	if err != nil {
 		return res, err

@@ -135,11 +135,11 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 
 // runStmts are the writer's statements of the runs.
 type runStmts struct {
-	logChunks                                         *valuesStmt // session_chunks: bound values
-	sessions, open, upRuns, delRun, upSessions, stale *dbsql.Stmt
-	lastChunk, chain                                  *dbsql.Stmt
-	upDaily, upTools, upMCP                           *dbsql.Stmt
-	users, sessionsOf                                 userTables
+	logChunks, upRuns                         *valuesStmt // session_chunks, skill_runs: bound values
+	sessions, open, delRun, upSessions, stale *dbsql.Stmt
+	lastChunk, chain                          *dbsql.Stmt
+	upDaily, upTools, upMCP                   *dbsql.Stmt
+	users, sessionsOf                         userTables
 }
 
 func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
@@ -153,18 +153,6 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 			FROM jsonb_each(?) AS j JOIN run_sessions AS s ON s.session = unhex(j.value->>0)`},
 		{&s.open, "open runs read", `SELECT ` + runColumns + ` FROM jsonb_each(?) AS j
 			JOIN skill_runs AS r ON r.session = unhex(j.value->>0) WHERE r.state = 'open'`},
-		{&s.upRuns, "skill_runs upsert", `INSERT INTO skill_runs (session, start_ms, start_id, skill, user_id_hash,
-				parent_start_ms, parent_id, agent, user_slash, end_ms, last_ms, state, calls, failed_calls, denied_calls,
-				subagent_starts, subagent_calls, tools)
-			SELECT unhex(value->>0), value->>1, unhex(value->>2), CAST(unhex(value->>3) AS TEXT), unhex(value->>4),
-				value->>5, unhex(value->>6), unhex(value->>7), value->>8, value->>9, value->>10, value->>11, value->>12,
-				value->>13, value->>14, value->>15, value->>16, CAST(unhex(value->>17) AS TEXT)
-			FROM jsonb_each(?) WHERE true
-			ON CONFLICT (start_ms, session, start_id) DO UPDATE SET parent_start_ms = excluded.parent_start_ms,
-				parent_id = excluded.parent_id, agent = excluded.agent, end_ms = excluded.end_ms, last_ms = excluded.last_ms,
-				state = excluded.state, calls = excluded.calls, failed_calls = excluded.failed_calls,
-				denied_calls = excluded.denied_calls, subagent_starts = excluded.subagent_starts,
-				subagent_calls = excluded.subagent_calls, tools = excluded.tools`},
 		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (start_ms, session, start_id) IN
 			(SELECT value->>1, unhex(value->>0), unhex(value->>2) FROM jsonb_each(?))`},
 		{&s.upSessions, "run_sessions upsert", `INSERT INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept,
@@ -217,6 +205,17 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		VALUES `, "(?, ?, ?, ?, ?, ?, ?)", ""); err != nil {
 		return fmt.Errorf("prepare session_chunks insert: %w", err)
 	}
+	// The runs too: their ids and hashes as BLOBs, their tools as text.
+	if s.upRuns, err = prepareValues(ctx, db, runCols, `INSERT INTO skill_runs (session, start_ms, start_id, skill,
+		user_id_hash, parent_start_ms, parent_id, agent, user_slash, end_ms, last_ms, state, calls, failed_calls,
+		denied_calls, subagent_starts, subagent_calls, tools) VALUES `, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		` ON CONFLICT (start_ms, session, start_id) DO UPDATE SET parent_start_ms = excluded.parent_start_ms,
+				parent_id = excluded.parent_id, agent = excluded.agent, end_ms = excluded.end_ms, last_ms = excluded.last_ms,
+				state = excluded.state, calls = excluded.calls, failed_calls = excluded.failed_calls,
+				denied_calls = excluded.denied_calls, subagent_starts = excluded.subagent_starts,
+				subagent_calls = excluded.subagent_calls, tools = excluded.tools`); err != nil {
+		return fmt.Errorf("prepare skill_runs upsert: %w", err)
+	}
 	if s.users, err = prepareUserTables(ctx, db, userTableNames("skill"), "skill"); err != nil {
 		return err
 	}
@@ -226,7 +225,7 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 }
 
 func (s *runStmts) list() []*dbsql.Stmt {
-	return append(append([]*dbsql.Stmt{s.sessions, s.open, s.upRuns, s.delRun, s.upSessions, s.stale,
+	return append(append([]*dbsql.Stmt{s.sessions, s.open, s.delRun, s.upSessions, s.stale,
 		s.lastChunk, s.chain, s.upDaily, s.upTools, s.upMCP}, s.users.list()...), s.sessionsOf.list()...)
 }
 
@@ -729,7 +728,7 @@ func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 	if err := w.exec(tx, w.stmt.runs.delRun, j, "skill_runs"); err != nil {
 		return err
 	}
-	if err := w.upsertTouched(tx, j, sessions, delta); err != nil {
+	if err := w.upsertTouched(tx, b, sessions, delta); err != nil {
 		return err
 	}
 	j.reset()
@@ -753,15 +752,21 @@ func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 
 // upsertTouched writes the runs the walks of sessions touched and adds
 // their figures to delta.
-func (w *writer) upsertTouched(tx *dbsql.Tx, j *jsonRows, sessions []*runSession, delta *runDelta) error {
-	j.reset()
+func (w *writer) upsertTouched(tx *dbsql.Tx, b *batch, sessions []*runSession, delta *runDelta) error {
+	args := (*b.args)[:0]
 	for _, s := range sessions {
 		for _, r := range s.walker.Touched {
 			delta.add(r, 1)
-			runRow(j, s.key, s.user, r)
+			args = appendRun(args, s.key, s.user, r)
 		}
 	}
-	return w.exec(tx, w.stmt.runs.upRuns, j, "skill_runs")
+	*b.args = args[:0]
+	return w.stmt.runs.upRuns.each(len(args)/runCols, func(st *dbsql.Stmt, from, n int) error {
+		if _, err := tx.Stmt(st).Exec(args[from*runCols : (from+n)*runCols]...); err != nil {
+			return fmt.Errorf("upsert skill_runs: %w", err)
+		}
+		return nil
+	})
 }
 
 // runName names a run in its session.
@@ -781,39 +786,24 @@ func openLast(st *runs.State) (int64, bool) {
 	return last, true
 }
 
-func runRow(j *jsonRows, session, user string, r *runs.Run) {
-	j.row()
-	j.hexString(session)
-	j.int(r.Start)
-	j.hexBytes(r.ID)
-	j.hexString(r.Skill)
-	j.hexString(user)
-	if r.ParentID == nil {
-		j.null()
-		j.null()
-	} else {
-		j.int(r.ParentStart)
-		j.hexBytes(r.ParentID)
+// runCols is how many values appendRun appends.
+const runCols = 18
+
+// appendRun appends the values of r's row in skill_runs to args.
+func appendRun(args []any, session, user string, r *runs.Run) []any {
+	var parentStart, parentID, agent any
+	if r.ParentID != nil {
+		parentStart, parentID = r.ParentStart, r.ParentID
 	}
-	if r.Agent == "" {
-		j.null()
-	} else {
-		j.hexString(r.Agent)
+	if r.Agent != "" {
+		agent = []byte(r.Agent)
 	}
+	slash := 0
 	if r.UserSlash {
-		j.int(1)
-	} else {
-		j.int(0)
+		slash = 1
 	}
-	j.int(r.End)
-	j.int(r.Last)
-	j.ascii(r.State)
-	j.int(r.Calls)
-	j.int(r.FailedCalls)
-	j.int(r.DeniedCalls)
-	j.int(r.SubagentStarts)
-	j.int(r.SubagentCalls)
-	j.hexString(encodeTools(r))
+	return append(args, []byte(session), r.Start, r.ID, r.Skill, []byte(user), parentStart, parentID, agent, slash,
+		r.End, r.Last, r.State, r.Calls, r.FailedCalls, r.DeniedCalls, r.SubagentStarts, r.SubagentCalls, encodeTools(r))
 }
 
 // sweep ends, as abandoned, the open runs of the sessions whose last event
@@ -871,7 +861,7 @@ func (w *writer) writeSwept(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 			delta.add(o.Run, -1) // every open run: Expire ended them all
 		}
 	}
-	if err := w.upsertTouched(tx, j, sessions, delta); err != nil {
+	if err := w.upsertTouched(tx, b, sessions, delta); err != nil {
 		return err
 	}
 	j.reset()
@@ -990,8 +980,7 @@ func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	b := newBatch()
-	b.rows = jsonPool.Get().(*jsonRows)
-	defer jsonPool.Put(b.rows)
+	defer b.buffers()()
 	delta := newRunDelta()
 	for {
 		n, err := d.w.sweep(tx, b, before.UnixMilli(), 1000, delta)

@@ -107,6 +107,14 @@ func TestProperty_Runs(t *testing.T) {
 				checkSkillRollups(t, db, events, quiet)
 				if first == nil {
 					first = got
+					defer func() {
+						// Then every session is quiet: the runs left open end too.
+						if err := db.ExpireRuns(context.Background(), time.UnixMilli(newest+1)); err != nil {
+							t.Fatalf("ExpireRuns: %v", err)
+						}
+						testkit.SameRuns(t, "all expired", testkit.StoredRunSummaries(t, db), testkit.WantRunSummaries(events, testIdleMs, newest+1))
+						checkSkillRollups(t, db, events, newest+1)
+					}()
 				} else {
 					testkit.SameRuns(t, fmt.Sprintf("spread %d, %s, against in order", spread, c.mode), got, first)
 				}
