@@ -100,30 +100,11 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/aggregates=%v", shape.name, aggregates), func(b *testing.B) {
 				js := testkit.MustRunStream(b)
 				prefill(b, js, events(total), shape.perMsg)
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := range b.N {
-					b.StopTimer()
+				drainEach(b, js, total, func() *sql.DB {
 					db := testkit.MustOpenDB(b)
 					db.SkipAggregates = !aggregates
-					cfg := consumer.DefaultConfig()
-					cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
-					c := newConsumer(b, cfg, js, db)
-					b.StartTimer()
-					r := start(b, c)
-					deadline := time.Now().Add(5 * time.Minute)
-					for c.Stats().Inserted < int64(total) {
-						if time.Now().After(deadline) || !r.running() {
-							b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
-						}
-						time.Sleep(time.Millisecond)
-					}
-					b.StopTimer()
-					if err := r.stop(); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+					return db
+				})
 			})
 		}
 	}
@@ -161,31 +142,38 @@ func BenchmarkConsumer_DrainRuns(b *testing.B) {
 			if !on {
 				opts = append(opts, sql.WithoutRuns())
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				b.StopTimer()
-				db := testkit.MustOpenDB(b, opts...)
-				cfg := consumer.DefaultConfig()
-				cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
-				c := newConsumer(b, cfg, js, db)
-				b.StartTimer()
-				r := start(b, c)
-				deadline := time.Now().Add(5 * time.Minute)
-				for c.Stats().Inserted < int64(total) {
-					if time.Now().After(deadline) || !r.running() {
-						b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
-					}
-					time.Sleep(time.Millisecond)
-				}
-				b.StopTimer()
-				if err := r.stop(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			drainEach(b, js, total, func() *sql.DB { return testkit.MustOpenDB(b, opts...) })
 		})
 	}
+}
+
+// drainEach times, b.N times, a fresh consumer on a new durable draining
+// the stream js into a fresh database from open, until it has inserted
+// total tool calls, and reports the rate.
+func drainEach(b *testing.B, js jetstream.JetStream, total int, open func() *sql.DB) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		db := open()
+		cfg := consumer.DefaultConfig()
+		cfg.Durable = fmt.Sprintf("bench-%d", i) // a new durable reads from the start
+		c := newConsumer(b, cfg, js, db)
+		b.StartTimer()
+		r := start(b, c)
+		deadline := time.Now().Add(5 * time.Minute)
+		for c.Stats().Inserted < int64(total) {
+			if time.Now().After(deadline) || !r.running() {
+				b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		if err := r.stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkReplay times consumer.Replay of a stream that already holds
