@@ -14,15 +14,15 @@ import (
 //
 //   - A batch takes the sessions it walks out of the cache (take) and puts
 //     their new state in its own list (batch.runState); the commit puts
-//     those back (putRunState). A batch that fails leaves the sessions it
+//     those back (put). A batch that fails leaves the sessions it
 //     took out missing, so that the next one reads what SQLite kept.
 //   - One batch uses the cache at a time (runCache.mu, held from before a
 //     batch's transaction begins to after its commit is recorded): the
 //     writer's connection serialises transactions, but not what follows a
 //     commit.
-//   - Everything else that changes the run state (the retention) clears
-//     it, and the data directory's lock keeps a second process off the
-//     database.
+//   - ExpireRuns uses the cache as a batch does; the retention, which
+//     deletes run state, clears it; and the data directory's lock keeps a
+//     second process off the database.
 
 // maxCachedSessions bounds the sessions the cache keeps: a team's busy
 // sessions at any moment are a few hundred to a few thousand, and an
