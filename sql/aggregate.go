@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"bytes"
 	"context"
 	dbsql "database/sql"
 	"errors"
@@ -111,6 +112,11 @@ type batch struct {
 	// swept, for the run cache once it commits (runcache.go).
 	runState map[string]*cachedSession
 
+	// deferred: the batch's rollups wait (deferred.go), so add keeps a
+	// copy of each inserted tool call in fresh instead of grouping it.
+	deferred bool
+	fresh    []trackskills.Event
+
 	// rows holds the rows of one rollup statement at a time, from
 	// jsonPool, and args the bound values of the raw rows, from argsPool:
 	// the buffers outlive the batch, but never two batches at once.
@@ -148,6 +154,12 @@ func (b *batch) buffers() (release func()) {
 // add counts an inserted event; user is its user hash as stored (hashKey),
 // computed once by the caller for the raw row and the rollups alike.
 func (b *batch) add(ev *trackskills.Event, user []byte) {
+	if b.deferred {
+		e := *ev
+		e.Metadata = bytes.Clone(e.Metadata) // the caller may reuse its buffers
+		b.fresh = append(b.fresh, e)
+		return
+	}
 	day := DayOf(ev.Timestamp)
 	addTool(b.hourly, toolKey{floorDiv(ev.Timestamp, hourMs) * hourMs, ev.ToolName, ev.ToolCategory}, ev)
 	addTool(b.daily, toolKey{int64(day), ev.ToolName, ev.ToolCategory}, ev)

@@ -50,6 +50,8 @@ type DB struct {
 	runIdle  time.Duration // the skill runs' idle timeout (WithRunIdleTimeout)
 	skipRuns bool          // WithoutRuns
 
+	pend *pending // the held events of a writer that defers its rollups (WithRollupDelay); nil if it does not
+
 	runCacheSize int          // the run cache's bound (maxCachedSessions; tests set 0 for none)
 	failCommit   func() error // when set, a batch fails with its error before the commit (tests)
 }
@@ -140,6 +142,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = d.Close() // the checkpointer's error is the one to report
 		return nil, err
 	}
+	if err := d.recoverPending(ctx); err != nil {
+		_ = d.Close() // the recovery's error is the one to report
+		return nil, err
+	}
+	if d.pend != nil {
+		d.startFlusher()
+	}
 	return d, nil
 }
 
@@ -195,6 +204,9 @@ func (d *DB) Close() error {
 	var errs []error
 	if d.follow != nil {
 		d.follow.stop()
+	}
+	if d.w.stmt != nil {
+		errs = append(errs, d.stopFlusher())
 	}
 	if d.ckpt != nil {
 		errs = append(errs, d.ckpt.close())
@@ -430,23 +442,42 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	// transaction to after its commit is recorded.
 	d.w.cache.mu.Lock()
 	defer d.w.cache.mu.Unlock()
+	// A deferring writer rolls up what it holds first when that is due,
+	// and always before a batch that does not defer (one with also).
+	deferring := d.pend != nil && also == nil && !d.SkipAggregates
+	if d.pend != nil && (!deferring || d.pend.due(d.Now())) {
+		if err := d.flushLocked(ctx); err != nil {
+			return res, err
+		}
+	}
 	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return res, fmt.Errorf("begin batch: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	b := newBatch()
-	if b.runsOff = d.w.skipRuns; !b.runsOff {
+	b.deferred = deferring
+	if b.runsOff = d.w.skipRuns; !b.runsOff && !deferring {
 		b.runEvents = make([]runInput, 0, len(events))
 	}
 	defer b.buffers()()
+	var next int64 // the row id of the batch's first raw row, for a deferral's first
+	if deferring && !d.pend.started {
+		if next, err = nextEventID(tx); err != nil {
+			return res, err
+		}
+	}
 	n, err := d.insertEvents(ctx, tx, events, b)
 	if err != nil {
 		return res, err
 	}
 	res.Inserted, res.Marks = n, len(b.marks)
 	res.Ignored = len(events) - n - res.Marks
-	if err := d.w.write(tx, b); err != nil {
+	if deferring {
+		if err := d.deferBatch(tx, b, next); err != nil {
+			return res, err
+		}
+	} else if err := d.w.write(tx, b); err != nil {
 		return res, err
 	}
 	if len(dead) > 0 {
@@ -474,6 +505,12 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit batch: %w", err)
+	}
+	if deferring {
+		if b.holds() {
+			d.pend.held(b, d.Now())
+		}
+		return res, nil
 	}
 	d.w.committed(b)
 	return res, nil
@@ -512,10 +549,22 @@ func (d *DB) DeadLetterReasons(ctx context.Context) ([]string, error) {
 // Events returns every stored event, in insertion order. It is meant for
 // tests and small tools; analytics reads aggregates.
 func (d *DB) Events(ctx context.Context) ([]trackskills.Event, error) {
-	rows, err := d.conn().QueryContext(ctx, `SELECT event_id_text(event_id), lower(hex(user_id_hash)), lower(hex(session_hash)),
+	return eventsFrom(ctx, d.conn(), 0)
+}
+
+// queryer is a connection pool or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*dbsql.Rows, error)
+}
+
+// eventsFrom returns the stored events whose row id is from or above, in
+// insertion order.
+func eventsFrom(ctx context.Context, q queryer, from int64) ([]trackskills.Event, error) {
+	rows, err := q.QueryContext(ctx, `SELECT event_id_text(event_id), lower(hex(user_id_hash)), lower(hex(session_hash)),
 		tool_name, tool_category, timestamp, duration_ms, status, COALESCE(error_type, ''),
 		COALESCE(error_message, ''), request_size_bytes, response_size_bytes, COALESCE(metadata, ''),
-		source, received_at, stream_seq, COALESCE(mcp_server, ''), COALESCE(mcp_tool, '') FROM skill_usage_events ORDER BY id`)
+		source, received_at, stream_seq, COALESCE(mcp_server, ''), COALESCE(mcp_tool, '') FROM skill_usage_events
+		WHERE id >= ? ORDER BY id`, from)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}

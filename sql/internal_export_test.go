@@ -38,3 +38,27 @@ func WithRunCacheSize(n int) Option {
 func FailCommits(db *DB, fail func() error) {
 	db.failCommit = fail
 }
+
+// Kill closes db as a killed process leaves its file: the events it holds
+// for their rollups (WithRollupDelay) are dropped, not rolled up.
+func Kill(db *DB) error {
+	if p := db.pend; p != nil {
+		if p.stop != nil {
+			close(p.stop)
+			<-p.done
+			p.stop = nil
+		}
+		p.events, p.started = nil, false
+	}
+	return db.Close()
+}
+
+// Held returns how many events db holds for their rollups.
+func Held(db *DB) int {
+	if db.pend == nil {
+		return 0
+	}
+	db.w.cache.mu.Lock()
+	defer db.w.cache.mu.Unlock()
+	return len(db.pend.events)
+}

@@ -26,6 +26,10 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	if chunk < 1 {
 		chunk = 5000
 	}
+	// The held events' rollups first, while their raw rows are there.
+	if err := d.Flush(ctx); err != nil {
+		return 0, fmt.Errorf("delete old events: %w", err)
+	}
 	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -107,6 +111,9 @@ func (d *DB) OldestAggregateDay(ctx context.Context) (Day, bool, error) {
 // the writer for long. In steady state, called every RetentionEvery, it
 // removes at most a day.
 func (d *DB) DeleteAggregatesBefore(ctx context.Context, cutoff int64) (int64, error) {
+	if err := d.Flush(ctx); err != nil { // nothing old rolled up after the delete
+		return 0, fmt.Errorf("delete old aggregates: %w", err)
+	}
 	end := DayOf(cutoff)
 	oldest, any, err := d.OldestAggregateDay(ctx)
 	if err != nil {

@@ -974,6 +974,10 @@ func (d *DB) ExpireRuns(ctx context.Context, before time.Time) error {
 	}
 	d.w.cache.mu.Lock()
 	defer d.w.cache.mu.Unlock()
+	// The held events first: one of them may keep a session alive.
+	if err := d.flushLocked(ctx); err != nil {
+		return fmt.Errorf("expire runs: %w", err)
+	}
 	tx, err := d.conn().BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("expire runs: %w", err)

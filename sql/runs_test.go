@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,14 @@ var errInjected = errors.New("injected failure")
 // within about spread ms, redelivering some batches, and writing again
 // each batch that failed with errInjected, as the consumer does.
 func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event, spread int64) {
+	t.Helper()
+	deliverKilling(t, db, r, events, spread, nil)
+}
+
+// deliverKilling is deliver; when kill is not nil, it calls it after about
+// one batch in eight and goes on with the database it returns (a process
+// killed and started again), and it returns the last one.
+func deliverKilling(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event, spread int64, kill func(*sql.DB) *sql.DB) *sql.DB {
 	t.Helper()
 	evs := slices.Clone(events)
 	keys := make(map[string]int64, len(evs))
@@ -47,6 +56,13 @@ func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event,
 		if err := write(batch); err != nil {
 			t.Fatalf("WriteBatch: %v", err)
 		}
+		if kill != nil && r.IntN(8) == 0 {
+			// Killed after the commit, before the ack: the batch comes again.
+			db = kill(db)
+			if err := write(batch); err != nil {
+				t.Fatalf("WriteBatch after the restart: %v", err)
+			}
+		}
 		if r.IntN(10) == 0 { // a redelivery
 			if err := write(batch); err != nil {
 				t.Fatalf("WriteBatch again: %v", err)
@@ -54,6 +70,7 @@ func deliver(t *testing.T, db *sql.DB, r *rand.Rand, events []trackskills.Event,
 		}
 		evs = evs[n:]
 	}
+	return db
 }
 
 // TestProperty_Runs writes random sessions in many arrival orders and
@@ -80,22 +97,41 @@ func TestProperty_Runs(t *testing.T) {
 			}{
 				{spreads[0], "cached"}, {spreads[1], "cached"}, {spreads[2], "cached"},
 				{spreads[1], "uncached"}, {spreads[2], "uncached"}, {spreads[1], "failing"}, {spreads[2], "failing"},
+				{spreads[1], "deferred"}, {spreads[2], "deferred"}, {spreads[2], "deferred, failing"},
+				{spreads[1], "deferred, killed"}, {spreads[2], "deferred, killed"},
 			} {
 				spread := c.spread
 				opts := []sql.Option{sql.WithRunIdleTimeout(testIdleMs * time.Millisecond)}
 				if c.mode == "uncached" {
 					opts = append(opts, sql.WithRunCacheSize(0))
 				}
-				db := testkit.MustOpenDB(t, opts...)
-				if c.mode == "failing" {
-					sql.FailCommits(db, func() error {
-						if r.IntN(6) == 0 {
-							return errInjected
-						}
-						return nil
-					})
+				if strings.HasPrefix(c.mode, "deferred") {
+					// Held for an hour, or for 1 to 300 events.
+					opts = append(opts, sql.WithRollupDelay(time.Hour, 1+r.IntN(300)))
 				}
-				deliver(t, db, r, events, spread)
+				failing := func(db *sql.DB) {
+					if strings.HasSuffix(c.mode, "failing") {
+						sql.FailCommits(db, func() error {
+							if r.IntN(6) == 0 {
+								return errInjected
+							}
+							return nil
+						})
+					}
+				}
+				db := testkit.MustOpenDB(t, opts...)
+				failing(db)
+				var kill func(*sql.DB) *sql.DB
+				if strings.HasSuffix(c.mode, "killed") {
+					kill = func(old *sql.DB) *sql.DB {
+						if err := sql.Kill(old); err != nil {
+							t.Fatalf("kill: %v", err)
+						}
+						return testkit.MustOpenDBAt(t, old.Path(), opts...)
+					}
+				}
+				db = deliverKilling(t, db, r, events, spread, kill)
+				sql.FailCommits(db, nil) // the held events' rollups go in with ExpireRuns
 				if err := db.ExpireRuns(context.Background(), time.UnixMilli(quiet)); err != nil {
 					t.Fatalf("ExpireRuns: %v", err)
 				}
