@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,4 +57,22 @@ func MustOpenReadOnly(tb testing.TB, path string) *sql.DB {
 		}
 	})
 	return db
+}
+
+// WaitRolledUp waits, up to timeout, until the writer of the database at
+// path holds no committed event whose rollups it has not written
+// (sql.WithRollupDelay): from then on the aggregates count every stored event.
+func WaitRolledUp(tb testing.TB, path string, timeout time.Duration) {
+	tb.Helper()
+	db := MustOpenReadOnly(tb, path)
+	Eventually(tb, timeout, func() error {
+		held, err := db.RollupsHeld(context.Background())
+		if err != nil {
+			return err
+		}
+		if held {
+			return errors.New("the writer still holds rollups")
+		}
+		return nil
+	})
 }

@@ -52,6 +52,7 @@ type options struct {
 	pipeline     analytics.PipelineConfig // serve, analytics: the pipeline strip's thresholds
 	minGroupSize int                      // serve, analytics: groupsize.go
 	runIdle      time.Duration            // serve, consumer, replay: runs.go
+	rollupDelay  time.Duration            // serve, consumer: how long the writer may hold rollups
 
 	consumer consumer.Config
 
@@ -82,6 +83,7 @@ func defaultOptions() options {
 		pipeline:        analytics.DefaultPipelineConfig(),
 		minGroupSize:    1,
 		runIdle:         runs.DefaultIdleMs * time.Millisecond,
+		rollupDelay:     time.Second,
 		consumer:        cd,
 		shutdownTimeout: 10 * time.Second,
 	}
@@ -261,6 +263,8 @@ func (o *options) registerConsumer(f *cmdFlags) {
 	f.IntVar(&o.consumer.BatchEvents, "batch-events", o.consumer.BatchEvents, "close a consumer batch (one SQLite transaction) at this many events; while the writer is behind, batches grow to 8 times this")
 	f.duration(&o.consumer.BatchWait, "batch-wait", o.consumer.BatchWait, "or this long after its first message")
 	f.duration(&o.consumer.AckWait, "ack-wait", o.consumer.AckWait, "redelivery delay of a message the consumer did not acknowledge")
+	f.duration(&o.rollupDelay, "rollup-delay", o.rollupDelay,
+		"write the aggregates of committed events up to this late, many batches at once (raw rows are never late; 0 writes them with each batch)")
 }
 
 func (o *options) registerShutdown(f *cmdFlags) {
@@ -318,9 +322,10 @@ func migrationLog(logger *slog.Logger) sql.Option {
 }
 
 // writerOptions are the options of the database a writer (the consumer,
-// replay) opens: its migration log and the runs' idle timeout.
+// replay) opens: its migration log, the runs' idle timeout and the rollup
+// delay (a replay's batches write their rollups at once whatever it is).
 func (o *options) writerOptions(logger *slog.Logger) []sql.Option {
-	return []sql.Option{migrationLog(logger), sql.WithRunIdleTimeout(o.runIdle)}
+	return []sql.Option{migrationLog(logger), sql.WithRunIdleTimeout(o.runIdle), sql.WithRollupDelay(o.rollupDelay, 0)}
 }
 
 // parse is the one parse path of the long-running subcommands: the

@@ -269,6 +269,7 @@ func TestDashboard_Seeded(t *testing.T) {
 		}
 		return nil
 	})
+	testkit.WaitRolledUp(t, o.dbPath(), 10*time.Second) // and counted in the cards
 
 	tb := b.newTab(t)
 	charts := `["chart-timeseries", "chart-tools", "chart-status", "chart-dau", "chart-latency"]`

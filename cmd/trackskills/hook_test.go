@@ -151,7 +151,8 @@ func TestHook_CommandAndHTTPEndToEnd(t *testing.T) {
 			t.Errorf("no %s event; stored %v", n, names)
 		}
 	}
-	// The analytics see them.
+	// The analytics see them, once rolled up.
+	testkit.WaitRolledUp(t, o.dbPath(), 10*time.Second)
 	var tools []struct {
 		ToolName    string `json:"tool_name"`
 		Invocations int    `json:"invocations"`

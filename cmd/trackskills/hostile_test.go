@@ -344,6 +344,7 @@ func (s *hostileServer) mark(t *testing.T, client *http.Client) {
 		t.Fatalf("marker: status=%d, err=%v", status, err)
 	}
 	checkToolStored(tool)(t, s, nil)
+	testkit.WaitRolledUp(t, s.db, 10*time.Second) // the analytics count it too
 }
 
 // get GETs path from s with its keys and returns the answer's body.

@@ -49,7 +49,8 @@ func postEvents(t *testing.T, addr string, from, to int) {
 	}
 }
 
-// waitRows waits until the database at path holds want events, each once.
+// waitRows waits until the database at path holds want events, each once,
+// and their aggregates.
 func waitRows(t *testing.T, path string, want int64) {
 	t.Helper()
 	testkit.Eventually(t, 20*time.Second, func() error {
@@ -59,6 +60,7 @@ func waitRows(t *testing.T, path string, want int64) {
 		}
 		return nil
 	})
+	testkit.WaitRolledUp(t, path, 20*time.Second)
 }
 
 // Ensure a second serve on a data dir another serve uses refuses at once,

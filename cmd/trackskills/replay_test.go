@@ -104,6 +104,10 @@ func TestReplay_RebuildsServesDatabase(t *testing.T) {
 		return nil
 	})
 
+	if err := app.writer.DB().Flush(ctx); err != nil { // the live aggregates, for the comparison
+		t.Fatal(err)
+	}
+
 	path := filepath.Join(t.TempDir(), "rebuilt.db")
 	url := natsAdminURL(t, o.dataDir, app.nats.ClientURL())
 	stderr, err := replayCmd(t, "--db", path, "--nats-url", url)
