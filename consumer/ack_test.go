@@ -86,58 +86,69 @@ func TestConsumer_Run_AckAllAfterCrash(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			js := testkit.MustRunStream(t)
-			db := testkit.MustOpenDB(t)
-			cfg := testConfig()
-			// The consumer makes its durable on the empty stream.
-			c := newConsumer(t, cfg, js, db)
-			r := start(t, c)
-			testkit.Eventually(t, patience, func() error {
-				if !c.Ready() {
-					return errors.New("the consumer has not made its durable yet")
-				}
-				return nil
+		for _, delay := range []time.Duration{0, time.Hour} {
+			t.Run(fmt.Sprintf("%s/rollup-delay=%v", tt.name, delay), func(t *testing.T) {
+				t.Parallel()
+				testAckAllAfterCrash(t, tt.crash, delay)
 			})
-			if err := r.stop(); err != nil {
-				t.Fatal(err)
-			}
-			held := makeEvents(300, "held")
-			publishChunks(t, js, held, 30)
-			publishRaw(t, js, wire.SchemaV1, "", []byte("poison {"))
-			tt.crash(t, js, db)
-			if got := ackPolicy(t, js, cfg.Durable); got != jetstream.AckAllPolicy {
-				t.Fatalf("ack policy %v, want %v", got, jetstream.AckAllPolicy)
-			}
-			info, err := consumerInfo(t, js, cfg.Durable)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if info.NumAckPending == 0 {
-				t.Fatal("no message left pending by the crash")
-			}
-
-			newer := makeEvents(300, "newer")
-			publishChunks(t, js, newer, 30)
-			c, _ = runConsumer(t, cfg, js, db)
-			testkit.Eventually(t, patience, countIs(t, db, int64(len(held)+len(newer))))
-			testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
-			checkExactlyOnce(t, db, held, newer)
-			sameAggregates(t, db, mustReference(t, held, newer))
-			reasons, err := db.DeadLetterReasons(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(reasons) != 1 {
-				t.Errorf("dead letters %q, want the one poison message", reasons)
-			}
-			if n := redeliveries(t, js, cfg.Durable); n == 0 {
-				t.Error("nothing delivered again: the held messages were acknowledged without being stored")
-			}
-			t.Logf("stats=%+v", c.Stats())
-		})
+		}
 	}
+}
+
+// testAckAllAfterCrash is a case of TestConsumer_Run_AckAllAfterCrash, its
+// database holding the rollups for delay (WithRollupDelay).
+func testAckAllAfterCrash(t *testing.T, crash func(t *testing.T, js jetstream.JetStream, db *sql.DB), delay time.Duration) {
+	js := testkit.MustRunStream(t)
+	db := testkit.MustOpenDB(t, sql.WithRollupDelay(delay, 0))
+	cfg := testConfig()
+	// The consumer makes its durable on the empty stream.
+	c := newConsumer(t, cfg, js, db)
+	r := start(t, c)
+	testkit.Eventually(t, patience, func() error {
+		if !c.Ready() {
+			return errors.New("the consumer has not made its durable yet")
+		}
+		return nil
+	})
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	held := makeEvents(300, "held")
+	publishChunks(t, js, held, 30)
+	publishRaw(t, js, wire.SchemaV1, "", []byte("poison {"))
+	crash(t, js, db)
+	if got := ackPolicy(t, js, cfg.Durable); got != jetstream.AckAllPolicy {
+		t.Fatalf("ack policy %v, want %v", got, jetstream.AckAllPolicy)
+	}
+	info, err := consumerInfo(t, js, cfg.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NumAckPending == 0 {
+		t.Fatal("no message left pending by the crash")
+	}
+
+	newer := makeEvents(300, "newer")
+	publishChunks(t, js, newer, 30)
+	c, _ = runConsumer(t, cfg, js, db)
+	testkit.Eventually(t, patience, countIs(t, db, int64(len(held)+len(newer))))
+	testkit.Eventually(t, patience, func() error { return settled(t, js, cfg.Durable) })
+	checkExactlyOnce(t, db, held, newer)
+	if err := db.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sameAggregates(t, db, mustReference(t, held, newer))
+	reasons, err := db.DeadLetterReasons(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reasons) != 1 {
+		t.Errorf("dead letters %q, want the one poison message", reasons)
+	}
+	if n := redeliveries(t, js, cfg.Durable); n == 0 {
+		t.Error("nothing delivered again: the held messages were acknowledged without being stored")
+	}
+	t.Logf("stats=%+v", c.Stats())
 }
 
 // Ensure a batch that cannot be committed (a full disk) is written again
