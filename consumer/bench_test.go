@@ -85,7 +85,9 @@ func benchHistory(n, days int) []trackskills.Event {
 // BenchmarkConsumer_Drain times a fresh consumer draining a stream that
 // already holds TRACKSKILLS_BENCH_EVENTS events (default 100,000;
 // BENCHMARKS.md uses 1,000,000) into a fresh database, for each of
-// benchShapes, with and without the aggregates. The events are one day of
+// benchShapes: with the rollups held for a second, as serve and consumer
+// hold them by default (WithRollupDelay), with the rollups of each batch
+// written in its transaction, and without aggregates. The events are one day of
 // synthetic traffic (benchEvents) unless TRACKSKILLS_BENCH_HISTORY=90d asks
 // for the history BenchmarkReplay reads (benchHistory), so that the two
 // compare on the same events.
@@ -96,13 +98,17 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 		events = func(n int) []trackskills.Event { return benchHistory(n, days) }
 	}
 	for _, shape := range benchShapes {
-		for _, aggregates := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%s/aggregates=%v", shape.name, aggregates), func(b *testing.B) {
+		for _, v := range []struct {
+			name  string
+			delay time.Duration // of the rollups (WithRollupDelay)
+			skip  bool          // no aggregates at all
+		}{{"rollups=held", time.Second, false}, {"rollups=each-batch", 0, false}, {"aggregates=false", 0, true}} {
+			b.Run(shape.name+"/"+v.name, func(b *testing.B) {
 				js := testkit.MustRunStream(b)
 				prefill(b, js, events(total), shape.perMsg)
 				drainEach(b, js, total, func() *sql.DB {
-					db := testkit.MustOpenDB(b)
-					db.SkipAggregates = !aggregates
+					db := testkit.MustOpenDB(b, sql.WithRollupDelay(v.delay, 0))
+					db.SkipAggregates = v.skip
 					return db
 				})
 			})
@@ -142,6 +148,7 @@ func BenchmarkConsumer_DrainRuns(b *testing.B) {
 			if !on {
 				opts = append(opts, sql.WithoutRuns())
 			}
+			opts = append(opts, sql.WithRollupDelay(time.Second, 0)) // serve's default
 			drainEach(b, js, total, func() *sql.DB { return testkit.MustOpenDB(b, opts...) })
 		})
 	}
@@ -149,7 +156,8 @@ func BenchmarkConsumer_DrainRuns(b *testing.B) {
 
 // drainEach times, b.N times, a fresh consumer on a new durable draining
 // the stream js into a fresh database from open, until it has inserted
-// total tool calls, and reports the rate.
+// total tool calls and the rollups it holds are written, and reports the
+// rate.
 func drainEach(b *testing.B, js jetstream.JetStream, total int, open func() *sql.DB) {
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -167,6 +175,9 @@ func drainEach(b *testing.B, js jetstream.JetStream, total int, open func() *sql
 				b.Fatalf("drain stalled: stats=%+v, run err=%v", c.Stats(), r.err)
 			}
 			time.Sleep(time.Millisecond)
+		}
+		if err := db.Flush(context.Background()); err != nil { // the rollups it holds count too
+			b.Fatal(err)
 		}
 		b.StopTimer()
 		if err := r.stop(); err != nil {
