@@ -219,6 +219,7 @@ func (d *DB) startFlusher() {
 		defer close(p.done)
 		t := time.NewTicker(max(p.delay/4, 10*time.Millisecond))
 		defer t.Stop()
+		var failed time.Time // of the last failure: the next try waits a delay
 		for {
 			select {
 			case <-p.stop:
@@ -226,10 +227,11 @@ func (d *DB) startFlusher() {
 			case <-t.C:
 			}
 			d.w.cache.mu.Lock()
-			if p.due(d.Now()) {
+			if now := d.Now(); p.due(now) && now.Sub(failed) >= p.delay {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				if err := d.flushLocked(ctx); err != nil {
-					d.logger.Warn("roll up held events; will retry", "events", len(p.events), "err", err)
+					failed = now
+					d.logger.Warn("roll up held events; will retry", "events", len(p.events), "retry_in", p.delay, "err", err)
 				}
 				cancel()
 			}

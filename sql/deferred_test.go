@@ -195,3 +195,27 @@ func firstDiff(a, b []string) string {
 	}
 	return ""
 }
+
+// TestDeferred_Quiet checks that a deferring writer whose events stop
+// coming writes their rollups within about its delay by itself, and that
+// RollupsHeld, which readers use to tell, says so before and after.
+func TestDeferred_Quiet(t *testing.T) {
+	ctx := context.Background()
+	db := testkit.MustOpenDB(t, sql.WithRollupDelay(200*time.Millisecond, 0))
+	testkit.MustWriteBatch(t, db, newEvents("quiet", 10))
+	reader := testkit.MustOpenReadOnly(t, db.Path())
+	win := sql.Window{From: testNow.Add(-time.Hour).UnixMilli(), To: testNow.Add(time.Hour).UnixMilli()}
+	if held, err := reader.RollupsHeld(ctx); err != nil || !held {
+		t.Fatalf("RollupsHeld = %v (err %v) right after the batch, want true", held, err)
+	}
+	if s, err := reader.Summary(ctx, win, sql.Filter{}); err != nil || s.Invocations != 0 {
+		t.Fatalf("summary before the rollups: %d invocations (err %v), want 0", s.Invocations, err)
+	}
+	testkit.WaitRolledUp(t, db.Path(), 10*time.Second)
+	if s, err := reader.Summary(ctx, win, sql.Filter{}); err != nil || s.Invocations != 10 {
+		t.Fatalf("summary after the delay: %d invocations (err %v), want 10", s.Invocations, err)
+	}
+	if n := sql.Held(db); n != 0 {
+		t.Errorf("%d events still held", n)
+	}
+}
