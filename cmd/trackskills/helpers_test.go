@@ -29,8 +29,14 @@ func serveOptions(tb testing.TB) *options {
 	o.dataDir, o.httpAddr, o.natsAddr = tb.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
 	o.applyRetention()
 	o.consumer.BatchWait = 20 * time.Millisecond
+	o.rollupDelay = testRollupDelay
 	return &o
 }
+
+// testRollupDelay is the rollup delay of the serve and consumer the tests
+// start: rollups are still held, as by default, but for a fraction of the
+// default's seconds, so that a test waiting for the analytics waits little.
+const testRollupDelay = 200 * time.Millisecond
 
 // natsAdminURL returns url (nats://host:port of the server that serve or
 // nats runs on dataDir) with the login of its admin user, from the
@@ -99,11 +105,13 @@ func countRows(tb testing.TB, path string) (rows, distinct int64) {
 const stopTimeout = 30 * time.Second
 
 // startBinary runs the trackskills binary with args, in this process's
-// environment with env added; Cleanup kills it if it still runs.
+// environment with testRollupDelay and then env added; Cleanup kills it if
+// it still runs.
 func startBinary(tb testing.TB, env []string, args ...string) *testkit.Process {
 	tb.Helper()
 	bin := testkit.MustBuildBinary(tb, testkit.Trackskills)
-	return testkit.MustStartProcess(tb, bin, append(os.Environ(), env...), args...)
+	base := append(os.Environ(), envName("rollup-delay")+"="+testRollupDelay.String())
+	return testkit.MustStartProcess(tb, bin, append(base, env...), args...)
 }
 
 // mustWaitReady waits until p answers 200 on /readyz at addr.
