@@ -114,7 +114,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
 	q.Set("_cache_size", fmt.Sprint(-normalCacheKiB))
-	db, err := dbsql.Open(driverName, "file:"+path+"?"+q.Encode())
+	db, err := dbsql.Open(writerDriverName, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -100,6 +100,34 @@ func migrationRows(tb testing.TB, path string) []string {
 	return out
 }
 
+func TestOpen_TempStore(t *testing.T) {
+	// Ensure the writer keeps SQLite's temporary files in memory and a
+	// reader keeps the default, which lets a large sort spill to disk.
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "trackskills.db")
+	w := testkit.MustOpenDBAt(t, path)
+	r, err := sql.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatalf("open read-only: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	for _, tt := range []struct {
+		name string
+		db   *sql.DB
+		want int
+	}{{"Writer", w, 2}, {"Reader", r, 0}} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := sql.TempStore(ctx, tt.db)
+			if err != nil {
+				t.Fatalf("read temp_store: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("temp_store = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestOpenReadOnly(t *testing.T) {
 	// Ensure a reader waits for the writer's schema and gives up with an
 	// error when its context ends.

@@ -22,49 +22,65 @@ import (
 // chunks (migration 0019, sessionlog.go).
 const driverName = "sqlite3_trackskills"
 
+// writerDriverName is driverName for the writer's connection, which also
+// keeps SQLite's temporary files in memory (PRAGMA temp_store = MEMORY):
+// the statement journals of its larger upserts and its temporary b-trees,
+// which SQLite would otherwise write to files on disk during most of its
+// transactions, a syscall per page (BENCHMARKS.md, "temporary files").
+// Readers keep the default, so that a large sort of theirs cannot grow the
+// process's memory.
+const writerDriverName = "sqlite3_trackskills_writer"
+
 var registerOnce sync.Once
 
 func registerDriver() {
 	registerOnce.Do(func() {
-		dbsql.Register(driverName, &sqlite3.SQLiteDriver{
-			ConnectHook: func(c *sqlite3.SQLiteConn) error {
-				if err := c.RegisterFunc("hist_merge", histMerge, true); err != nil {
-					return fmt.Errorf("register hist_merge: %w", err)
-				}
-				if err := c.RegisterAggregator("hist_of", newHistOf, true); err != nil {
-					return fmt.Errorf("register hist_of: %w", err)
-				}
-				if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
-					return fmt.Errorf("register hist_sum: %w", err)
-				}
-				if err := c.RegisterAggregator("hist_buckets", newHistBuckets, true); err != nil {
-					return fmt.Errorf("register hist_buckets: %w", err)
-				}
-				if err := c.RegisterAggregator("log_chunk", newLogChunk, true); err != nil {
-					return fmt.Errorf("register log_chunk: %w", err)
-				}
-				if err := c.RegisterFunc("chunk_first_id", chunkFirstID, true); err != nil {
-					return fmt.Errorf("register chunk_first_id: %w", err)
-				}
-				if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
-					return fmt.Errorf("register hash8: %w", err)
-				}
-				if err := c.RegisterFunc("event_key", eventKeySQL, true); err != nil {
-					return fmt.Errorf("register event_key: %w", err)
-				}
-				if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
-					return fmt.Errorf("register event_id_text: %w", err)
-				}
-				if err := c.RegisterFunc("mcp_server_of", mcpServerOf, true); err != nil {
-					return fmt.Errorf("register mcp_server_of: %w", err)
-				}
-				if err := c.RegisterFunc("mcp_tool_of", mcpToolOf, true); err != nil {
-					return fmt.Errorf("register mcp_tool_of: %w", err)
-				}
-				return nil
-			},
-		})
+		dbsql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: registerFuncs})
+		dbsql.Register(writerDriverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			if _, err := c.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
+				return fmt.Errorf("keep temporary files in memory: %w", err)
+			}
+			return registerFuncs(c)
+		}})
 	})
+}
+
+// registerFuncs registers the SQL functions of driverName on c.
+func registerFuncs(c *sqlite3.SQLiteConn) error {
+	if err := c.RegisterFunc("hist_merge", histMerge, true); err != nil {
+		return fmt.Errorf("register hist_merge: %w", err)
+	}
+	if err := c.RegisterAggregator("hist_of", newHistOf, true); err != nil {
+		return fmt.Errorf("register hist_of: %w", err)
+	}
+	if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
+		return fmt.Errorf("register hist_sum: %w", err)
+	}
+	if err := c.RegisterAggregator("hist_buckets", newHistBuckets, true); err != nil {
+		return fmt.Errorf("register hist_buckets: %w", err)
+	}
+	if err := c.RegisterAggregator("log_chunk", newLogChunk, true); err != nil {
+		return fmt.Errorf("register log_chunk: %w", err)
+	}
+	if err := c.RegisterFunc("chunk_first_id", chunkFirstID, true); err != nil {
+		return fmt.Errorf("register chunk_first_id: %w", err)
+	}
+	if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
+		return fmt.Errorf("register hash8: %w", err)
+	}
+	if err := c.RegisterFunc("event_key", eventKeySQL, true); err != nil {
+		return fmt.Errorf("register event_key: %w", err)
+	}
+	if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
+		return fmt.Errorf("register event_id_text: %w", err)
+	}
+	if err := c.RegisterFunc("mcp_server_of", mcpServerOf, true); err != nil {
+		return fmt.Errorf("register mcp_server_of: %w", err)
+	}
+	if err := c.RegisterFunc("mcp_tool_of", mcpToolOf, true); err != nil {
+		return fmt.Errorf("register mcp_tool_of: %w", err)
+	}
+	return nil
 }
 
 // blobArg reads a BLOB argument that may be NULL.

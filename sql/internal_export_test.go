@@ -1,5 +1,7 @@
 package sql
 
+import "context"
+
 // LogRow is one event of the session log as the session_log table of
 // migration 0017 held it, for the tests of migration 0019.
 type LogRow struct {
@@ -61,4 +63,12 @@ func Held(db *DB) int {
 	db.w.cache.mu.Lock()
 	defer db.w.cache.mu.Unlock()
 	return len(db.pend.events)
+}
+
+// TempStore returns the temp_store setting of db's connections (0 the
+// default, 1 files, 2 memory).
+func TempStore(ctx context.Context, db *DB) (int, error) {
+	var v int
+	err := db.conn().QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v)
+	return v, err
 }
