@@ -99,7 +99,7 @@ func TestConsumer_Run_AckAllAfterCrash(t *testing.T) {
 // database holding the rollups for delay (WithRollupDelay).
 func testAckAllAfterCrash(t *testing.T, crash func(t *testing.T, js jetstream.JetStream, db *sql.DB), delay time.Duration) {
 	js := testkit.MustRunStream(t)
-	db := testkit.MustOpenDB(t, sql.WithRollupDelay(delay, 0))
+	db := testkit.MustOpenDB(t, sql.WithRollupDelay(delay, 0), sql.WithRollupQuiet(0)) // held through its pauses
 	cfg := testConfig()
 	// The consumer makes its durable on the empty stream.
 	c := newConsumer(t, cfg, js, db)

@@ -85,7 +85,7 @@ func benchHistory(n, days int) []trackskills.Event {
 // BenchmarkConsumer_Drain times a fresh consumer draining a stream that
 // already holds TRACKSKILLS_BENCH_EVENTS events (default 100,000;
 // BENCHMARKS.md uses 1,000,000) into a fresh database, for each of
-// benchShapes: with the rollups held for a second, as serve and consumer
+// benchShapes: with the rollups held (10 s, or 50,000 events), as serve and consumer
 // hold them by default (WithRollupDelay), with the rollups of each batch
 // written in its transaction, and without aggregates. The events are one day of
 // synthetic traffic (benchEvents) unless TRACKSKILLS_BENCH_HISTORY=90d asks
@@ -102,7 +102,7 @@ func BenchmarkConsumer_Drain(b *testing.B) {
 			name  string
 			delay time.Duration // of the rollups (WithRollupDelay)
 			skip  bool          // no aggregates at all
-		}{{"rollups=held", time.Second, false}, {"rollups=each-batch", 0, false}, {"aggregates=false", 0, true}} {
+		}{{"rollups=held", 10 * time.Second, false}, {"rollups=each-batch", 0, false}, {"aggregates=false", 0, true}} {
 			b.Run(shape.name+"/"+v.name, func(b *testing.B) {
 				js := testkit.MustRunStream(b)
 				prefill(b, js, events(total), shape.perMsg)
@@ -148,7 +148,7 @@ func BenchmarkConsumer_DrainRuns(b *testing.B) {
 			if !on {
 				opts = append(opts, sql.WithoutRuns())
 			}
-			opts = append(opts, sql.WithRollupDelay(time.Second, 0)) // serve's default
+			opts = append(opts, sql.WithRollupDelay(10*time.Second, 0)) // serve's default
 			drainEach(b, js, total, func() *sql.DB { return testkit.MustOpenDB(b, opts...) })
 		})
 	}

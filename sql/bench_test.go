@@ -99,7 +99,7 @@ func BenchmarkDB_WriteBatch(b *testing.B) {
 	for _, c := range []struct {
 		size  int
 		delay time.Duration
-	}{{1, 0}, {100, 0}, {1000, 0}, {1000, time.Second}} {
+	}{{1, 0}, {100, 0}, {1000, 0}, {1000, 10 * time.Second}} {
 		size := c.size
 		name := fmt.Sprintf("size=%d", size)
 		if c.delay > 0 {

@@ -50,7 +50,8 @@ type DB struct {
 	runIdle  time.Duration // the skill runs' idle timeout (WithRunIdleTimeout)
 	skipRuns bool          // WithoutRuns
 
-	pend *pending // the held events of a writer that defers its rollups (WithRollupDelay); nil if it does not
+	pend        *pending       // the held events of a writer that defers its rollups (WithRollupDelay); nil if it does not
+	rollupQuiet *time.Duration // WithRollupQuiet; nil: DefaultRollupQuiet
 
 	runCacheSize int          // the run cache's bound (maxCachedSessions; tests set 0 for none)
 	failCommit   func() error // when set, a batch fails with its error before the commit (tests)
@@ -147,6 +148,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	if d.pend != nil {
+		d.pend.setQuiet(d.rollupQuiet)
 		d.startFlusher()
 	}
 	return d, nil

@@ -32,9 +32,18 @@ import (
 // before it writes their rollups, whatever its delay.
 const DefaultRollupEvents = 50_000
 
+// DefaultRollupQuiet is how long a deferring writer waits without a new
+// batch before it writes the rollups it holds, unless WithRollupQuiet says
+// otherwise: under a steady load batches come far more often, and the
+// rollups wait for the delay; after the last events of a burst, or the one
+// event someone sends to try the server, they land at once.
+const DefaultRollupQuiet = time.Second
+
 // WithRollupDelay makes the writer defer the rollups of the events it
 // commits by up to delay, and at most maxEvents events (DefaultRollupEvents
-// when 0 or less). A delay of 0 writes them in each batch, the default.
+// when 0 or less); it writes them sooner once no batch has come for
+// DefaultRollupQuiet (WithRollupQuiet). A delay of 0 writes them in each
+// batch, the default.
 func WithRollupDelay(delay time.Duration, maxEvents int) Option {
 	return func(d *DB) {
 		if delay <= 0 {
@@ -48,16 +57,38 @@ func WithRollupDelay(delay time.Duration, maxEvents int) Option {
 	}
 }
 
+// WithRollupQuiet sets how long a deferring writer (WithRollupDelay) waits
+// without a new batch before it writes the rollups it holds, at most their
+// delay; 0 waits for the delay, however quiet the writer is. Tests that
+// need events held across pauses use 0.
+func WithRollupQuiet(quiet time.Duration) Option {
+	return func(d *DB) { d.rollupQuiet = &quiet }
+}
+
+// setQuiet sets p's quiet spell from WithRollupQuiet (nil: the default).
+func (p *pending) setQuiet(quiet *time.Duration) {
+	q := DefaultRollupQuiet
+	if quiet != nil {
+		q = *quiet
+	}
+	if q <= 0 || q > p.delay {
+		q = p.delay
+	}
+	p.quiet = q
+}
+
 // pending is what a deferring writer holds: the events whose rollups it
 // has not written yet. The writer's lock (runCache.mu) guards it.
 type pending struct {
 	delay     time.Duration
+	quiet     time.Duration // without a new batch for this long, the held events are due
 	maxEvents int
 
 	// events are the committed tool calls new to the database, and every
 	// mark, in the order they came.
 	events []trackskills.Event
 	since  time.Time // when the oldest of events was committed
+	last   time.Time // when the newest was
 	// started: rollup_pending has the first row of this deferral, which
 	// names its first raw row.
 	started bool
@@ -65,9 +96,14 @@ type pending struct {
 	stop, done chan struct{} // the background flush (flushEvery)
 }
 
-// due reports whether the held events must be rolled up before more come.
+// due reports whether the held events must be rolled up before more come:
+// there are maxEvents of them, the oldest is a delay old, or the newest a
+// quiet spell.
 func (p *pending) due(now time.Time) bool {
-	return len(p.events) >= p.maxEvents || len(p.events) > 0 && now.Sub(p.since) >= p.delay
+	if len(p.events) >= p.maxEvents {
+		return true
+	}
+	return len(p.events) > 0 && (now.Sub(p.since) >= p.delay || now.Sub(p.last) >= p.quiet)
 }
 
 // pendingData is what a deferred transaction leaves in rollup_pending.data
@@ -135,6 +171,7 @@ func (p *pending) held(b *batch, now time.Time) {
 	if len(p.events) == 0 {
 		p.since = now
 	}
+	p.last = now
 	p.started = true
 	for _, i := range b.marks {
 		ev := b.events[i]
@@ -217,7 +254,7 @@ func (d *DB) startFlusher() {
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(p.done)
-		t := time.NewTicker(max(p.delay/4, 10*time.Millisecond))
+		t := time.NewTicker(max(p.quiet/4, 10*time.Millisecond))
 		defer t.Stop()
 		var failed time.Time // of the last failure: the next try waits a delay
 		for {

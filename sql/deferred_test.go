@@ -135,7 +135,7 @@ func TestDeferred_SameRollups(t *testing.T) {
 	for _, mode := range []string{"deferred", "failing", "killed"} {
 		t.Run(mode, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(2, uint64(len(mode))))
-			opts := []sql.Option{sql.WithRollupDelay(time.Hour, 1+r.IntN(2000))}
+			opts := []sql.Option{sql.WithRollupDelay(time.Hour, 1+r.IntN(2000)), sql.WithRollupQuiet(0)}
 			db := testkit.MustOpenDB(t, opts...)
 			if mode == "failing" {
 				sql.FailCommits(db, func() error {
@@ -197,25 +197,48 @@ func firstDiff(a, b []string) string {
 }
 
 // TestDeferred_Quiet checks that a deferring writer whose events stop
-// coming writes their rollups within about its delay by itself, and that
-// RollupsHeld, which readers use to tell, says so before and after.
+// coming writes their rollups by itself, once the oldest is a delay old or
+// once no batch has come for its quiet spell, however long the delay; that
+// RollupsHeld, which readers use to tell, says so before and after; and
+// that a writer told to wait for the delay holds them through a pause.
 func TestDeferred_Quiet(t *testing.T) {
-	ctx := context.Background()
-	db := testkit.MustOpenDB(t, sql.WithRollupDelay(200*time.Millisecond, 0))
-	testkit.MustWriteBatch(t, db, newEvents("quiet", 10))
-	reader := testkit.MustOpenReadOnly(t, db.Path())
-	win := sql.Window{From: testNow.Add(-time.Hour).UnixMilli(), To: testNow.Add(time.Hour).UnixMilli()}
-	if held, err := reader.RollupsHeld(ctx); err != nil || !held {
-		t.Fatalf("RollupsHeld = %v (err %v) right after the batch, want true", held, err)
+	for _, tt := range []struct {
+		name string
+		opts []sql.Option
+	}{
+		{"Delay", []sql.Option{sql.WithRollupDelay(200*time.Millisecond, 0)}},
+		{"QuietDefault", []sql.Option{sql.WithRollupDelay(time.Hour, 0)}},
+		{"Quiet", []sql.Option{sql.WithRollupDelay(time.Hour, 0), sql.WithRollupQuiet(300 * time.Millisecond)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testkit.MustOpenDB(t, tt.opts...)
+			testkit.MustWriteBatch(t, db, newEvents("quiet", 10))
+			reader := testkit.MustOpenReadOnly(t, db.Path())
+			win := sql.Window{From: testNow.Add(-time.Hour).UnixMilli(), To: testNow.Add(time.Hour).UnixMilli()}
+			if held, err := reader.RollupsHeld(ctx); err != nil || !held {
+				t.Fatalf("RollupsHeld = %v (err %v) right after the batch, want true", held, err)
+			}
+			if s, err := reader.Summary(ctx, win, sql.Filter{}); err != nil || s.Invocations != 0 {
+				t.Fatalf("summary before the rollups: %d invocations (err %v), want 0", s.Invocations, err)
+			}
+			testkit.WaitRolledUp(t, db.Path(), 10*time.Second)
+			if s, err := reader.Summary(ctx, win, sql.Filter{}); err != nil || s.Invocations != 10 {
+				t.Fatalf("summary after the delay: %d invocations (err %v), want 10", s.Invocations, err)
+			}
+			if n := sql.Held(db); n != 0 {
+				t.Errorf("%d events still held", n)
+			}
+		})
 	}
-	if s, err := reader.Summary(ctx, win, sql.Filter{}); err != nil || s.Invocations != 0 {
-		t.Fatalf("summary before the rollups: %d invocations (err %v), want 0", s.Invocations, err)
-	}
-	testkit.WaitRolledUp(t, db.Path(), 10*time.Second)
-	if s, err := reader.Summary(ctx, win, sql.Filter{}); err != nil || s.Invocations != 10 {
-		t.Fatalf("summary after the delay: %d invocations (err %v), want 10", s.Invocations, err)
-	}
-	if n := sql.Held(db); n != 0 {
-		t.Errorf("%d events still held", n)
-	}
+	t.Run("NoQuiet", func(t *testing.T) {
+		t.Parallel()
+		db := testkit.MustOpenDB(t, sql.WithRollupDelay(time.Hour, 0), sql.WithRollupQuiet(0))
+		testkit.MustWriteBatch(t, db, newEvents("quiet", 10))
+		time.Sleep(sql.DefaultRollupQuiet + 500*time.Millisecond) // a pause: nothing to poll for
+		if n := sql.Held(db); n != 10 {
+			t.Errorf("%d events held after a pause, want 10", n)
+		}
+	})
 }

@@ -107,7 +107,7 @@ func TestProperty_Runs(t *testing.T) {
 				}
 				if strings.HasPrefix(c.mode, "deferred") {
 					// Held for an hour, or for 1 to 300 events.
-					opts = append(opts, sql.WithRollupDelay(time.Hour, 1+r.IntN(300)))
+					opts = append(opts, sql.WithRollupDelay(time.Hour, 1+r.IntN(300)), sql.WithRollupQuiet(0))
 				}
 				failing := func(db *sql.DB) {
 					if strings.HasSuffix(c.mode, "failing") {

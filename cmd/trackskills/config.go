@@ -83,7 +83,7 @@ func defaultOptions() options {
 		pipeline:        analytics.DefaultPipelineConfig(),
 		minGroupSize:    1,
 		runIdle:         runs.DefaultIdleMs * time.Millisecond,
-		rollupDelay:     5 * time.Second,
+		rollupDelay:     10 * time.Second,
 		consumer:        cd,
 		shutdownTimeout: 10 * time.Second,
 	}
