@@ -111,6 +111,22 @@ func TestStatus_Backlog(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The server counts a stored message into its consumers' pending a
+	// moment after it acknowledges the publish (seen under load).
+	testkit.Eventually(t, 10*time.Second, func() error {
+		cons, err := js.Consumer(ctx, trackskills.StreamName, id.Durable)
+		if err != nil {
+			return err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.NumPending != backlog {
+			return fmt.Errorf("%d pending, want %d", info.NumPending, backlog)
+		}
+		return nil
+	})
 	args := []string{"--db", db.Path(), "--nats-url", srv.ClientURL(), "--http-url", ""}
 
 	rep, _, err := statusJSON(t, args...)
