@@ -32,16 +32,16 @@ import (
 // before it writes their rollups, whatever its delay.
 const DefaultRollupEvents = 50_000
 
-// DefaultRollupQuiet is how long a deferring writer waits without a new
-// batch before it writes the rollups it holds, unless WithRollupQuiet says
-// otherwise: under a steady load batches come far more often, and the
+// DefaultRollupQuiet is how long a deferring writer waits without new
+// events before it writes the rollups it holds, unless WithRollupQuiet
+// says otherwise: under a steady load batches come far more often, and the
 // rollups wait for the delay; after the last events of a burst, or the one
-// event someone sends to try the server, they land at once.
+// event someone sends to try the server, they land a second later.
 const DefaultRollupQuiet = time.Second
 
 // WithRollupDelay makes the writer defer the rollups of the events it
 // commits by up to delay, and at most maxEvents events (DefaultRollupEvents
-// when 0 or less); it writes them sooner once no batch has come for
+// when 0 or less); it writes them sooner once no new event has come for
 // DefaultRollupQuiet (WithRollupQuiet). A delay of 0 writes them in each
 // batch, the default.
 func WithRollupDelay(delay time.Duration, maxEvents int) Option {
@@ -58,7 +58,7 @@ func WithRollupDelay(delay time.Duration, maxEvents int) Option {
 }
 
 // WithRollupQuiet sets how long a deferring writer (WithRollupDelay) waits
-// without a new batch before it writes the rollups it holds, at most their
+// without new events before it writes the rollups it holds, at most their
 // delay; 0 waits for the delay, however quiet the writer is. Tests that
 // need events held across pauses use 0.
 func WithRollupQuiet(quiet time.Duration) Option {
@@ -81,7 +81,7 @@ func (p *pending) setQuiet(quiet *time.Duration) {
 // has not written yet. The writer's lock (runCache.mu) guards it.
 type pending struct {
 	delay     time.Duration
-	quiet     time.Duration // without a new batch for this long, the held events are due
+	quiet     time.Duration // without new events for this long, the held events are due
 	maxEvents int
 
 	// events are the committed tool calls new to the database, and every

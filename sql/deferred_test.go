@@ -198,7 +198,7 @@ func firstDiff(a, b []string) string {
 
 // TestDeferred_Quiet checks that a deferring writer whose events stop
 // coming writes their rollups by itself, once the oldest is a delay old or
-// once no batch has come for its quiet spell, however long the delay; that
+// once no new event has come for its quiet spell, however long the delay; that
 // RollupsHeld, which readers use to tell, says so before and after; and
 // that a writer told to wait for the delay holds them through a pause.
 func TestDeferred_Quiet(t *testing.T) {
