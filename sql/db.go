@@ -459,6 +459,9 @@ func (d *DB) writeBatch(ctx context.Context, events []trackskills.Event, dead []
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	b := newBatch()
 	b.deferred = deferring
+	if deferring {
+		b.fresh = d.pend.spare[:0]
+	}
 	if b.runsOff = d.w.skipRuns; !b.runsOff && !deferring {
 		b.runEvents = make([]runInput, 0, len(events))
 	}

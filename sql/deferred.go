@@ -87,8 +87,11 @@ type pending struct {
 	// events are the committed tool calls new to the database, and every
 	// mark, in the order they came.
 	events []trackskills.Event
-	since  time.Time // when the oldest of events was committed
-	last   time.Time // when the newest was
+	// spare is the fresh events' slice of the last batch held, emptied,
+	// for the next batch to fill (batch.fresh) instead of growing its own.
+	spare []trackskills.Event
+	since time.Time // when the oldest of events was committed
+	last  time.Time // when the newest was
 	// started: rollup_pending has the first row of this deferral, which
 	// names its first raw row.
 	started bool
@@ -179,6 +182,8 @@ func (p *pending) held(b *batch, now time.Time) {
 		p.events = append(p.events, ev)
 	}
 	p.events = append(p.events, b.fresh...)
+	clear(b.fresh) // no event kept alive by the spare
+	p.spare = b.fresh[:0]
 }
 
 // Flush writes the rollups of every event a deferring writer holds; it

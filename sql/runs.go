@@ -409,7 +409,10 @@ func (b *batch) runSessions() map[string]*runSession {
 	if len(b.runEvents) == 0 {
 		return nil
 	}
+	// The sessions' events share one slice, each session its part of it,
+	// sized by a first count.
 	out := map[string]*runSession{}
+	count := map[*runSession]int{}
 	for i := range b.runEvents {
 		in := &b.runEvents[i]
 		s := out[in.session]
@@ -417,6 +420,15 @@ func (b *batch) runSessions() map[string]*runSession {
 			s = &runSession{key: in.session, user: in.user}
 			out[in.session] = s
 		}
+		count[s]++
+	}
+	all := make([]runs.Event, 0, len(b.runEvents))
+	for s, n := range count {
+		s.events, all = all[len(all):len(all):len(all)+n], all[:len(all)+n]
+	}
+	for i := range b.runEvents {
+		in := &b.runEvents[i]
+		s := out[in.session]
 		s.events = append(s.events, in.ev)
 	}
 	for _, s := range out {
