@@ -45,40 +45,37 @@ func registerDriver() {
 	})
 }
 
-// registerFuncs registers the SQL functions of driverName on c.
+// sqlFuncs are the SQL functions of driverName, by name; aggregates are
+// registered as such.
+var sqlFuncs = []struct {
+	name      string
+	impl      any
+	aggregate bool
+}{
+	{"hist_merge", histMerge, false},
+	{"hist_of", newHistOf, true},
+	{"hist_sum", newHistSum, true},
+	{"hist_buckets", newHistBuckets, true},
+	{"log_chunk", newLogChunk, true},
+	{"chunk_first_id", chunkFirstID, false},
+	{"hash8", hash8SQL, false},
+	{"event_key", eventKeySQL, false},
+	{"event_id_text", eventIDText, false},
+	{"mcp_server_of", mcpServerOf, false},
+	{"mcp_tool_of", mcpToolOf, false},
+}
+
+// registerFuncs registers the SQL functions of driverName (sqlFuncs) on c,
+// each pure.
 func registerFuncs(c *sqlite3.SQLiteConn) error {
-	if err := c.RegisterFunc("hist_merge", histMerge, true); err != nil {
-		return fmt.Errorf("register hist_merge: %w", err)
-	}
-	if err := c.RegisterAggregator("hist_of", newHistOf, true); err != nil {
-		return fmt.Errorf("register hist_of: %w", err)
-	}
-	if err := c.RegisterAggregator("hist_sum", newHistSum, true); err != nil {
-		return fmt.Errorf("register hist_sum: %w", err)
-	}
-	if err := c.RegisterAggregator("hist_buckets", newHistBuckets, true); err != nil {
-		return fmt.Errorf("register hist_buckets: %w", err)
-	}
-	if err := c.RegisterAggregator("log_chunk", newLogChunk, true); err != nil {
-		return fmt.Errorf("register log_chunk: %w", err)
-	}
-	if err := c.RegisterFunc("chunk_first_id", chunkFirstID, true); err != nil {
-		return fmt.Errorf("register chunk_first_id: %w", err)
-	}
-	if err := c.RegisterFunc("hash8", hash8SQL, true); err != nil {
-		return fmt.Errorf("register hash8: %w", err)
-	}
-	if err := c.RegisterFunc("event_key", eventKeySQL, true); err != nil {
-		return fmt.Errorf("register event_key: %w", err)
-	}
-	if err := c.RegisterFunc("event_id_text", eventIDText, true); err != nil {
-		return fmt.Errorf("register event_id_text: %w", err)
-	}
-	if err := c.RegisterFunc("mcp_server_of", mcpServerOf, true); err != nil {
-		return fmt.Errorf("register mcp_server_of: %w", err)
-	}
-	if err := c.RegisterFunc("mcp_tool_of", mcpToolOf, true); err != nil {
-		return fmt.Errorf("register mcp_tool_of: %w", err)
+	for _, f := range sqlFuncs {
+		register := c.RegisterFunc
+		if f.aggregate {
+			register = c.RegisterAggregator
+		}
+		if err := register(f.name, f.impl, true); err != nil {
+			return fmt.Errorf("register %s: %w", f.name, err)
+		}
 	}
 	return nil
 }
