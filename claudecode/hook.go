@@ -185,73 +185,62 @@ func mapToolCall(p Payload, opt Options) Mapping {
 	if p.ToolName == "" {
 		return Mapping{Action: Ignore, Reason: p.HookEventName + " without tool_name"}
 	}
-	meta := newMeta()
-	meta.add("hook_event", p.HookEventName)
+	meta := NewMeta()
+	meta.Add("hook_event", p.HookEventName)
 	in := trackskills.Input{Status: trackskills.StatusSuccess, SessionID: p.SessionID, AgentID: p.AgentID}
 	in.ToolName, in.ToolCategory = p.ToolName, Category(p.ToolName)
 	switch in.ToolCategory {
 	case CategorySkill:
 		in.ToolName = skillName(p)
-		meta.add("tool", p.ToolName)
+		meta.Add("tool", p.ToolName)
 		if opt.StoreSkillArgs {
 			var args struct {
 				Args string `json:"args"`
 			}
 			_ = json.Unmarshal(p.ToolInput, &args)
-			meta.add("skill_args", args.Args)
+			meta.Add("skill_args", args.Args)
 		}
 	case CategoryMCP:
 		server, tool := trackskills.SplitMCP(p.ToolName)
-		meta.add("mcp_server", server)
-		meta.add("mcp_tool", tool)
+		meta.Add("mcp_server", server)
+		meta.Add("mcp_tool", tool)
 	case CategorySubagent:
 		var agent struct {
 			SubagentType string `json:"subagent_type"`
 		}
 		_ = json.Unmarshal(p.ToolInput, &agent)
-		meta.add("subagent_type", agent.SubagentType)
+		meta.Add("subagent_type", agent.SubagentType)
 	}
 	if p.HookEventName == PostToolUseFailure {
 		msg := errorText(p.Error)
-		in.Status, in.ErrorType = trackskills.StatusError, ErrorTool
-		code, hasCode := exitCode(msg)
-		switch {
-		case isTrue(p.IsInterrupt):
-			in.ErrorType = ErrorInterrupt
-		case timedOut(p.ToolName, msg):
-			in.Status, in.ErrorType = trackskills.StatusTimeout, ErrorTimeout
-		case hasCode:
-			in.ErrorType = ErrorExitCode
-			meta.add("exit_code", code)
-		case in.ToolCategory == CategoryMCP:
-			in.ErrorType = ErrorMCP
+		f := Classify(p.ToolName, in.ToolCategory, msg, isTrue(p.IsInterrupt))
+		in.Status, in.ErrorType = f.Status, f.ErrorType
+		if f.HasCode {
+			meta.Add("exit_code", f.ExitCode)
 		}
-		if hasCode && in.ErrorType != ErrorExitCode {
-			meta.add("exit_code", code)
-		}
-		in.ErrorMessage = cleanMessage(msg)
+		in.ErrorMessage = CleanMessage(msg)
 	}
 	if d, ok := durationMs(p.DurationMs); ok {
 		in.DurationMs = json.RawMessage(strconv.FormatInt(d, 10))
 	}
 	id := p.ToolUseID
 	if id != "" {
-		meta.add("tool_use_id", id)
+		meta.Add("tool_use_id", id)
 		in.EventID = EventID(id)
 	}
-	meta.add("prompt_id", p.PromptID)
-	meta.add("permission_mode", p.PermissionMode)
-	meta.add("agent_type", p.AgentType)
+	meta.Add("prompt_id", p.PromptID)
+	meta.Add("permission_mode", p.PermissionMode)
+	meta.Add("agent_type", p.AgentType)
 	if p.AgentID != "" || p.AgentType != "" {
-		meta.add("in_subagent", true)
+		meta.Add("in_subagent", true)
 	}
 	var effort struct {
 		Level string `json:"level"`
 	}
 	if json.Unmarshal(p.Effort, &effort) == nil {
-		meta.add("effort", effort.Level)
+		meta.Add("effort", effort.Level)
 	}
-	in.Metadata = meta.json()
+	in.Metadata = meta.JSON()
 	return Mapping{Action: Track, Input: in, ToolUseID: id}
 }
 
@@ -266,24 +255,23 @@ func mapExpansion(p Payload, opt Options) Mapping {
 	if p.ExpansionType == "mcp_prompt" {
 		in.ToolCategory = CategoryMCP
 	}
-	meta := newMeta()
-	meta.add("hook_event", p.HookEventName)
-	meta.add("trigger", "user-slash")
-	meta.add("expansion_type", p.ExpansionType)
-	meta.add("command_source", p.CommandSource)
-	meta.add("prompt_id", p.PromptID)
-	meta.add("permission_mode", p.PermissionMode)
+	meta := NewMeta()
+	meta.Add("hook_event", p.HookEventName)
+	meta.Add("trigger", "user-slash")
+	meta.Add("expansion_type", p.ExpansionType)
+	meta.Add("command_source", p.CommandSource)
+	meta.Add("prompt_id", p.PromptID)
+	meta.Add("permission_mode", p.PermissionMode)
 	if opt.StoreSkillArgs {
-		meta.add("skill_args", p.CommandArgs)
+		meta.Add("skill_args", p.CommandArgs)
 	}
-	in.Metadata = meta.json()
+	in.Metadata = meta.JSON()
 	// No tool_use_id. With a prompt_id (Claude Code 2.1.196+) the prompt
 	// identifies the expansion, so a retried hook maps to one event; without
 	// one, the same /command typed twice must stay two events, so the id is
 	// left to the sender.
 	if p.PromptID != "" {
-		h := sha256.Sum256([]byte(strings.Join([]string{p.SessionID, p.PromptID, name}, "\x00")))
-		in.EventID = "upe_" + hex.EncodeToString(h[:12])
+		in.EventID = ExpansionID(p.SessionID, p.PromptID, name)
 	}
 	return Mapping{Action: Track, Input: in}
 }
@@ -295,9 +283,9 @@ func mapMark(p Payload, kind string) Mapping {
 		ToolName: p.HookEventName, ToolCategory: "session", Status: trackskills.StatusSuccess,
 		SessionID: p.SessionID, AgentID: p.AgentID, Kind: kind,
 	}
-	meta := newMeta()
-	meta.add("hook_event", p.HookEventName)
-	meta.add("prompt_id", p.PromptID)
+	meta := NewMeta()
+	meta.Add("hook_event", p.HookEventName)
+	meta.Add("prompt_id", p.PromptID)
 	switch kind {
 	case trackskills.KindStopFailure:
 		// error names the API failure: rate_limit, overloaded, server_error...
@@ -311,18 +299,18 @@ func mapMark(p Payload, kind string) Mapping {
 		}
 		in.ToolCategory = CategorySubagent
 	case trackskills.KindSessionStart:
-		meta.add("source", p.Source)
-		meta.add("model", p.Model)
+		meta.Add("source", p.Source)
+		meta.Add("model", p.Model)
 	case trackskills.KindSessionEnd:
-		meta.add("reason", p.Reason)
+		meta.Add("reason", p.Reason)
 	case trackskills.KindDenied:
 		if p.ToolName != "" {
 			in.ToolName = p.ToolName
 			in.ToolCategory = Category(p.ToolName)
 		}
 	}
-	meta.add("agent_type", p.AgentType)
-	in.Metadata = meta.json()
+	meta.Add("agent_type", p.AgentType)
+	in.Metadata = meta.JSON()
 	// A retried hook must map to one mark where the payload names its
 	// moment: a subagent by its id, a denial by its tool_use_id.
 	var key string
@@ -333,8 +321,7 @@ func mapMark(p Payload, kind string) Mapping {
 		key = p.ToolUseID
 	}
 	if key != "" && p.SessionID != "" {
-		h := sha256.Sum256([]byte(strings.Join([]string{p.SessionID, kind, key}, "\x00")))
-		in.EventID = "mk_" + hex.EncodeToString(h[:12])
+		in.EventID = MarkID(p.SessionID, kind, key)
 	}
 	return Mapping{Action: Track, Input: in}
 }
@@ -373,6 +360,48 @@ func skillName(p Payload) string {
 		return strings.TrimPrefix(strings.TrimSpace(s), "/")
 	}
 	return "Skill"
+}
+
+// MarkID is the event id of the mark of kind that key (a subagent's id, a
+// denied call's tool_use_id) names in session: every source of the same
+// moment makes the same id, so it is stored once.
+func MarkID(session, kind, key string) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{session, kind, key}, "\x00")))
+	return "mk_" + hex.EncodeToString(h[:12])
+}
+
+// ExpansionID is the event id of the user-typed /name of the prompt
+// promptID in session.
+func ExpansionID(session, promptID, name string) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{session, promptID, name}, "\x00")))
+	return "upe_" + hex.EncodeToString(h[:12])
+}
+
+// Failure is how a failed call is stored: its status and error type, and
+// the exit code its error text gives, if any.
+type Failure struct {
+	Status, ErrorType string
+	ExitCode          int
+	HasCode           bool
+}
+
+// Classify reads a failed call of tool (of category) from its error text:
+// an interrupt, a timeout, a shell's exit code, an MCP server's error, or
+// else a tool error.
+func Classify(tool, category, msg string, interrupted bool) Failure {
+	f := Failure{Status: trackskills.StatusError, ErrorType: ErrorTool}
+	f.ExitCode, f.HasCode = exitCode(msg)
+	switch {
+	case interrupted:
+		f.ErrorType = ErrorInterrupt
+	case timedOut(tool, msg):
+		f.Status, f.ErrorType = trackskills.StatusTimeout, ErrorTimeout
+	case f.HasCode:
+		f.ErrorType = ErrorExitCode
+	case category == CategoryMCP:
+		f.ErrorType = ErrorMCP
+	}
+	return f
 }
 
 // EventID is the event id of a tool call: its tool_use_id when that is a
@@ -440,9 +469,9 @@ func errorText(raw json.RawMessage) string {
 	return string(raw)
 }
 
-// cleanMessage keeps an error message storable: control characters other
+// CleanMessage keeps an error message storable: control characters other
 // than newline and tab become spaces, and it is cut to the stored size.
-func cleanMessage(s string) string {
+func CleanMessage(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\t' {
 			return r
@@ -496,16 +525,19 @@ func clip(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// meta builds the metadata object in a fixed key order, skipping empty
-// values.
-type meta struct {
+// Meta builds an event's metadata object in a fixed key order, skipping
+// empty values and cutting long strings.
+type Meta struct {
 	keys []string
 	vals map[string]any
 }
 
-func newMeta() *meta { return &meta{vals: map[string]any{}} }
+// NewMeta returns an empty metadata object.
+func NewMeta() *Meta { return &Meta{vals: map[string]any{}} }
 
-func (m *meta) add(key string, v any) {
+// Add sets key to v, unless v is nil or an empty string; a string is cut
+// to 256 bytes.
+func (m *Meta) Add(key string, v any) {
 	switch x := v.(type) {
 	case string:
 		if x == "" {
@@ -521,7 +553,8 @@ func (m *meta) add(key string, v any) {
 	m.vals[key] = v
 }
 
-func (m *meta) json() json.RawMessage {
+// JSON is the object, its keys in the order they were first added.
+func (m *Meta) JSON() json.RawMessage {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for i, k := range m.keys {
