@@ -54,13 +54,21 @@ const (
 	KindDenied        = "denied"         // a tool call was denied before it ran
 	KindSkillKnown    = "skill_known"    // a skill installed where a scan looked
 	KindMCPKnown      = "mcp_known"      // an MCP server configured where a scan looked
+	KindAPIRequest    = "api_request"    // a model request, with its cost and tokens (telemetry, transcripts)
 )
 
 // Kinds names the accepted values of the kind field, besides "" (a tool
 // call).
 var Kinds = []string{
 	KindPrompt, KindStop, KindStopFailure, KindSubagentStart, KindSubagentStop,
-	KindSessionStart, KindSessionEnd, KindDenied, KindSkillKnown, KindMCPKnown,
+	KindSessionStart, KindSessionEnd, KindDenied, KindSkillKnown, KindMCPKnown, KindAPIRequest,
+}
+
+// InRuns reports whether events of kind are part of a session's work, over
+// which skill runs are walked: tool calls and session marks are; inventory
+// entries and model requests are not.
+func InRuns(kind string) bool {
+	return kind != KindSkillKnown && kind != KindMCPKnown && kind != KindAPIRequest
 }
 
 // Sources names the accepted values of the source field.

@@ -141,13 +141,22 @@ func (s *Server) refuseCrossOrigin() echo.MiddlewareFunc {
 // httpapi.NewEcho: their requests are logged to the server's logger.
 func (s *Server) Register(e *echo.Echo) {
 	api := e.Group("/api", httpapi.LogTo(e, s.logger), s.countRejected(), s.refuseCrossOrigin(), s.requireKey)
+	var limit echo.MiddlewareFunc // one store for both groups: a client's requests count once
 	if s.cfg.RateLimit > 0 {
-		api.Use(s.rateLimiter())
+		limit = s.rateLimiter()
+		api.Use(limit)
 	}
 	api.POST("/track", s.handleTrack)
 	api.POST("/track/batch", s.handleBatch)
 	api.POST("/hooks/claude-code", s.handleClaudeHook)
 	api.POST("/skills", s.handleSkills)
+	// OpenTelemetry's own paths, at the root: an exporter given this
+	// server's address as OTEL_EXPORTER_OTLP_ENDPOINT appends them.
+	v1 := e.Group("/v1", httpapi.LogTo(e, s.logger), s.countRejected(), s.refuseCrossOrigin(), s.requireKey)
+	if limit != nil {
+		v1.Use(limit)
+	}
+	v1.POST("/logs", s.handleOTLPLogs)
 }
 
 // Checks returns the readiness probes of ingest: the events stream exists,

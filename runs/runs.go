@@ -210,7 +210,7 @@ func (w *Walker) Feed(ev *Event) {
 	if s.LastID != nil && w.IdleMs > 0 && ev.TS-s.LastTS > w.IdleMs {
 		w.Expire()
 	}
-	if ev.Kind == trackskills.KindSkillKnown || ev.Kind == trackskills.KindMCPKnown {
+	if !trackskills.InRuns(ev.Kind) {
 		return // inventory, no event of the session's work
 	}
 	s.LastTS, s.LastID = ev.TS, slices.Clone(ev.ID)

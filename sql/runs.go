@@ -119,7 +119,7 @@ type runInput struct {
 
 // addRunEvent queues ev, an event of a session, for the runs of the batch.
 func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
-	if b.runsOff || ev.SessionHash == "" || ev.Kind == trackskills.KindSkillKnown || ev.Kind == trackskills.KindMCPKnown {
+	if b.runsOff || ev.SessionHash == "" || !trackskills.InRuns(ev.Kind) {
 		return
 	}
 	if user == nil {

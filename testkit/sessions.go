@@ -143,7 +143,7 @@ func WantRuns(events []trackskills.Event, idleMs, quietBefore int64) map[string]
 	seen := map[string]bool{}
 	for i := range events {
 		ev := &events[i]
-		if ev.SessionHash == "" || seen[ev.EventID] || ev.Kind == trackskills.KindSkillKnown || ev.Kind == trackskills.KindMCPKnown {
+		if ev.SessionHash == "" || seen[ev.EventID] || !trackskills.InRuns(ev.Kind) {
 			continue
 		}
 		seen[ev.EventID] = true

@@ -1,0 +1,218 @@
+package ingest_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/testkit"
+)
+
+const otlpLogsPath = "/v1/logs"
+
+// otlpPost builds an OTLP/HTTP request of body with the content type, and
+// a Content-Encoding when encoding is not empty.
+func otlpPost(body []byte, contentType, encoding string, header ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, otlpLogsPath, bytes.NewReader(body))
+	r.Header.Set("Content-Type", contentType)
+	if encoding != "" {
+		r.Header.Set("Content-Encoding", encoding)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	return r
+}
+
+func gzipped(tb testing.TB, b []byte) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// The fixture of Claude Code's events, as protobuf and as JSON, gzipped or
+// not: its 14 events reach the stream from source otlp, hashed, and the
+// answer is OTLP's, in the request's encoding, with the one rejected
+// record in its partial success.
+func TestOTLPLogs_Fixture(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, encoding string
+	}{
+		{"protobuf", "application/x-protobuf", ""},
+		{"protobuf gzip", "application/x-protobuf", "gzip"},
+		{"json", "application/json", ""},
+		{"json gzip", "application/json", "gzip"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, js := MustServer(t, testConfig())
+			req := testkit.ClaudeCodeLogs(t, time.Now())
+			var body []byte
+			var err error
+			if tc.contentType == "application/json" {
+				body, err = protojson.Marshal(req)
+			} else {
+				body, err = proto.Marshal(req)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.encoding == "gzip" {
+				body = gzipped(t, body)
+			}
+			w := serve(srv.Handler(), otlpPost(body, tc.contentType, tc.encoding))
+			if w.Code != http.StatusOK || w.Header().Get("Content-Type") != tc.contentType {
+				t.Fatalf("got %d %s %q", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+			}
+			resp := &collogs.ExportLogsServiceResponse{}
+			if tc.contentType == "application/json" {
+				err = protojson.Unmarshal(w.Body.Bytes(), resp)
+			} else {
+				err = proto.Unmarshal(w.Body.Bytes(), resp)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := resp.GetPartialSuccess()
+			if ps.GetRejectedLogRecords() != 1 || !strings.Contains(ps.GetErrorMessage(), "tool_result without tool_name") {
+				t.Errorf("partial success %v, want the one nameless tool_result", ps)
+			}
+			events := readStream(t, js)
+			if len(events) != 14 {
+				t.Fatalf("%d events in the stream, want 14", len(events))
+			}
+			ids := eventIDs(events)
+			for _, ev := range events {
+				if ev.Source != "otlp" || !trackskills.IsIdentityHash(ev.UserHash) || !trackskills.IsIdentityHash(ev.SessionHash) {
+					t.Errorf("%s: source %q user %q session %q: want otlp and hashes", ev.ToolName, ev.Source, ev.UserHash, ev.SessionHash)
+				}
+			}
+			if ids["toolu_01Bash"] != 1 || ids["toolu_05Skill"] != 1 {
+				t.Errorf("event ids %v: want the tool_use_ids", ids)
+			}
+			for _, m := range readMsgs(t, js) {
+				data, err := payloadOf(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, secret := range []string{"alice.otlp@example.com", "acct-uuid-secret", "install-otlp-secret", "sess-otlp-1",
+					"secret-file", "secret prompt"} {
+					if bytes.Contains(data, []byte(secret)) {
+						t.Errorf("the stream holds %q", secret)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A call that a hook and telemetry both report has one event id: the
+// stream may hold it twice, and the database stores it once.
+func TestOTLPLogs_SameIDAsHook(t *testing.T) {
+	srv, js := MustServer(t, testConfig())
+	hook := `{"hook_event_name":"PostToolUse","session_id":"sess-otlp-1","tool_name":"Bash","tool_use_id":"toolu_01Bash",
+		"tool_input":{"command":"ls"},"tool_response":{"stdout":""}}`
+	if res := postHook(srv, hook, ingest.UserHeader, "dev"); res.code != http.StatusOK {
+		t.Fatalf("hook: %d %s", res.code, res.body)
+	}
+	body, _ := proto.Marshal(testkit.ClaudeCodeLogs(t, time.Now()))
+	if w := serve(srv.Handler(), otlpPost(body, "application/x-protobuf", "")); w.Code != http.StatusOK {
+		t.Fatalf("otlp: %d %s", w.Code, w.Body.String())
+	}
+	if got := eventIDs(readStream(t, js))["toolu_01Bash"]; got != 2 {
+		t.Errorf("toolu_01Bash is in %d events of the stream, want 2 (one per source) with one id", got)
+	}
+}
+
+// Requests that are not OTLP, or not allowed, are refused with a status
+// and a message that says what to send; nothing reaches the stream.
+func TestOTLPLogs_Refusals(t *testing.T) {
+	good, _ := proto.Marshal(testkit.ClaudeCodeLogs(t, time.Now()))
+	var bomb bytes.Buffer // 9 MiB of zeros, a few KB gzipped
+	zw := gzip.NewWriter(&bomb)
+	_, _ = zw.Write(make([]byte, 9<<20))
+	_ = zw.Close()
+	cfg := testConfig()
+	cfg.Keys = []string{"otlp-key-1"}
+	for _, tc := range []struct {
+		name     string
+		req      *http.Request
+		code     int
+		contains string
+		status   bool // the body is an OTLP Status message (protobuf)
+	}{
+		{"no key", otlpPost(good, "application/x-protobuf", ""), http.StatusUnauthorized, "Bearer", false},
+		{"wrong key", otlpPost(good, "application/x-protobuf", "", "Authorization", "Bearer nope"), http.StatusUnauthorized, "Bearer", false},
+		{"text", otlpPost(good, "text/plain", "", "Authorization", "Bearer otlp-key-1"), http.StatusUnsupportedMediaType, "application/x-protobuf", false},
+		{"brotli", otlpPost(good, "application/x-protobuf", "br", "Authorization", "Bearer otlp-key-1"), http.StatusUnsupportedMediaType, "gzip", false},
+		{"not gzip", otlpPost(good, "application/x-protobuf", "gzip", "Authorization", "Bearer otlp-key-1"), http.StatusBadRequest, "gzip", false},
+		{"gzip bomb", otlpPost(bomb.Bytes(), "application/x-protobuf", "gzip", "Authorization", "Bearer otlp-key-1"), http.StatusRequestEntityTooLarge, "decompressed", false},
+		{"garbage", otlpPost([]byte("\xff\xff\xff"), "application/x-protobuf", "", "Authorization", "Bearer otlp-key-1"), http.StatusBadRequest, "OTLP protobuf", true},
+		{"bad json", otlpPost([]byte(`{"resourceLogs":`), "application/json", "", "Authorization", "Bearer otlp-key-1"), http.StatusBadRequest, "OTLP JSON", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, js := MustServer(t, cfg)
+			w := serve(srv.Handler(), tc.req)
+			body := w.Body.String()
+			if tc.status {
+				st := &statuspb.Status{}
+				if err := proto.Unmarshal(w.Body.Bytes(), st); err != nil || st.Code != 3 {
+					t.Errorf("body %q is not an INVALID_ARGUMENT Status: %v", body, err)
+				}
+				body = st.GetMessage()
+			}
+			if w.Code != tc.code || !strings.Contains(body, tc.contains) {
+				t.Errorf("got %d %q, want %d with %q", w.Code, body, tc.code, tc.contains)
+			}
+			if n := streamMsgs(t, js); n != 0 {
+				t.Errorf("%d messages published", n)
+			}
+		})
+	}
+	// With the key, the same body is taken.
+	srv, js := MustServer(t, cfg)
+	if w := serve(srv.Handler(), otlpPost(good, "application/x-protobuf", "", "Authorization", "Bearer otlp-key-1")); w.Code != http.StatusOK {
+		t.Fatalf("with the key: %d %s", w.Code, w.Body.String())
+	}
+	if n := len(readStream(t, js)); n != 14 {
+		t.Errorf("%d events with the key, want 14", n)
+	}
+}
+
+// Records too old for the contract are rejected one by one, with the
+// reason, in a partial success: nothing is published, and the export is
+// not retried (200).
+func TestOTLPLogs_AllRejected(t *testing.T) {
+	srv, js := MustServer(t, testConfig())
+	body, _ := proto.Marshal(testkit.ClaudeCodeLogs(t, time.Now().Add(-30*24*time.Hour)))
+	w := serve(srv.Handler(), otlpPost(body, "application/x-protobuf", ""))
+	resp := &collogs.ExportLogsServiceResponse{}
+	if err := proto.Unmarshal(w.Body.Bytes(), resp); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("got %d %q: %v", w.Code, w.Body.String(), err)
+	}
+	ps := resp.GetPartialSuccess()
+	if ps.GetRejectedLogRecords() != 15 || !strings.Contains(ps.GetErrorMessage(), "15 records rejected") ||
+		!strings.Contains(ps.GetErrorMessage(), "timestamp") {
+		t.Errorf("partial success %v, want 15 rejected, for their timestamp", ps)
+	}
+	if n := streamMsgs(t, js); n != 0 {
+		t.Errorf("%d messages published", n)
+	}
+}

@@ -1,0 +1,53 @@
+package otlp_test
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/trackskills/trackskills/otlp"
+)
+
+// FuzzDecodeLogs feeds any body to both decoders and maps what decodes:
+// nothing panics, and every event made names a tool and a category.
+func FuzzDecodeLogs(f *testing.F) {
+	// Small seeds: one record of each kind that maps, in JSON and in
+	// protobuf. (Go's fuzzer makes little progress from the whole fixture.)
+	for _, seed := range []string{
+		`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1764547200000000000","body":{"stringValue":"claude_code.tool_result"},
+			"attributes":[{"key":"tool_name","value":{"stringValue":"Skill"}},{"key":"success","value":{"stringValue":"false"}},
+			{"key":"duration_ms","value":{"intValue":12}},{"key":"tool_use_id","value":{"stringValue":"toolu_1"}},
+			{"key":"tool_parameters","value":{"stringValue":"{\"skill_name\":\"x\"}"}},{"key":"error","value":{"stringValue":"Exit code 1"}}]}]}]}]}`,
+		`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"event.name","value":{"stringValue":"api_request"}},
+			{"key":"cost_usd","value":{"doubleValue":0.5}},{"key":"request_id","value":{"stringValue":"r"}},{"key":"session.id","value":{"stringValue":"s"}}]}]}]}]}`,
+		`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5b8efff798038103d269b633813fc60c","attributes":[
+			{"key":"event.name","value":{"stringValue":"tool_decision"}},{"key":"decision","value":{"stringValue":"reject"}},
+			{"key":"tool_name","value":{"stringValue":"mcp_tool"}},{"key":"tool_use_id","value":{"stringValue":"t"}}]}]}]}]}`,
+	} {
+		f.Add([]byte(seed))
+		req, err := otlp.DecodeLogs([]byte(seed), otlp.JSON)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pb, err := proto.Marshal(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(pb)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, enc := range []otlp.Encoding{otlp.JSON, otlp.Protobuf} {
+			req, err := otlp.DecodeLogs(body, enc)
+			if err != nil {
+				continue
+			}
+			res := otlp.MapLogs(req, time.Now())
+			for _, in := range res.Inputs {
+				if in.ToolName == "" || in.ToolCategory == "" || in.Source != otlp.Source {
+					t.Fatalf("event without a name, a category or its source: %+v", in)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,67 @@
+package testkit
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+
+	"github.com/trackskills/trackskills/otlp"
+)
+
+// ClaudeCodeLogsFile is the OTLP JSON fixture of Claude Code's events, from
+// the module's root.
+const ClaudeCodeLogsFile = "otlp/testdata/logs/claude_code.json"
+
+// ClaudeCodeLogs reads the fixture of Claude Code's events (an export of
+// OTLP logs) with its records moved to end at now, a millisecond apart, so
+// that ingest takes them as recent.
+func ClaudeCodeLogs(tb testing.TB, now time.Time) *logspb.LogsData {
+	tb.Helper()
+	body, err := os.ReadFile(filepath.Join(ModuleRoot(tb), ClaudeCodeLogsFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := otlp.DecodeLogs(body, otlp.JSON)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var recs int
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			recs += len(sl.LogRecords)
+		}
+	}
+	at := now.Add(-time.Duration(recs) * time.Millisecond)
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			for _, rec := range sl.LogRecords {
+				at = at.Add(time.Millisecond)
+				rec.TimeUnixNano = uint64(at.UnixNano())
+			}
+		}
+	}
+	return req
+}
+
+// ModuleRoot is the directory of the module's go.mod, found from the
+// working directory up.
+func ModuleRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
