@@ -152,6 +152,7 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/skills/:name", s.handleSkill)
 	g.GET("/skill", s.handleSkill) // ?name=, for names with a slash
 	g.GET("/runs", s.handleRuns)
+	g.GET("/costs", s.handleCosts)
 	return nil
 }
 

@@ -78,6 +78,25 @@ const (
 	ErrorTimeout   = "timeout"
 )
 
+// Names Claude Code's telemetry sends in place of a real one unless
+// OTEL_LOG_TOOL_DETAILS=1 is set (third-party and custom stay redacted on
+// model requests even then).
+const (
+	RedactedSkill      = "custom_skill" // a user-defined or third-party skill
+	RedactedMCPTool    = "mcp_tool"     // a tool of a user-configured MCP server
+	RedactedThirdParty = "third-party"  // a third-party plugin's skill, on model requests
+	RedactedCustom     = "custom"
+)
+
+// IsRedacted reports whether name is one of Claude Code's placeholders.
+func IsRedacted(name string) bool {
+	switch name {
+	case RedactedSkill, RedactedMCPTool, RedactedThirdParty, RedactedCustom:
+		return true
+	}
+	return false
+}
+
 // Payload holds the fields of a hook's JSON that the mapping reads. Unknown
 // fields are ignored and every field may be missing: the payload grew over
 // Claude Code's versions.

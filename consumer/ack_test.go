@@ -115,6 +115,8 @@ func testAckAllAfterCrash(t *testing.T, crash func(t *testing.T, js jetstream.Je
 	}
 	held := makeEvents(300, "held")
 	publishChunks(t, js, held, 30)
+	costs := makeAPIRequests(60, "cost") // marks, no raw rows: their ledger counts each once too
+	publishChunks(t, js, costs, 20)
 	publishRaw(t, js, wire.SchemaV1, "", []byte("poison {"))
 	crash(t, js, db)
 	if got := ackPolicy(t, js, cfg.Durable); got != jetstream.AckAllPolicy {
@@ -137,7 +139,11 @@ func testAckAllAfterCrash(t *testing.T, crash func(t *testing.T, js jetstream.Je
 	if err := db.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sameAggregates(t, db, mustReference(t, held, newer))
+	ref := mustReference(t, held, newer, costs)
+	sameAggregates(t, db, ref)
+	if c, err := ref.Costs(context.Background(), sql.Window{From: 0, To: time.Now().Add(time.Hour).UnixMilli()}); err != nil || len(c) != 12 {
+		t.Errorf("reference costs %d rows (%v), want 12 (3 models x 4 skills)", len(c), err)
+	}
 	reasons, err := db.DeadLetterReasons(context.Background())
 	if err != nil {
 		t.Fatal(err)

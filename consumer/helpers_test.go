@@ -363,7 +363,28 @@ func sameAggregates(tb testing.TB, got, want *sql.DB) sql.Window {
 			tb.Errorf("tools (hourly %v): got %+v, want %+v", win.Hourly, gt, wt)
 		}
 	}
+	gc, err1 := got.Costs(ctx, w)
+	wc, err2 := want.Costs(ctx, w)
+	if err := errors.Join(err1, err2); err != nil {
+		tb.Fatal(err)
+	}
+	if !reflect.DeepEqual(gc, wc) {
+		tb.Errorf("costs: got %+v, want %+v", gc, wc)
+	}
 	return w
+}
+
+// makeAPIRequests returns n api_request events (model requests with their
+// cost) of 3 models and 4 skills, ids prefixed by prefix.
+func makeAPIRequests(n int, prefix string) []trackskills.Event {
+	now := time.Now()
+	events := make([]trackskills.Event, n)
+	for i := range events {
+		events[i] = testkit.APIRequestEvent(testkit.APIRequest{ID: fmt.Sprintf("%s-%09d", prefix, i),
+			At: now.Add(-time.Duration(i) * time.Second).UnixMilli(), User: i % 5, Model: []string{"sonnet", "opus", "haiku"}[i%3],
+			Skill: fmt.Sprintf("skill_%d", i%4), CostMicros: int64(1000 + i), Input: int64(10 * i), Output: 3})
+	}
+	return events
 }
 
 // crashAfterFirstCommit runs c until its first batch is committed, then

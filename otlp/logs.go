@@ -35,22 +35,11 @@ const Source = "otlp"
 // DetailsSetting is the Claude Code setting that reveals redacted names.
 const DetailsSetting = "OTEL_LOG_TOOL_DETAILS=1"
 
-// Redacted names: placeholders Claude Code sends instead of a real name.
+// The redacted names, as Claude Code sends them (claudecode.IsRedacted).
 const (
-	RedactedSkill      = "custom_skill"
-	RedactedMCPTool    = "mcp_tool"
-	RedactedThirdParty = "third-party"
-	RedactedCustom     = "custom"
+	RedactedSkill   = claudecode.RedactedSkill
+	RedactedMCPTool = claudecode.RedactedMCPTool
 )
-
-// IsRedacted reports whether name is one of Claude Code's placeholders.
-func IsRedacted(name string) bool {
-	switch name {
-	case RedactedSkill, RedactedMCPTool, RedactedThirdParty, RedactedCustom:
-		return true
-	}
-	return false
-}
 
 // Result is what an export maps to.
 type Result struct {
@@ -180,7 +169,7 @@ func toolName(tool string, p params) (name, category string, redacted bool) {
 	switch {
 	case tool == "Skill":
 		if s := strings.TrimPrefix(strings.TrimSpace(p.SkillName), "/"); s != "" {
-			return s, claudecode.CategorySkill, IsRedacted(s)
+			return s, claudecode.CategorySkill, claudecode.IsRedacted(s)
 		}
 		return RedactedSkill, claudecode.CategorySkill, true
 	case tool == RedactedMCPTool:
@@ -263,7 +252,7 @@ func toolDecision(a attrs) (in trackskills.Input, ignored bool, reject string) {
 	meta.Add("decision", decision)
 	meta.Add("decision_source", a.str("source"))
 	meta.Add("tool_source", a.str("tool_source"))
-	if IsRedacted(tool) {
+	if claudecode.IsRedacted(tool) {
 		meta.Add("redacted", true)
 	}
 	if id, session := a.str("tool_use_id"), a.str("session.id"); id != "" && session != "" {
@@ -291,7 +280,7 @@ func skillActivated(a attrs) (in trackskills.Input, ignored bool) {
 	meta.Add("skill_kind", a.str("skill.kind"))
 	meta.Add("plugin", a.str("plugin.name"))
 	meta.Add("marketplace", a.str("marketplace.name"))
-	if IsRedacted(name) {
+	if claudecode.IsRedacted(name) {
 		meta.Add("redacted", true)
 	}
 	prompt, session := a.str("prompt.id"), a.str("session.id")

@@ -217,6 +217,7 @@ var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
 	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
 	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, and the users of each server (mcp.go)
 	(*writer).inventory,  // known_skills, known_mcp_servers (inventory.go)
+	(*writer).costs,      // api_requests, cost_daily (costs.go)
 	(*writer).runs,       // session_chunks, run_sessions, skill_runs and the run rollups (runs.go)
 }
 

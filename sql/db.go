@@ -92,6 +92,7 @@ type stmts struct {
 	toolUsers      userTables  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
 	mcp            mcpStmts    // the MCP rollups (mcp.go)
 	runs           runStmts    // the skill runs (runs.go)
+	costs          costStmts   // the cost ledger (costs.go)
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -389,6 +390,9 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err := s.mcp.prepare(ctx, db); err != nil {
 		return err
 	}
+	if err := s.costs.prepare(ctx, db); err != nil {
+		return err
+	}
 	return s.runs.prepare(ctx, db)
 }
 
@@ -401,7 +405,7 @@ func (s *stmts) close() error {
 		}
 	}
 	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
-		s.upLast}, append(append(s.toolUsers.list(), s.mcp.list()...), s.runs.list()...)...) {
+		s.upLast}, append(append(append(s.toolUsers.list(), s.mcp.list()...), s.runs.list()...), s.costs.list()...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -52,6 +52,10 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	if _, err := d.conn().ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
 		return total, fmt.Errorf("delete old dead letters: %w", err)
 	}
+	// The model requests by the same clock: cost_daily keeps their sums.
+	if _, err := d.conn().ExecContext(ctx, `DELETE FROM api_requests WHERE received_at < ?`, cutoff); err != nil {
+		return total, fmt.Errorf("delete old model requests: %w", err)
+	}
 	// The runs' state and log go with the raw rows, a whole session at a
 	// time, once its last event is older than the cutoff less the most an
 	// event may come late: a session quiet since then has nothing left to

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -42,4 +43,34 @@ func SameJSON(a, b json.RawMessage) bool {
 // ValidStatus reports whether s is one of the three statuses of an event.
 func ValidStatus(s string) bool {
 	return s == trackskills.StatusSuccess || s == trackskills.StatusError || s == trackskills.StatusTimeout
+}
+
+// APIRequest describes a model request for APIRequestEvent.
+type APIRequest struct {
+	ID, Source                string // Source "" is otlp
+	At                        int64  // Unix ms, also its received_at
+	User                      int    // its user and session hashes are made from it
+	Model, Skill, MCPServer   string
+	CostMicros, Input, Output int64
+	CacheRead, CacheCreation  int64
+	Failed                    bool
+}
+
+// APIRequestEvent is the api_request event of r, as ingest publishes one.
+func APIRequestEvent(r APIRequest) trackskills.Event {
+	if r.Source == "" {
+		r.Source = "otlp"
+	}
+	ev := trackskills.Event{
+		EventID: r.ID, ToolName: r.Model, ToolCategory: "api", Status: trackskills.StatusSuccess, Kind: trackskills.KindAPIRequest,
+		Metadata: fmt.Appendf(nil, `{"model":%q,"cost_usd_micros":%d,"input_tokens":%d,"output_tokens":%d,"cache_read_tokens":%d,`+
+			`"cache_creation_tokens":%d,"skill":%q,"mcp_server":%q}`, r.Model, r.CostMicros, r.Input, r.Output, r.CacheRead,
+			r.CacheCreation, r.Skill, r.MCPServer),
+		Timestamp: r.At, ReceivedAt: r.At, UserHash: fmt.Sprintf("%032x", r.User+1), SessionHash: fmt.Sprintf("%032x", r.User+1001),
+		Source: r.Source,
+	}
+	if r.Failed {
+		ev.Status, ev.ErrorType = trackskills.StatusError, "http_529"
+	}
+	return ev
 }
