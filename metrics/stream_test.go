@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -54,13 +55,20 @@ func TestRegisterStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := c.FetchNoWait(2)
+	// Fetch waits for the two: FetchNoWait may come back before the
+	// server has them ready for the consumer, under load.
+	batch, err := c.Fetch(2, jetstream.FetchMaxWait(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last jetstream.Msg
+	n := 0
 	for msg := range batch.Messages() {
 		last = msg
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("fetched %d messages, want 2 (%v)", n, batch.Error())
 	}
 	if err := last.DoubleAck(ctx); err != nil {
 		t.Fatal(err)

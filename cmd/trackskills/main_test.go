@@ -464,6 +464,10 @@ func TestServe_StopUnderLoad(t *testing.T) {
 				}
 				return nil
 			})
+			// Events published without their 200 reaching the client (in
+			// flight at the stop) are stored too, maybe after the acked
+			// ones: the count is read once the stream is drained.
+			waitConsumed(t, natsAdminURL(t, dir, "nats://"+natsAddr))
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			stored := storedIDs(ctx, t, dbPath)
