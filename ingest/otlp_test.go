@@ -107,11 +107,7 @@ func TestOTLPLogs_Fixture(t *testing.T) {
 			if ids["toolu_01Bash"] != 1 || ids["toolu_05Skill"] != 1 {
 				t.Errorf("event ids %v: want the tool_use_ids", ids)
 			}
-			for _, m := range readMsgs(t, js) {
-				data, err := payloadOf(m)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for _, data := range testkit.MustStreamPayloads(t, js) {
 				for _, secret := range []string{"alice.otlp@example.com", "acct-uuid-secret", "install-otlp-secret", "sess-otlp-1",
 					"secret-file", "secret prompt"} {
 					if bytes.Contains(data, []byte(secret)) {

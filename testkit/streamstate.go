@@ -2,11 +2,13 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/wire"
 )
 
 // MustEventsStream looks up the events stream, failing tb when it cannot.
@@ -27,4 +29,33 @@ func MustEventsStream(tb testing.TB, js jetstream.JetStream) jetstream.Stream {
 func MustStreamState(tb testing.TB, js jetstream.JetStream) jetstream.StreamState {
 	tb.Helper()
 	return MustEventsStream(tb, js).CachedInfo().State
+}
+
+// MustStreamPayloads returns the payload of every message of the events
+// stream, decompressed: what a scan for data that must not be stored
+// reads, since the files of the stream hold batches compressed.
+func MustStreamPayloads(tb testing.TB, js jetstream.JetStream) [][]byte {
+	tb.Helper()
+	st := MustEventsStream(tb, js)
+	ctx, cancel := context.WithTimeout(context.Background(), natsTimeout)
+	defer cancel()
+	info, err := st.Info(ctx)
+	if err != nil {
+		tb.Fatalf("stream info: %v", err)
+	}
+	var out [][]byte
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		} else if err != nil {
+			tb.Fatalf("get msg %d: %v", seq, err)
+		}
+		p, err := wire.Payload(m.Header, m.Data)
+		if err != nil {
+			tb.Fatalf("payload of msg %d: %v", seq, err)
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/trackskills/trackskills/analytics"
 	"github.com/trackskills/trackskills/testkit"
 )
 
@@ -269,6 +270,20 @@ func TestDashboard_Seeded(t *testing.T) {
 		}
 		return nil
 	})
+	// Claude Code's telemetry: the model requests of the Costs view, one
+	// attributed to a skill whose name is markup.
+	otlpReq := testkit.ClaudeCodeLogs(t, time.Now())
+	sl := otlpReq.ResourceLogs[0].ScopeLogs[0]
+	sl.LogRecords = append(sl.LogRecords, apiRequestRecord(xssTool, "req_xss", 0.0004))
+	postOTLPLogs(t, base, otlpReq)
+	testkit.Eventually(t, 10*time.Second, func() error {
+		var costs analytics.CostsResponse
+		apiGet(t, base, "/analytics/costs?days=1", &costs)
+		if costs.Totals.Requests != 4 {
+			return fmt.Errorf("%d model requests stored, want 4", costs.Totals.Requests)
+		}
+		return nil
+	})
 	testkit.WaitRolledUp(t, o.dbPath(), 10*time.Second) // and counted in the cards
 
 	tb := b.newTab(t)
@@ -434,6 +449,7 @@ func TestDashboard_Seeded(t *testing.T) {
 	testSkillsView(t, b, base)
 	testMCPView(t, b, base)
 	testPortfolioView(t, b, base)
+	testCostsView(t, b, base)
 	testViewTabs(t, b, base)
 }
 

@@ -283,6 +283,9 @@ func testViewTabs(t *testing.T, b *browser, base string) {
 		check("portfolio")
 		settled("portfolio")
 		tb.do(t, 10*time.Second, chromedp.Focus(chromedp.CSS(`#tab-portfolio`)), chromedp.KeyEvent(kb.ArrowRight))
+		check("costs")
+		settled("costs")
+		tb.do(t, 10*time.Second, chromedp.Focus(chromedp.CSS(`#tab-costs`)), chromedp.KeyEvent(kb.ArrowRight))
 		check("tools")
 		if focused := evalAs[string](t, tb, `document.activeElement.id`); focused != "tab-tools" {
 			t.Errorf("focus on %q after the arrow keys, want tab-tools", focused)

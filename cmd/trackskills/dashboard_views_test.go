@@ -408,3 +408,51 @@ func testPortfolioView(t *testing.T, b *browser, base string) {
 		tb.checkClean(t)
 	})
 }
+
+// testCostsView checks the Costs view over the model requests that
+// TestDashboard_Seeded sent as telemetry: the totals and each breakdown
+// are the API's, in its order, a redacted name is marked, a name made of
+// markup shows as text, and a phone does not scroll sideways.
+func testCostsView(t *testing.T, b *browser, base string) {
+	tb := b.newTab(t)
+	var api analytics.CostsResponse
+	apiGet(t, base, "/analytics/costs"+viewsDays, &api)
+
+	t.Run("CostsAreTheAPI", func(t *testing.T) {
+		openView(t, tb, base, "costs")
+		totals := evalAs[map[string]string](t, tb, `Object.fromEntries([...document.querySelectorAll("#costs-totals div")].map((d) =>
+			[d.querySelector("dt").textContent, d.querySelector("dd").textContent]))`)
+		if totals["Cost"] != fmt.Sprintf("$%.4f", api.Totals.CostUSD) || digits(totals["Requests"]) != fmt.Sprint(api.Totals.Requests) {
+			t.Errorf("totals %v, want the API's $%.4f and %d requests", totals, api.Totals.CostUSD, api.Totals.Requests)
+		}
+		for key, entries := range map[string][]analytics.CostEntry{"by_skill": api.BySkill, "by_mcp_server": api.ByMCPServer, "by_model": api.ByModel} {
+			rows := shownRows(t, tb, fmt.Sprintf(`table[data-breakdown=%q] tbody tr`, key), "name")
+			if len(rows) != len(entries) || len(rows) == 0 {
+				t.Fatalf("%s shows %d rows, want the API's %d", key, len(rows), len(entries))
+			}
+			for i, e := range entries {
+				if rows[i].Name != e.Name || digits(rows[i].Cells["Requests"]) != fmt.Sprint(e.Requests) {
+					t.Errorf("%s row %d shows %+v, want %q with %d requests", key, i, rows[i], e.Name, e.Requests)
+				}
+			}
+		}
+		redacted := evalAs[[]string](t, tb, `[...document.querySelectorAll('table[data-breakdown="by_skill"] tr')].filter((r) =>
+			r.querySelector(".badge")).map((r) => r.dataset.name)`)
+		if !slices.Equal(redacted, []string{"third-party"}) {
+			t.Errorf("redacted skills marked: %q, want third-party", redacted)
+		}
+		if evalAs[bool](t, tb, `!!document.querySelector('#costs-body img')`) {
+			t.Error("a skill name made of markup became an element of the page")
+		}
+		if !evalAs[bool](t, tb, fmt.Sprintf(`[...document.querySelectorAll('table[data-breakdown="by_skill"] tr')].some((r) => r.dataset.name === %q)`, xssTool)) {
+			t.Error("the markup skill name is not shown as text")
+		}
+		screenshot(t, tb, "dashboard-costs.png")
+		tb.checkClean(t)
+	})
+
+	t.Run("CostsPhone390", func(t *testing.T) {
+		checkViewPhone(t, tb, "costs", "", "", "")
+		tb.checkClean(t)
+	})
+}

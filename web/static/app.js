@@ -1,6 +1,6 @@
-// app.js: the Track Skills dashboard. Four views, chosen by tabs and the
+// app.js: the Track Skills dashboard. Five views, chosen by tabs and the
 // location hash: Skills (skills.js, the default), MCP servers (mcp.js),
-// Portfolio (portfolio.js) and Tools, drawn here: the cards, charts and
+// Portfolio (portfolio.js), Costs (costs.js) and Tools, drawn here: the cards, charts and
 // tables of tool calls, the tool detail dialog and the live feed. The time
 // range is shared by every view and kept with the filters in the query
 // string; the pipeline strip (pipeline.js) shows in every view.
@@ -14,13 +14,14 @@ import { toolLabel, nameNode } from './names.js';
 import * as skillsView from './skills.js';
 import * as mcpView from './mcp.js';
 import * as portfolioView from './portfolio.js';
+import * as costsView from './costs.js';
 import { createLive } from './live.js';
 import { startPipeline } from './pipeline.js';
 
 const RANGES = ['24h', '7d', '30d', '90d'];
 // VIEWS in the order of the tabs; the first is the default. tools is drawn here.
-const VIEWS = { skills: skillsView, mcp: mcpView, portfolio: portfolioView, tools: null };
-const VIEW_LABEL = { skills: 'skills', mcp: 'MCP servers', portfolio: 'portfolio', tools: 'dashboard' };
+const VIEWS = { skills: skillsView, mcp: mcpView, portfolio: portfolioView, costs: costsView, tools: null };
+const VIEW_LABEL = { skills: 'skills', mcp: 'MCP servers', portfolio: 'portfolio', costs: 'costs', tools: 'dashboard' };
 const PREV_LABEL = { '24h': 'previous 24 hours', '7d': 'previous 7 days', '30d': 'previous 30 days', '90d': 'previous 90 days' };
 const REFRESH_MS = 60e3;
 const MSG_LEN = 120;
