@@ -34,29 +34,36 @@ func otlpEncoding(mt string) (otlp.Encoding, bool) {
 	return 0, false
 }
 
-// handleOTLPLogs takes an OTLP/HTTP export of logs, in protobuf or JSON and
-// gzipped or not, as Claude Code sends its events (otlp.MapLogs). The
-// records that make events are published before the answer; those that
-// should have made one and cannot are counted in the partial success.
-func (s *Server) handleOTLPLogs(c echo.Context) error {
+// handleOTLPLogs takes an OTLP/HTTP export of logs, as Claude Code sends
+// its events (otlp.MapLogs).
+func (s *Server) handleOTLPLogs(c echo.Context) error { return s.handleOTLP(c, otlp.Logs) }
+
+// handleOTLPTraces takes an OTLP/HTTP export of spans, as Claude Code's
+// beta traces send its tool calls (otlp.MapTraces).
+func (s *Server) handleOTLPTraces(c echo.Context) error { return s.handleOTLP(c, otlp.Traces) }
+
+// handleOTLP takes an export of signal, in protobuf or JSON and gzipped or
+// not. The records that make events are published before the answer;
+// those that should have made one and cannot are counted in the partial
+// success, with the reasons of the first few.
+func (s *Server) handleOTLP(c echo.Context, signal otlp.Signal) error {
 	enc, ok := otlpEncoding(mediaType(c))
 	if !ok {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType,
-			"send OTLP logs with Content-Type: application/x-protobuf or application/json "+
+			"send OTLP with Content-Type: application/x-protobuf or application/json "+
 				"(OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or http/json)")
 	}
 	body, release, err := s.readOTLPBody(c)
 	if err != nil {
 		return err
 	}
-	req, err := otlp.DecodeLogs(body, enc)
+	now := s.now()
+	res, err := otlp.Map(body, enc, signal, now)
 	release()
 	if err != nil {
 		s.rejected(ReasonInvalid, 1)
 		return otlpStatus(c, enc, http.StatusBadRequest, err.Error())
 	}
-	now := s.now()
-	res := otlp.MapLogs(req, now)
 	reasons := res.Rejected
 	events := make([]trackskills.Event, 0, len(res.Inputs))
 	for i := range res.Inputs {
@@ -78,16 +85,16 @@ func (s *Server) handleOTLPLogs(c echo.Context) error {
 	s.accepted(len(events))
 	msg := ""
 	if len(reasons) > 0 {
-		msg = rejectSummary(reasons)
+		msg = rejectSummary(signal.Unit(), reasons)
 	}
-	return c.Blob(http.StatusOK, enc.ContentType(), otlp.Response(otlp.Logs, enc, int64(len(reasons)), msg))
+	return c.Blob(http.StatusOK, enc.ContentType(), otlp.Response(signal, enc, int64(len(reasons)), msg))
 }
 
 // rejectSummary is the error message of a partial success: how many
-// records were rejected, and why the first few were.
-func rejectSummary(reasons []string) string {
+// records (or spans: unit) were rejected, and why the first few were.
+func rejectSummary(unit string, reasons []string) string {
 	shown := reasons[:min(len(reasons), maxRejectReasons)]
-	msg := fmt.Sprintf("%d records rejected: %s", len(reasons), strings.Join(shown, "; "))
+	msg := fmt.Sprintf("%d %s rejected: %s", len(reasons), unit, strings.Join(shown, "; "))
 	if len(reasons) > len(shown) {
 		msg += "; ..."
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -21,10 +22,15 @@ import (
 
 const otlpLogsPath = "/v1/logs"
 
-// otlpPost builds an OTLP/HTTP request of body with the content type, and
-// a Content-Encoding when encoding is not empty.
+// otlpPost builds an OTLP/HTTP request of logs, body with the content
+// type, and a Content-Encoding when encoding is not empty.
 func otlpPost(body []byte, contentType, encoding string, header ...string) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, otlpLogsPath, bytes.NewReader(body))
+	return otlpPostTo(otlpLogsPath, body, contentType, encoding, header...)
+}
+
+// otlpPostTo is otlpPost to path.
+func otlpPostTo(path string, body []byte, contentType, encoding string, header ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
 	if encoding != "" {
 		r.Header.Set("Content-Encoding", encoding)
@@ -210,5 +216,27 @@ func TestOTLPLogs_AllRejected(t *testing.T) {
 	}
 	if n := streamMsgs(t, js); n != 0 {
 		t.Errorf("%d messages published", n)
+	}
+}
+
+// The spans of the fixture reach the stream as their calls, with OTLP's
+// answer for traces: the nameless tool span in the partial success.
+func TestOTLPTraces_Fixture(t *testing.T) {
+	srv, js := MustServer(t, testConfig())
+	body, err := proto.Marshal(testkit.ClaudeCodeTraces(t, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := serve(srv.Handler(), otlpPostTo("/v1/traces", gzipped(t, body), "application/x-protobuf", "gzip"))
+	resp := &coltrace.ExportTraceServiceResponse{}
+	if err := proto.Unmarshal(w.Body.Bytes(), resp); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("got %d %q: %v", w.Code, w.Body.String(), err)
+	}
+	if ps := resp.GetPartialSuccess(); ps.GetRejectedSpans() != 1 || !strings.Contains(ps.GetErrorMessage(), "1 spans rejected") {
+		t.Errorf("partial success %v, want the nameless tool span", ps)
+	}
+	ids := eventIDs(readStream(t, js))
+	if len(ids) != 4 || ids["toolu_T1"] != 1 || ids["toolu_T3"] != 1 {
+		t.Errorf("event ids %v, want the 4 calls", ids)
 	}
 }

@@ -157,6 +157,7 @@ func (s *Server) Register(e *echo.Echo) {
 		v1.Use(limit)
 	}
 	v1.POST("/logs", s.handleOTLPLogs)
+	v1.POST("/traces", s.handleOTLPTraces)
 }
 
 // Checks returns the readiness probes of ingest: the events stream exists,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -170,4 +171,29 @@ func Encode(m proto.Message, enc Encoding) ([]byte, error) {
 		return protojson.Marshal(m)
 	}
 	return proto.Marshal(m)
+}
+
+// Map decodes an export of signal and maps it (MapLogs, MapTraces).
+func Map(body []byte, enc Encoding, signal Signal, now time.Time) (Result, error) {
+	if signal == Traces {
+		req, err := DecodeTraces(body, enc)
+		if err != nil {
+			return Result{}, err
+		}
+		return MapTraces(req, now), nil
+	}
+	req, err := DecodeLogs(body, enc)
+	if err != nil {
+		return Result{}, err
+	}
+	return MapLogs(req, now), nil
+}
+
+// Unit names what signal counts in a partial success: log records or
+// spans.
+func (signal Signal) Unit() string {
+	if signal == Traces {
+		return "spans"
+	}
+	return "records"
 }

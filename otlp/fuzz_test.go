@@ -51,3 +51,40 @@ func FuzzDecodeLogs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeTraces does for spans what FuzzDecodeLogs does for logs.
+func FuzzDecodeTraces(f *testing.F) {
+	for _, seed := range []string{
+		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"000000000000a001",
+			"name":"claude_code.tool","startTimeUnixNano":"1764547200000000000","endTimeUnixNano":"1764547201000000000",
+			"attributes":[{"key":"tool_name","value":{"stringValue":"Bash"}},{"key":"tool_use_id","value":{"stringValue":"t"}}]},
+			{"spanId":"000000000000a002","parentSpanId":"000000000000a001","name":"claude_code.tool.execution",
+			"attributes":[{"key":"success","value":{"stringValue":"false"}}],"status":{"code":2}}]}]}]}`,
+		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"01","name":"claude_code.tool","attributes":[{"key":"tool_name","value":{"stringValue":"Write"}}]},
+			{"parentSpanId":"01","name":"claude_code.tool.blocked_on_user","attributes":[{"key":"decision","value":{"stringValue":"reject"}}]}]}]}]}`,
+	} {
+		f.Add([]byte(seed))
+		req, err := otlp.DecodeTraces([]byte(seed), otlp.JSON)
+		if err != nil {
+			f.Fatal(err)
+		}
+		pb, err := proto.Marshal(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(pb)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, enc := range []otlp.Encoding{otlp.JSON, otlp.Protobuf} {
+			res, err := otlp.Map(body, enc, otlp.Traces, time.Now())
+			if err != nil {
+				continue
+			}
+			for _, in := range res.Inputs {
+				if in.ToolName == "" || in.ToolCategory == "" || in.Source != otlp.Source {
+					t.Fatalf("event without a name, a category or its source: %+v", in)
+				}
+			}
+		}
+	})
+}

@@ -7,13 +7,17 @@ import (
 	"time"
 
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/trackskills/trackskills/otlp"
 )
 
-// ClaudeCodeLogsFile is the OTLP JSON fixture of Claude Code's events, from
-// the module's root.
-const ClaudeCodeLogsFile = "otlp/testdata/logs/claude_code.json"
+// The OTLP JSON fixtures of Claude Code's events and spans, from the
+// module's root.
+const (
+	ClaudeCodeLogsFile   = "otlp/testdata/logs/claude_code.json"
+	ClaudeCodeTracesFile = "otlp/testdata/traces/claude_code.json"
+)
 
 // ClaudeCodeLogs reads the fixture of Claude Code's events (an export of
 // OTLP logs) with its records moved to end at now, a millisecond apart, so
@@ -40,6 +44,41 @@ func ClaudeCodeLogs(tb testing.TB, now time.Time) *logspb.LogsData {
 			for _, rec := range sl.LogRecords {
 				at = at.Add(time.Millisecond)
 				rec.TimeUnixNano = uint64(at.UnixNano())
+			}
+		}
+	}
+	return req
+}
+
+// ClaudeCodeTraces reads the fixture of Claude Code's spans (an export of
+// one interaction's tool calls) moved so that its first span starts a
+// minute before now, the spans keeping their times relative to each other.
+func ClaudeCodeTraces(tb testing.TB, now time.Time) *tracepb.TracesData {
+	tb.Helper()
+	body, err := os.ReadFile(filepath.Join(ModuleRoot(tb), ClaudeCodeTracesFile))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := otlp.DecodeTraces(body, otlp.JSON)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var first uint64
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				if first == 0 || s.StartTimeUnixNano < first {
+					first = s.StartTimeUnixNano
+				}
+			}
+		}
+	}
+	shift := uint64(now.Add(-time.Minute).UnixNano()) - first
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				s.StartTimeUnixNano += shift
+				s.EndTimeUnixNano += shift
 			}
 		}
 	}
