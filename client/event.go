@@ -44,6 +44,13 @@ type Event struct {
 	UserID            string          `json:"user_id,omitempty"`
 	SessionID         string          `json:"session_id,omitempty"`
 	Source            string          `json:"source,omitempty"`
+	// Kind is empty for a tool call, else the kind of mark (a prompt, a
+	// stop, a subagent's start, a denied call...) or of entry: the
+	// server's kinds (trackskills.Kinds).
+	Kind string `json:"kind,omitempty"`
+	// AgentID is the subagent the event happened in, hashed by the server
+	// like session_id.
+	AgentID string `json:"agent_id,omitempty"`
 }
 
 // Milliseconds returns d in whole milliseconds (rounded), as Event.DurationMs

@@ -157,7 +157,7 @@ func (h *Runner) Run(ctx context.Context, stdin io.Reader) {
 func ToClientEvent(in trackskills.Input) (client.Event, error) {
 	ev := client.Event{ToolName: in.ToolName, ToolCategory: in.ToolCategory, Status: in.Status,
 		ErrorType: in.ErrorType, ErrorMessage: in.ErrorMessage, Metadata: in.Metadata, EventID: in.EventID,
-		SessionID: in.SessionID}
+		SessionID: in.SessionID, Kind: in.Kind, AgentID: in.AgentID}
 	if len(in.DurationMs) > 0 {
 		var d int64
 		if err := json.Unmarshal(in.DurationMs, &d); err != nil {

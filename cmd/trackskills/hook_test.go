@@ -97,7 +97,8 @@ func TestHook_CommandAndHTTPEndToEnd(t *testing.T) {
 		}
 	}
 	// Command hook: the same bash_post (already sent over HTTP) and others.
-	for _, name := range []string{"bash_post", "bash_timeout", "in_subagent_read", "old_skill_command", "skill_failure"} {
+	for _, name := range []string{"bash_post", "bash_timeout", "in_subagent_read", "old_skill_command", "skill_failure",
+		"permission_denied", "session_end"} {
 		runHookBinary(t, fixture(t, name), env...)
 	}
 	// Pre then Post without duration, through the command hook.
@@ -145,7 +146,13 @@ func TestHook_CommandAndHTTPEndToEnd(t *testing.T) {
 	names := map[string]bool{}
 	for _, evs := range got {
 		names[evs[0].ToolName+"/"+evs[0].ToolCategory] = true
+		// Marks (a denied call, a session's end) travel with their kind
+		// from the command hook too: they are no tool calls, no rows.
+		if evs[0].ToolCategory == "session" || evs[0].EventID == "mk_967ba556f439215bd22db7f8" { // permission_denied's mark
+			t.Errorf("the mark %s/%s (%s) was stored as a tool call", evs[0].ToolName, evs[0].ToolCategory, evs[0].EventID)
+		}
 	}
+
 	for _, n := range []string{"deploy-runbook/skill", "pdf-extract/skill"} {
 		if !names[n] {
 			t.Errorf("no %s event; stored %v", n, names)
