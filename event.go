@@ -23,9 +23,11 @@ const (
 	MaxEventID      = 64   // characters of [A-Za-z0-9_-]
 	MaxDurationMs   = 86_400_000
 	MaxPast         = 7 * 24 * time.Hour
+	MaxImportPast   = 365 * 24 * time.Hour // of an event from source import: history, such as a transcript's
 	MaxFuture       = 5 * time.Minute
 	DefaultCategory = "default"
 	DefaultSource   = "api"
+	SourceImport    = "import" // history imported after the fact (transcripts): older timestamps are taken
 )
 
 // CutMarker ends an error message that was cut to MaxErrorMessage bytes.
@@ -62,6 +64,24 @@ const (
 var Kinds = []string{
 	KindPrompt, KindStop, KindStopFailure, KindSubagentStart, KindSubagentStop,
 	KindSessionStart, KindSessionEnd, KindDenied, KindSkillKnown, KindMCPKnown, KindAPIRequest,
+}
+
+// APIMeta is the metadata of an api_request event: the request's cost, its
+// tokens and what Claude Code attributed it to (empty for nothing).
+type APIMeta struct {
+	Model               string `json:"model,omitempty"`
+	CostMicros          int64  `json:"cost_usd_micros"` // US dollars x 1,000,000
+	InputTokens         int64  `json:"input_tokens"`
+	OutputTokens        int64  `json:"output_tokens"`
+	CacheReadTokens     int64  `json:"cache_read_tokens"`
+	CacheCreationTokens int64  `json:"cache_creation_tokens"`
+	Skill               string `json:"skill,omitempty"`
+	Plugin              string `json:"plugin,omitempty"`
+	Agent               string `json:"agent,omitempty"`
+	MCPServer           string `json:"mcp_server,omitempty"`
+	MCPTool             string `json:"mcp_tool,omitempty"`
+	RequestID           string `json:"request_id,omitempty"`
+	QuerySource         string `json:"query_source,omitempty"`
 }
 
 // InRuns reports whether events of kind are part of a session's work, over
@@ -249,7 +269,11 @@ func (in *Input) Validate(now time.Time) (Event, error) {
 		}
 		ev.EventID = in.EventID
 	}
-	if ev.Timestamp, err = parseTimestamp(in.Timestamp, now); err != nil {
+	maxPast := MaxPast
+	if in.Source == SourceImport {
+		maxPast = MaxImportPast
+	}
+	if ev.Timestamp, err = parseTimestamp(in.Timestamp, now, maxPast); err != nil {
 		return ev, err
 	}
 	if utf8.RuneCountInString(in.UserID) > MaxIdentity {
@@ -443,7 +467,7 @@ func jsonTypeOf(c byte) string {
 // Accepted timestamp layouts, besides Unix milliseconds.
 var tsLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05"}
 
-func parseTimestamp(raw json.RawMessage, now time.Time) (int64, error) {
+func parseTimestamp(raw json.RawMessage, now time.Time, maxPast time.Duration) (int64, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return now.UnixMilli(), nil
@@ -471,8 +495,8 @@ func parseTimestamp(raw json.RawMessage, now time.Time) (int64, error) {
 		}
 		t = time.UnixMilli(int64(ms))
 	}
-	if t.Before(now.Add(-MaxPast)) {
-		return 0, fieldErr("timestamp", "is more than 7 days in the past (Unix milliseconds or RFC 3339 expected)")
+	if t.Before(now.Add(-maxPast)) {
+		return 0, fieldErr("timestamp", "is more than %d days in the past (Unix milliseconds or RFC 3339 expected)", int(maxPast/(24*time.Hour)))
 	}
 	if t.After(now.Add(MaxFuture)) {
 		return 0, fieldErr("timestamp", "is more than 5 minutes in the future; check the client's clock")

@@ -303,6 +303,12 @@ func TestInput_Validate(t *testing.T) {
 		{name: "Timestamp7Days", in: input(func(in *trackskills.Input) { in.Timestamp = quoted(now.Add(-7 * 24 * time.Hour).Format(time.RFC3339)) }),
 			check: timestamp(now.Add(-7 * 24 * time.Hour))},
 		{name: "Timestamp8DaysAgo", in: input(func(in *trackskills.Input) { in.Timestamp = quoted(now.Add(-8 * 24 * time.Hour).Format(time.RFC3339)) }), field: "timestamp"},
+		{name: "Timestamp8DaysAgoImported", in: input(func(in *trackskills.Input) {
+			in.Timestamp, in.Source = quoted(now.Add(-8*24*time.Hour).Format(time.RFC3339)), trackskills.SourceImport
+		}), check: timestamp(now.Add(-8 * 24 * time.Hour).Truncate(time.Second))},
+		{name: "Timestamp366DaysAgoImported", in: input(func(in *trackskills.Input) {
+			in.Timestamp, in.Source = quoted(now.Add(-366*24*time.Hour).Format(time.RFC3339)), trackskills.SourceImport
+		}), field: "timestamp"},
 		{name: "Timestamp8DaysAgoUnixMs", in: input(func(in *trackskills.Input) {
 			in.Timestamp = raw(strconv.FormatInt(now.Add(-8*24*time.Hour).UnixMilli(), 10))
 		}), field: "timestamp"},

@@ -319,28 +319,10 @@ func subagentCompleted(a attrs) trackskills.Input {
 	return in
 }
 
-// APIMeta is the metadata of an api_request event: its cost, its tokens
-// and what Claude Code attributed the request to.
-type APIMeta struct {
-	Model               string `json:"model,omitempty"`
-	CostMicros          int64  `json:"cost_usd_micros"`
-	InputTokens         int64  `json:"input_tokens"`
-	OutputTokens        int64  `json:"output_tokens"`
-	CacheReadTokens     int64  `json:"cache_read_tokens"`
-	CacheCreationTokens int64  `json:"cache_creation_tokens"`
-	Skill               string `json:"skill,omitempty"`
-	Plugin              string `json:"plugin,omitempty"`
-	Agent               string `json:"agent,omitempty"`
-	MCPServer           string `json:"mcp_server,omitempty"`
-	MCPTool             string `json:"mcp_tool,omitempty"`
-	RequestID           string `json:"request_id,omitempty"`
-	QuerySource         string `json:"query_source,omitempty"`
-}
-
 // apiRequest keeps a model request (api_request) or its failure
 // (api_error) as an api_request event.
 func apiRequest(name string, a attrs) trackskills.Input {
-	m := APIMeta{
+	m := trackskills.APIMeta{
 		Model:     a.str("model"),
 		Skill:     a.str("skill.name"),
 		Plugin:    a.str("plugin.name"),

@@ -15,20 +15,6 @@ import (
 // The cost ledger: the rollup of api_request events into api_requests and
 // cost_daily (migration 0023), and its reads.
 
-// costMeta is the metadata of an api_request event (otlp.APIMeta).
-type costMeta struct {
-	Model               string `json:"model"`
-	CostMicros          int64  `json:"cost_usd_micros"`
-	InputTokens         int64  `json:"input_tokens"`
-	OutputTokens        int64  `json:"output_tokens"`
-	CacheReadTokens     int64  `json:"cache_read_tokens"`
-	CacheCreationTokens int64  `json:"cache_creation_tokens"`
-	Skill               string `json:"skill"`
-	Plugin              string `json:"plugin"`
-	Agent               string `json:"agent"`
-	MCPServer           string `json:"mcp_server"`
-}
-
 // costKey is a row of cost_daily.
 type costKey struct {
 	day                             Day
@@ -40,7 +26,7 @@ type costAgg struct {
 	requests, failed, cost, input, output, cacheRead, cacheCreation int64
 }
 
-func (a *costAgg) add(m *costMeta, failed bool) {
+func (a *costAgg) add(m *trackskills.APIMeta, failed bool) {
 	a.requests++
 	if failed {
 		a.failed++
@@ -91,7 +77,7 @@ func (w *writer) costs(tx *dbsql.Tx, b *batch) error {
 		if ev.Kind != trackskills.KindAPIRequest {
 			continue
 		}
-		var m costMeta
+		var m trackskills.APIMeta
 		_ = json.Unmarshal(ev.Metadata, &m) // ingest wrote it; a stranger's counts as a request of nothing
 		if m.Model == "" {
 			m.Model = ev.ToolName

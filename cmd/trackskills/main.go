@@ -67,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runSend
 	case "skills":
 		cmd = runSkills
+	case "import":
+		cmd = runImport
 	case "version", "--version":
 		cmd = runVersion
 	case "-h", "--help", "help":
@@ -103,6 +105,7 @@ Commands:
   hook         record a Claude Code hook call read on stdin; hook install adds it to settings.json
   send         send one event from a script: trackskills send NAME [--status ...]
   skills       skills scan: register the installed skills and MCP servers with the server
+  import       import transcripts: the tool calls and model requests of Claude Code's past sessions
   version      print the version, the VCS revision and the Go version (also --version)
 
 Run "trackskills <command> --help" for the flags of a command.
