@@ -1,6 +1,8 @@
 package analytics_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/trackskills/trackskills"
@@ -77,4 +79,30 @@ func TestServer_Costs(t *testing.T) {
 	}
 	checkBad(t, e, "/analytics/costs?days=0", "days")
 	checkBad(t, e, "/analytics/costs?tool=Read", "tool")
+}
+
+func TestServer_Coverage(t *testing.T) {
+	db := testkit.MustOpenDB(t)
+	at := dayAt(0).Add(3600e9)
+	ev := func(id, source, tool string, session int) trackskills.Event {
+		e := event(id, at, tool, "builtin", "success", 5, "u1")
+		e.Source, e.SessionHash = source, strings.Repeat(fmt.Sprintf("%02x", session+1), 16)
+		return e
+	}
+	testkit.MustWriteBatch(t, db, []trackskills.Event{ev("c1", "hook", "Bash", 0), ev("c2", "hook", "custom_skill", 0)})
+	testkit.MustWriteBatch(t, db, []trackskills.Event{ev("c1", "otlp", "Bash", 0), ev("c3", "otlp", "mcp_tool", 1)})
+	e := newRouter(t, db.Path(), analytics.Config{})
+	var got analytics.CoverageResponse
+	mustGetJSON(t, e, "/analytics/coverage?days=7", &got)
+	want := []analytics.SourceEntry{
+		{Source: "hook", CallsStored: 2, CallsSeen: 2, CallsShared: 1, SharedShare: "50.00"},
+		{Source: "otlp", CallsStored: 1, CallsSeen: 2, CallsShared: 1, SharedShare: "50.00"},
+	}
+	if g, w := jsonString(t, got.Sources), jsonString(t, want); g != w {
+		t.Errorf("sources %s\nwant %s", g, w)
+	}
+	if got.SessionsWithoutHook != 1 || len(got.Redacted) != 2 || got.RevealSetting == "" || len(got.Notes) == 0 {
+		t.Errorf("coverage %+v: want 1 session without the hook and 2 redacted names", got)
+	}
+	checkBad(t, e, "/analytics/coverage?category=x", "category")
 }

@@ -153,6 +153,7 @@ func (s *Server) Register(e *echo.Echo) error {
 	g.GET("/skill", s.handleSkill) // ?name=, for names with a slash
 	g.GET("/runs", s.handleRuns)
 	g.GET("/costs", s.handleCosts)
+	g.GET("/coverage", s.handleCoverage)
 	return nil
 }
 

@@ -97,6 +97,9 @@ type batch struct {
 	// events are the batch's events, which marks index.
 	events []trackskills.Event
 
+	// sources counts the batch's calls by day and source (coverage.go).
+	sources map[sourceKey]int64
+
 	// mcp groups the batch's MCP calls (mcp.go); nil when it has none.
 	mcp *mcpBatch
 
@@ -135,7 +138,7 @@ func newBatch() *batch {
 		hourly: map[toolKey]*toolAgg{}, daily: map[toolKey]*toolAgg{}, failures: map[errorKey]int64{},
 		users: map[userKey]struct{}{}, toolUsers: map[toolUserKey]struct{}{}, days: map[Day]string{},
 		skillUsers: map[toolUserKey]struct{}{}, skillSessions: map[toolUserKey]struct{}{},
-		runState: map[string]*cachedSession{},
+		runState: map[string]*cachedSession{}, sources: map[sourceKey]int64{},
 	}
 }
 
@@ -166,6 +169,7 @@ func (b *batch) add(ev *trackskills.Event, user []byte) {
 	if ev.Status != trackskills.StatusSuccess {
 		b.failures[errorKey{day, ev.ToolName, ev.ToolCategory, ev.ErrorType}]++
 	}
+	b.sources[sourceKey{day, ev.Source}]++
 	u := string(user)
 	b.users[userKey{day, u}] = struct{}{}
 	b.toolUsers[toolUserKey{day, ev.ToolName, u}] = struct{}{}
@@ -210,15 +214,16 @@ type writer struct {
 // statement per table (json_each over the batch's merged rows, see
 // jsonRows), not one per row.
 var rollups = []func(w *writer, tx *dbsql.Tx, b *batch) error{
-	(*writer).toolHourly, // tool_hourly
-	(*writer).toolDaily,  // tool_daily
-	(*writer).toolErrors, // tool_daily_errors
-	(*writer).users,      // user_daily, user_first_seen, user_weekly, user_last_seen
-	(*writer).toolUsers,  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
-	(*writer).mcp,        // mcp_hourly, mcp_daily, mcp_daily_errors, and the users of each server (mcp.go)
-	(*writer).inventory,  // known_skills, known_mcp_servers (inventory.go)
-	(*writer).costs,      // api_requests, cost_daily (costs.go)
-	(*writer).runs,       // session_chunks, run_sessions, skill_runs and the run rollups (runs.go)
+	(*writer).toolHourly,    // tool_hourly
+	(*writer).toolDaily,     // tool_daily
+	(*writer).toolErrors,    // tool_daily_errors
+	(*writer).users,         // user_daily, user_first_seen, user_weekly, user_last_seen
+	(*writer).toolUsers,     // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
+	(*writer).mcp,           // mcp_hourly, mcp_daily, mcp_daily_errors, and the users of each server (mcp.go)
+	(*writer).inventory,     // known_skills, known_mcp_servers (inventory.go)
+	(*writer).costs,         // api_requests, cost_daily (costs.go)
+	(*writer).sourcesRollup, // source_daily (coverage.go)
+	(*writer).runs,          // session_chunks, run_sessions, skill_runs and the run rollups (runs.go)
 }
 
 // write runs every rollup for b inside tx.

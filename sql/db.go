@@ -79,20 +79,21 @@ func WithLogger(logger *slog.Logger) Option {
 
 // stmts are the prepared statements of the writer.
 type stmts struct {
-	insert         *valuesStmt // skill_usage_events
-	insertedEvents *dbsql.Stmt // skill_usage_events, the rows an insert stored
-	dead           *dbsql.Stmt // dead_letters
-	upHourly       *dbsql.Stmt // tool_hourly
-	upDaily        *dbsql.Stmt // tool_daily
-	upErr          *dbsql.Stmt // tool_daily_errors
-	upUser         *dbsql.Stmt // user_daily
-	upFirst        *dbsql.Stmt // user_first_seen
-	upWeek         *dbsql.Stmt // user_weekly
-	upLast         *dbsql.Stmt // user_last_seen
-	toolUsers      userTables  // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
-	mcp            mcpStmts    // the MCP rollups (mcp.go)
-	runs           runStmts    // the skill runs (runs.go)
-	costs          costStmts   // the cost ledger (costs.go)
+	insert         *valuesStmt   // skill_usage_events
+	insertedEvents *dbsql.Stmt   // skill_usage_events, the rows an insert stored
+	dead           *dbsql.Stmt   // dead_letters
+	upHourly       *dbsql.Stmt   // tool_hourly
+	upDaily        *dbsql.Stmt   // tool_daily
+	upErr          *dbsql.Stmt   // tool_daily_errors
+	upUser         *dbsql.Stmt   // user_daily
+	upFirst        *dbsql.Stmt   // user_first_seen
+	upWeek         *dbsql.Stmt   // user_weekly
+	upLast         *dbsql.Stmt   // user_last_seen
+	toolUsers      userTables    // tool_user_daily, tool_user_last_seen, tool_last_seen_counts, tool_daily_users
+	mcp            mcpStmts      // the MCP rollups (mcp.go)
+	runs           runStmts      // the skill runs (runs.go)
+	costs          costStmts     // the cost ledger (costs.go)
+	coverage       coverageStmts // which sources report the calls (coverage.go)
 }
 
 // Open opens (creating it when needed) the database at path for writing and
@@ -393,6 +394,9 @@ func (s *stmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	if err := s.costs.prepare(ctx, db); err != nil {
 		return err
 	}
+	if err := s.coverage.prepare(ctx, db); err != nil {
+		return err
+	}
 	return s.runs.prepare(ctx, db)
 }
 
@@ -405,7 +409,7 @@ func (s *stmts) close() error {
 		}
 	}
 	for _, st := range append([]*dbsql.Stmt{s.insertedEvents, s.dead, s.upHourly, s.upDaily, s.upErr, s.upUser, s.upFirst, s.upWeek,
-		s.upLast}, append(append(append(s.toolUsers.list(), s.mcp.list()...), s.runs.list()...), s.costs.list()...)...) {
+		s.upLast}, append(append(append(s.toolUsers.list(), s.mcp.list()...), s.runs.list()...), append(s.costs.list(), s.coverage.list()...)...)...) {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

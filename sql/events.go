@@ -19,6 +19,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 	seen := make(map[string]struct{}, len(events)) // stored ids of the batch: the first event of an id wins
 	users := make([][]byte, len(events))
 	rows := make([]int, 0, len(events)) // indexes into events, one a row
+	var dups []int                      // indexes of events whose id was stored already: coverage.go
 	args := (*b.args)[:0]
 	b.events = events
 	for i := range events {
@@ -31,6 +32,7 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 		key := eventKey(ev.EventID)
 		k := storedKey(key)
 		if _, dup := seen[k]; dup {
+			dups = append(dups, i)
 			continue
 		}
 		seen[k] = struct{}{}
@@ -62,10 +64,14 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 		}
 		got, _ := r.RowsAffected() // sqlite3 always returns a count
 		inserted += int(got)
-		if d.SkipAggregates || got == 0 {
+		chunk := rows[from : from+n]
+		if d.SkipAggregates {
 			return nil
 		}
-		chunk := rows[from : from+n]
+		if got == 0 {
+			dups = append(dups, chunk...)
+			return nil
+		}
 		if int(got) == n {
 			for _, i := range chunk {
 				b.add(&events[i], users[i])
@@ -85,11 +91,16 @@ func (d *DB) insertEvents(ctx context.Context, tx *dbsql.Tx, events []trackskill
 		for _, i := range chunk {
 			if _, ok := fresh[storedKey(eventKey(events[i].EventID))]; ok {
 				b.add(&events[i], users[i])
+			} else {
+				dups = append(dups, i)
 			}
 		}
 		return nil
 	})
-	return inserted, err
+	if err != nil || d.SkipAggregates {
+		return inserted, err
+	}
+	return inserted, d.w.recordSources(tx, b, events, dups)
 }
 
 // storedKey is a map key for a stored event id (eventKey), telling a ULID's

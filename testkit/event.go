@@ -66,7 +66,7 @@ func APIRequestEvent(r APIRequest) trackskills.Event {
 		Metadata: fmt.Appendf(nil, `{"model":%q,"cost_usd_micros":%d,"input_tokens":%d,"output_tokens":%d,"cache_read_tokens":%d,`+
 			`"cache_creation_tokens":%d,"skill":%q,"mcp_server":%q}`, r.Model, r.CostMicros, r.Input, r.Output, r.CacheRead,
 			r.CacheCreation, r.Skill, r.MCPServer),
-		Timestamp: r.At, ReceivedAt: r.At, UserHash: fmt.Sprintf("%032x", r.User+1), SessionHash: fmt.Sprintf("%032x", r.User+1001),
+		Timestamp: r.At, ReceivedAt: r.At, UserHash: fmt.Sprintf("%016x%016x", r.User+1, r.User+1), SessionHash: fmt.Sprintf("%016x%016x", r.User+1001, r.User+1001),
 		Source: r.Source,
 	}
 	if r.Failed {

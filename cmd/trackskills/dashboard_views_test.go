@@ -447,6 +447,20 @@ func testCostsView(t *testing.T, b *browser, base string) {
 		if !evalAs[bool](t, tb, fmt.Sprintf(`[...document.querySelectorAll('table[data-breakdown="by_skill"] tr')].some((r) => r.dataset.name === %q)`, xssTool)) {
 			t.Error("the markup skill name is not shown as text")
 		}
+		var cov analytics.CoverageResponse
+		apiGet(t, base, "/analytics/coverage"+viewsDays, &cov)
+		shown := shownRows(t, tb, `#coverage-table tbody tr`, "source")
+		if len(shown) != len(cov.Sources) || len(shown) < 2 {
+			t.Fatalf("coverage shows %+v, want the API's %d sources (the seed's, and otlp)", shown, len(cov.Sources))
+		}
+		for i, s := range cov.Sources {
+			if shown[i].Name != s.Source || digits(shown[i].Cells["Calls seen"]) != fmt.Sprint(s.CallsSeen) {
+				t.Errorf("coverage row %d %+v, want %s with %d calls", i, shown[i], s.Source, s.CallsSeen)
+			}
+		}
+		if red := evalAs[string](t, tb, `document.getElementById("coverage-redacted")?.textContent || ""`); !strings.Contains(red, "mcp_tool") {
+			t.Errorf("redacted names note %q, want mcp_tool in it", red)
+		}
 		screenshot(t, tb, "dashboard-costs.png")
 		tb.checkClean(t)
 	})

@@ -2,8 +2,11 @@
 // Code's telemetry and imported transcripts): the window's cost, requests
 // and tokens, then the cost by skill, MCP server and model, each with its
 // share, and the attribution rules the server states. A name Claude Code
-// redacted is marked, with the setting that reveals it. Hooks for tests:
-// data-breakdown on each table, data-name on rows.
+// redacted is marked, with the setting that reveals it. Below, coverage
+// from /analytics/coverage: what each source (hook, telemetry, import)
+// reported, the sessions without the hook, the redacted names received.
+// Hooks for tests: data-breakdown on each table, data-name on rows,
+// data-source on coverage rows.
 
 import { $, el, fmtNum } from './util.js';
 import { list, td, table, emptyNote, stats } from './views.js';
@@ -47,14 +50,40 @@ function breakdown(b, entries) {
   return el('section', { className: 'psection' }, el('h3', null, b.title), el('div', { className: 'scroll' }, t));
 }
 
+// coverage builds the coverage section, or null when no source reported
+// a call.
+function coverage(cov) {
+  const sources = list(cov?.sources || []);
+  if (!sources.length) return null;
+  const rows = sources.map((r) => {
+    const cells = [td(el('span', { className: 'tname' }, String(r.source ?? '')), { className: 'name' }), td(fmtNum(r.calls_seen), { num: true }),
+      td(fmtNum(r.calls_stored), { num: true }), td(`${(+r.shared_share || 0).toFixed(1)}%`, { num: true })];
+    ['Source', 'Calls seen', 'Stored first', 'Seen by another too'].forEach((l, i) => { cells[i].dataset.label = l; });
+    const tr = el('tr', null, ...cells);
+    tr.dataset.source = String(r.source ?? '');
+    return tr;
+  });
+  const t = table([['Source'], ['Calls seen', 1], ['Stored first', 1], ['Seen by another too', 1]], rows, { className: 'stack', id: 'coverage-table' });
+  const notes = [];
+  if (+cov.sessions_without_hook > 0) {
+    notes.push(el('p', { className: 'muted', id: 'coverage-nohook' }, `${fmtNum(cov.sessions_without_hook)} sessions sent telemetry but no hook event: the hook may be missing on those machines (trackskills hook install).`));
+  }
+  const red = list(cov.redacted || []);
+  if (red.length) {
+    notes.push(el('p', { className: 'muted', id: 'coverage-redacted' }, `Redacted names received: ${red.map((r) => `${r.name} ×${fmtNum(r.count)}`).join(', ')}. Set ${cov.reveal_setting || 'OTEL_LOG_TOOL_DETAILS=1'} to see them.`));
+  }
+  return el('section', { className: 'psection' }, el('h3', null, 'Coverage by source'), el('div', { className: 'scroll' }, t), ...notes);
+}
+
 // load draws the view for the window w; returns 'ready' or 'empty'.
 export async function load({ get, w }) {
-  const res = await get('/analytics/costs', w);
+  const [res, cov] = await Promise.all([get('/analytics/costs', w), get('/analytics/coverage', w)]);
   const tot = res?.totals || {};
+  const covNode = coverage(cov);
   if (!tot.requests) {
     const note = emptyNote('No model requests in this window. Costs come from Claude Code\'s telemetry: point its OTLP exporter at this server (');
     note.append(el('code', null, 'OTEL_EXPORTER_OTLP_ENDPOINT'), ', ', el('code', null, 'OTEL_LOGS_EXPORTER=otlp'), '; see the README, "Claude Code telemetry").');
-    root().replaceChildren(note);
+    root().replaceChildren(note, ...(covNode ? [covNode] : []));
     return 'empty';
   }
   const nodes = [stats([
@@ -72,6 +101,7 @@ export async function load({ get, w }) {
     nodes.push(el('details', { className: 'attribution' }, el('summary', null, 'How requests are attributed'),
       el('ul', null, ...rules.map((r) => el('li', null, String(r))))));
   }
+  if (covNode) nodes.push(covNode);
   root().replaceChildren(...nodes);
   return 'ready';
 }
