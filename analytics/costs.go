@@ -27,6 +27,7 @@ var CostAttribution = []string{
 	"Costs are Claude Code's own estimates (cost_usd); streams with usage in several frames overstated them before v2.1.214.",
 	"A request with no skill, MCP server or plugin counts under an unattributed entry of that breakdown.",
 	"The ledger is kept by UTC day: a window of hours counts the whole days it touches.",
+	"cost_per_run_usd is a skill's attributed cost over its skill runs started in the window (the runs come from the hooks).",
 }
 
 // CostFigures are the sums of a set of model requests.
@@ -61,6 +62,10 @@ type CostEntry struct {
 	Redacted     bool   `json:"redacted,omitempty"`
 	CostShare    string `json:"cost_share"` // of the window's cost, as success_rate is of invocations
 	CostFigures
+	// Runs and CostPerRunUSD, of a skill with runs started in the window
+	// (by_skill only): its attributed cost over its runs.
+	Runs          int64    `json:"runs,omitempty"`
+	CostPerRunUSD *float64 `json:"cost_per_run_usd,omitempty"`
 }
 
 // CostDay is one day of the window.
@@ -109,6 +114,23 @@ func (s *Server) handleCosts(c echo.Context) error {
 	total := out.Totals.CostMicros
 	out.BySkill, out.ByMCPServer, out.ByModel, out.ByPlugin = skills.entries(total), servers.entries(total),
 		models.entries(total), plugins.entries(total)
+	if len(out.BySkill) > 0 {
+		counts, err := s.db.SkillCounts(c.Request().Context(), r.window)
+		if err != nil {
+			return err
+		}
+		runs := make(map[string]int64, len(counts))
+		for _, st := range counts {
+			runs[st.Skill] = st.Runs
+		}
+		for i := range out.BySkill {
+			e := &out.BySkill[i]
+			if n := runs[e.Name]; n > 0 && !e.Unattributed {
+				per := e.CostUSD / float64(n)
+				e.Runs, e.CostPerRunUSD = n, &per
+			}
+		}
+	}
 	return c.JSON(http.StatusOK, out)
 }
 

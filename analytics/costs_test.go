@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/analytics"
@@ -24,7 +25,15 @@ func costEvents() []trackskills.Event {
 		req(testkit.APIRequest{ID: "ar_5", At: at(2), Model: "haiku", CostMicros: 700, Input: 50, CacheRead: 4000}),
 		req(testkit.APIRequest{ID: "ar_old", At: at(30), Model: "opus", Skill: "pdf-report", CostMicros: 1_000_000}), // out of the window
 		event("call", testNow, "Read", "builtin", "success", 3, "u1"),
+		skillRun("run1", dayAt(0).Add(3000e9), "pdf-report"),
 	}
+}
+
+// skillRun is a call of skill in a session of its own: a skill run starts.
+func skillRun(id string, at time.Time, skill string) trackskills.Event {
+	ev := event(id, at, skill, "skill", "success", 100, "u1")
+	ev.SessionHash = strings.Repeat("5e", 16)
+	return ev
 }
 
 func TestServer_Costs(t *testing.T) {
@@ -67,6 +76,12 @@ func TestServer_Costs(t *testing.T) {
 	check("by_plugin", got.ByPlugin, []entry{{"", 5, 58_000, "100.00", true, false}})
 	if len(got.ByDay) != 3 || got.ByDay[0].Date != dayAt(2).Format("2006-01-02") || got.ByDay[2].CostMicros != 17_300 {
 		t.Errorf("by_day %+v", got.ByDay)
+	}
+	if pdf := got.BySkill[1]; pdf.Runs != 1 || pdf.CostPerRunUSD == nil || *pdf.CostPerRunUSD != 0.0173 {
+		t.Errorf("pdf-report %+v: want 1 run at $0.0173", pdf)
+	}
+	if got.BySkill[0].CostPerRunUSD != nil {
+		t.Errorf("third-party has no runs, yet a cost per run: %+v", got.BySkill[0])
 	}
 	if len(got.Attribution) == 0 {
 		t.Error("no attribution rules stated")

@@ -37,15 +37,23 @@ function nameCell(e, none) {
 }
 
 function breakdown(b, entries) {
+  const perRun = b.key === 'by_skill';
   const rows = entries.map((e) => {
     const cells = [nameCell(e, b.none), td(fmtUSD(e.cost_usd), { num: true }), td(`${(+e.cost_share || 0).toFixed(1)}%`, { num: true }),
       td(fmtNum(e.requests), { num: true }), td(fmtNum(e.input_tokens), { num: true }), td(fmtNum(e.output_tokens), { num: true })];
-    [b.col, 'Cost', 'Share', 'Requests', 'Input tokens', 'Output tokens'].forEach((l, i) => { cells[i].dataset.label = l; });
+    const labels = [b.col, 'Cost', 'Share', 'Requests', 'Input tokens', 'Output tokens'];
+    if (perRun) {
+      cells.push(td(e.cost_per_run_usd == null ? '—' : fmtUSD(e.cost_per_run_usd), { num: true, title: e.runs ? `${fmtNum(e.runs)} runs` : '' }));
+      labels.push('Per run');
+    }
+    labels.forEach((l, i) => { cells[i].dataset.label = l; });
     const tr = el('tr', null, ...cells);
     tr.dataset.name = e.unattributed ? '' : String(e.name ?? '');
     return tr;
   });
-  const t = table([[b.col], ['Cost', 1], ['Share', 1], ['Requests', 1], ['Input tokens', 1], ['Output tokens', 1]], rows, { className: 'stack' });
+  const cols = [[b.col], ['Cost', 1], ['Share', 1], ['Requests', 1], ['Input tokens', 1], ['Output tokens', 1]];
+  if (perRun) cols.push(['Per run', 1]);
+  const t = table(cols, rows, { className: 'stack' });
   t.dataset.breakdown = b.key;
   return el('section', { className: 'psection' }, el('h3', null, b.title), el('div', { className: 'scroll' }, t));
 }
