@@ -56,14 +56,17 @@ func TestImport_Transcripts(t *testing.T) {
 	env := map[string]string{"TRACKSKILLS_URL": base, "TRACKSKILLS_USER": "dev", "CLAUDE_CONFIG_DIR": cfgDir}
 	getenv := func(k string) string { return env[k] }
 
-	// The hook saw toolu_X1 first; telemetry reported req_A.
+	// The hook saw toolu_X1 first.
 	hook := []byte(`{"hook_event_name":"PostToolUse","session_id":"0f4e2c1a-session","tool_name":"Bash","tool_use_id":"toolu_X1","duration_ms":40}`)
 	if code, err := testkit.PostJSON(http.DefaultClient, base+"/api/hooks/claude-code", hook, nil, nil); err != nil || code != 200 {
 		t.Fatalf("hook: %d %v", code, err)
 	}
+	// Telemetry reported req_A and toolu_X1 too: the call comes from
+	// all three sources, and is one row.
 	otlpReq := testkit.ClaudeCodeLogs(t, time.Now())
 	sl := otlpReq.ResourceLogs[0].ScopeLogs[0]
-	sl.LogRecords = append(sl.LogRecords[:0], apiRequestRecord("pdf-report", "req_A", 0.02))
+	sl.LogRecords = append(sl.LogRecords[:0], apiRequestRecord("pdf-report", "req_A", 0.02),
+		toolResultRecord("0f4e2c1a-session", "Bash", "toolu_X1", 41))
 	postOTLPLogs(t, base, otlpReq)
 
 	importOnce := func() string {
@@ -106,6 +109,17 @@ func TestImport_Transcripts(t *testing.T) {
 	}
 	checkStored()
 	testkit.WaitRolledUp(t, o.dbPath(), 10*time.Second)
+	// Coverage: toolu_X1 came from the hook, telemetry and the import.
+	var cov analytics.CoverageResponse
+	apiGet(t, base, "/analytics/coverage?days=7", &cov)
+	bySource := map[string]analytics.SourceEntry{}
+	for _, s := range cov.Sources {
+		bySource[s.Source] = s
+	}
+	if h, o, i := bySource["hook"], bySource["otlp"], bySource["import"]; h.CallsStored != 1 || h.CallsShared != 1 ||
+		o.CallsSeen != 1 || o.CallsShared != 1 || i.CallsStored != 10 || i.CallsSeen != 11 || i.CallsShared != 1 {
+		t.Errorf("coverage %+v: want toolu_X1 shared by hook, otlp and import, and 10 calls stored from the import", cov.Sources)
+	}
 	importOnce()
 	time.Sleep(500 * time.Millisecond) // the second import's events are in, had they added anything
 	testkit.WaitRolledUp(t, o.dbPath(), 10*time.Second)

@@ -64,6 +64,19 @@ func apiRequestRecord(skill, requestID string, costUSD float64) *logspb.LogRecor
 	}
 }
 
+// toolResultRecord is one tool_result record of a call in session.
+func toolResultRecord(session, tool, toolUseID string, durationMs int64) *logspb.LogRecord {
+	str := func(k, v string) *commonpb.KeyValue {
+		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+	}
+	return &logspb.LogRecord{
+		TimeUnixNano: uint64(time.Now().UnixNano()),
+		Attributes: []*commonpb.KeyValue{str("event.name", "tool_result"), str("session.id", session), str("tool_name", tool),
+			str("tool_use_id", toolUseID), str("success", "true"),
+			{Key: "duration_ms", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: durationMs}}}},
+	}
+}
+
 // Claude Code's telemetry through a real serve process: no identity,
 // prompt, command or e-mail address it carried is in the data dir (stream
 // and database) or the logs; a call that the hook reported too is one
@@ -100,6 +113,14 @@ func TestServe_OTLPPrivacyAndDedup(t *testing.T) {
 		apiGet(t, base, "/analytics/costs?days=1", &costs)
 		if costs.Totals.Requests != 3 || costs.Totals.CostMicros != 17_300 {
 			return fmt.Errorf("costs %+v, want the fixture's 3 requests and $0.0173", costs.Totals)
+		}
+		// Per skill, the fixture's api_request costs: 12,300 and 5,000 micros.
+		per := map[string]int64{}
+		for _, e := range costs.BySkill {
+			per[e.Name] = e.CostMicros
+		}
+		if per["pdf-report"] != 12_300 || per["third-party"] != 5_000 || per[""] != 0 {
+			return fmt.Errorf("cost by skill %v, want pdf-report 12300 and third-party 5000", per)
 		}
 		return nil
 	})
