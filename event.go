@@ -57,13 +57,14 @@ const (
 	KindSkillKnown    = "skill_known"    // a skill installed where a scan looked
 	KindMCPKnown      = "mcp_known"      // an MCP server configured where a scan looked
 	KindAPIRequest    = "api_request"    // a model request, with its cost and tokens (telemetry, transcripts)
+	KindPluginKnown   = "plugin_known"   // a plugin Claude Code loaded (telemetry's plugin_loaded)
 )
 
 // Kinds names the accepted values of the kind field, besides "" (a tool
 // call).
 var Kinds = []string{
 	KindPrompt, KindStop, KindStopFailure, KindSubagentStart, KindSubagentStop,
-	KindSessionStart, KindSessionEnd, KindDenied, KindSkillKnown, KindMCPKnown, KindAPIRequest,
+	KindSessionStart, KindSessionEnd, KindDenied, KindSkillKnown, KindMCPKnown, KindAPIRequest, KindPluginKnown,
 }
 
 // APIMeta is the metadata of an api_request event: the request's cost, its
@@ -84,11 +85,22 @@ type APIMeta struct {
 	QuerySource         string `json:"query_source,omitempty"`
 }
 
+// PluginMeta is the metadata of a plugin_known event: what Claude Code
+// reported of a plugin it loaded.
+type PluginMeta struct {
+	Scope      string `json:"scope,omitempty"`       // user, project, managed...
+	EnabledVia string `json:"enabled_via,omitempty"` // how it was enabled (a setting, a policy)
+	Skills     int64  `json:"skills"`                // skill folders it brings
+	Commands   int64  `json:"commands"`              // command folders
+	HasHooks   bool   `json:"has_hooks"`
+	HasMCP     bool   `json:"has_mcp"`
+}
+
 // InRuns reports whether events of kind are part of a session's work, over
 // which skill runs are walked: tool calls and session marks are; inventory
 // entries and model requests are not.
 func InRuns(kind string) bool {
-	return kind != KindSkillKnown && kind != KindMCPKnown && kind != KindAPIRequest
+	return kind != KindSkillKnown && kind != KindMCPKnown && kind != KindAPIRequest && kind != KindPluginKnown
 }
 
 // Sources names the accepted values of the source field.

@@ -32,6 +32,7 @@ const (
 	SectionFailing      = "failing"
 	SectionUnregistered = "unregistered"
 	SectionMCPUnused    = "mcp_unused"
+	SectionPluginUnused = "plugins_unused"
 )
 
 // portfolioThresholds are the parameters of /analytics/portfolio.
@@ -71,6 +72,7 @@ type PortfolioResponse struct {
 	Thresholds      PortfolioThresholds `json:"thresholds"`
 	KnownSkills     int                 `json:"known_skills"`      // registered by any scan, ever
 	KnownMCPServers int                 `json:"known_mcp_servers"` // likewise
+	KnownPlugins    int                 `json:"known_plugins"`     // loaded, as telemetry reports
 	Sections        []PortfolioSection  `json:"sections"`
 }
 
@@ -138,10 +140,18 @@ func (s *Server) handlePortfolio(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	plugins, err := s.db.KnownPlugins(ctx)
+	if err != nil {
+		return err
+	}
+	pluginRequests, err := s.db.PluginRequests(ctx, r.window)
+	if err != nil {
+		return err
+	}
 	th := r.portfolio
 	out := PortfolioResponse{
 		Period: r.period, Thresholds: PortfolioThresholds{Fade: th.fade, Fail: th.fail, Min: th.min},
-		KnownSkills: len(skills), KnownMCPServers: len(servers),
+		KnownSkills: len(skills), KnownMCPServers: len(servers), KnownPlugins: len(plugins),
 	}
 	in := "in " + r.period
 	if strings.Contains(r.period, " to ") {
@@ -201,12 +211,33 @@ func (s *Server) handlePortfolio(c echo.Context) error {
 	}
 	sortRows(mcpUnused, func(r PortfolioRow) int64 { return r.Registered.Users })
 
+	// A plugin is used when one of its skills (named <plugin>:<skill>) was,
+	// or a model request was attributed to it.
+	pluginUses := map[string]int64{}
+	for name, u := range use {
+		if plugin, _, ok := strings.Cut(name, ":"); ok {
+			pluginUses[plugin] += u.Uses
+		}
+	}
+	pluginUnused := []PortfolioRow{}
+	for _, k := range plugins {
+		if pluginUses[k.Name] > 0 || pluginRequests[k.Name] > 0 {
+			continue
+		}
+		pluginUnused = append(pluginUnused, PortfolioRow{Name: k.Name,
+			Registered: &Registration{Users: k.Users, Source: k.Scope, FirstSeen: seenTime(k.FirstSeen), LastSeen: seenTime(k.LastSeen)},
+			Fact: fmt.Sprintf("loaded by %s, %s, no skill use or model request %s", plural(k.Users, "user"),
+				plural(k.Skills, "skill"), in)})
+	}
+	sortRows(pluginUnused, func(r PortfolioRow) int64 { return r.Registered.Users })
+
 	out.Sections = []PortfolioSection{
 		{ID: SectionNeverUsed, Title: "Never used", Rows: never},
 		{ID: SectionFading, Title: "Fading", Rows: fading},
 		{ID: SectionFailing, Title: "Failing", Rows: failing},
 		{ID: SectionUnregistered, Title: "Used but never registered", Rows: unregistered},
 		{ID: SectionMCPUnused, Title: "MCP servers configured but never called", Rows: mcpUnused},
+		{ID: SectionPluginUnused, Title: "Plugins loaded but never used", Rows: pluginUnused},
 	}
 	return c.JSON(http.StatusOK, out)
 }

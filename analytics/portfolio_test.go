@@ -22,7 +22,9 @@ func portfolioUser(n int) string { return strings.Repeat(fmt.Sprintf("%02x", n+1
 //   - lint: registered, 6 of 20 uses failed (30%): failing;
 //   - flaky: registered, 4 of 4 failed, under the minimum of 5 uses;
 //   - adhoc: 3 uses, registered by no scan: used but never registered;
-//   - github (called) and linear (not): MCP servers registered.
+//   - github (called) and linear (not): MCP servers registered;
+//   - plugins loaded: acme (its skill acme:ship used), billed (a model
+//     request attributed to it) and idle (neither, loaded by 2 users).
 func portfolioEvents() []trackskills.Event {
 	var evs []trackskills.Event
 	add := func(ev trackskills.Event) {
@@ -60,6 +62,17 @@ func portfolioEvents() []trackskills.Event {
 	calls("pdf-report", "default", "success", 1, 9) // a tool of that name, no skill call
 	calls("mcp__github__search", "mcp", "success", 1, 2)
 	calls("mcp__linear__list", "mcp", "success", 45, 2) // before the window
+	for _, p := range []struct {
+		name string
+		user int
+	}{{"acme", 0}, {"billed", 0}, {"idle", 0}, {"idle", 1}} {
+		known(trackskills.KindPluginKnown, p.name, `{"scope":"user","skills":2,"commands":0,"has_hooks":true,"has_mcp":false}`, p.user)
+	}
+	known(trackskills.KindSkillKnown, "acme:ship", `{"description":"","size_bytes":10,"source":"plugin","plugin":"acme"}`, 0)
+	calls("acme:ship", "skill", "success", 1, 1)
+	req := testkit.APIRequestEvent(testkit.APIRequest{At: dayAt(1).UnixMilli(), Model: "sonnet", CostMicros: 10})
+	req.Metadata = []byte(`{"model":"sonnet","cost_usd_micros":10,"plugin":"billed"}`)
+	add(req)
 	return evs
 }
 
@@ -81,6 +94,7 @@ func TestServer_Portfolio(t *testing.T) {
 			analytics.SectionFailing:      {"lint: 6 of 20 uses failed (30%)"},
 			analytics.SectionUnregistered: {"adhoc: 3 uses in 30 days, registered by no scan"},
 			analytics.SectionMCPUnused:    {"linear: configured by 2 users, no call in 30 days"},
+			analytics.SectionPluginUnused: {"idle: loaded by 2 users, 2 skills, no skill use or model request in 30 days"},
 		}},
 		{"FadeHigher", "fade=80", map[string][]string{
 			analytics.SectionFading: {},
@@ -112,8 +126,8 @@ func TestServer_Portfolio(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var resp analytics.PortfolioResponse
 			mustGetJSON(t, e, "/analytics/portfolio?"+tt.query, &resp)
-			if resp.KnownSkills != 4 || resp.KnownMCPServers != 2 {
-				t.Errorf("known %d skills, %d servers, want 4 and 2", resp.KnownSkills, resp.KnownMCPServers)
+			if resp.KnownSkills != 5 || resp.KnownMCPServers != 2 || resp.KnownPlugins != 3 {
+				t.Errorf("known %d skills, %d servers, %d plugins, want 5, 2 and 3", resp.KnownSkills, resp.KnownMCPServers, resp.KnownPlugins)
 			}
 			var ids []string
 			got := map[string][]string{}
@@ -124,7 +138,7 @@ func TestServer_Portfolio(t *testing.T) {
 					got[sec.ID] = append(got[sec.ID], r.Name+": "+r.Fact)
 				}
 			}
-			if want := []string{"never_used", "fading", "failing", "unregistered", "mcp_unused"}; !reflect.DeepEqual(ids, want) {
+			if want := []string{"never_used", "fading", "failing", "unregistered", "mcp_unused", "plugins_unused"}; !reflect.DeepEqual(ids, want) {
 				t.Fatalf("sections %v, want %v", ids, want)
 			}
 			for id, want := range tt.want {
@@ -171,7 +185,7 @@ func TestServer_Portfolio(t *testing.T) {
 func TestServer_PortfolioEmpty(t *testing.T) {
 	e := newRouter(t, testkit.MustOpenDB(t).Path(), analytics.Config{})
 	body := mustGetJSON(t, e, "/analytics/portfolio?hours=6", nil)
-	for _, id := range []string{"never_used", "fading", "failing", "unregistered", "mcp_unused"} {
+	for _, id := range []string{"never_used", "fading", "failing", "unregistered", "mcp_unused", "plugins_unused"} {
 		if !strings.Contains(string(body), `"id":"`+id+`","title":`) {
 			t.Errorf("no section %s in %s", id, body)
 		}

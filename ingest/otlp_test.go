@@ -55,7 +55,7 @@ func gzipped(tb testing.TB, b []byte) []byte {
 }
 
 // The fixture of Claude Code's events, as protobuf and as JSON, gzipped or
-// not: its 14 events reach the stream from source otlp, hashed, and the
+// not: its 15 events reach the stream from source otlp, hashed, and the
 // answer is OTLP's, in the request's encoding, with the one rejected
 // record in its partial success.
 func TestOTLPLogs_Fixture(t *testing.T) {
@@ -101,8 +101,8 @@ func TestOTLPLogs_Fixture(t *testing.T) {
 				t.Errorf("partial success %v, want the one nameless tool_result", ps)
 			}
 			events := readStream(t, js)
-			if len(events) != 14 {
-				t.Fatalf("%d events in the stream, want 14", len(events))
+			if len(events) != 15 {
+				t.Fatalf("%d events in the stream, want 15", len(events))
 			}
 			ids := eventIDs(events)
 			for _, ev := range events {
@@ -193,8 +193,8 @@ func TestOTLPLogs_Refusals(t *testing.T) {
 	if w := serve(srv.Handler(), otlpPost(good, "application/x-protobuf", "", "Authorization", "Bearer otlp-key-1")); w.Code != http.StatusOK {
 		t.Fatalf("with the key: %d %s", w.Code, w.Body.String())
 	}
-	if n := len(readStream(t, js)); n != 14 {
-		t.Errorf("%d events with the key, want 14", n)
+	if n := len(readStream(t, js)); n != 15 {
+		t.Errorf("%d events with the key, want 15", n)
 	}
 }
 
@@ -210,9 +210,9 @@ func TestOTLPLogs_AllRejected(t *testing.T) {
 		t.Fatalf("got %d %q: %v", w.Code, w.Body.String(), err)
 	}
 	ps := resp.GetPartialSuccess()
-	if ps.GetRejectedLogRecords() != 15 || !strings.Contains(ps.GetErrorMessage(), "15 records rejected") ||
+	if ps.GetRejectedLogRecords() != 16 || !strings.Contains(ps.GetErrorMessage(), "16 records rejected") ||
 		!strings.Contains(ps.GetErrorMessage(), "timestamp") {
-		t.Errorf("partial success %v, want 15 rejected, for their timestamp", ps)
+		t.Errorf("partial success %v, want 16 rejected, for their timestamp", ps)
 	}
 	if n := streamMsgs(t, js); n != 0 {
 		t.Errorf("%d messages published", n)

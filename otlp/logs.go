@@ -124,6 +124,8 @@ func mapRecord(name string, a attrs, ts int64) (in trackskills.Input, ignored bo
 		in = subagentCompleted(a)
 	case "api_request", "api_error":
 		in = apiRequest(name, a)
+	case "plugin_loaded":
+		in, reject = pluginLoaded(a)
 	default:
 		return in, true, ""
 	}
@@ -360,6 +362,27 @@ func apiRequest(name string, a attrs) trackskills.Input {
 	}
 	in.Metadata, _ = json.Marshal(m)
 	return in
+}
+
+// pluginLoaded keeps a plugin Claude Code loaded as a plugin_known entry
+// of the inventory, once per session (a retried export adds nothing).
+func pluginLoaded(a attrs) (trackskills.Input, string) {
+	name := a.first("plugin.name", "plugin_name")
+	if name == "" {
+		return trackskills.Input{}, "plugin_loaded without plugin.name"
+	}
+	m := trackskills.PluginMeta{Scope: a.str("plugin.scope"), EnabledVia: a.str("enabled_via")}
+	m.Skills, _ = a.count("skill_path_count")
+	m.Commands, _ = a.count("command_path_count")
+	m.HasHooks, _ = a.boolean("has_hooks")
+	m.HasMCP, _ = a.boolean("has_mcp")
+	meta, _ := json.Marshal(m) // plain values always encode
+	in := trackskills.Input{ToolName: clip(name, trackskills.MaxToolName), ToolCategory: "plugin", Status: trackskills.StatusSuccess,
+		Kind: trackskills.KindPluginKnown, Metadata: meta}
+	if session := a.str("session.id"); session != "" {
+		in.EventID = claudecode.MarkID(session, trackskills.KindPluginKnown, name)
+	}
+	return in, ""
 }
 
 // APIRequestID is the event id of the model request requestID, or of its

@@ -66,6 +66,9 @@ var fixtureWants = []want{
 	{tool: "claude-opus-4-1", category: "api", status: "error", errorType: "http_529", kind: trackskills.KindAPIRequest,
 		eventID: otlp.APIRequestID("creq_1", true), duration: "12000"},
 	{tool: "Read", category: "builtin", status: "success", eventID: "toolu_18Read", duration: "3"},
+	{tool: "acme-tools", category: "plugin", status: "success", kind: trackskills.KindPluginKnown,
+		eventID: claudecode.MarkID("sess-otlp-1", trackskills.KindPluginKnown, "acme-tools"),
+		meta:    map[string]any{"scope": "user", "enabled_via": "settings", "skills": float64(3), "commands": float64(1), "has_hooks": true, "has_mcp": false}},
 }
 
 // Each record of the fixture maps to its event, in JSON and in protobuf

@@ -16,12 +16,13 @@ import (
 // the uses the portfolio sets against it.
 
 // inventoryMeta is the metadata of an inventory event (ingest.SkillMeta,
-// ingest.MCPMeta).
+// ingest.MCPMeta, trackskills.PluginMeta).
 type inventoryMeta struct {
 	Description string `json:"description"`
 	SizeBytes   int64  `json:"size_bytes"`
 	Source      string `json:"source"`
 	Plugin      string `json:"plugin"`
+	trackskills.PluginMeta
 }
 
 // knownAgg is one name of the inventory events of a batch: the span of its
@@ -55,7 +56,7 @@ func parseInventoryMeta(raw json.RawMessage) inventoryMeta {
 // inventory tables. Their events are few (one per skill per scan), so it
 // writes one row at a time.
 func (w *writer) inventory(tx *dbsql.Tx, b *batch) error {
-	skills, servers := map[string]*knownAgg{}, map[string]*knownAgg{}
+	skills, servers, plugins := map[string]*knownAgg{}, map[string]*knownAgg{}, map[string]*knownAgg{}
 	for _, i := range b.marks {
 		ev := &b.events[i]
 		var m map[string]*knownAgg
@@ -64,6 +65,8 @@ func (w *writer) inventory(tx *dbsql.Tx, b *batch) error {
 			m = skills
 		case trackskills.KindMCPKnown:
 			m = servers
+		case trackskills.KindPluginKnown:
+			m = plugins
 		default:
 			continue
 		}
@@ -109,6 +112,30 @@ func (w *writer) inventory(tx *dbsql.Tx, b *batch) error {
 				users = users + excluded.users`,
 			name, a.first, a.last, a.meta.Source, n); err != nil {
 			return fmt.Errorf("upsert known_mcp_servers: %w", err)
+		}
+	}
+	for _, name := range sortedKeys(plugins) {
+		a := plugins[name]
+		n, err := newUsers(tx, `INSERT INTO known_plugin_users (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
+		if err != nil {
+			return fmt.Errorf("insert known_plugin_users: %w", err)
+		}
+		p := a.meta.PluginMeta
+		if _, err := tx.Exec(`INSERT INTO known_plugins (name, first_seen, last_seen, scope, enabled_via, skills, commands,
+				has_hooks, has_mcp, users)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET
+				first_seen = MIN(first_seen, excluded.first_seen),
+				scope = CASE WHEN excluded.last_seen > last_seen THEN excluded.scope ELSE scope END,
+				enabled_via = CASE WHEN excluded.last_seen > last_seen THEN excluded.enabled_via ELSE enabled_via END,
+				skills = CASE WHEN excluded.last_seen > last_seen THEN excluded.skills ELSE skills END,
+				commands = CASE WHEN excluded.last_seen > last_seen THEN excluded.commands ELSE commands END,
+				has_hooks = CASE WHEN excluded.last_seen > last_seen THEN excluded.has_hooks ELSE has_hooks END,
+				has_mcp = CASE WHEN excluded.last_seen > last_seen THEN excluded.has_mcp ELSE has_mcp END,
+				last_seen = MAX(last_seen, excluded.last_seen),
+				users = users + excluded.users`,
+			name, a.first, a.last, p.Scope, p.EnabledVia, p.Skills, p.Commands, p.HasHooks, p.HasMCP, n); err != nil {
+			return fmt.Errorf("upsert known_plugins: %w", err)
 		}
 	}
 	return nil
@@ -195,6 +222,62 @@ func (d *DB) KnownMCPServers(ctx context.Context) ([]KnownMCPServer, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("known mcp servers: %w", err)
+	}
+	return out, nil
+}
+
+// KnownPlugin is a plugin that Claude Code loaded.
+type KnownPlugin struct {
+	Name                string
+	FirstSeen, LastSeen int64
+	trackskills.PluginMeta
+	Users int64
+}
+
+// KnownPlugins returns every plugin that telemetry reported loaded, by
+// name.
+func (d *DB) KnownPlugins(ctx context.Context) ([]KnownPlugin, error) {
+	rows, err := d.conn().QueryContext(ctx, `SELECT name, first_seen, last_seen, scope, enabled_via, skills, commands, has_hooks,
+		has_mcp, users FROM known_plugins ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("known plugins: %w", err)
+	}
+	defer rows.Close()
+	out := []KnownPlugin{}
+	for rows.Next() {
+		var k KnownPlugin
+		if err := rows.Scan(&k.Name, &k.FirstSeen, &k.LastSeen, &k.Scope, &k.EnabledVia, &k.Skills, &k.Commands, &k.HasHooks,
+			&k.HasMCP, &k.Users); err != nil {
+			return nil, fmt.Errorf("known plugins: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("known plugins: %w", err)
+	}
+	return out, nil
+}
+
+// PluginRequests returns the model requests attributed to each plugin in
+// a window (the cost ledger), by plugin name.
+func (d *DB) PluginRequests(ctx context.Context, w Window) (map[string]int64, error) {
+	rows, err := d.conn().QueryContext(ctx, `SELECT plugin, SUM(requests) FROM cost_daily WHERE day >= ? AND day <= ? AND plugin != ''
+		GROUP BY plugin`, w.FirstDay().String(), w.LastDay().String())
+	if err != nil {
+		return nil, fmt.Errorf("plugin requests: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, fmt.Errorf("plugin requests: %w", err)
+		}
+		out[name] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("plugin requests: %w", err)
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ const SECTIONS = [
   { key: 'failing', alias: [], title: 'Failing', empty: 'No skill fails often enough to list.' },
   { key: 'unregistered', alias: ['used_unregistered', 'used_not_registered', 'never_registered', 'used_but_never_registered'], title: 'Used but never registered', empty: 'Every skill used was registered by a scan.' },
   { key: 'mcp_never_called', alias: ['mcp_unused', 'mcp_servers_never_called', 'mcp_servers', 'unused_mcp_servers'], title: 'MCP servers never called', empty: 'Every MCP server a scan registered was called.' },
+  { key: 'plugins_unused', alias: [], title: 'Plugins loaded but never used', empty: 'No plugin Claude Code reported loading went unused (plugins come from its telemetry).' },
 ];
 
 const known = (k) => SECTIONS.find((s) => s.key === k || s.alias.includes(k));
