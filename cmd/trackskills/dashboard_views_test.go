@@ -441,6 +441,9 @@ func testCostsView(t *testing.T, b *browser, base string) {
 		if !slices.Equal(redacted, []string{"third-party"}) {
 			t.Errorf("redacted skills marked: %q, want third-party", redacted)
 		}
+		if tip := evalAs[string](t, tb, `document.querySelector('table[data-breakdown="by_skill"] .badge').title`); !strings.Contains(tip, "third-party plugin") {
+			t.Errorf("the redacted badge says %q, want what it hides", tip)
+		}
 		if evalAs[bool](t, tb, `!!document.querySelector('#costs-body img')`) {
 			t.Error("a skill name made of markup became an element of the page")
 		}

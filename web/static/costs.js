@@ -10,6 +10,7 @@
 
 import { $, el, fmtNum } from './util.js';
 import { list, td, table, emptyNote, stats } from './views.js';
+import { redactedNote } from './names.js';
 
 const root = () => $('#costs-body');
 
@@ -32,7 +33,7 @@ const REVEAL = 'Claude Code sent a placeholder for this name. Set OTEL_LOG_TOOL_
 function nameCell(e, none) {
   const name = e.unattributed ? none : String(e.name ?? '');
   const c = td(el('span', { className: e.unattributed ? 'tname muted' : 'tname', title: name }, name), { className: 'name' });
-  if (e.redacted) c.append(' ', el('span', { className: 'badge', title: REVEAL }, 'redacted'));
+  if (e.redacted) c.append(' ', el('span', { className: 'badge', title: redactedNote(name) || REVEAL }, 'redacted'));
   return c;
 }
 

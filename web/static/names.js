@@ -2,6 +2,8 @@
 // reads "server · tool" (split as the server splits it: on the first "__"
 // and the last, since server names may hold "__"); the full name stays in
 // a tooltip. Long names are shortened in the middle, never hiding their end.
+// A placeholder Claude Code's telemetry sends for a hidden name says so in
+// its tooltip, with the setting that reveals it.
 
 // splitMCP returns {server, tool} of an MCP tool name, or null.
 export function splitMCP(name) {
@@ -38,12 +40,30 @@ export function shortLabel(name, n) {
   return `${shorten(m.server, sn)} · ${shorten(m.tool, Math.max(4, n - sn - 3))}`;
 }
 
+// REDACTED are the placeholders of Claude Code's telemetry, and what they
+// hide.
+const REDACTED = {
+  custom_skill: 'a skill',
+  mcp_tool: 'an MCP tool',
+  'third-party': "a third-party plugin's skill",
+  custom: 'a custom name',
+};
+
+// redactedNote is the tooltip of a placeholder, '' for a real name.
+export function redactedNote(name) {
+  const what = Object.hasOwn(REDACTED, name) ? REDACTED[name] : '';
+  if (!what) return '';
+  if (name === 'third-party') return `Claude Code's telemetry hid the name of ${what} here; it stays hidden on model requests, even with OTEL_LOG_TOOL_DETAILS=1`;
+  return `Claude Code's telemetry hid the name of ${what} here: set OTEL_LOG_TOOL_DETAILS=1 to see it`;
+}
+
 // nameNode is a span showing toolLabel(name), its title the full name.
 export function nameNode(name, tag = 'span') {
   const e = document.createElement(tag);
   e.className = 'tname';
   e.textContent = toolLabel(name);
-  e.title = name == null ? '' : String(name);
+  e.title = redactedNote(name) || (name == null ? '' : String(name));
   if (splitMCP(name)) e.dataset.mcp = '1';
+  if (e.title !== String(name ?? '')) e.dataset.redacted = '1';
   return e;
 }
