@@ -92,27 +92,38 @@ func BenchmarkServer_Batch(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			srv, _ := MustServer(b, testConfig())
-			h := srv.Handler()
 			bb := newBenchBatch(b, benchBatchSize, tc.ndjson)
-			var next atomic.Uint64
-			b.SetBytes(int64(len(bb.body)))
-			b.SetParallelism(8) // 16 requests in flight on 2 cores
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					first := (next.Add(1) - 1) * benchBatchSize
-					r := httptest.NewRequest(http.MethodPost, "/api/track/batch", bytes.NewReader(bb.withIDs(first)))
-					r.Header.Set("Content-Type", tc.contentType)
-					w := serve(h, r)
-					if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(`"accepted":500`)) {
-						b.Errorf("status %d: %.200s", w.Code, w.Body)
-						return
-					}
-				}
+			benchPosts(b, srv.Handler(), len(bb.body), benchBatchSize, "events/s", func(i uint64) *http.Request {
+				r := httptest.NewRequest(http.MethodPost, "/api/track/batch", bytes.NewReader(bb.withIDs(i*benchBatchSize)))
+				r.Header.Set("Content-Type", tc.contentType)
+				return r
+			}, func(w *httptest.ResponseRecorder) bool {
+				return w.Code == http.StatusOK && bytes.Contains(w.Body.Bytes(), []byte(`"accepted":500`))
 			})
-			b.ReportMetric(float64(next.Load()*benchBatchSize)/time.Since(start).Seconds(), "events/s")
 		})
 	}
+}
+
+// benchPosts serves the requests that req makes (its argument counts from
+// 0) through h, 16 in flight on 2 cores (loadgen's connections), each of
+// size bytes and carrying per units, and reports units a second as unit.
+// An answer that ok refuses fails b.
+func benchPosts(b *testing.B, h http.Handler, size, per int, unit string, req func(i uint64) *http.Request,
+	ok func(*httptest.ResponseRecorder) bool) {
+	var next atomic.Uint64
+	b.SetBytes(int64(size))
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			w := serve(h, req(next.Add(1)-1))
+			if !ok(w) {
+				b.Errorf("status %d: %.200q", w.Code, w.Body)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(next.Load()*uint64(per))/time.Since(start).Seconds(), unit)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,50 +73,20 @@ func BenchmarkServer_OTLPLogs(b *testing.B) {
 	const records = 100
 	b.Run("otlp/records=100", func(b *testing.B) {
 		srv, _ := MustServer(b, testConfig())
-		h := srv.Handler()
 		bodies := otlpBenchBodies(b, 512, records)
-		var next atomic.Uint64
-		b.SetBytes(int64(len(bodies[0])))
-		b.SetParallelism(8)
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				body := bodies[(next.Add(1)-1)%uint64(len(bodies))]
-				r := httptest.NewRequest(http.MethodPost, "/v1/logs", bytes.NewReader(body))
-				r.Header.Set("Content-Type", "application/x-protobuf")
-				w := serve(h, r)
-				if w.Code != http.StatusOK || w.Body.Len() != 0 {
-					b.Errorf("status %d: %.200q", w.Code, w.Body)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(next.Load()*records)/time.Since(start).Seconds(), "records/s")
+		benchPosts(b, srv.Handler(), len(bodies[0]), records, "records/s", func(i uint64) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/v1/logs", bytes.NewReader(bodies[i%uint64(len(bodies))]))
+			r.Header.Set("Content-Type", "application/x-protobuf")
+			return r
+		}, func(w *httptest.ResponseRecorder) bool { return w.Code == http.StatusOK && w.Body.Len() == 0 })
 	})
 	b.Run("batch/events=100", func(b *testing.B) {
 		srv, _ := MustServer(b, testConfig())
-		h := srv.Handler()
 		bb := newBenchBatch(b, records, false)
-		var next atomic.Uint64
-		b.SetBytes(int64(len(bb.body)))
-		b.SetParallelism(8)
-		b.ReportAllocs()
-		b.ResetTimer()
-		start := time.Now()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				first := (next.Add(1) - 1) * records
-				r := httptest.NewRequest(http.MethodPost, "/api/track/batch", bytes.NewReader(bb.withIDs(first)))
-				r.Header.Set("Content-Type", "application/json")
-				w := serve(h, r)
-				if w.Code != http.StatusOK {
-					b.Errorf("status %d: %.200s", w.Code, w.Body)
-					return
-				}
-			}
-		})
-		b.ReportMetric(float64(next.Load()*records)/time.Since(start).Seconds(), "events/s")
+		benchPosts(b, srv.Handler(), len(bb.body), records, "events/s", func(i uint64) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/api/track/batch", bytes.NewReader(bb.withIDs(i*records)))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, func(w *httptest.ResponseRecorder) bool { return w.Code == http.StatusOK })
 	})
 }

@@ -25,16 +25,7 @@ func FuzzDecodeLogs(f *testing.F) {
 			{"key":"event.name","value":{"stringValue":"tool_decision"}},{"key":"decision","value":{"stringValue":"reject"}},
 			{"key":"tool_name","value":{"stringValue":"mcp_tool"}},{"key":"tool_use_id","value":{"stringValue":"t"}}]}]}]}]}`,
 	} {
-		f.Add([]byte(seed))
-		req, err := otlp.DecodeLogs([]byte(seed), otlp.JSON)
-		if err != nil {
-			f.Fatal(err)
-		}
-		pb, err := proto.Marshal(req)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(pb)
+		addSeed(f, seed, otlp.Logs)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, enc := range []otlp.Encoding{otlp.JSON, otlp.Protobuf} {
@@ -63,16 +54,7 @@ func FuzzDecodeTraces(f *testing.F) {
 		`{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"01","name":"claude_code.tool","attributes":[{"key":"tool_name","value":{"stringValue":"Write"}}]},
 			{"parentSpanId":"01","name":"claude_code.tool.blocked_on_user","attributes":[{"key":"decision","value":{"stringValue":"reject"}}]}]}]}]}`,
 	} {
-		f.Add([]byte(seed))
-		req, err := otlp.DecodeTraces([]byte(seed), otlp.JSON)
-		if err != nil {
-			f.Fatal(err)
-		}
-		pb, err := proto.Marshal(req)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(pb)
+		addSeed(f, seed, otlp.Traces)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, enc := range []otlp.Encoding{otlp.JSON, otlp.Protobuf} {
@@ -87,4 +69,25 @@ func FuzzDecodeTraces(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addSeed adds an OTLP JSON export of signal, and the same in protobuf.
+func addSeed(f *testing.F, seed string, signal otlp.Signal) {
+	f.Helper()
+	f.Add([]byte(seed))
+	var m proto.Message
+	var err error
+	if signal == otlp.Traces {
+		m, err = otlp.DecodeTraces([]byte(seed), otlp.JSON)
+	} else {
+		m, err = otlp.DecodeLogs([]byte(seed), otlp.JSON)
+	}
+	if err != nil {
+		f.Fatal(err)
+	}
+	pb, err := proto.Marshal(m)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(pb)
 }

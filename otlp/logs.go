@@ -62,11 +62,7 @@ func MapLogs(req *logspb.LogsData, now time.Time) Result {
 		base.add(rl.GetResource().GetAttributes())
 		for _, sl := range rl.GetScopeLogs() {
 			for _, rec := range sl.GetLogRecords() {
-				a := make(attrs, len(base)+len(rec.GetAttributes()))
-				for k, v := range base {
-					a[k] = v
-				}
-				a.add(rec.GetAttributes())
+				a := merged(base, rec.GetAttributes())
 				in, ignored, reject := mapRecord(eventName(rec, a), a, recordTime(rec, a, now))
 				switch {
 				case reject != "":

@@ -41,11 +41,7 @@ func MapTraces(req *tracepb.TracesData, now time.Time) Result {
 		base.add(rs.GetResource().GetAttributes())
 		for _, ss := range rs.GetScopeSpans() {
 			for _, s := range ss.GetSpans() {
-				a := make(attrs, len(base)+len(s.GetAttributes()))
-				for k, v := range base {
-					a[k] = v
-				}
-				a.add(s.GetAttributes())
+				a := merged(base, s.GetAttributes())
 				switch spanName(s) {
 				case spanTool:
 					tools = append(tools, span{s, a})

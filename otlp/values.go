@@ -15,6 +15,16 @@ import (
 // record and the service on the resource, but nothing relies on which.
 type attrs map[string]*commonpb.AnyValue
 
+// merged is base with kvs added over it, in a map of its own.
+func merged(base attrs, kvs []*commonpb.KeyValue) attrs {
+	a := make(attrs, len(base)+len(kvs))
+	for k, v := range base {
+		a[k] = v
+	}
+	a.add(kvs)
+	return a
+}
+
 func (a attrs) add(kvs []*commonpb.KeyValue) {
 	for _, kv := range kvs {
 		if kv != nil && kv.Key != "" && kv.Value != nil {

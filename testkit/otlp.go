@@ -24,11 +24,7 @@ const (
 // that ingest takes them as recent.
 func ClaudeCodeLogs(tb testing.TB, now time.Time) *logspb.LogsData {
 	tb.Helper()
-	body, err := os.ReadFile(filepath.Join(ModuleRoot(tb), ClaudeCodeLogsFile))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req, err := otlp.DecodeLogs(body, otlp.JSON)
+	req, err := otlp.DecodeLogs(moduleFile(tb, ClaudeCodeLogsFile), otlp.JSON)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -55,11 +51,7 @@ func ClaudeCodeLogs(tb testing.TB, now time.Time) *logspb.LogsData {
 // minute before now, the spans keeping their times relative to each other.
 func ClaudeCodeTraces(tb testing.TB, now time.Time) *tracepb.TracesData {
 	tb.Helper()
-	body, err := os.ReadFile(filepath.Join(ModuleRoot(tb), ClaudeCodeTracesFile))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req, err := otlp.DecodeTraces(body, otlp.JSON)
+	req, err := otlp.DecodeTraces(moduleFile(tb, ClaudeCodeTracesFile), otlp.JSON)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,6 +75,16 @@ func ClaudeCodeTraces(tb testing.TB, now time.Time) *tracepb.TracesData {
 		}
 	}
 	return req
+}
+
+// moduleFile reads the file at rel from the module's root.
+func moduleFile(tb testing.TB, rel string) []byte {
+	tb.Helper()
+	body, err := os.ReadFile(filepath.Join(ModuleRoot(tb), rel))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
 }
 
 // ModuleRoot is the directory of the module's go.mod, found from the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -137,4 +138,51 @@ func readEvents(ctx context.Context, tb testing.TB, path string) []trackskills.E
 		tb.Fatal(err)
 	}
 	return evs
+}
+
+// secretScan looks for data that must never be stored in what a scan is
+// given (every file of a data dir, the logs, the stream's messages): each
+// secret found fails t; found notes what held marker, a string that must
+// be stored, so that a scan that saw nothing cannot pass.
+type secretScan struct {
+	t       *testing.T
+	secrets map[string]string // what -> the secret
+	marker  string
+	found   map[string]bool
+}
+
+func newSecretScan(t *testing.T, marker string, secrets map[string]string) *secretScan {
+	return &secretScan{t: t, secrets: secrets, marker: marker, found: map[string]bool{}}
+}
+
+// scan looks through data, named name.
+func (s *secretScan) scan(name string, data []byte) {
+	s.t.Helper()
+	if bytes.Contains(data, []byte(s.marker)) {
+		s.found[name] = true
+	}
+	for what, secret := range s.secrets {
+		if bytes.Contains(data, []byte(secret)) {
+			s.t.Errorf("%s holds the raw %s %q", name, what, secret)
+		}
+	}
+}
+
+// dir scans every file under dir.
+func (s *secretScan) dir(dir string) {
+	s.t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		s.scan(path, data)
+		return nil
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
 }

@@ -345,39 +345,16 @@ func TestServe_Privacy(t *testing.T) {
 
 	// The scan must see the stream and the database: the tool name is
 	// stored in the clear, so it must be found.
-	found := map[string]bool{}
-	scan := func(name string, data []byte) {
-		if bytes.Contains(data, []byte("privacy_probe_tool")) {
-			found[name] = true
-		}
-		for what, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s holds the raw %s %q", name, what, s)
-			}
-		}
-	}
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		scan(path, data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scan("logs", []byte(p.Logs()))
+	sc := newSecretScan(t, "privacy_probe_tool", secrets)
+	sc.dir(dir)
+	sc.scan("logs", []byte(p.Logs()))
 	var sawStream, sawDB bool
-	for name := range found {
+	for name := range sc.found {
 		sawStream = sawStream || strings.Contains(name, string(filepath.Separator)+"nats"+string(filepath.Separator))
 		sawDB = sawDB || strings.Contains(name, "trackskills.db")
 	}
 	if !sawStream || !sawDB {
-		t.Fatalf("scan did not see the events in both the stream and the database: %v", found)
+		t.Fatalf("scan did not see the events in both the stream and the database: %v", sc.found)
 	}
 }
 

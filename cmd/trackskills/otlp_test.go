@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -131,38 +130,14 @@ func TestServe_OTLPPrivacyAndDedup(t *testing.T) {
 		t.Fatalf("serve exit: %v", err)
 	}
 
-	secrets := []string{"alice.otlp@example.com", "acct-uuid-secret", "install-otlp-secret", "sess-otlp-1",
-		"cat secret-file.txt", "my secret prompt text"}
-	found := map[string]bool{}
-	scan := func(name string, data []byte) {
-		if bytes.Contains(data, []byte("pdf-report")) {
-			found[name] = true
-		}
-		for _, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("%s holds %q", name, s)
-			}
-		}
-	}
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		scan(path, data)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scan("logs", []byte(p.Logs()))
+	sc := newSecretScan(t, "pdf-report", map[string]string{"e-mail address": "alice.otlp@example.com", "account": "acct-uuid-secret",
+		"installation": "install-otlp-secret", "session id": "sess-otlp-1", "command": "cat secret-file.txt", "prompt": "my secret prompt text"})
+	sc.dir(dir)
+	sc.scan("logs", []byte(p.Logs()))
 	for i, data := range payloads {
-		scan(fmt.Sprintf("stream message %d", i+1), data)
+		sc.scan(fmt.Sprintf("stream message %d", i+1), data)
 	}
-	if !found[dbPath] || len(found) < 2 {
-		t.Fatalf("the scan saw the skill's name in %v only: want the stream and the database", found)
+	if !sc.found[dbPath] || len(sc.found) < 2 {
+		t.Fatalf("the scan saw the skill's name in %v only: want the stream and the database", sc.found)
 	}
 }
