@@ -308,7 +308,43 @@ func (in *Input) Validate(now time.Time) (Event, error) {
 	if ev.Kind == "" {
 		ev.MCPServer, ev.MCPTool = SplitMCP(ev.ToolName)
 	}
+	if ev.Kind == KindAPIRequest {
+		if err := checkAPIMeta(ev.Metadata); err != nil {
+			return ev, err
+		}
+	}
 	return ev, nil
+}
+
+// Bounds of an api_request's figures: a million dollars, ten billion
+// tokens. The ledger sums them; past these a sum could overflow.
+const (
+	MaxCostMicros = 1_000_000_000_000
+	MaxTokens     = 10_000_000_000
+)
+
+// checkAPIMeta checks the metadata of an api_request: an APIMeta whose
+// figures are whole numbers from 0 to their bound.
+func checkAPIMeta(raw json.RawMessage) error {
+	var m APIMeta
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fieldErr("metadata", "of an api_request must hold whole numbers cost_usd_micros and *_tokens, and strings: %v", err)
+		}
+	}
+	if m.CostMicros < 0 || m.CostMicros > MaxCostMicros {
+		return fieldErr("metadata", "cost_usd_micros of an api_request must be 0 to %d, not %d", int64(MaxCostMicros), m.CostMicros)
+	}
+	for _, t := range []struct {
+		name string
+		n    int64
+	}{{"input_tokens", m.InputTokens}, {"output_tokens", m.OutputTokens}, {"cache_read_tokens", m.CacheReadTokens},
+		{"cache_creation_tokens", m.CacheCreationTokens}} {
+		if t.n < 0 || t.n > MaxTokens {
+			return fieldErr("metadata", "%s of an api_request must be 0 to %d, not %d", t.name, int64(MaxTokens), t.n)
+		}
+	}
+	return nil
 }
 
 // SplitMCP splits an MCP tool name, mcp__<server>__<tool>, into its server

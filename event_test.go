@@ -303,6 +303,18 @@ func TestInput_Validate(t *testing.T) {
 		{name: "Timestamp7Days", in: input(func(in *trackskills.Input) { in.Timestamp = quoted(now.Add(-7 * 24 * time.Hour).Format(time.RFC3339)) }),
 			check: timestamp(now.Add(-7 * 24 * time.Hour))},
 		{name: "Timestamp8DaysAgo", in: input(func(in *trackskills.Input) { in.Timestamp = quoted(now.Add(-8 * 24 * time.Hour).Format(time.RFC3339)) }), field: "timestamp"},
+		{name: "APIRequestMeta", in: input(func(in *trackskills.Input) {
+			in.Kind, in.Metadata = trackskills.KindAPIRequest, raw(`{"model":"m","cost_usd_micros":12300,"input_tokens":5}`)
+		}), check: func(t *testing.T, ev trackskills.Event) {}},
+		{name: "APIRequestNegativeCost", in: input(func(in *trackskills.Input) {
+			in.Kind, in.Metadata = trackskills.KindAPIRequest, raw(`{"cost_usd_micros":-1}`)
+		}), field: "metadata"},
+		{name: "APIRequestHugeTokens", in: input(func(in *trackskills.Input) {
+			in.Kind, in.Metadata = trackskills.KindAPIRequest, raw(`{"output_tokens":9223372036854775807}`)
+		}), field: "metadata"},
+		{name: "APIRequestFractionalCost", in: input(func(in *trackskills.Input) {
+			in.Kind, in.Metadata = trackskills.KindAPIRequest, raw(`{"cost_usd_micros":1.5}`)
+		}), field: "metadata"},
 		{name: "Timestamp8DaysAgoImported", in: input(func(in *trackskills.Input) {
 			in.Timestamp, in.Source = quoted(now.Add(-8*24*time.Hour).Format(time.RFC3339)), trackskills.SourceImport
 		}), check: timestamp(now.Add(-8 * 24 * time.Hour).Truncate(time.Second))},

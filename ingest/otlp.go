@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/labstack/echo/v4"
@@ -18,7 +19,15 @@ import (
 
 // MaxOTLPBytes bounds an OTLP/HTTP body, and the same body once
 // decompressed: an exporter's batch of a few thousand records is far less.
-const MaxOTLPBytes = 8 << 20
+const MaxOTLPBytes = 4 << 20
+
+// OTLPDecoders bounds the OTLP bodies decoded at once. A body decodes into
+// far more memory than it holds (a record of a few bytes is a struct of a
+// few hundred), so more requests wait for a slot, at most otlpSlotWait,
+// then get 503 with Retry-After.
+const OTLPDecoders = 4
+
+const otlpSlotWait = 5 * time.Second
 
 // maxRejectReasons is how many reasons a partial success lists.
 const maxRejectReasons = 5
@@ -53,13 +62,23 @@ func (s *Server) handleOTLP(c echo.Context, signal otlp.Signal) error {
 			"send OTLP with Content-Type: application/x-protobuf or application/json "+
 				"(OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or http/json)")
 	}
+	select {
+	case s.otlpSlots <- struct{}{}:
+	case <-c.Request().Context().Done():
+		return c.Request().Context().Err()
+	case <-time.After(otlpSlotWait):
+		c.Response().Header().Set("Retry-After", "1")
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "too many OTLP exports in flight; retry in a second")
+	}
 	body, release, err := s.readOTLPBody(c)
 	if err != nil {
+		<-s.otlpSlots
 		return err
 	}
 	now := s.now()
 	res, err := otlp.Map(body, enc, signal, now)
 	release()
+	<-s.otlpSlots
 	if err != nil {
 		s.rejected(ReasonInvalid, 1)
 		return otlpStatus(c, enc, http.StatusBadRequest, err.Error())
@@ -73,7 +92,7 @@ func (s *Server) handleOTLP(c echo.Context, signal otlp.Signal) error {
 			if errors.As(err, &fe) {
 				err = fmt.Errorf("%s: %s", fe.Field, fe.Message)
 			}
-			reasons = append(reasons, fmt.Sprintf("%s event: %v", res.Inputs[i].ToolName, err))
+			reasons = append(reasons, fmt.Sprintf("%.100s event: %.200v", res.Inputs[i].ToolName, err))
 			continue
 		}
 		events = append(events, ev)

@@ -77,8 +77,9 @@ type Server struct {
 	requireKey echo.MiddlewareFunc
 	now        func() time.Time
 	bufs       sync.Pool
-	starts     *startTimes // PreToolUse times of Claude Code hooks
-	hookBudget *byteBudget // hook bodies in flight
+	starts     *startTimes   // PreToolUse times of Claude Code hooks
+	hookBudget *byteBudget   // hook bodies in flight
+	otlpSlots  chan struct{} // OTLP bodies being decoded (OTLPDecoders)
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -102,6 +103,7 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 		bufs:       sync.Pool{New: func() any { return new(bytes.Buffer) }},
 		starts:     newStartTimes(100_000, time.Hour),
 		hookBudget: &byteBudget{limit: HookBudgetBytes},
+		otlpSlots:  make(chan struct{}, OTLPDecoders),
 	}
 }
 

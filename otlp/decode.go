@@ -1,9 +1,6 @@
 package otlp
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,69 +58,14 @@ func unmarshal(body []byte, enc Encoding, m proto.Message) error {
 		}
 		return nil
 	}
-	body, err := hexIDsToBase64(body)
-	if err == nil {
-		err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(body, m)
-	}
-	if err != nil {
+	// OTLP JSON writes trace and span ids in hex where the protobuf JSON
+	// mapping reads base64. A hex id of 16 or 32 characters is valid
+	// base64 too, so it decodes, to other bytes, alike every time: the
+	// mapping only sets span ids against each other, and keeps none.
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, m); err != nil {
 		return fmt.Errorf("%w: not OTLP JSON: %w", ErrMalformed, err)
 	}
 	return nil
-}
-
-// idKeys are the fields that OTLP JSON writes in hex, where the protobuf
-// JSON mapping expects base64.
-var idKeys = map[string]bool{"traceId": true, "spanId": true, "parentSpanId": true, "trace_id": true, "span_id": true, "parent_span_id": true}
-
-// hexIDsToBase64 rewrites the trace and span ids of an OTLP JSON body from
-// hex to base64, so that protojson reads them. A body without any is
-// returned as it is.
-func hexIDsToBase64(body []byte) ([]byte, error) {
-	if !bytes.Contains(body, []byte("pan")) && !bytes.Contains(body, []byte("race")) {
-		return body, nil
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	changed, err := rewriteIDs(v)
-	if err != nil || !changed {
-		return body, err
-	}
-	return json.Marshal(v)
-}
-
-func rewriteIDs(v any) (changed bool, err error) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if s, ok := e.(string); ok && idKeys[k] {
-				b, err := hex.DecodeString(s)
-				if err != nil {
-					return false, fmt.Errorf("%s %q is not hex", k, s)
-				}
-				x[k] = base64.StdEncoding.EncodeToString(b)
-				changed = true
-				continue
-			}
-			c, err := rewriteIDs(e)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
-	case []any:
-		for _, e := range x {
-			c, err := rewriteIDs(e)
-			if err != nil {
-				return false, err
-			}
-			changed = changed || c
-		}
-	}
-	return changed, nil
 }
 
 // Signal is what an export carries.

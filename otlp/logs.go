@@ -58,11 +58,10 @@ type Result struct {
 func MapLogs(req *logspb.LogsData, now time.Time) Result {
 	var res Result
 	for _, rl := range req.GetResourceLogs() {
-		base := attrs{}
-		base.add(rl.GetResource().GetAttributes())
+		base := index(rl.GetResource().GetAttributes())
 		for _, sl := range rl.GetScopeLogs() {
 			for _, rec := range sl.GetLogRecords() {
-				a := merged(base, rec.GetAttributes())
+				a := attrs{own: index(rec.GetAttributes()), base: base}
 				in, ignored, reject := mapRecord(eventName(rec, a), a, recordTime(rec, a, now))
 				switch {
 				case reject != "":
@@ -131,6 +130,9 @@ func mapRecord(name string, a attrs, ts int64) (in trackskills.Input, ignored bo
 	in.Timestamp = json.RawMessage(strconv.FormatInt(ts, 10))
 	in.Source = Source
 	in.SessionID = a.str("session.id")
+	if in.EventID == "" {
+		in.EventID = RecordID(in.SessionID, name, a.str("event.sequence"))
+	}
 	// The person: the account when signed in, else the installation (or,
 	// behind the Claude apps gateway, the identity provider's subject).
 	// user.email is never read.
@@ -148,14 +150,18 @@ type params struct {
 	SubagentType  string `json:"subagent_type"`
 }
 
+// maxParams bounds the tool_parameters read: Claude Code caps its JSON at
+// a few KB.
+const maxParams = 64 << 10
+
 func readParams(a attrs) params {
 	var p params
-	if v, ok := a["tool_parameters"]; ok {
+	if v := a.get("tool_parameters"); v != nil {
 		if kv := v.GetKvlistValue(); kv != nil {
-			raw, _ := json.Marshal(plain(v))
+			raw, _ := json.Marshal(plain(v, plainDepth))
 			_ = json.Unmarshal(raw, &p)
-		} else {
-			_ = json.Unmarshal([]byte(text(v)), &p) // a JSON string; anything else names nothing
+		} else if s := v.GetStringValue(); len(s) <= maxParams {
+			_ = json.Unmarshal([]byte(s), &p) // a JSON string; anything else names nothing
 		}
 	}
 	return p
@@ -379,6 +385,19 @@ func pluginLoaded(a attrs) (trackskills.Input, string) {
 		in.EventID = claudecode.MarkID(session, trackskills.KindPluginKnown, name)
 	}
 	return in, ""
+}
+
+// RecordID is the event id of a record that names no call or request
+// (a subagent's end, a model request without its id): made from its
+// session and its place in the session's export (event.sequence), so that
+// an export sent again maps to the same events. "" without either: the
+// server gives the event an id of its own.
+func RecordID(session, event, sequence string) string {
+	if session == "" || sequence == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(strings.Join([]string{session, event, sequence}, "\x00")))
+	return "ot_" + hex.EncodeToString(h[:12])
 }
 
 // APIRequestID is the event id of the model request requestID, or of its

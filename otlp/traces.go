@@ -26,22 +26,24 @@ const (
 // spanName is a span's name without the claude_code. prefix.
 func spanName(s *tracepb.Span) string { return strings.TrimPrefix(s.GetName(), "claude_code.") }
 
-// MapTraces maps an export of spans: each tool span is a tool call, timed
-// by its execution child when the export holds it (else by the tool span,
-// permission wait included), with the wait in its metadata; a call whose
-// wait ended in a rejection is a denied mark. Other spans are ignored. A
-// child exported without its parent is ignored too: the parent's export
-// brings the call.
+// MapTraces maps an export of spans: a tool span whose execution child the
+// export holds is a tool call, timed by that child, with the permission
+// wait in its metadata; one whose wait ended in a rejection is a denied
+// mark. A tool span exported without either child is ignored: the
+// exporter sends spans as they end, the children often in an earlier
+// export, and without them the span cannot tell waiting from running nor
+// a rejection from a call; tool_result and tool_decision report that call.
+// Other spans, and children exported without their tool span, are
+// ignored too.
 func MapTraces(req *tracepb.TracesData, now time.Time) Result {
 	var res Result
 	var tools []span
 	children := map[string][]span{} // by parent span id
 	for _, rs := range req.GetResourceSpans() {
-		base := attrs{}
-		base.add(rs.GetResource().GetAttributes())
+		base := index(rs.GetResource().GetAttributes())
 		for _, ss := range rs.GetScopeSpans() {
 			for _, s := range ss.GetSpans() {
-				a := merged(base, s.GetAttributes())
+				a := attrs{own: index(s.GetAttributes()), base: base}
 				switch spanName(s) {
 				case spanTool:
 					tools = append(tools, span{s, a})
@@ -65,6 +67,11 @@ func MapTraces(req *tracepb.TracesData, now time.Time) Result {
 			case spanBlocked:
 				blocked = &kids[i]
 			}
+		}
+		rejected := blocked != nil && strings.EqualFold(blocked.a.str("decision"), "reject")
+		if exec == nil && !rejected {
+			res.Ignored++
+			continue
 		}
 		in, reject := toolSpan(t, exec, blocked)
 		if reject != "" {

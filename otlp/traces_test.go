@@ -15,9 +15,10 @@ import (
 )
 
 // The spans of the fixture (one interaction: a call that waited for the
-// user, a rejected one, a failed one, a redacted MCP call, a tool span
-// without a name, an orphan child) map to their calls, in JSON with hex
-// ids and in protobuf alike.
+// user, a rejected one, a failed one, a redacted MCP call whose span has
+// status ERROR, a tool span without a name, an orphan child, a tool span
+// exported without its children) map to their calls, in JSON with hex ids
+// and in protobuf alike.
 func TestMapTraces_Fixture(t *testing.T) {
 	body, err := os.ReadFile("testdata/traces/claude_code.json")
 	if err != nil {
@@ -41,8 +42,9 @@ func TestMapTraces_Fixture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// interaction, llm_request and the orphan child are ignored.
-			if res.Ignored != 3 || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0], "without tool_name") {
+			// interaction, llm_request, the orphan child and the tool span
+			// without its children are ignored.
+			if res.Ignored != 4 || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0], "without tool_name") {
 				t.Errorf("ignored %d, rejected %q", res.Ignored, res.Rejected)
 			}
 			wants := []struct {

@@ -2,7 +2,6 @@ package otlp
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -10,34 +9,43 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 )
 
-// attrs are the attributes of one record: its resource's, then its own,
-// which win. Claude Code puts the identity and the event's fields on the
-// record and the service on the resource, but nothing relies on which.
-type attrs map[string]*commonpb.AnyValue
-
-// merged is base with kvs added over it, in a map of its own.
-func merged(base attrs, kvs []*commonpb.KeyValue) attrs {
-	a := make(attrs, len(base)+len(kvs))
-	for k, v := range base {
-		a[k] = v
-	}
-	a.add(kvs)
-	return a
+// attrs are the attributes of one record: its own, then its resource's.
+// Claude Code puts the identity and the event's fields on the record and
+// the service on the resource, but nothing relies on which. The
+// resource's map is shared by its records, never copied: a record costs
+// what its own attributes hold.
+type attrs struct {
+	own, base map[string]*commonpb.AnyValue
 }
 
-func (a attrs) add(kvs []*commonpb.KeyValue) {
+// index maps kvs by key; nil for none.
+func index(kvs []*commonpb.KeyValue) map[string]*commonpb.AnyValue {
+	if len(kvs) == 0 {
+		return nil
+	}
+	m := make(map[string]*commonpb.AnyValue, len(kvs))
 	for _, kv := range kvs {
 		if kv != nil && kv.Key != "" && kv.Value != nil {
-			a[kv.Key] = kv.Value
+			m[kv.Key] = kv.Value
 		}
 	}
+	return m
 }
 
-// str is the attribute key as text, whatever its kind: Claude Code sends
-// the same attribute as a string in one version and a number in another.
-// An array or a list of key-values is its JSON; bytes are hex.
+// get is the value of key, the record's own first.
+func (a attrs) get(key string) *commonpb.AnyValue {
+	if v, ok := a.own[key]; ok {
+		return v
+	}
+	return a.base[key]
+}
+
+// str is the attribute key as text, whatever its scalar kind: Claude Code
+// sends the same attribute as a string in one version and a number in
+// another. Bytes are hex; an array or a list of key-values is no name or
+// id, and reads "".
 func (a attrs) str(key string) string {
-	return strings.TrimSpace(text(a[key]))
+	return strings.TrimSpace(text(a.get(key)))
 }
 
 // first is the first of keys that is set and not blank.
@@ -61,27 +69,40 @@ func text(v *commonpb.AnyValue) string {
 	case *commonpb.AnyValue_DoubleValue:
 		return strconv.FormatFloat(x.DoubleValue, 'f', -1, 64)
 	case *commonpb.AnyValue_BytesValue:
+		if len(x.BytesValue) > maxBytesValue {
+			return ""
+		}
 		return hex.EncodeToString(x.BytesValue)
-	case *commonpb.AnyValue_ArrayValue, *commonpb.AnyValue_KvlistValue:
-		b, _ := json.Marshal(plain(v))
-		return string(b)
 	}
 	return ""
 }
 
-// plain is v as plain Go values, for JSON.
-func plain(v *commonpb.AnyValue) any {
+// maxBytesValue bounds the bytes value read as hex text.
+const maxBytesValue = 1 << 10
+
+// plainDepth bounds how deep plain reads nested values.
+const plainDepth = 4
+
+// plain is v as plain Go values, for JSON: its scalars, and arrays and
+// lists of key-values down to depth levels.
+func plain(v *commonpb.AnyValue, depth int) any {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_ArrayValue:
+		if depth == 0 {
+			return nil
+		}
 		out := make([]any, 0, len(x.ArrayValue.GetValues()))
 		for _, e := range x.ArrayValue.GetValues() {
-			out = append(out, plain(e))
+			out = append(out, plain(e, depth-1))
 		}
 		return out
 	case *commonpb.AnyValue_KvlistValue:
+		if depth == 0 {
+			return nil
+		}
 		out := map[string]any{}
 		for _, kv := range x.KvlistValue.GetValues() {
-			out[kv.GetKey()] = plain(kv.GetValue())
+			out[kv.GetKey()] = plain(kv.GetValue(), depth-1)
 		}
 		return out
 	case *commonpb.AnyValue_IntValue:
@@ -98,7 +119,7 @@ func plain(v *commonpb.AnyValue) any {
 // that holds one. ok is false for anything else, and for NaN or infinity.
 func (a attrs) float(key string) (float64, bool) {
 	var f float64
-	switch x := a[key].GetValue().(type) {
+	switch x := a.get(key).GetValue().(type) {
 	case *commonpb.AnyValue_IntValue:
 		f = float64(x.IntValue)
 	case *commonpb.AnyValue_DoubleValue:
@@ -130,7 +151,7 @@ func (a attrs) count(key string) (int64, bool) {
 // "true" and "false" (as Claude Code sends success), or a number (0 is
 // false). ok is false when it is absent or anything else.
 func (a attrs) boolean(key string) (value, ok bool) {
-	switch x := a[key].GetValue().(type) {
+	switch x := a.get(key).GetValue().(type) {
 	case *commonpb.AnyValue_BoolValue:
 		return x.BoolValue, true
 	case *commonpb.AnyValue_IntValue:

@@ -100,4 +100,18 @@ func TestDB_CostsRetention(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].CostMicros != 10 || got[1].CostMicros != 20 {
 		t.Errorf("after retention: %+v %v, want both days kept", got, err)
 	}
+	// The aggregates' retention removes the old day's sums, and the
+	// coverage of its calls.
+	testkit.MustWriteBatch(t, db, []trackskills.Event{call("old1", "hook", 0)})
+	testkit.MustWriteBatch(t, db, []trackskills.Event{call("old1", "otlp", 0)})
+	if _, err := db.DeleteAggregatesBefore(ctx, costBase+86_400_000); err != nil {
+		t.Fatal(err)
+	}
+	w := sql.Window{From: costBase, To: costBase + 6*86_400_000}
+	if got, err := db.Costs(ctx, w); err != nil || len(got) != 1 || got[0].CostMicros != 20 {
+		t.Errorf("after the aggregates' retention: %+v %v, want the newer day", got, err)
+	}
+	if cov, err := db.Coverage(ctx, w); err != nil || len(cov) != 0 {
+		t.Errorf("coverage after the aggregates' retention: %+v %v, want none", cov, err)
+	}
 }

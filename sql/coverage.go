@@ -69,7 +69,7 @@ func (s *coverageStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 	}{
 		{&s.upDaily, "source_daily upsert", `INSERT INTO source_daily (day, source, calls) VALUES (?, ?, ?)
 			ON CONFLICT (day, source) DO UPDATE SET calls = calls + excluded.calls`},
-		{&s.storedSource, "stored source read", `SELECT source FROM skill_usage_events WHERE event_id = ?`},
+		{&s.storedSource, "stored source read", `SELECT source, timestamp FROM skill_usage_events WHERE event_id = ?`},
 		{&s.upCall, "call_sources upsert", `INSERT INTO call_sources (id, day, first, sources) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET sources = sources | excluded.sources`},
 	} {
@@ -98,13 +98,15 @@ func (w *writer) recordSources(tx *dbsql.Tx, b *batch, events []trackskills.Even
 		ev := &events[i]
 		key := eventKey(ev.EventID)
 		var first string
-		if err := read.QueryRow(key).Scan(&first); err != nil {
+		var ts int64
+		if err := read.QueryRow(key).Scan(&first, &ts); err != nil {
 			return fmt.Errorf("read the stored source of a repeated call: %w", err)
 		}
 		if first == ev.Source {
 			continue // a redelivery, or a retry of the same client
 		}
-		if _, err := up.Exec(key, b.text(DayOf(ev.Timestamp)), first, sourceBit(first)|sourceBit(ev.Source)); err != nil {
+		// The stored row's day, as source_daily counted it.
+		if _, err := up.Exec(key, b.text(DayOf(ts)), first, sourceBit(first)|sourceBit(ev.Source)); err != nil {
 			return fmt.Errorf("upsert call_sources: %w", err)
 		}
 	}

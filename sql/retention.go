@@ -190,6 +190,9 @@ func (d *DB) deleteAggregatesBeforeDay(ctx context.Context, day Day, last bool, 
 		{`DELETE FROM skill_daily_sessions WHERE day < ?`, text, false},
 		{`DELETE FROM skill_session_last_seen WHERE day < ?`, text, true},
 		{`DELETE FROM skill_session_last_seen_counts WHERE day < ?`, text, false},
+		{`DELETE FROM cost_daily WHERE day < ?`, text, false},
+		{`DELETE FROM source_daily WHERE day < ?`, text, false},
+		{`DELETE FROM call_sources WHERE day < ?`, text, false}, // by call_sources_day
 	} {
 		if q.last && !last {
 			continue

@@ -119,7 +119,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	took := time.Since(start)
 	fmt.Fprintf(stdout, "read %d files (%.1f MB, %.1f MB/s): %d lines, %d malformed (skipped)\n",
 		len(files), float64(st.Bytes)/1e6, float64(st.Bytes)/1e6/max(took.Seconds(), 1e-9), st.Lines, st.Malformed)
-	fmt.Fprintf(stdout, "found %d tool calls (%d denied), %d model requests; %d calls without a result not sent\n",
+	fmt.Fprintf(stdout, "found %d tool calls (%d denied), %d model requests; %d calls without a result yet (not sent)\n",
 		st.Calls, st.Denied, st.Requests, st.Unpaired)
 	if *dryRun {
 		fmt.Fprintf(stdout, "dry run: nothing sent\n")
@@ -254,7 +254,9 @@ func (imp *importer) flush(ctx context.Context) error {
 			imp.accepted += int64(n)
 			var ae *client.APIError
 			for _, e := range unwrapAll(err) {
-				if errors.As(e, &ae) && ae.Status == 400 {
+				// One event refused: said in the summary. A request
+				// refused as a whole (Index -1) stops the import.
+				if errors.As(e, &ae) && ae.Status == 400 && ae.Index >= 0 {
 					imp.refused = append(imp.refused, ae.Error())
 				} else if e != nil {
 					return e

@@ -78,7 +78,7 @@ func TestImport_Transcripts(t *testing.T) {
 		return out.String()
 	}
 	out := importOnce()
-	for _, want := range []string{"read 2 files", "2 malformed", "found 12 tool calls (1 denied), 12 model requests; 1 calls without a result",
+	for _, want := range []string{"read 2 files", "2 malformed", "found 12 tool calls (1 denied), 12 model requests; 1 calls without a result yet",
 		"sent 24 events", "24 accepted, 0 refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("import said %q, want %q in it", out, want)
