@@ -44,7 +44,7 @@ type CoverageResponse struct {
 // CoverageNotes say how /analytics/coverage counts, in every answer.
 var CoverageNotes = []string{
 	"A call two sources report is stored once, from the first; calls_seen adds the calls a source reported after another.",
-	"sessions_without_hook reads the raw events, so it reaches back as far as their retention.",
+	"sessions_without_hook counts the sessions last active in the window whose calls came from telemetry and none from the hook.",
 	"Claude Code sends custom_skill and mcp_tool in place of names unless OTEL_LOG_TOOL_DETAILS=1; third-party plugin skills stay third-party on model requests.",
 }
 

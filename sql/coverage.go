@@ -180,15 +180,16 @@ func (d *DB) Coverage(ctx context.Context, w Window) ([]SourceCoverage, error) {
 	return out, nil
 }
 
-// SessionsWithout counts the sessions of w's window whose calls came from
-// source with and none from source without: with otlp and hook, the
-// sessions telemetry saw and the hook did not (a missing hook install).
-// It reads the raw rows: their retention bounds it.
+// SessionsWithout counts the sessions last active in w's window whose
+// events came from source with and none from source without: with otlp
+// and hook, the sessions telemetry saw and the hook did not (a missing
+// hook install). It reads run_sessions (sources, migration 0026), by its
+// last_ts index.
 func (d *DB) SessionsWithout(ctx context.Context, w Window, with, without string) (int64, error) {
 	var n int64
-	err := d.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT session_hash FROM skill_usage_events
-		WHERE timestamp >= ? AND timestamp < ? AND session_hash IS NOT NULL
-		GROUP BY session_hash HAVING MAX(source = ?) = 1 AND MAX(source = ?) = 0)`, w.From, w.To, with, without).Scan(&n)
+	err := d.conn().QueryRowContext(ctx, `SELECT COUNT(*) FROM run_sessions
+		WHERE last_ts >= ? AND last_ts < ? AND sources & ? != 0 AND sources & ? = 0`,
+		w.From, w.To, sourceBit(with), sourceBit(without)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sessions without %s: %w", without, err)
 	}

@@ -404,6 +404,7 @@ func undoSessionChains(t *testing.T, raw *dbsql.DB) {
 		`DROP INDEX skill_runs_skill`,
 		`CREATE INDEX skill_runs_skill ON skill_runs (skill, state, start_ms)`,
 		`DELETE FROM migrations WHERE name = '0021_session_chains.sql'`,
+		`DELETE FROM migrations WHERE name = '0026_session_sources.sql'`, // its column is gone with the table
 	} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)

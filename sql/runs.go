@@ -114,6 +114,7 @@ func runEventOf(ev *trackskills.Event) runs.Event {
 // runInput is one fresh event of a session in a batch.
 type runInput struct {
 	session, user string // stored hashes
+	source        string
 	ev            runs.Event
 }
 
@@ -125,7 +126,8 @@ func (b *batch) addRunEvent(ev *trackskills.Event, user []byte) {
 	if user == nil {
 		user = hashKey(ev.UserHash)
 	}
-	b.runEvents = append(b.runEvents, runInput{session: string(hashKey(ev.SessionHash)), user: string(user), ev: runEventOf(ev)})
+	b.runEvents = append(b.runEvents, runInput{session: string(hashKey(ev.SessionHash)), user: string(user), source: ev.Source,
+		ev: runEventOf(ev)})
 	if ev.Kind == "" && ev.ToolCategory == "skill" {
 		day := DayOf(ev.Timestamp)
 		b.skillUsers[toolUserKey{day, ev.ToolName, string(user)}] = struct{}{}
@@ -156,11 +158,12 @@ func (s *runStmts) prepare(ctx context.Context, db *dbsql.DB) error {
 		{&s.delRun, "skill_runs delete", `DELETE FROM skill_runs WHERE (start_ms, session, start_id) IN
 			(SELECT value->>1, unhex(value->>0), unhex(value->>2) FROM jsonb_each(?))`},
 		{&s.upSessions, "run_sessions upsert", `INSERT INTO run_sessions (session, user_id_hash, last_ts, last_id, open_last, swept,
-				last_chunk)
-			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5, value->>6
+				last_chunk, sources)
+			SELECT unhex(value->>0), unhex(value->>1), value->>2, unhex(value->>3), value->>4, value->>5, value->>6, value->>7
 			FROM jsonb_each(?) WHERE true
 			ON CONFLICT (session) DO UPDATE SET last_ts = excluded.last_ts, last_id = excluded.last_id,
-				open_last = excluded.open_last, swept = excluded.swept, last_chunk = excluded.last_chunk`},
+				open_last = excluded.open_last, swept = excluded.swept, last_chunk = excluded.last_chunk,
+				sources = sources | excluded.sources`},
 		{&s.lastChunk, "session_chunks last id", `SELECT coalesce(MAX(id), 0) FROM session_chunks`},
 		{&s.chain, "session_chunks chain", `WITH RECURSIVE chain (id) AS (SELECT ? ` + chainStep + `)
 			SELECT c.session, c.events FROM chain JOIN session_chunks AS c USING (id)`},
@@ -365,6 +368,7 @@ type runSession struct {
 	rewalked  bool        // walked again from the log: every run of old is replaced
 	walker    runs.Walker
 	cached    *cachedSession // its state from the run cache, nil when read from SQLite
+	sources   int64          // the sources of its events in the batch (sourceBit)
 }
 
 // runs walks the sessions of b and writes their runs (skill_runs,
@@ -420,6 +424,7 @@ func (b *batch) runSessions() map[string]*runSession {
 			s = &runSession{key: in.session, user: in.user}
 			out[in.session] = s
 		}
+		s.sources |= sourceBit(in.source)
 		count[s]++
 	}
 	all := make([]runs.Event, 0, len(b.runEvents))
@@ -758,6 +763,7 @@ func (w *writer) writeWalks(tx *dbsql.Tx, b *batch, sessions []*runSession, delt
 		}
 		j.int(0)
 		j.int(s.chunk)
+		j.int(s.sources)
 	}
 	return w.exec(tx, w.stmt.runs.upSessions, j, "run_sessions")
 }
