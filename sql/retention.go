@@ -30,24 +30,32 @@ func (d *DB) DeleteEventsBefore(ctx context.Context, cutoff int64, chunk int) (i
 	if err := d.Flush(ctx); err != nil {
 		return 0, fmt.Errorf("delete old events: %w", err)
 	}
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("delete old events: %w", err)
-		}
-		// The timestamp index finds the candidates: an event's time is at
-		// most MaxFuture after it was received.
-		res, err := d.conn().ExecContext(ctx, `DELETE FROM skill_usage_events WHERE id IN (
-			SELECT id FROM skill_usage_events WHERE timestamp < ? AND received_at < ?
-			ORDER BY timestamp LIMIT ?)`, cutoff+trackskills.MaxFuture.Milliseconds(), cutoff, chunk)
-		if err != nil {
-			return total, fmt.Errorf("delete old events: %w", err)
-		}
-		n, _ := res.RowsAffected() // sqlite3 always returns a count
-		total += n
-		if n < int64(chunk) {
-			break
-		}
+	// First by row id: rows are numbered in commit order, which follows
+	// the order ingest received them in, so the rows received before the
+	// cutoff are the lowest, up to a bound found by halving. Each chunk
+	// finds its rows at the start of the table. Walking the timestamp
+	// index instead would visit, on every chunk, each row that happened
+	// long ago but was received recently (an imported history) and skip
+	// it again.
+	bound, err := d.receivedBefore(ctx, cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("delete old events: %w", err)
+	}
+	total, err := d.deleteChunks(ctx, chunk, `DELETE FROM skill_usage_events WHERE id IN (
+		SELECT id FROM skill_usage_events WHERE id <= ? AND received_at < ? AND timestamp < ? ORDER BY id LIMIT ?)`,
+		bound, cutoff, cutoff+trackskills.MaxFuture.Milliseconds(), chunk)
+	if err != nil {
+		return total, err
+	}
+	// Then whatever a commit out of receipt order left above the bound,
+	// by the timestamp index: an event's time is at most MaxFuture after
+	// it was received. Its one pass goes over the imported rows once.
+	n, err := d.deleteChunks(ctx, chunk, `DELETE FROM skill_usage_events WHERE id IN (
+		SELECT id FROM skill_usage_events WHERE timestamp < ? AND received_at < ?
+		ORDER BY timestamp LIMIT ?)`, cutoff+trackskills.MaxFuture.Milliseconds(), cutoff, chunk)
+	total += n
+	if err != nil {
+		return total, err
 	}
 	if _, err := d.conn().ExecContext(ctx, `DELETE FROM dead_letters WHERE stored_at < ?`, cutoff); err != nil {
 		return total, fmt.Errorf("delete old dead letters: %w", err)
@@ -106,6 +114,73 @@ func (d *DB) OldestAggregateDay(ctx context.Context) (Day, bool, error) {
 		return 0, false, fmt.Errorf("oldest aggregate day: %w", err)
 	}
 	return day, true, nil
+}
+
+// deleteChunks runs the delete q with args, each run its own transaction,
+// until one deletes fewer than chunk rows, and returns how many it deleted.
+func (d *DB) deleteChunks(ctx context.Context, chunk int, q string, args ...any) (int64, error) {
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("delete old events: %w", err)
+		}
+		res, err := d.conn().ExecContext(ctx, q, args...)
+		if err != nil {
+			return total, fmt.Errorf("delete old events: %w", err)
+		}
+		n, _ := res.RowsAffected() // sqlite3 always returns a count
+		total += n
+		if n < int64(chunk) {
+			return total, nil
+		}
+	}
+}
+
+// receivedBefore returns the row id up to which the raw rows were
+// received before cutoff, if rows are in receipt order: the largest id
+// whose row was, found by halving the ids (a row a probe, by the row id's
+// B-tree). 0 when the first row was received after the cutoff. Rows out
+// of order only move the bound: what it leaves is found by the timestamp.
+func (d *DB) receivedBefore(ctx context.Context, cutoff int64) (int64, error) {
+	var lo, hi dbsql.NullInt64
+	if err := d.conn().QueryRowContext(ctx, `SELECT MIN(id), MAX(id) FROM skill_usage_events`).Scan(&lo, &hi); err != nil {
+		return 0, err
+	}
+	if !lo.Valid {
+		return 0, nil
+	}
+	probe := func(at int64) (id, received int64, err error) {
+		err = d.conn().QueryRowContext(ctx, `SELECT id, received_at FROM skill_usage_events WHERE id >= ? ORDER BY id LIMIT 1`, at).
+			Scan(&id, &received)
+		return id, received, err
+	}
+	first, received, err := probe(lo.Int64)
+	if err != nil {
+		return 0, err
+	}
+	if received >= cutoff {
+		return 0, nil
+	}
+	// The row at first was received before the cutoff; find the last such.
+	low, high := first, hi.Int64
+	for low < high {
+		mid := low + (high-low+1)/2
+		id, received, err := probe(mid)
+		if errors.Is(err, dbsql.ErrNoRows) {
+			break // the rows above went meanwhile
+		} else if err != nil {
+			return 0, err
+		}
+		if received < cutoff {
+			low = id
+			if id >= high {
+				break
+			}
+		} else {
+			high = mid - 1
+		}
+	}
+	return low, nil
 }
 
 // DeleteAggregatesBefore deletes aggregate rows of hours and days before

@@ -199,3 +199,58 @@ func TestDB_RetentionOfRunState(t *testing.T) {
 		t.Errorf("run_sessions holds %d sessions after the retention, want %d", sessions, len(kept))
 	}
 }
+
+// Raw retention goes by receipt, whatever the rows' order: rows received
+// before the cutoff go, in order or committed out of it, and an imported
+// history (long ago, received now) stays.
+func TestDB_RetentionImported(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	cutoff := now.Add(-90 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name      string
+		order     []string // batches, in commit order: old (received before the cutoff), imported, fresh
+		wantGone  int
+		wantStays int
+	}{
+		{"in receipt order", []string{"old", "imported", "fresh"}, 300, 400},
+		{"old after newer", []string{"imported", "old", "fresh"}, 300, 400},
+		{"only imported", []string{"imported"}, 0, 200},
+		{"only old", []string{"old"}, 300, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testkit.MustOpenDB(t)
+			for _, kind := range tc.order {
+				var evs []trackskills.Event
+				switch kind {
+				case "old":
+					evs = newEvents("old", 300)
+					for i := range evs {
+						evs[i].Timestamp = cutoff.Add(-time.Duration(i+1) * time.Hour).UnixMilli()
+						evs[i].ReceivedAt = evs[i].Timestamp
+					}
+				case "imported":
+					evs = newEvents("imported", 200)
+					for i := range evs {
+						evs[i].Timestamp = now.Add(-200 * 24 * time.Hour).Add(time.Duration(i) * time.Minute).UnixMilli()
+						evs[i].ReceivedAt, evs[i].Source = now.UnixMilli(), trackskills.SourceImport
+					}
+				case "fresh":
+					evs = newEvents("fresh", 200)
+					for i := range evs {
+						evs[i].Timestamp = now.Add(-time.Duration(i) * time.Minute).UnixMilli()
+						evs[i].ReceivedAt = evs[i].Timestamp
+					}
+				}
+				testkit.MustWriteBatch(t, db, evs)
+			}
+			n, err := db.DeleteEventsBefore(ctx, cutoff.UnixMilli(), 50)
+			if err != nil || n != int64(tc.wantGone) {
+				t.Fatalf("deleted %d (err %v), want %d", n, err, tc.wantGone)
+			}
+			if got := mustCount(t, db); got != int64(tc.wantStays) {
+				t.Errorf("%d rows left, want %d", got, tc.wantStays)
+			}
+		})
+	}
+}
