@@ -205,6 +205,43 @@ func (s *Settings) RemoveHooks(command string) {
 	}
 }
 
+// AllowedHTTPHookURLs is the setting that limits the URLs HTTP hooks may
+// post to (from managed settings, it binds every source of hooks).
+const AllowedHTTPHookURLs = "allowedHttpHookUrls"
+
+// AllowHTTPHookURL adds url to allowedHttpHookUrls, unless it is there.
+func (s *Settings) AllowHTTPHookURL(url string) {
+	list, _ := s.root.get(AllowedHTTPHookURLs).([]any)
+	for _, v := range list {
+		if v == url {
+			return
+		}
+	}
+	s.root.set(AllowedHTTPHookURLs, append(list, url))
+}
+
+// DisallowHTTPHookURLs removes from allowedHttpHookUrls every URL of
+// Track Skills' hook endpoint (those ending in HookPath), and the setting
+// when it is left empty.
+func (s *Settings) DisallowHTTPHookURLs() {
+	list, ok := s.root.get(AllowedHTTPHookURLs).([]any)
+	if !ok {
+		return
+	}
+	var kept []any
+	for _, v := range list {
+		if u, ok := v.(string); ok && strings.HasSuffix(u, HookPath) {
+			continue
+		}
+		kept = append(kept, v)
+	}
+	if len(kept) == 0 {
+		s.root.del(AllowedHTTPHookURLs)
+		return
+	}
+	s.root.set(AllowedHTTPHookURLs, kept)
+}
+
 // IsOurCommand reports whether the command line of a command hook is Track
 // Skills': exactly ours (this binary, whatever its name), one that runs
 // "<...trackskills...> hook", or the lean trackskills-hook binary.

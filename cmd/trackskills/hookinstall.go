@@ -27,7 +27,19 @@ and the session events (UserPromptSubmit, Stop, SubagentStart, SessionStart,
 Code HTTP hooks instead, which POST to <url>/api/hooks/claude-code (no
 process per call, but synchronous: nothing is spooled when the server is
 down). Either way, a SessionStart command hook runs "trackskills skills scan
---if-changed", which registers the installed skills when they changed.`
+--if-changed", which registers the installed skills when they changed.
+
+--managed FILE writes the same entries into a managed-settings file, which
+an administrator deploys to every machine (FILE "-" prints it instead). Its
+commands name no path of this machine: "trackskills-hook" and "trackskills"
+must be on the PATH of every user (or give --hook-command). With --http it
+also allows the hook URL in allowedHttpHookUrls, which managed settings
+apply to every source of hooks. Claude Code reads managed settings from
+  macOS:        /Library/Application Support/ClaudeCode/managed-settings.json
+  Linux, WSL:   /etc/claude-code/managed-settings.json
+  Windows:      C:\Program Files\ClaudeCode\managed-settings.json
+or from an MDM profile, the registry or the claude.ai console, which take
+the same JSON.`
 
 func runHookInstall(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, install bool) error {
 	name := "hook uninstall"
@@ -40,26 +52,41 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	useHTTP := f.Bool("http", false, "install HTTP hooks that POST to <url>/api/hooks/claude-code instead of the command hook")
 	url := f.String("url", hookcmd.FirstNonEmpty(getenv("TRACKSKILLS_URL"), hookcmd.DefaultURL), "the Track Skills server")
 	dryRun := f.Bool("dry-run", false, "print the change, write nothing")
+	managed := f.String("managed", "", "change this managed-settings file instead (\"-\": print it), for every user of a machine")
+	hookCmd := f.String("hook-command", "", "with --managed: the hook's command line (default: trackskills-hook, on the PATH)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	if *user && *project != "" {
-		fmt.Fprintln(stderr, "trackskills hook: use --user or --project, not both")
+	if n := countSet(*user, *project != "", *managed != ""); n > 1 {
+		fmt.Fprintln(stderr, "trackskills hook: use one of --user, --project and --managed")
+		return errUsage
+	}
+	if *hookCmd != "" && *managed == "" {
+		fmt.Fprintln(stderr, "trackskills hook: --hook-command goes with --managed")
 		return errUsage
 	}
 	path := ""
-	if *project != "" {
+	switch {
+	case *managed == "-":
+		path = "" // printed, not read or written
+	case *managed != "":
+		path = *managed
+	case *project != "":
 		path = filepath.Join(*project, ".claude", "settings.json")
-	} else {
+	default:
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return fmt.Errorf("find the home directory: %w", err)
 		}
 		path = filepath.Join(home, ".claude", "settings.json")
 	}
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", path, err)
+	var old []byte
+	var err error
+	if path != "" {
+		old, err = os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("read %s: %w", path, err)
+		}
 	}
 	settings, err := claudecode.ParseSettings(old)
 	if errors.Is(err, claudecode.ErrNotObject) {
@@ -71,7 +98,14 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	// what changed, not how the file was indented.
 	before := settings.Encode()
 	command, scan := hookCommand(), scanCommand()
-	if *project != "" {
+	switch {
+	case *managed != "":
+		// Every user of every machine: commands on the PATH.
+		scan, command = "trackskills "+scanArgs, "trackskills-hook"
+		if *hookCmd != "" {
+			command = *hookCmd
+		}
+	case *project != "":
 		// A project's settings are shared (often committed): no path of
 		// this machine in them. Teammates need trackskills on their PATH.
 		scan = "trackskills " + scanArgs
@@ -80,10 +114,21 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		}
 	}
 	settings.RemoveHooks(command)
+	if *managed != "" {
+		settings.DisallowHTTPHookURLs()
+	}
 	if install {
-		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: strings.TrimRight(*url, "/"), Command: command, ScanCommand: scan})
+		base := strings.TrimRight(*url, "/")
+		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: base, Command: command, ScanCommand: scan})
+		if *managed != "" && *useHTTP {
+			settings.AllowHTTPHookURL(base + claudecode.HookPath)
+		}
 	}
 	updated := settings.Encode()
+	if *managed == "-" {
+		_, err := stdout.Write(updated)
+		return err
+	}
 	if bytes.Equal(updated, before) {
 		fmt.Fprintf(stdout, "%s: already up to date, nothing to change\n", path)
 		return nil
@@ -135,6 +180,17 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", path)
 	return nil
+}
+
+// countSet counts the true values.
+func countSet(vs ...bool) int {
+	n := 0
+	for _, v := range vs {
+		if v {
+			n++
+		}
+	}
+	return n
 }
 
 // hookCommand is the command line of the hook for this binary.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -214,4 +215,75 @@ func scanHooks(settings map[string]any) int {
 		}
 	}
 	return n
+}
+
+// --managed writes the entries into a managed-settings file for every user
+// of a machine: commands on the PATH, the server's URL, and with --http the
+// hook URL allowed; the file's other settings stay, uninstall takes ours
+// out, and "-" prints the file without writing anything.
+func TestHookInstall_Managed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "managed-settings.json")
+	if err := os.WriteFile(path, []byte(`{"allowManagedHooksOnly": true, "allowedHttpHookUrls": ["https://other.example.com/hook"]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runInstall(t, "install", "--managed", path, "--url", "https://ts.example.com/"); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	got := decodeJSONFile(t, path)
+	hooks, _ := got["hooks"].(map[string]any)
+	if len(hooks) != len(claudecode.HookEvents) {
+		t.Fatalf("hooks for %d events, want %d: %v", len(hooks), len(claudecode.HookEvents), got)
+	}
+	post, _ := json.Marshal(hooks["PostToolUse"])
+	if !strings.Contains(string(post), `"command":"trackskills-hook"`) || strings.Contains(string(post), dir) {
+		t.Errorf("PostToolUse %s: want the hook on the PATH, no path of this machine", post)
+	}
+	start, _ := json.Marshal(hooks["SessionStart"])
+	if !strings.Contains(string(start), "trackskills skills scan --if-changed") {
+		t.Errorf("SessionStart %s: want the scan", start)
+	}
+	if env, _ := got["env"].(map[string]any); env[claudecode.URLEnv] != "https://ts.example.com" {
+		t.Errorf("env %v: want the server's URL", got["env"])
+	}
+	if got["allowManagedHooksOnly"] != true {
+		t.Errorf("the file's own setting is gone: %v", got)
+	}
+
+	// HTTP hooks: the URL allowed beside the other one; twice changes nothing.
+	for range 2 {
+		if out, err := runInstall(t, "install", "--managed", path, "--http", "--url", "https://ts.example.com"); err != nil {
+			t.Fatalf("install --http: %v\n%s", err, out)
+		}
+	}
+	got = decodeJSONFile(t, path)
+	if urls := fmt.Sprint(got[claudecode.AllowedHTTPHookURLs]); urls != "[https://other.example.com/hook https://ts.example.com/api/hooks/claude-code]" {
+		t.Errorf("allowedHttpHookUrls %s", urls)
+	}
+	post, _ = json.Marshal(got["hooks"].(map[string]any)["PostToolUse"])
+	if strings.Count(string(post), `"type":"http"`) != 1 || strings.Contains(string(post), "trackskills-hook") {
+		t.Errorf("PostToolUse %s: want one HTTP hook, the command hook replaced", post)
+	}
+
+	// Printed: the file is what install would write, and nothing is written.
+	before, _ := os.ReadFile(path)
+	out, err := runInstall(t, "install", "--managed", "-", "--hook-command", "/opt/trackskills/bin/trackskills-hook")
+	if err != nil || !strings.Contains(out, `"/opt/trackskills/bin/trackskills-hook"`) || !json.Valid([]byte(out)) {
+		t.Errorf("printed: %v\n%s", err, out)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("--managed - wrote the file")
+	}
+
+	if out, err := runInstall(t, "uninstall", "--managed", path); err != nil {
+		t.Fatalf("uninstall: %v\n%s", err, out)
+	}
+	got = decodeJSONFile(t, path)
+	if got["hooks"] != nil || got["env"] != nil || fmt.Sprint(got[claudecode.AllowedHTTPHookURLs]) != "[https://other.example.com/hook]" ||
+		got["allowManagedHooksOnly"] != true {
+		t.Errorf("after uninstall: %v, want the file as it was", got)
+	}
+	if out, err := runInstall(t, "install", "--managed", path, "--project", dir); err == nil {
+		t.Errorf("--managed with --project: no error\n%s", out)
+	}
 }
