@@ -413,6 +413,18 @@ func CutMessage(s string) string {
 	return s[:n] + CutMarker
 }
 
+// CutTo cuts s to at most n bytes, on a rune boundary: a name made from a
+// field that may be longer than the event allows.
+func CutTo(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // Clip shortens a bad value quoted back in an error message: at most 40
 // bytes, cut on a rune boundary.
 func Clip(s string) string { return clip(s) }

@@ -303,7 +303,7 @@ func subagentCompleted(a attrs) trackskills.Input {
 	if name == "" {
 		name = "subagent"
 	}
-	in := trackskills.Input{ToolName: clip(name, trackskills.MaxToolName), ToolCategory: claudecode.CategorySubagent,
+	in := trackskills.Input{ToolName: trackskills.CutTo(name, trackskills.MaxToolName), ToolCategory: claudecode.CategorySubagent,
 		Status: trackskills.StatusSuccess, Kind: trackskills.KindSubagentStop}
 	if d, ok := a.count("duration_ms"); ok && d <= trackskills.MaxDurationMs {
 		in.DurationMs = json.RawMessage(strconv.FormatInt(d, 10))
@@ -348,12 +348,12 @@ func apiRequest(name string, a attrs) trackskills.Input {
 	if model == "" {
 		model = "unknown"
 	}
-	in := trackskills.Input{ToolName: clip(model, trackskills.MaxToolName), ToolCategory: "api", Status: trackskills.StatusSuccess,
+	in := trackskills.Input{ToolName: trackskills.CutTo(model, trackskills.MaxToolName), ToolCategory: "api", Status: trackskills.StatusSuccess,
 		Kind: trackskills.KindAPIRequest}
 	if name == "api_error" {
 		in.Status, in.ErrorType = trackskills.StatusError, "api_error"
 		if code := a.str("status_code"); code != "" {
-			in.ErrorType = clip("http_"+code, trackskills.MaxErrorType)
+			in.ErrorType = trackskills.CutTo("http_"+code, trackskills.MaxErrorType)
 		}
 	}
 	if d, ok := a.count("duration_ms"); ok && d <= trackskills.MaxDurationMs {
@@ -379,7 +379,7 @@ func pluginLoaded(a attrs) (trackskills.Input, string) {
 	m.HasHooks, _ = a.boolean("has_hooks")
 	m.HasMCP, _ = a.boolean("has_mcp")
 	meta, _ := json.Marshal(m) // plain values always encode
-	in := trackskills.Input{ToolName: clip(name, trackskills.MaxToolName), ToolCategory: "plugin", Status: trackskills.StatusSuccess,
+	in := trackskills.Input{ToolName: trackskills.CutTo(name, trackskills.MaxToolName), ToolCategory: "plugin", Status: trackskills.StatusSuccess,
 		Kind: trackskills.KindPluginKnown, Metadata: meta}
 	if session := a.str("session.id"); session != "" {
 		in.EventID = claudecode.MarkID(session, trackskills.KindPluginKnown, name)
@@ -410,11 +410,4 @@ func APIRequestID(requestID string, failed bool) string {
 		prefix = "ae_"
 	}
 	return prefix + hex.EncodeToString(h[:12])
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

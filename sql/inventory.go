@@ -52,9 +52,8 @@ func parseInventoryMeta(raw json.RawMessage) inventoryMeta {
 	return m
 }
 
-// inventory rolls the batch's skill_known and mcp_known events into the
-// inventory tables. Their events are few (one per skill per scan), so it
-// writes one row at a time.
+// inventory rolls the batch's skill_known, mcp_known and plugin_known
+// events into the inventory tables.
 func (w *writer) inventory(tx *dbsql.Tx, b *batch) error {
 	skills, servers, plugins := map[string]*knownAgg{}, map[string]*knownAgg{}, map[string]*knownAgg{}
 	for _, i := range b.marks {
@@ -77,65 +76,66 @@ func (w *writer) inventory(tx *dbsql.Tx, b *batch) error {
 		}
 		a.add(ev)
 	}
-	for _, name := range sortedKeys(skills) {
-		a := skills[name]
-		n, err := newUsers(tx, `INSERT INTO known_skill_users (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
-		if err != nil {
-			return fmt.Errorf("insert known_skill_users: %w", err)
-		}
-		if _, err := tx.Exec(`INSERT INTO known_skills (name, first_seen, last_seen, description, size_bytes, source, plugin, users)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET
-				first_seen = MIN(first_seen, excluded.first_seen),
-				description = CASE WHEN excluded.last_seen > last_seen THEN excluded.description ELSE description END,
-				size_bytes = CASE WHEN excluded.last_seen > last_seen THEN excluded.size_bytes ELSE size_bytes END,
-				source = CASE WHEN excluded.last_seen > last_seen THEN excluded.source ELSE source END,
-				plugin = CASE WHEN excluded.last_seen > last_seen THEN excluded.plugin ELSE plugin END,
-				last_seen = MAX(last_seen, excluded.last_seen),
-				users = users + excluded.users`,
-			name, a.first, a.last, a.meta.Description, a.meta.SizeBytes, a.meta.Source, a.meta.Plugin, n); err != nil {
-			return fmt.Errorf("upsert known_skills: %w", err)
+	for _, k := range []struct {
+		t    knownTable
+		aggs map[string]*knownAgg
+	}{{knownSkills, skills}, {knownMCPServers, servers}, {knownPlugins, plugins}} {
+		if err := k.t.upsert(tx, k.aggs); err != nil {
+			return err
 		}
 	}
-	for _, name := range sortedKeys(servers) {
-		a := servers[name]
-		n, err := newUsers(tx, `INSERT INTO known_mcp_server_users (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
-		if err != nil {
-			return fmt.Errorf("insert known_mcp_server_users: %w", err)
-		}
-		if _, err := tx.Exec(`INSERT INTO known_mcp_servers (name, first_seen, last_seen, source, users)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET
-				first_seen = MIN(first_seen, excluded.first_seen),
-				source = CASE WHEN excluded.last_seen > last_seen THEN excluded.source ELSE source END,
-				last_seen = MAX(last_seen, excluded.last_seen),
-				users = users + excluded.users`,
-			name, a.first, a.last, a.meta.Source, n); err != nil {
-			return fmt.Errorf("upsert known_mcp_servers: %w", err)
-		}
+	return nil
+}
+
+// knownTable is a table of the inventory: its users' table, and the
+// columns of the details the latest scan (or load) gives, with their values.
+type knownTable struct {
+	table, users string
+	details      []string
+	values       func(m *inventoryMeta) []any
+}
+
+// The inventory's tables.
+var (
+	knownSkills = knownTable{"known_skills", "known_skill_users", []string{"description", "size_bytes", "source", "plugin"},
+		func(m *inventoryMeta) []any { return []any{m.Description, m.SizeBytes, m.Source, m.Plugin} }}
+	knownMCPServers = knownTable{"known_mcp_servers", "known_mcp_server_users", []string{"source"},
+		func(m *inventoryMeta) []any { return []any{m.Source} }}
+	knownPlugins = knownTable{"known_plugins", "known_plugin_users",
+		[]string{"scope", "enabled_via", "skills", "commands", "has_hooks", "has_mcp"},
+		func(m *inventoryMeta) []any {
+			return []any{m.Scope, m.EnabledVia, m.Skills, m.Commands, m.HasHooks, m.HasMCP}
+		}}
+)
+
+// upsert writes the names of aggs, one row at a time (inventory events are
+// few): first_seen only goes down, the details and last_seen only move to
+// a later scan, and a user counts once (the users' table).
+func (k knownTable) upsert(tx *dbsql.Tx, aggs map[string]*knownAgg) error {
+	if len(aggs) == 0 {
+		return nil
 	}
-	for _, name := range sortedKeys(plugins) {
-		a := plugins[name]
-		n, err := newUsers(tx, `INSERT INTO known_plugin_users (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
+	// The table and column names are constants of this file.
+	set := make([]string, 0, len(k.details))
+	for _, c := range k.details {
+		set = append(set, fmt.Sprintf("%s = CASE WHEN excluded.last_seen > last_seen THEN excluded.%s ELSE %s END", c, c, c))
+	}
+	q := `INSERT INTO ` + k.table + ` (name, first_seen, last_seen, ` + strings.Join(k.details, ", ") + `, users)
+		VALUES (?, ?, ?` + strings.Repeat(", ?", len(k.details)) + `, ?)
+		ON CONFLICT (name) DO UPDATE SET
+			first_seen = MIN(first_seen, excluded.first_seen),
+			` + strings.Join(set, ",\n\t\t\t") + `,
+			last_seen = MAX(last_seen, excluded.last_seen),
+			users = users + excluded.users`
+	for _, name := range sortedKeys(aggs) {
+		a := aggs[name]
+		n, err := newUsers(tx, `INSERT INTO `+k.users+` (name, user_id_hash) VALUES (?, ?) ON CONFLICT DO NOTHING`, name, a.users)
 		if err != nil {
-			return fmt.Errorf("insert known_plugin_users: %w", err)
+			return fmt.Errorf("insert %s: %w", k.users, err)
 		}
-		p := a.meta.PluginMeta
-		if _, err := tx.Exec(`INSERT INTO known_plugins (name, first_seen, last_seen, scope, enabled_via, skills, commands,
-				has_hooks, has_mcp, users)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET
-				first_seen = MIN(first_seen, excluded.first_seen),
-				scope = CASE WHEN excluded.last_seen > last_seen THEN excluded.scope ELSE scope END,
-				enabled_via = CASE WHEN excluded.last_seen > last_seen THEN excluded.enabled_via ELSE enabled_via END,
-				skills = CASE WHEN excluded.last_seen > last_seen THEN excluded.skills ELSE skills END,
-				commands = CASE WHEN excluded.last_seen > last_seen THEN excluded.commands ELSE commands END,
-				has_hooks = CASE WHEN excluded.last_seen > last_seen THEN excluded.has_hooks ELSE has_hooks END,
-				has_mcp = CASE WHEN excluded.last_seen > last_seen THEN excluded.has_mcp ELSE has_mcp END,
-				last_seen = MAX(last_seen, excluded.last_seen),
-				users = users + excluded.users`,
-			name, a.first, a.last, p.Scope, p.EnabledVia, p.Skills, p.Commands, p.HasHooks, p.HasMCP, n); err != nil {
-			return fmt.Errorf("upsert known_plugins: %w", err)
+		args := append(append([]any{name, a.first, a.last}, k.values(&a.meta)...), n)
+		if _, err := tx.Exec(q, args...); err != nil {
+			return fmt.Errorf("upsert %s: %w", k.table, err)
 		}
 	}
 	return nil

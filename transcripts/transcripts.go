@@ -290,7 +290,7 @@ func (rd *reader) emitRequest(r *request) error {
 		model = "unknown"
 	}
 	meta, _ := json.Marshal(m) // plain values always encode
-	in := trackskills.Input{ToolName: clip(model), ToolCategory: "api", Status: trackskills.StatusSuccess,
+	in := trackskills.Input{ToolName: trackskills.CutTo(model, trackskills.MaxToolName), ToolCategory: "api", Status: trackskills.StatusSuccess,
 		Kind: trackskills.KindAPIRequest, EventID: otlp.APIRequestID(r.id, false), SessionID: r.session, AgentID: r.agent,
 		Timestamp: ms(r.at), Source: trackskills.SourceImport, Metadata: meta}
 	rd.st.Requests++
@@ -419,10 +419,3 @@ func resultText(raw json.RawMessage) string {
 }
 
 func ms(t time.Time) json.RawMessage { return json.RawMessage(strconv.FormatInt(t.UnixMilli(), 10)) }
-
-func clip(s string) string {
-	if len(s) <= trackskills.MaxToolName {
-		return s
-	}
-	return strings.ToValidUTF8(s[:trackskills.MaxToolName], "")
-}
