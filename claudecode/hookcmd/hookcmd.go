@@ -523,3 +523,30 @@ func (h *Runner) Flush(ctx context.Context) (sent, left int, dropped int64, err 
 	dropped, _ = readCount(h.droppedPath())
 	return sent, len(lines), dropped, errors.Join(err, rerr)
 }
+
+// Plugin options of the Track Skills Claude Code plugin: Claude Code
+// exports each userConfig value to the plugin's hook processes as
+// CLAUDE_PLUGIN_OPTION_<KEY>.
+const (
+	PluginOptionURL = "CLAUDE_PLUGIN_OPTION_SERVER_URL"
+	PluginOptionKey = "CLAUDE_PLUGIN_OPTION_INGEST_KEY"
+)
+
+// WithPluginOptions returns getenv with the plugin's options behind
+// TRACKSKILLS_URL and TRACKSKILLS_KEY: a variable that is set wins (an
+// administrator's env block), else the option the user gave the plugin.
+func WithPluginOptions(getenv func(string) string) func(string) string {
+	return func(name string) string {
+		v := getenv(name)
+		if v != "" {
+			return v
+		}
+		switch name {
+		case "TRACKSKILLS_URL":
+			return getenv(PluginOptionURL)
+		case "TRACKSKILLS_KEY":
+			return getenv(PluginOptionKey)
+		}
+		return v
+	}
+}

@@ -21,10 +21,11 @@ func main() {
 	// start-up here. A hook killed during its send (at most TRACKSKILLS_TIMEOUT)
 	// loses that event; `trackskills hook` traps the signal and spools it.
 	ctx := context.Background()
+	getenv := hookcmd.WithPluginOptions(os.Getenv) // the plugin's options too
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "flush":
-			h := hookcmd.New(os.Getenv, io.Discard)
+			h := hookcmd.New(getenv, io.Discard)
 			sent, left, dropped, err := h.Flush(ctx)
 			fmt.Printf("sent %d spooled events to %s; %d left in %s (%d dropped so far, the spool being full)\n",
 				sent, h.URL(), left, h.SpoolPath(), dropped)
@@ -38,5 +39,5 @@ func main() {
 			return
 		}
 	}
-	hookcmd.New(os.Getenv, os.Stderr).Run(ctx, os.Stdin) // always exit 0, nothing on stdout
+	hookcmd.New(getenv, os.Stderr).Run(ctx, os.Stdin) // always exit 0, nothing on stdout
 }

@@ -298,3 +298,60 @@ func TestHook_LeanBinary(t *testing.T) {
 		return nil
 	})
 }
+
+// The plugin's hook entry, run as Claude Code runs it (exec form: its
+// command on the PATH with its args, the user's options exported as
+// CLAUDE_PLUGIN_OPTION_<KEY>), stores the call on a server that wants a
+// key; a TRACKSKILLS_URL that is set wins over the option.
+func TestHook_PluginEntry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end to end")
+	}
+	var hooks struct {
+		Hooks map[string][]struct {
+			Hooks []struct {
+				Command string   `json:"command"`
+				Args    []string `json:"args"`
+			} `json:"hooks"`
+		} `json:"hooks"`
+	}
+	data, err := os.ReadFile(filepath.Join(testkit.ModuleRoot(t), "integrations", "claude-code", "hooks", "hooks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &hooks); err != nil {
+		t.Fatal(err)
+	}
+	entry := hooks.Hooks["PostToolUse"][0].Hooks[0]
+	bin := testkit.MustBuildBinary(t, testkit.Trackskills)
+	pathDir := t.TempDir() // the PATH holds `trackskills`, as the plugin expects
+	if err := os.Symlink(bin, filepath.Join(pathDir, entry.Command)); err != nil {
+		t.Fatal(err)
+	}
+	o := serveOptions(t)
+	o.ingestKeys = "plugin-key"
+	app := mustStartServe(t, o)
+	for _, tt := range []struct {
+		name, fixture string
+		env           []string
+	}{
+		{"options", "mcp_failure", []string{hookcmd.PluginOptionURL + "=" + app.URL(), hookcmd.PluginOptionKey + "=plugin-key"}},
+		{"TRACKSKILLS_URL wins", "skill_post", []string{"TRACKSKILLS_URL=" + app.URL(), hookcmd.PluginOptionURL + "=http://" + testkit.MustFreeAddr(t),
+			hookcmd.PluginOptionKey + "=plugin-key"}},
+	} {
+		cmd := exec.Command(filepath.Join(pathDir, entry.Command), entry.Args...) // what the PATH finds
+		cmd.Env = append(testkit.CleanEnv("PATH="+pathDir, "TRACKSKILLS_SPOOL_DIR="+t.TempDir(), "TRACKSKILLS_TIMEOUT=5s",
+			"CLAUDE_PLUGIN_ROOT="+filepath.Join(testkit.ModuleRoot(t), "integrations", "claude-code")), tt.env...)
+		cmd.Stdin = bytes.NewReader(fixture(t, tt.fixture))
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Fatalf("%s: %v, output %q", tt.name, err, out)
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		got := storedByID(t, o.dbPath())
+		if a, b := len(got["toolu_01M3cpZr8wqYhT6eVn2KxDfB"]), len(got["toolu_01Pq7sK2vW9xYz3aB4cD5eFg"]); a != 1 || b != 1 {
+			return fmt.Errorf("stored %d and %d, want each once", a, b)
+		}
+		return nil
+	})
+}

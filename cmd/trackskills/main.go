@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/trackskills/trackskills/claudecode/hookcmd"
 )
 
 func main() {
@@ -32,6 +34,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
+	}
+	if args[0] == "hook" || args[0] == "skills" {
+		// What the Claude Code plugin runs: its options name the server.
+		getenv = hookcmd.WithPluginOptions(getenv)
 	}
 	var cmd func(context.Context, []string, func(string) string, io.Writer, io.Writer) error
 	switch args[0] {
