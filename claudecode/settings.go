@@ -494,3 +494,84 @@ func splitLines(s string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// The Track Skills plugin, as settings name it: its marketplace (this
+// repository's .claude-plugin/marketplace.json) and its id in
+// enabledPlugins.
+const (
+	MarketplaceName = "trackskills"
+	PluginID        = "trackskills@" + MarketplaceName
+	// DefaultMarketplace is the repository that holds the marketplace.
+	DefaultMarketplace = "trackskills/trackskills"
+)
+
+// MarketplaceSource is the source object of the marketplace at where: a
+// GitHub owner/repo, a git URL, or a directory (an absolute path).
+func MarketplaceSource(where string) (map[string]string, error) {
+	switch {
+	case strings.HasPrefix(where, "/"):
+		return map[string]string{"source": "directory", "path": where}, nil
+	case strings.Contains(where, "://") || strings.HasPrefix(where, "git@"):
+		return map[string]string{"source": "git", "url": where}, nil
+	case strings.Count(where, "/") == 1 && !strings.ContainsAny(where, " \\@:") && !strings.HasPrefix(where, ".") && !strings.HasSuffix(where, "/"):
+		return map[string]string{"source": "github", "repo": where}, nil
+	}
+	return nil, fmt.Errorf("marketplace %q: give a GitHub owner/repo, a git URL, or an absolute directory", where)
+}
+
+// EnablePlugin declares the Track Skills marketplace (extraKnownMarketplaces)
+// with source and enables the plugin (enabledPlugins): from managed
+// settings, that force-enables it, and allowManagedHooksOnly spares its
+// hooks. It sets URLEnv in the env block to url, which the plugin's hook
+// reads before the user's option.
+func (s *Settings) EnablePlugin(source map[string]string, url string) {
+	markets, ok := s.root.get("extraKnownMarketplaces").(*jsonObject)
+	if !ok {
+		markets = &jsonObject{}
+		s.root.set("extraKnownMarketplaces", markets)
+	}
+	src := &jsonObject{}
+	for _, k := range []string{"source", "repo", "url", "path"} {
+		if v, ok := source[k]; ok {
+			src.set(k, v)
+		}
+	}
+	entry := &jsonObject{}
+	entry.set("source", src)
+	markets.set(MarketplaceName, entry)
+	enabled, ok := s.root.get("enabledPlugins").(*jsonObject)
+	if !ok {
+		enabled = &jsonObject{}
+		s.root.set("enabledPlugins", enabled)
+	}
+	enabled.set(PluginID, true)
+	env, ok := s.root.get("env").(*jsonObject)
+	if !ok {
+		env = &jsonObject{}
+		s.root.set("env", env)
+	}
+	env.set(URLEnv, url)
+}
+
+// RemovePlugin undoes EnablePlugin: the plugin's entry in enabledPlugins
+// and the marketplace's in extraKnownMarketplaces, URLEnv in the env
+// block, and the settings left empty by that.
+func (s *Settings) RemovePlugin() {
+	for _, key := range []string{"enabledPlugins", "extraKnownMarketplaces"} {
+		obj, ok := s.root.get(key).(*jsonObject)
+		if !ok {
+			continue
+		}
+		obj.del(PluginID)
+		obj.del(MarketplaceName)
+		if len(obj.keys) == 0 {
+			s.root.del(key)
+		}
+	}
+	if env, ok := s.root.get("env").(*jsonObject); ok {
+		env.del(URLEnv)
+		if len(env.keys) == 0 {
+			s.root.del("env")
+		}
+	}
+}

@@ -34,12 +34,19 @@ an administrator deploys to every machine (FILE "-" prints it instead). Its
 commands name no path of this machine: "trackskills-hook" and "trackskills"
 must be on the PATH of every user (or give --hook-command). With --http it
 also allows the hook URL in allowedHttpHookUrls, which managed settings
-apply to every source of hooks. Claude Code reads managed settings from
+apply to every source of hooks. With --plugin it force-enables the Track
+Skills plugin instead (extraKnownMarketplaces and enabledPlugins; its
+hooks run even under allowManagedHooksOnly) and sets TRACKSKILLS_URL in the
+env block, which the plugin's hook reads before the user's own option.
+Claude Code reads managed settings from
   macOS:        /Library/Application Support/ClaudeCode/managed-settings.json
   Linux, WSL:   /etc/claude-code/managed-settings.json
   Windows:      C:\Program Files\ClaudeCode\managed-settings.json
-or from an MDM profile, the registry or the claude.ai console, which take
-the same JSON.`
+                (C:\ProgramData\ClaudeCode\ before Claude Code 2.1.75)
+and from the drop-in folder managed-settings.d/*.json beside it, where a
+file of Track Skills' own (managed-settings.d/trackskills.json) leaves
+the main file alone; or from an MDM profile, the registry or the claude.ai
+console, which take the same JSON.`
 
 func runHookInstall(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, install bool) error {
 	name := "hook uninstall"
@@ -54,6 +61,8 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	dryRun := f.Bool("dry-run", false, "print the change, write nothing")
 	managed := f.String("managed", "", "change this managed-settings file instead (\"-\": print it), for every user of a machine")
 	hookCmd := f.String("hook-command", "", "with --managed: the hook's command line (default: trackskills-hook, on the PATH)")
+	plugin := f.Bool("plugin", false, "with --managed: force-enable the Track Skills plugin, which brings the hooks, instead of writing hook entries")
+	market := f.String("marketplace", claudecode.DefaultMarketplace, "with --plugin: where the marketplace is (GitHub owner/repo, git URL, or absolute directory)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -61,8 +70,17 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		fmt.Fprintln(stderr, "trackskills hook: use one of --user, --project and --managed")
 		return errUsage
 	}
-	if *hookCmd != "" && *managed == "" {
-		fmt.Fprintln(stderr, "trackskills hook: --hook-command goes with --managed")
+	if (*hookCmd != "" || *plugin) && *managed == "" {
+		fmt.Fprintln(stderr, "trackskills hook: --hook-command and --plugin go with --managed")
+		return errUsage
+	}
+	if *plugin && (*useHTTP || *hookCmd != "") {
+		fmt.Fprintln(stderr, "trackskills hook: the plugin brings its own command hooks: --plugin goes without --http and --hook-command")
+		return errUsage
+	}
+	source, err := claudecode.MarketplaceSource(*market)
+	if err != nil {
+		fmt.Fprintf(stderr, "trackskills hook: %v\n", err)
 		return errUsage
 	}
 	path := ""
@@ -81,7 +99,6 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		path = filepath.Join(home, ".claude", "settings.json")
 	}
 	var old []byte
-	var err error
 	if path != "" {
 		old, err = os.ReadFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -116,9 +133,12 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	settings.RemoveHooks(command)
 	if *managed != "" {
 		settings.DisallowHTTPHookURLs()
+		settings.RemovePlugin()
 	}
-	if install {
-		base := strings.TrimRight(*url, "/")
+	switch base := strings.TrimRight(*url, "/"); {
+	case install && *plugin:
+		settings.EnablePlugin(source, base)
+	case install:
 		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: base, Command: command, ScanCommand: scan})
 		if *managed != "" && *useHTTP {
 			settings.AllowHTTPHookURL(base + claudecode.HookPath)

@@ -286,4 +286,43 @@ func TestHookInstall_Managed(t *testing.T) {
 	if out, err := runInstall(t, "install", "--managed", path, "--project", dir); err == nil {
 		t.Errorf("--managed with --project: no error\n%s", out)
 	}
+
+	// The force-enabled plugin: its marketplace and its entry, the URL in
+	// the env block, no hook entries of ours; uninstall takes them out.
+	for _, tt := range []struct{ market, want string }{
+		{"", `{"source":{"repo":"trackskills/trackskills","source":"github"}}`},
+		{"https://git.example.com/platform/trackskills.git", `{"source":{"source":"git","url":"https://git.example.com/platform/trackskills.git"}}`},
+	} {
+		args := []string{"install", "--managed", path, "--plugin", "--url", "https://ts.example.com"}
+		if tt.market != "" {
+			args = append(args, "--marketplace", tt.market)
+		}
+		if out, err := runInstall(t, args...); err != nil {
+			t.Fatalf("install --plugin: %v\n%s", err, out)
+		}
+		got = decodeJSONFile(t, path)
+		market, _ := json.Marshal(got["extraKnownMarketplaces"].(map[string]any)[claudecode.MarketplaceName])
+		if string(market) != tt.want || got["enabledPlugins"].(map[string]any)[claudecode.PluginID] != true || got["hooks"] != nil {
+			t.Errorf("--plugin %q: marketplace %s, enabledPlugins %v, hooks %v", tt.market, market, got["enabledPlugins"], got["hooks"])
+		}
+		if env, _ := got["env"].(map[string]any); env[claudecode.URLEnv] != "https://ts.example.com" || got["allowManagedHooksOnly"] != true {
+			t.Errorf("--plugin: %v", got)
+		}
+	}
+	if out, err := runInstall(t, "uninstall", "--managed", path); err != nil {
+		t.Fatalf("uninstall: %v\n%s", err, out)
+	}
+	got = decodeJSONFile(t, path)
+	if got["enabledPlugins"] != nil || got["extraKnownMarketplaces"] != nil || got["env"] != nil || got["allowManagedHooksOnly"] != true {
+		t.Errorf("after uninstall of the plugin: %v", got)
+	}
+	for _, bad := range [][]string{
+		{"install", "--plugin"},
+		{"install", "--managed", "-", "--plugin", "--http"},
+		{"install", "--managed", "-", "--plugin", "--marketplace", "not a repo"},
+	} {
+		if out, err := runInstall(t, bad...); err == nil {
+			t.Errorf("%v: no error\n%s", bad, out)
+		}
+	}
 }
