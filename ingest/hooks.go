@@ -1,14 +1,12 @@
 package ingest
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -74,11 +72,11 @@ func (s *Server) handleClaudeHook(c echo.Context) error {
 	case claudecode.Ignore:
 		return hookOK(c, m.Reason)
 	case claudecode.Start:
-		s.starts.put(m.ToolUseID, now)
+		s.starts.Put(m.ToolUseID, now)
 		return hookOK(c, "")
 	}
 	in := m.Input
-	if start, ok := s.starts.take(m.ToolUseID); ok && len(in.DurationMs) == 0 {
+	if start, ok := s.starts.Take(m.ToolUseID); ok && len(in.DurationMs) == 0 {
 		in.DurationMs = []byte(strconv.FormatInt(now.Sub(start).Milliseconds(), 10))
 	}
 	in.Source = "hook"
@@ -157,57 +155,4 @@ func hookOK(c echo.Context, ignored string) error {
 		c.Response().Header().Set(ignoredHeader, ignored)
 	}
 	return c.JSONBlob(http.StatusOK, []byte("{}"))
-}
-
-// startTimes remembers when tool calls started (PreToolUse), by
-// tool_use_id, for a bounded number of calls and a bounded time.
-type startTimes struct {
-	mu    sync.Mutex
-	max   int
-	ttl   time.Duration
-	order *list.List // of startEntry, oldest first
-	byID  map[string]*list.Element
-}
-
-type startEntry struct {
-	id string
-	at time.Time
-}
-
-func newStartTimes(max int, ttl time.Duration) *startTimes {
-	return &startTimes{max: max, ttl: ttl, order: list.New(), byID: map[string]*list.Element{}}
-}
-
-func (st *startTimes) put(id string, at time.Time) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if el, ok := st.byID[id]; ok {
-		st.order.Remove(el)
-	}
-	st.byID[id] = st.order.PushBack(startEntry{id: id, at: at})
-	for st.order.Len() > st.max {
-		st.drop(st.order.Front())
-	}
-	for el := st.order.Front(); el != nil && at.Sub(el.Value.(startEntry).at) > st.ttl; el = st.order.Front() {
-		st.drop(el)
-	}
-}
-
-func (st *startTimes) take(id string) (time.Time, bool) {
-	if id == "" {
-		return time.Time{}, false
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	el, ok := st.byID[id]
-	if !ok {
-		return time.Time{}, false
-	}
-	st.drop(el)
-	return el.Value.(startEntry).at, true
-}
-
-func (st *startTimes) drop(el *list.Element) {
-	st.order.Remove(el)
-	delete(st.byID, el.Value.(startEntry).id)
 }

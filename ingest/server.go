@@ -24,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/trackskills/trackskills"
+	"github.com/trackskills/trackskills/claudecode"
 	"github.com/trackskills/trackskills/httpapi"
 	"github.com/trackskills/trackskills/jsonscan"
 )
@@ -77,9 +78,9 @@ type Server struct {
 	requireKey echo.MiddlewareFunc
 	now        func() time.Time
 	bufs       sync.Pool
-	starts     *startTimes   // PreToolUse times of Claude Code hooks
-	hookBudget *byteBudget   // hook bodies in flight
-	otlpSlots  chan struct{} // OTLP bodies being decoded (OTLPDecoders)
+	starts     *claudecode.StartTimes // PreToolUse times of Claude Code hooks
+	hookBudget *byteBudget            // hook bodies in flight
+	otlpSlots  chan struct{}          // OTLP bodies being decoded (OTLPDecoders)
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -101,7 +102,7 @@ func New(cfg Config, js jetstream.JetStream, hashKey []byte, logger *slog.Logger
 		}),
 		now:        time.Now,
 		bufs:       sync.Pool{New: func() any { return new(bytes.Buffer) }},
-		starts:     newStartTimes(100_000, time.Hour),
+		starts:     claudecode.NewStartTimes(100_000, time.Hour),
 		hookBudget: &byteBudget{limit: HookBudgetBytes},
 		otlpSlots:  make(chan struct{}, OTLPDecoders),
 	}

@@ -214,10 +214,10 @@ func retryable(err error) bool {
 	return client.IsRetryable(err)
 }
 
-// chunkDone reports whether a chunk of the spool has been dealt with: sent,
+// ChunkDone reports whether a chunk of spooled events has been dealt with: sent,
 // or refused for good (its events one by one, or the request as malformed
 // or too large, which no retry changes). Anything else keeps it spooled.
-func chunkDone(err error) bool {
+func ChunkDone(err error) bool {
 	if err == nil {
 		return true
 	}
@@ -264,7 +264,7 @@ func (h *Runner) drain(ctx context.Context, wait bool) (int, error) {
 			return removed, err
 		}
 		chunk := lines[:min(len(lines), drainChunk)]
-		if err := h.send(ctx, chunk); !chunkDone(err) {
+		if err := h.send(ctx, chunk); !ChunkDone(err) {
 			return removed, fmt.Errorf("send %d spooled events: %w", len(chunk), err)
 		} else if err != nil {
 			h.logf("spooled events refused for good: %v", err)

@@ -8,7 +8,7 @@ import (
 	"github.com/trackskills/trackskills/client"
 )
 
-// chunkDone decides whether a chunk leaves the spool: only when it was
+// ChunkDone decides whether a chunk leaves the spool: only when it was
 // stored or refused for good.
 func TestChunkDone(t *testing.T) {
 	refused := &client.APIError{Status: 400, Index: 3, Field: "tool_name"}
@@ -29,8 +29,8 @@ func TestChunkDone(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := chunkDone(tt.err); got != tt.done {
-				t.Errorf("chunkDone(%v) = %v, want %v", tt.err, got, tt.done)
+			if got := ChunkDone(tt.err); got != tt.done {
+				t.Errorf("ChunkDone(%v) = %v, want %v", tt.err, got, tt.done)
 			}
 		})
 	}
