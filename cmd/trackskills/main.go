@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
-	if args[0] == "hook" || args[0] == "skills" {
+	if args[0] == "hook" || args[0] == "skills" || args[0] == "relay" {
 		// What the Claude Code plugin runs: its options name the server.
 		getenv = hookcmd.WithPluginOptions(getenv)
 	}
@@ -69,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd = runDeadLetters
 	case "hook":
 		cmd = runHook
+	case "relay":
+		cmd = runRelay
 	case "send":
 		cmd = runSend
 	case "skills":
@@ -109,6 +111,7 @@ Commands:
   status       report every part's state (stream, consumer lag, database, /readyz); exit 1 if one fails
   deadletters  list, show, retry or purge the messages the consumer could not decode
   hook         record a Claude Code hook call read on stdin; hook install adds it to settings.json
+  relay        the local relay: takes Claude Code's HTTP hook on loopback, spools, forwards to the server
   send         send one event from a script: trackskills send NAME [--status ...]
   skills       skills scan: register the installed skills and MCP servers with the server
   import       import transcripts: the tool calls and model requests of Claude Code's past sessions
