@@ -28,6 +28,7 @@ const (
 	DefaultCategory = "default"
 	DefaultSource   = "api"
 	SourceImport    = "import" // history imported after the fact (transcripts): older timestamps are taken
+	SourceCodex     = "codex"  // OpenAI Codex's OpenTelemetry export: the agent, apart from Claude Code's otlp
 )
 
 // CutMarker ends an error message that was cut to MaxErrorMessage bytes.
@@ -104,7 +105,7 @@ func InRuns(kind string) bool {
 }
 
 // Sources names the accepted values of the source field.
-var Sources = []string{"api", "hook", "bash", "js", "go", "otlp", "import"}
+var Sources = []string{"api", "hook", "bash", "js", "go", "otlp", "import", "codex"} // append only: call_sources keeps a bit per place
 
 // Input is an event as a client sends it, before validation.
 type Input struct {

@@ -86,7 +86,7 @@ type Config struct {
 	// it to the server ("default").
 	Category string
 	// Source is the source of events that have none (DefaultSource, "go").
-	// The server accepts api, hook, bash, js, go, otlp and import.
+	// The server accepts api, hook, bash, js, go, otlp, import and codex.
 	Source string
 	// UserID is the user_id of events that have none; the server hashes
 	// it and never stores it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/ingest"
+	"github.com/trackskills/trackskills/otlp"
 	"github.com/trackskills/trackskills/testkit"
 )
 
@@ -238,5 +240,74 @@ func TestOTLPTraces_Fixture(t *testing.T) {
 	ids := eventIDs(readStream(t, js))
 	if len(ids) != 4 || ids["toolu_T1"] != 1 || ids["toolu_T3"] != 1 {
 		t.Errorf("event ids %v, want the 4 calls", ids)
+	}
+}
+
+// The Codex fixture (otlp/testdata/logs/codex.json), as Codex's otlp-http
+// exporter sends it (protocol "binary"): its 8 events reach the stream
+// from source otlp, hashed, with the nameless tool_result in the partial
+// success; neither the e-mail address, nor the prompt, nor a tool's
+// arguments or output, nor the raw account or conversation is in it.
+func TestOTLPLogs_Codex(t *testing.T) {
+	srv, js := MustServer(t, testConfig())
+	raw, err := os.ReadFile("../otlp/testdata/logs/codex.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := otlp.DecodeLogs(raw, otlp.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute) // the fixture's own times are past the contract's week
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			for _, rec := range sl.LogRecords {
+				at = at.Add(time.Millisecond)
+				rec.TimeUnixNano = uint64(at.UnixNano())
+			}
+		}
+	}
+	body, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := serve(srv.Handler(), otlpPost(body, "application/x-protobuf", ""))
+	resp := &collogs.ExportLogsServiceResponse{}
+	if err := proto.Unmarshal(w.Body.Bytes(), resp); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("got %d %q: %v", w.Code, w.Body.String(), err)
+	}
+	if ps := resp.GetPartialSuccess(); ps.GetRejectedLogRecords() != 1 || !strings.Contains(ps.GetErrorMessage(), "codex.tool_result without tool_name") {
+		t.Errorf("partial success %v, want the one nameless tool_result", ps)
+	}
+	events := readStream(t, js)
+	if len(events) != 8 {
+		t.Fatalf("%d events in the stream, want 8", len(events))
+	}
+	for _, ev := range events {
+		if ev.Source != trackskills.SourceCodex || !trackskills.IsIdentityHash(ev.UserHash) || !trackskills.IsIdentityHash(ev.SessionHash) {
+			t.Errorf("%s: source %q user %q session %q: want codex and hashes", ev.ToolName, ev.Source, ev.UserHash, ev.SessionHash)
+		}
+	}
+	const conversation = "019ad1f2-7c21-7d40-9e5b-3c1d2a4b5c6d"
+	ids := eventIDs(events)
+	if ids[otlp.CodexCallID(conversation, "call_cx1")] != 1 || ids[otlp.CodexCallID(conversation, "call_cx3")] != 1 {
+		t.Errorf("event ids %v: want the ids of the call ids", ids)
+	}
+	mcp := 0
+	for _, ev := range events {
+		if ev.MCPServer == "github" {
+			mcp++
+		}
+	}
+	if mcp != 2 {
+		t.Errorf("%d events of the MCP server github, want 2", mcp)
+	}
+	for _, data := range testkit.MustStreamPayloads(t, js) {
+		for _, secret := range []string{"bob.codex@example.com", "acct-codex-secret", conversation, "codex secret prompt",
+			"codex-secret-file", "codex-secret-dir", "codex secret title", "codex secret output", "rejected by user"} {
+			if bytes.Contains(data, []byte(secret)) {
+				t.Errorf("the stream holds %q", secret)
+			}
+		}
 	}
 }

@@ -13,6 +13,9 @@
 // "custom_skill", an MCP tool as "mcp_tool", a third-party plugin's skill
 // as "third-party") are kept as those placeholders and marked redacted in
 // the metadata, never guessed.
+//
+// The logs OpenAI Codex exports (events named codex.*) are mapped too, in
+// codex.go, with the same rules of privacy.
 package otlp
 
 import (
@@ -108,6 +111,9 @@ func recordTime(rec *logspb.LogRecord, a attrs, now time.Time) int64 {
 // mapRecord maps one event. ignored is true for events Track Skills does
 // not keep; reject says why a kept event cannot be made.
 func mapRecord(name string, a attrs, ts int64) (in trackskills.Input, ignored bool, reject string) {
+	if isCodex(name) {
+		return mapCodex(name, a, ts)
+	}
 	switch name {
 	case "tool_result":
 		in, reject = toolResult(a)

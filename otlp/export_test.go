@@ -1,0 +1,4 @@
+package otlp
+
+// CodexRecordID is codexRecordID, for the tests of package otlp_test.
+var CodexRecordID = codexRecordID
