@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -122,10 +121,30 @@ func badName(s string) bool {
 	})
 }
 
-var (
-	kebabCase  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+// isKebabCase reports lower-case words of letters and digits joined by
+// single hyphens. (No regexp: the lean hook binary imports this package.)
+func isKebabCase(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// isIdentifier reports letters, digits and underscores, not starting with
+// a digit.
+func isIdentifier(s string) bool {
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // pluginFields are the top-level keys of plugin.json and their types ("path"
 // a component path or inline config, checked apart).
@@ -174,7 +193,7 @@ func (c *checker) pluginFields(obj map[string]any, path string, manifest bool) {
 		}
 	} else if s := name.(string); badName(s) {
 		c.errf(join(path, "name"), "%q: no spaces, @, :, path separators or control characters", s)
-	} else if !kebabCase.MatchString(s) {
+	} else if !isKebabCase(s) {
 		c.warnf(join(path, "name"), "%q is not kebab-case", s)
 	}
 	if manifest {
@@ -274,7 +293,7 @@ var userConfigFields = map[string]string{
 func (c *checker) userConfig(uc map[string]any, path string) {
 	for _, key := range sortedKeys(uc) {
 		p := join(path, key)
-		if !identifier.MatchString(key) {
+		if !isIdentifier(key) {
 			c.errf(p, "option keys are letters, digits and underscores, not starting with a digit")
 		}
 		opt, ok := uc[key].(map[string]any)

@@ -75,6 +75,11 @@ type HookConfig struct {
 	URL string
 	// Command is the command line of the command hook.
 	Command string
+	// Relay posts the HTTP hooks to the local relay at URL: without the
+	// ingest key (the relay holds it) and with ServerURL, the server the
+	// relay forwards to, in the env block for the scan.
+	Relay     bool
+	ServerURL string
 	// ScanCommand, when set, is a command line that registers the
 	// installed skills (trackskills skills scan --if-changed): AddHooks
 	// runs it as an async command hook on SessionStart, with HTTP hooks
@@ -107,9 +112,13 @@ func (s *Settings) AddHooks(cfg HookConfig) {
 			handler.set("timeout", json.Number("3"))
 			headers := &jsonObject{}
 			headers.set("X-Trackskills-User", "$USER")
-			headers.set("Authorization", "Bearer $TRACKSKILLS_KEY")
+			allowed := []any{"USER"}
+			if !cfg.Relay {
+				headers.set("Authorization", "Bearer $TRACKSKILLS_KEY")
+				allowed = append(allowed, "TRACKSKILLS_KEY")
+			}
 			handler.set("headers", headers)
-			handler.set("allowedEnvVars", []any{"USER", "TRACKSKILLS_KEY"})
+			handler.set("allowedEnvVars", allowed)
 		} else {
 			handler.set("type", "command")
 			handler.set("command", cfg.Command)
@@ -143,7 +152,11 @@ func (s *Settings) AddHooks(cfg HookConfig) {
 			env = &jsonObject{}
 			s.root.set("env", env)
 		}
-		env.set(URLEnv, cfg.URL)
+		server := cfg.URL
+		if cfg.Relay && cfg.ServerURL != "" {
+			server = cfg.ServerURL
+		}
+		env.set(URLEnv, server)
 	}
 }
 

@@ -8,11 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/trackskills/trackskills/claudecode"
 	"github.com/trackskills/trackskills/claudecode/hookcmd"
+	"github.com/trackskills/trackskills/relay"
 )
 
 const hookInstallSummary = `Adds Track Skills' hook entries to Claude Code's settings.json (install), or
@@ -28,6 +30,14 @@ Code HTTP hooks instead, which POST to <url>/api/hooks/claude-code (no
 process per call, but synchronous: nothing is spooled when the server is
 down). Either way, a SessionStart command hook runs "trackskills skills scan
 --if-changed", which registers the installed skills when they changed.
+
+--relay installs HTTP hooks to the local relay instead (trackskills relay,
+at --relay-listen; a hook call costs a loopback round trip, and the relay
+spools what the server cannot take now), and a user service that runs the
+relay, forwarding to --url: a systemd user unit on Linux, a launchd agent
+on macOS, started at once unless --no-start. TRACKSKILLS_KEY, when set, is
+written for the relay to a file only this user can read. --dry-run prints
+the service too. Uninstall --relay stops and removes it.
 
 --managed FILE writes the same entries into a managed-settings file, which
 an administrator deploys to every machine (FILE "-" prints it instead). Its
@@ -61,6 +71,10 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	dryRun := f.Bool("dry-run", false, "print the change, write nothing")
 	managed := f.String("managed", "", "change this managed-settings file instead (\"-\": print it), for every user of a machine")
 	hookCmd := f.String("hook-command", "", "with --managed: the hook's command line (default: trackskills-hook, on the PATH)")
+	relayMode := f.Bool("relay", false, "install HTTP hooks to the local relay (trackskills relay) and a user service that runs it, forwarding to --url")
+	relayListen := f.String("relay-listen", relay.DefaultListen, "with --relay: where the relay listens (loopback)")
+	service := f.String("service", "auto", "with --relay: the user service, systemd (Linux), launchd (macOS), none, or auto")
+	noStart := f.Bool("no-start", false, "with --relay: write the service, do not start (or stop) it")
 	plugin := f.Bool("plugin", false, "with --managed: force-enable the Track Skills plugin, which brings the hooks, instead of writing hook entries")
 	market := f.String("marketplace", claudecode.DefaultMarketplace, "with --plugin: where the marketplace is (GitHub owner/repo, git URL, or absolute directory)")
 	if err := f.parse(args); err != nil {
@@ -72,6 +86,18 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	}
 	if (*hookCmd != "" || *plugin) && *managed == "" {
 		fmt.Fprintln(stderr, "trackskills hook: --hook-command and --plugin go with --managed")
+		return errUsage
+	}
+	if *relayMode && (*useHTTP || *managed != "" || *project != "") {
+		fmt.Fprintln(stderr, "trackskills hook: --relay is for this user's settings: it goes without --http, --managed and --project")
+		return errUsage
+	}
+	if !slices.Contains([]string{"auto", "systemd", "launchd", "none"}, *service) {
+		fmt.Fprintf(stderr, "trackskills hook: --service %q: want systemd, launchd, none or auto\n", *service)
+		return errUsage
+	}
+	if *relayMode && !isLoopback(*relayListen) {
+		fmt.Fprintf(stderr, "trackskills hook: --relay-listen %s is not a loopback address\n", *relayListen)
 		return errUsage
 	}
 	if *plugin && (*useHTTP || *hookCmd != "") {
@@ -138,6 +164,8 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 	switch base := strings.TrimRight(*url, "/"); {
 	case install && *plugin:
 		settings.EnablePlugin(source, base)
+	case install && *relayMode:
+		settings.AddHooks(claudecode.HookConfig{HTTP: true, Relay: true, URL: "http://" + *relayListen, ServerURL: base, ScanCommand: scan})
 	case install:
 		settings.AddHooks(claudecode.HookConfig{HTTP: *useHTTP, URL: base, Command: command, ScanCommand: scan})
 		if *managed != "" && *useHTTP {
@@ -149,13 +177,26 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		_, err := stdout.Write(updated)
 		return err
 	}
+	if err := writeSettings(stdout, path, name, old, before, updated, *dryRun); err != nil {
+		return err
+	}
+	if *relayMode {
+		return setUpRelayService(stdout, relaySetup{install: install, dryRun: *dryRun, noStart: *noStart,
+			service: *service, server: strings.TrimRight(*url, "/"), listen: *relayListen, key: getenv("TRACKSKILLS_KEY")})
+	}
+	return nil
+}
+
+// writeSettings writes updated to path (with a backup of old) and prints
+// the change from before; with dryRun it prints only.
+func writeSettings(stdout io.Writer, path, name string, old, before, updated []byte, dryRun bool) error {
 	if bytes.Equal(updated, before) {
 		fmt.Fprintf(stdout, "%s: already up to date, nothing to change\n", path)
 		return nil
 	}
 	fmt.Fprintf(stdout, "--- %s\n+++ %s (%s)\n", path, path, name)
 	fmt.Fprint(stdout, claudecode.Diff(string(before), string(updated)))
-	if *dryRun {
+	if dryRun {
 		fmt.Fprintln(stdout, "(dry run: nothing written)")
 		return nil
 	}

@@ -326,3 +326,79 @@ func TestHookInstall_Managed(t *testing.T) {
 		}
 	}
 }
+
+// hook install --relay: HTTP hooks to the relay without the key, the
+// server's URL for the scan, and the user service that runs the relay
+// (its key in a file of the user's own); --dry-run prints it and writes
+// nothing; uninstall removes it all.
+func TestHookInstall_Relay(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	env := map[string]string{"TRACKSKILLS_KEY": "relay-secret"}
+	hook := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if err := run(context.Background(), append([]string{"hook"}, args...), func(k string) string { return env[k] }, &out, &errOut); err != nil {
+			t.Fatalf("hook %v: %v\n%s%s", args, err, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	settingsPath := filepath.Join(home, ".claude", "settings.json")
+	unit := filepath.Join(home, ".config", "systemd", "user", "trackskills-relay.service")
+	keyFile := filepath.Join(home, ".config", "trackskills", "relay.key")
+
+	out := hook("install", "--relay", "--url", "https://ts.example.com/", "--service", "launchd", "--dry-run")
+	if !strings.Contains(out, "<string>relay</string>") || !strings.Contains(out, "<string>https://ts.example.com</string>") ||
+		!strings.Contains(out, "would run: launchctl bootstrap") || strings.Contains(out, "relay-secret") {
+		t.Errorf("dry run:\n%s", out)
+	}
+	if _, err := os.Stat(settingsPath); err == nil {
+		t.Error("--dry-run wrote the settings")
+	}
+
+	out = hook("install", "--relay", "--url", "https://ts.example.com/", "--service", "systemd", "--no-start")
+	if !strings.Contains(out, "to start it: systemctl --user enable --now trackskills-relay.service") {
+		t.Errorf("install:\n%s", out)
+	}
+	got := decodeJSONFile(t, settingsPath)
+	hooks := got["hooks"].(map[string]any)
+	if n := testkit.CountOurHooks(got, "http"); len(n) != len(claudecode.HTTPHookEvents) {
+		t.Errorf("HTTP hooks on %v, want %v", n, claudecode.HTTPHookEvents)
+	}
+	post, _ := json.Marshal(hooks["PostToolUse"])
+	if !strings.Contains(string(post), `"url":"http://127.0.0.1:7718/api/hooks/claude-code"`) || strings.Contains(string(post), "Authorization") {
+		t.Errorf("PostToolUse %s: want the relay's URL and no key", post)
+	}
+	if env, _ := got["env"].(map[string]any); env[claudecode.URLEnv] != "https://ts.example.com" {
+		t.Errorf("env %v: want the server's URL, for the scan", got["env"])
+	}
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "relay --url https://ts.example.com --listen 127.0.0.1:7718 --key-file "+keyFile) ||
+		strings.Contains(string(b), "relay-secret") || !strings.Contains(string(b), "WantedBy=default.target") {
+		t.Errorf("unit:\n%s", b)
+	}
+	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("key file: %v %v, want mode 0600", st, err)
+	} else if k, _ := os.ReadFile(keyFile); strings.TrimSpace(string(k)) != "relay-secret" {
+		t.Errorf("key file holds %q", k)
+	}
+
+	hook("uninstall", "--relay", "--service", "systemd", "--no-start")
+	for _, p := range []string{unit, keyFile} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s is still there after uninstall", p)
+		}
+	}
+	if got := decodeJSONFile(t, settingsPath); got["hooks"] != nil || got["env"] != nil {
+		t.Errorf("settings after uninstall: %v", got)
+	}
+	for _, bad := range [][]string{{"install", "--relay", "--http"}, {"install", "--relay", "--relay-listen", "0.0.0.0:7718"},
+		{"install", "--relay", "--service", "cron", "--dry-run"}} {
+		if out, err := runInstall(t, bad...); err == nil {
+			t.Errorf("%v: no error\n%s", bad, out)
+		}
+	}
+}
