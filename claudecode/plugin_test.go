@@ -192,7 +192,8 @@ func TestTrackSkillsPlugin(t *testing.T) {
 }
 
 // With Claude Code itself at hand (on the PATH, or TRACKSKILLS_CLAUDE;
-// .ci/run installs it from npm), `claude plugin validate --strict` passes
+// .ci/run installs it from npm, and with CI=true its absence fails the
+// test), `claude plugin validate --strict` passes
 // the plugin and the marketplace, and `claude plugin install` takes the
 // plugin from this repository's marketplace with its options.
 func TestTrackSkillsPlugin_ClaudeValidate(t *testing.T) {
@@ -200,7 +201,11 @@ func TestTrackSkillsPlugin_ClaudeValidate(t *testing.T) {
 	if claude == "" {
 		var err error
 		if claude, err = exec.LookPath("claude"); err != nil {
-			t.Skip("Claude Code is not installed (npm install -g @anthropic-ai/claude-code, or set TRACKSKILLS_CLAUDE)")
+			msg := "Claude Code is not installed (npm install -g @anthropic-ai/claude-code, or set TRACKSKILLS_CLAUDE)"
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg + "; .ci/run installs it")
+			}
+			t.Skip(msg)
 		}
 	}
 	root := testkit.ModuleRoot(t)
