@@ -2,7 +2,7 @@ package testkit_test
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +37,18 @@ func TestMustRunCluster(t *testing.T) {
 	c.Restart(follower)
 	c.WaitFormed()
 	js = testkit.MustJetStreamAt(t, c.Servers[follower].ClientURL(), testkit.AuthAt(t, c.CredsDir, "admin")...)
-	testkit.Eventually(t, 30*time.Second, func() error {
-		if got := testkit.MustStreamState(t, js).Msgs; got != 1 {
-			return errors.New("message not there yet")
+	// The restarted server answers for the stream once it has caught up
+	// with the meta leader: until then a lookup may time out, and is
+	// retried.
+	testkit.Eventually(t, 60*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		st, err := testkit.StreamState(ctx, js)
+		if err != nil {
+			return err
+		}
+		if st.Msgs != 1 {
+			return fmt.Errorf("%d messages, want 1", st.Msgs)
 		}
 		return nil
 	})

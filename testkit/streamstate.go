@@ -3,6 +3,7 @@ package testkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,6 +23,17 @@ func MustEventsStream(tb testing.TB, js jetstream.JetStream) jetstream.Stream {
 		tb.Fatalf("stream: %v", err)
 	}
 	return st
+}
+
+// StreamState returns the state of the events stream now, or the error
+// of the lookup: for a poll that retries while a cluster settles, where
+// one lookup may time out without the test having failed.
+func StreamState(ctx context.Context, js jetstream.JetStream) (jetstream.StreamState, error) {
+	st, err := js.Stream(ctx, trackskills.StreamName)
+	if err != nil {
+		return jetstream.StreamState{}, fmt.Errorf("stream: %w", err)
+	}
+	return st.CachedInfo().State, nil
 }
 
 // MustStreamState returns the state of the events stream now: its message
