@@ -236,16 +236,23 @@ func TestProcfile_StreamLimitsKept(t *testing.T) {
 				ingestProc = startBinary(t, with(tt.ingestBytes), "ingest")
 			}
 			natsProc := startBinary(t, with(tt.natsBytes), "nats")
-			if !tt.ingestFirst {
+			// nats logs "nats ready" once it has declared the stream with
+			// its limits; an ingest started first may have created it
+			// with its own defaults before then.
+			natsReady := func() {
 				testkit.Eventually(t, 30*time.Second, func() error {
 					if !strings.Contains(natsProc.Logs(), "nats ready") {
 						return fmt.Errorf("nats not ready:\n%s", natsProc.Logs())
 					}
 					return nil
 				})
+			}
+			if !tt.ingestFirst {
+				natsReady()
 				ingestProc = startBinary(t, with(tt.ingestBytes), "ingest")
 			}
 			mustWaitReady(t, ingestProc, httpAddr)
+			natsReady()
 			js := testkit.MustJetStreamAt(t, natsAdminURL(t, dir, "nats://"+natsAddr))
 			s := testkit.MustEventsStream(t, js)
 			if got := s.CachedInfo().Config; got.MaxBytes != tt.wantMaxBytes || got.Discard.String() != "DiscardNew" {
