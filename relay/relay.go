@@ -105,6 +105,9 @@ func (r *Relay) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+claudecode.HookPath, r.handleHook)
 	mux.HandleFunc("GET /healthz", r.handleHealth)
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "the relay takes Claude Code's HTTP hook at POST "+claudecode.HookPath, http.StatusNotFound)
+	})
 	return localOnly(mux)
 }
 

@@ -180,8 +180,13 @@ func TestRelay_LocalOnly(t *testing.T) {
 		{"a web page", []string{"Content-Type", "application/json", "Origin", "http://evil.example"}, "127.0.0.1:7718", http.StatusForbidden},
 		{"DNS rebinding", []string{"Content-Type", "application/json"}, "evil.example:7718", http.StatusForbidden},
 		{"a form", []string{"Content-Type", "text/plain"}, "localhost:7718", http.StatusUnsupportedMediaType},
+		{"another path", []string{"Content-Type", "application/json"}, "127.0.0.1:7718", http.StatusNotFound},
 	} {
-		req, _ := http.NewRequest(http.MethodPost, "/api/hooks/claude-code", bytes.NewReader(body))
+		path := "/api/hooks/claude-code"
+		if tt.want == http.StatusNotFound {
+			path = "/"
+		}
+		req, _ := http.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Host = tt.host
 		for i := 0; i < len(tt.header); i += 2 {
 			req.Header.Set(tt.header[i], tt.header[i+1])
@@ -190,6 +195,9 @@ func TestRelay_LocalOnly(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.want {
 			t.Errorf("%s: %d %s, want %d", tt.name, rec.Code, rec.Body, tt.want)
+		}
+		if tt.want == http.StatusNotFound && !strings.Contains(rec.Body.String(), "POST /api/hooks/claude-code") {
+			t.Errorf("%s: %q does not say where the hook goes", tt.name, rec.Body)
 		}
 	}
 }
