@@ -477,12 +477,12 @@ func Diff(a, b string) string {
 		case i < n && j < m && al[i] == bl[j]:
 			out = append(out, line{' ', al[i]})
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			out = append(out, line{'+', bl[j]})
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			out = append(out, line{'-', al[i]})
 			i++
+		default:
+			out = append(out, line{'+', bl[j]})
+			j++
 		}
 	}
 	var w strings.Builder

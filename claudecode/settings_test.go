@@ -306,7 +306,7 @@ func TestDiff(t *testing.T) {
 		{"BothEmpty", "", "", ""},
 		{"AddToEmpty", "", "x\ny\n", "+ x\n+ y\n"},
 		{"RemoveAll", "x\n", "", "- x\n"},
-		{"Change", "a\nb\nc\n", "a\nB\nc\n", "  a\n+ B\n- b\n  c\n"},
+		{"Change", "a\nb\nc\n", "a\nB\nc\n", "  a\n- b\n+ B\n  c\n"},
 		{"TwoLinesOfContext", "1\n2\n3\n4\n5\n6\n7\n", "1\n2\n3\n4\nX\n5\n6\n7\n", "  3\n  4\n+ X\n  5\n  6\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
