@@ -33,15 +33,7 @@ var codexSecrets = []string{"bob.codex@example.com", "codex secret prompt", "cod
 // fields on every record, numbers and truth values as text.
 func codexFixture(t *testing.T) *logspb.LogsData {
 	t.Helper()
-	body, err := os.ReadFile("testdata/logs/codex.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := otlp.DecodeLogs(body, otlp.JSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return readLogs(t, "testdata/logs/codex.json")
 }
 
 // codexWant is what one record of the Codex fixture maps to.

@@ -19,7 +19,13 @@ import (
 // documented wire shape: identity on every record, values of every kind.
 func fixture(t *testing.T) *logspb.LogsData {
 	t.Helper()
-	body, err := os.ReadFile("testdata/logs/claude_code.json")
+	return readLogs(t, "testdata/logs/claude_code.json")
+}
+
+// readLogs decodes one OTLP/JSON logs export of testdata.
+func readLogs(t *testing.T, path string) *logspb.LogsData {
+	t.Helper()
+	body, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
