@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackskills/trackskills/claudecode"
 	"github.com/trackskills/trackskills/relay"
 	"github.com/trackskills/trackskills/testkit"
 )
@@ -175,17 +177,15 @@ func TestRelay_LocalOnly(t *testing.T) {
 		header []string
 		host   string
 		want   int
+		path   string // "" for the hook's
 	}{
-		{"the hook", []string{"Content-Type", "application/json"}, "127.0.0.1:7718", http.StatusOK},
-		{"a web page", []string{"Content-Type", "application/json", "Origin", "http://evil.example"}, "127.0.0.1:7718", http.StatusForbidden},
-		{"DNS rebinding", []string{"Content-Type", "application/json"}, "evil.example:7718", http.StatusForbidden},
-		{"a form", []string{"Content-Type", "text/plain"}, "localhost:7718", http.StatusUnsupportedMediaType},
-		{"another path", []string{"Content-Type", "application/json"}, "127.0.0.1:7718", http.StatusNotFound},
+		{"the hook", []string{"Content-Type", "application/json"}, "127.0.0.1:7718", http.StatusOK, ""},
+		{"a web page", []string{"Content-Type", "application/json", "Origin", "http://evil.example"}, "127.0.0.1:7718", http.StatusForbidden, ""},
+		{"DNS rebinding", []string{"Content-Type", "application/json"}, "evil.example:7718", http.StatusForbidden, ""},
+		{"a form", []string{"Content-Type", "text/plain"}, "localhost:7718", http.StatusUnsupportedMediaType, ""},
+		{"another path", []string{"Content-Type", "application/json"}, "127.0.0.1:7718", http.StatusNotFound, "/"},
 	} {
-		path := "/api/hooks/claude-code"
-		if tt.want == http.StatusNotFound {
-			path = "/"
-		}
+		path := cmp.Or(tt.path, claudecode.HookPath)
 		req, _ := http.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Host = tt.host
 		for i := 0; i < len(tt.header); i += 2 {
