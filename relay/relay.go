@@ -9,8 +9,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"mime"
@@ -72,8 +70,19 @@ type Relay struct {
 
 	forwarded atomic.Int64
 	mu        sync.Mutex
-	lastErr   string
-	lastErrAt time.Time
+	failing   [2]failure // by part: forwarding, syncing
+}
+
+// The parts of the relay whose failures Health shows.
+const (
+	forwarding = iota
+	syncing
+)
+
+// failure is what failed last in a part of the relay; empty while it works.
+type failure struct {
+	msg string
+	at  time.Time
 }
 
 // New opens the spool and makes the relay; Run forwards, Handler takes
@@ -192,7 +201,8 @@ type Health struct {
 	Stats
 	// Forwarded counts the events this process forwarded.
 	Forwarded int64 `json:"forwarded"`
-	// LastError is the last forward's failure, empty once one succeeds.
+	// LastError is what failed last (a forward, the spool), empty once
+	// the relay works again.
 	LastError string `json:"last_error,omitempty"`
 	// LastErrorAt is when it happened.
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
@@ -203,9 +213,11 @@ func (r *Relay) Health() Health {
 	h := Health{Stats: r.spool.Stats(), Forwarded: r.forwarded.Load()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.lastErr != "" {
-		at := r.lastErrAt
-		h.LastError, h.LastErrorAt = r.lastErr, &at
+	for _, f := range r.failing {
+		if f.msg != "" && (h.LastErrorAt == nil || f.at.After(*h.LastErrorAt)) {
+			at := f.at
+			h.LastError, h.LastErrorAt = f.msg, &at
+		}
 	}
 	return h
 }
@@ -216,9 +228,11 @@ func (r *Relay) handleHealth(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Run syncs the spool every few milliseconds and forwards it until ctx
-// ends; then it syncs and closes the spool. A forward that fails is
-// retried, with backoff, until it is dealt with (stored, or refused for
-// good): the spool's order is kept.
+// ends; then it syncs and closes the spool. Whatever fails (a forward, the
+// spool's sync, read or cursor) is logged, shown in Health, and retried
+// with backoff until it succeeds: the spool's order is kept, and a batch
+// is let go only once the server has dealt with it (stored, or refused for
+// good) and the cursor is past it.
 func (r *Relay) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -226,33 +240,57 @@ func (r *Relay) Run(ctx context.Context) error {
 		defer wg.Done()
 		t := time.NewTicker(syncEvery)
 		defer t.Stop()
+		var lastLogged time.Time
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 				if err := r.spool.Sync(); err != nil {
-					r.log.Error("relay: sync the spool", "err", err)
+					// Every 20 ms while it lasts: logged once a second.
+					if time.Since(lastLogged) >= time.Second {
+						r.log.Error("relay: sync the spool: answered events may not survive a crash", "err", err)
+						lastLogged = time.Now()
+					}
+					r.fail(syncing, "sync the spool", err)
+				} else {
+					r.ok(syncing)
 				}
 			}
 		}
 	}()
-	err := r.forward(ctx)
+	r.forward(ctx)
 	wg.Wait()
-	return errors.Join(err, r.spool.Close())
+	return r.spool.Close()
 }
 
-func (r *Relay) forward(ctx context.Context) error {
+// forward sends the spool to the server until ctx ends.
+func (r *Relay) forward(ctx context.Context) {
 	backoff := time.Duration(0)
+	retry := func(what string, events int, err error) bool {
+		r.fail(forwarding, what, err)
+		backoff = min(max(2*backoff, 100*time.Millisecond), maxBackoff)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		r.log.Warn("relay: "+what+" failed; retrying", "events", events, "in", wait.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+			return true
+		}
+	}
 	for {
 		lines, next, err := r.spool.Read(BatchEvents)
 		if err != nil {
-			return fmt.Errorf("read the spool: %w", err)
+			if !retry("read the spool", 0, err) {
+				return
+			}
+			continue
 		}
 		if len(lines) == 0 {
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-r.spool.Notify():
 			case <-time.After(time.Second):
 				// Idle: what was forwarded leaves the disk.
@@ -271,38 +309,45 @@ func (r *Relay) forward(ctx context.Context) error {
 		}
 		_, err = r.client.Send(ctx, events...)
 		if ctx.Err() != nil {
-			return nil // the batch stays spooled for the next start
+			return // the batch stays spooled for the next start
 		}
-		if hookcmd.ChunkDone(err) {
-			if err != nil {
-				r.log.Warn("relay: the server refused spooled events for good", "err", err)
+		if !hookcmd.ChunkDone(err) {
+			if !retry("forward", len(events), err) {
+				return
 			}
-			if err := r.spool.Commit(next); err != nil {
-				return err
-			}
-			r.forwarded.Add(int64(len(events)))
-			r.setErr("")
-			backoff = 0
 			continue
 		}
-		r.setErr(err.Error())
-		backoff = min(max(2*backoff, 100*time.Millisecond), maxBackoff)
-		wait := backoff/2 + rand.N(backoff/2+1)
-		r.log.Warn("relay: forward failed; retrying", "events", len(events), "in", wait.Round(time.Millisecond), "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
+		if err != nil {
+			r.log.Warn("relay: the server refused spooled events for good", "events", len(events), "err", err)
 		}
+		if err := r.spool.Commit(next); err != nil {
+			// The batch is sent again: its events keep their ids, and the
+			// server stores each once.
+			if !retry("move the spool cursor", len(events), err) {
+				return
+			}
+			continue
+		}
+		r.forwarded.Add(int64(len(events)))
+		r.ok(forwarding)
+		backoff = 0
 	}
 }
 
-func (r *Relay) setErr(msg string) {
+// fail records that what failed in part (forwarding or syncing), for
+// Health.
+func (r *Relay) fail(part int, what string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if msg == "" && r.lastErr != "" {
-		r.log.Info("relay: forwarding again")
+	r.failing[part] = failure{msg: what + ": " + err.Error(), at: time.Now()}
+}
+
+// ok records that part works again.
+func (r *Relay) ok(part int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.failing[part]; f.msg != "" {
+		r.log.Info("relay: working again", "after", f.msg)
+		r.failing[part] = failure{}
 	}
-	r.lastErr = msg
-	r.lastErrAt = time.Now()
 }

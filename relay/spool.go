@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trackskills/trackskills/claudecode/hookcmd"
+	"github.com/trackskills/trackskills/lockfile"
 )
 
 // The spool keeps the events the relay has answered for and not yet
@@ -28,6 +29,7 @@ const (
 	segmentSuffix = ".ndjson"
 	cursorFile    = "cursor"
 	droppedFile   = "dropped"
+	lockFile      = "lock"
 	// SegmentBytes is the size past which appends start a new segment.
 	SegmentBytes = 8 << 20
 	// maxLine bounds one spooled event; a longer line is skipped.
@@ -51,22 +53,54 @@ type Spool struct {
 	segments []uint64 // oldest first; the last is cur's
 	sizes    map[uint64]int64
 	cur      *os.File
+	torn     bool // cur may end in part of a line: append to a new segment
 	dirty    bool
 	cursor   Position
 	dropped  int64
 	closed   bool
 	notify   chan struct{}
+	lock     *lockfile.Lock
 }
 
 // OpenSpool opens the spool in dir (created 0700), keeping at most maxBytes
 // of events (0: no bound); past it the oldest segment is dropped, and its
-// events counted. Appends go to a new segment: a line an earlier process
-// left half-written is never extended.
+// events counted. The spool is this process's alone: a second OpenSpool of
+// dir, here or in another process, fails until Close. Appends go to a new
+// segment, so that a line an earlier process left half-written is never
+// extended; the segments that hold nothing, or only what was forwarded,
+// are deleted.
 func OpenSpool(dir string, maxBytes int64) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create spool dir: %w", err)
 	}
-	s := &Spool{dir: dir, maxBytes: maxBytes, segmentBytes: SegmentBytes, sizes: map[uint64]int64{}, notify: make(chan struct{}, 1)}
+	lock, err := lockfile.Acquire(filepath.Join(dir, lockFile))
+	if held := (*lockfile.HeldError)(nil); errors.As(err, &held) {
+		held.What, held.Fix = "relay spool "+dir, "give this relay its own --spool-dir"
+		return nil, held
+	} else if err != nil {
+		return nil, fmt.Errorf("lock the spool: %w", err)
+	}
+	s, err := openLocked(dir, maxBytes)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// segmentBytesFor is the segment size for a spool bounded to maxBytes: a
+// quarter of the bound, so that dropping the oldest segment keeps the
+// spool within it, but no more than SegmentBytes and no less than 64 KiB.
+func segmentBytesFor(maxBytes int64) int64 {
+	if maxBytes <= 0 {
+		return SegmentBytes
+	}
+	return min(max(maxBytes/4, 64<<10), SegmentBytes)
+}
+
+func openLocked(dir string, maxBytes int64) (*Spool, error) {
+	s := &Spool{dir: dir, maxBytes: maxBytes, segmentBytes: segmentBytesFor(maxBytes), sizes: map[uint64]int64{}, notify: make(chan struct{}, 1)}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read spool dir: %w", err)
@@ -95,11 +129,24 @@ func OpenSpool(dir string, maxBytes int64) (*Spool, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, droppedFile)); err == nil {
 		s.dropped, _ = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	}
-	s.removeBefore(s.cursor.Segment)
-	next := s.cursor.Segment + 1
+	next := s.cursor.Segment
 	if len(s.segments) > 0 {
 		next = max(next, s.segments[len(s.segments)-1]+1)
 	}
+	// What holds nothing to forward goes: empty segments (an earlier start
+	// that took no event), and the cursor's segment once it was forwarded
+	// to its end (it is sealed now).
+	s.segments = slices.DeleteFunc(s.segments, func(n uint64) bool {
+		done := s.sizes[n] == 0 || n == s.cursor.Segment && s.cursor.Offset >= s.sizes[n]
+		if done {
+			if err := os.Remove(s.segmentPath(n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return false
+			}
+			delete(s.sizes, n)
+		}
+		return done
+	})
+	s.removeBefore(s.cursor.Segment)
 	if !slices.Contains(s.segments, s.cursor.Segment) {
 		// The cursor's segment is gone (forwarded to its end, or dropped):
 		// go on at the oldest one left, all of them after it.
@@ -108,9 +155,11 @@ func OpenSpool(dir string, maxBytes int64) (*Spool, error) {
 			s.cursor = Position{Segment: s.segments[0]}
 		}
 	}
-	if err := s.startSegment(next); err != nil {
+	f, err := s.createSegment(next)
+	if err != nil {
 		return nil, err
 	}
+	s.cur = f
 	return s, nil
 }
 
@@ -118,20 +167,21 @@ func (s *Spool) segmentPath(n uint64) string {
 	return filepath.Join(s.dir, fmt.Sprintf("%016d%s", n, segmentSuffix))
 }
 
-// startSegment opens segment n for appends; the caller holds mu, or owns s.
-func (s *Spool) startSegment(n uint64) error {
+// createSegment creates segment n, the next to append to, and adds it to
+// segments; the caller holds mu, or owns s, and makes it cur.
+func (s *Spool) createSegment(n uint64) (*os.File, error) {
 	f, err := os.OpenFile(s.segmentPath(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("create spool segment: %w", err)
+		return nil, fmt.Errorf("create spool segment: %w", err)
 	}
 	if err := syncDir(s.dir); err != nil {
 		f.Close()
-		return fmt.Errorf("sync spool dir: %w", err)
+		os.Remove(s.segmentPath(n))
+		return nil, fmt.Errorf("sync spool dir: %w", err)
 	}
-	s.cur = f
 	s.segments = append(s.segments, n)
 	s.sizes[n] = 0
-	return nil
+	return f, nil
 }
 
 func syncDir(dir string) error {
@@ -160,13 +210,22 @@ func (s *Spool) Append(line []byte) error {
 		return ErrClosed
 	}
 	last := s.segments[len(s.segments)-1]
-	if s.sizes[last]+int64(len(buf)) > s.segmentBytes && s.sizes[last] > 0 {
+	if s.torn || s.sizes[last]+int64(len(buf)) > s.segmentBytes && s.sizes[last] > 0 {
 		if err := s.rotate(); err != nil {
 			return err
 		}
 		last = s.segments[len(s.segments)-1]
 	}
-	if _, err := s.cur.Write(buf); err != nil {
+	if n, err := s.cur.Write(buf); err != nil {
+		// A part of the line may be on disk (disk full): cut it off, so
+		// that the next line starts where it belongs. If that fails too,
+		// the next append starts a new segment; the reader skips a
+		// half-written last line of a sealed segment.
+		if n > 0 {
+			if terr := s.cur.Truncate(s.sizes[last]); terr != nil {
+				s.torn = true
+			}
+		}
 		return fmt.Errorf("append to spool: %w", err)
 	}
 	s.sizes[last] += int64(len(buf))
@@ -179,16 +238,28 @@ func (s *Spool) Append(line []byte) error {
 	return nil
 }
 
-// rotate seals the current segment (synced) and starts the next one.
+// rotate starts the next segment and seals the current one (synced). If
+// the new segment cannot be created, the current one stays open.
 func (s *Spool) rotate() error {
-	if err := s.cur.Sync(); err != nil {
-		return fmt.Errorf("sync spool segment: %w", err)
+	f, err := s.createSegment(s.segments[len(s.segments)-1] + 1)
+	if err != nil {
+		return err
 	}
-	if err := s.cur.Close(); err != nil {
-		return fmt.Errorf("close spool segment: %w", err)
-	}
+	old := s.cur
+	s.cur, s.torn = f, false
+	dirty := s.dirty
 	s.dirty = false
-	return s.startSegment(s.segments[len(s.segments)-1] + 1)
+	err = nil
+	if dirty {
+		err = old.Sync()
+	}
+	if cerr := old.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("seal spool segment: %w", err)
+	}
+	return nil
 }
 
 // bound drops the oldest sealed segments while the spool holds more than
@@ -352,21 +423,31 @@ func (s *Spool) Commit(pos Position) error {
 	return nil
 }
 
-// Compact deletes what was forwarded once everything was: when the cursor
-// is at the end of the segment being appended to, a new segment starts and
-// the old one goes, so that forwarded events (their user ids) do not stay
-// on disk until the segment fills.
+// Compact deletes what was forwarded, so that forwarded events (their user
+// ids) do not stay on disk: a sealed segment the cursor is at the end of,
+// and, once everything was forwarded, the segment being appended to (a new
+// one starts). The relay calls it when idle.
 func (s *Spool) Compact() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	last := s.segments[len(s.segments)-1]
-	if s.closed || s.cursor.Segment != last || s.cursor.Offset == 0 || s.cursor.Offset != s.sizes[last] {
+	if s.closed {
 		return nil
 	}
-	if err := s.rotate(); err != nil {
-		return err
+	moved := false
+	last := s.segments[len(s.segments)-1]
+	if s.cursor.Segment < last && s.cursor.Offset > 0 && s.cursor.Offset >= s.sizes[s.cursor.Segment] {
+		i, _ := slices.BinarySearch(s.segments, s.cursor.Segment+1)
+		s.cursor, moved = Position{Segment: s.segments[i]}, true
 	}
-	s.cursor = Position{Segment: s.segments[len(s.segments)-1]}
+	if s.cursor.Segment == last && s.cursor.Offset > 0 && s.cursor.Offset == s.sizes[last] {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+		s.cursor, moved = Position{Segment: s.segments[len(s.segments)-1]}, true
+	}
+	if !moved {
+		return nil
+	}
 	b, _ := json.Marshal(s.cursor)
 	if err := hookcmd.WriteFileAtomic(filepath.Join(s.dir, cursorFile), b); err != nil {
 		return fmt.Errorf("write spool cursor: %w", err)
@@ -389,7 +470,9 @@ func (s *Spool) removeBefore(n uint64) {
 type Stats struct {
 	// PendingBytes is the size of the events not yet forwarded.
 	PendingBytes int64 `json:"pending_bytes"`
-	// Dropped counts the events a full spool dropped, ever.
+	// Dropped counts the events a full spool dropped, ever. A batch being
+	// forwarded when its segment was dropped is counted, and may still
+	// arrive.
 	Dropped int64 `json:"dropped"`
 }
 
@@ -407,7 +490,8 @@ func (s *Spool) Stats() Stats {
 	return st
 }
 
-// Close syncs and closes the spool; Append fails after it.
+// Close syncs and closes the spool and releases it to the next process;
+// Append fails after it.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -418,6 +502,9 @@ func (s *Spool) Close() error {
 	err := s.cur.Sync()
 	if cerr := s.cur.Close(); err == nil {
 		err = cerr
+	}
+	if lerr := s.lock.Close(); err == nil {
+		err = lerr
 	}
 	if err != nil {
 		return fmt.Errorf("close spool: %w", err)

@@ -1,12 +1,17 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/trackskills/trackskills/lockfile"
 )
 
 func line(i int) []byte { return []byte(`{"event_id":"e` + strconv.Itoa(i) + `"}`) }
@@ -21,6 +26,16 @@ func mustOpen(t *testing.T, dir string, maxBytes, segment int64) *Spool {
 		s.segmentBytes = segment
 	}
 	return s
+}
+
+// kill leaves s as a killed process would: its files closed, nothing
+// synced, the lock released by the kernel.
+func kill(s *Spool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.cur.Close()
+	s.lock.Close()
 }
 
 func mustAppend(t *testing.T, s *Spool, from, to int) {
@@ -91,7 +106,7 @@ func TestSpool_OrderAcrossSegmentsAndRestarts(t *testing.T) {
 			if err != nil || len(lines) != 10 {
 				t.Fatalf("read %d lines: %v", len(lines), err)
 			}
-			// A kill: no Sync, no Close; what was written is in the files.
+			kill(s) // what was written is in the files
 			s = mustOpen(t, dir, 0, tt.segment)
 			sameLines(t, drain(t, s, tt.batch), want(0, 40))
 			mustAppend(t, s, 40, 55)
@@ -213,4 +228,136 @@ func TestSpool_ConcurrentAppends(t *testing.T) {
 		}
 	}
 	s.Close()
+}
+
+// A second relay on the same spool would delete segments the first is
+// appending to: it is refused, with a message that says what to do, until
+// the first closes.
+func TestSpool_OneProcessAtATime(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, 0, 0)
+	mustAppend(t, s, 0, 3)
+	_, err := OpenSpool(dir, 0)
+	if !errors.Is(err, lockfile.ErrHeld) || !strings.Contains(err.Error(), "--spool-dir") {
+		t.Fatalf("second open: %v, want the spool in use and --spool-dir", err)
+	}
+	mustAppend(t, s, 3, 5)
+	s.Close()
+	s = mustOpen(t, dir, 0, 0)
+	sameLines(t, drain(t, s, 100), want(0, 5))
+	s.Close()
+}
+
+// An append that fails halfway (the file size limit here, a full disk in
+// life) leaves no fragment: the appends after it are read whole.
+func TestSpool_PartialWrite(t *testing.T) {
+	s := mustOpen(t, t.TempDir(), 0, 0)
+	defer s.Close()
+	mustAppend(t, s, 0, 3)
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old); err != nil {
+		t.Fatal(err)
+	}
+	limit := syscall.Rlimit{Cur: uint64(s.sizes[s.segments[len(s.segments)-1]] + 5), Max: old.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &limit); err != nil {
+		t.Skipf("set the file size limit: %v", err)
+	}
+	err := s.Append(line(3))
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil {
+		t.Fatal("an append past the file size limit succeeded")
+	}
+	mustAppend(t, s, 4, 6)
+	sameLines(t, drain(t, s, 100), append(want(0, 3), want(4, 6)...))
+}
+
+// When the next segment cannot be created the current one stays open:
+// that append fails, and the spool goes on once the cause is gone.
+func TestSpool_RotateFails(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, 0, 64)
+	defer s.Close()
+	mustAppend(t, s, 0, 3) // the segment is full
+	blocker := s.segmentPath(s.segments[len(s.segments)-1] + 1)
+	if err := os.Mkdir(blocker, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(line(3)); err == nil {
+		t.Fatal("append succeeded with no segment to go to")
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, 4, 8)
+	sameLines(t, drain(t, s, 100), append(want(0, 3), want(4, 8)...))
+}
+
+// Restarts leave no segment behind that holds nothing, or only what was
+// forwarded: the user ids of forwarded events leave the disk.
+func TestSpool_RestartsLeaveNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	for range 5 {
+		mustOpen(t, dir, 0, 0).Close()
+	}
+	s := mustOpen(t, dir, 0, 64)
+	mustAppend(t, s, 0, 5) // two segments
+	drain(t, s, 100)
+	s.Close()
+	s = mustOpen(t, dir, 0, 0)
+	defer s.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	if len(files) != 1 {
+		t.Errorf("segments %v after restarts, want the one being appended to", files)
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.Size() > 0 {
+			t.Errorf("%s holds %d bytes of forwarded events", f, st.Size())
+		}
+	}
+	sameLines(t, drain(t, s, 100), nil)
+}
+
+// Compact deletes a sealed segment forwarded to its end while newer
+// events wait.
+func TestSpool_CompactSealed(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, 0, 64)
+	defer s.Close()
+	mustAppend(t, s, 0, 3) // fills the first segment
+	sameLines(t, drain(t, s, 3), want(0, 3))
+	first := s.segmentPath(s.segments[0])
+	mustAppend(t, s, 3, 4) // in a new segment
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(first); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the forwarded segment %s is still there: %v", first, err)
+	}
+	sameLines(t, drain(t, s, 100), want(3, 4))
+}
+
+// A bound smaller than SegmentBytes is kept: segments are a quarter of it.
+func TestSpool_SmallBound(t *testing.T) {
+	dir := t.TempDir()
+	const bound = 1 << 20
+	s := mustOpen(t, dir, bound, 0)
+	defer s.Close()
+	pad := strings.Repeat("x", 1000)
+	for i := range 3000 {
+		if err := s.Append(fmt.Appendf(nil, `{"event_id":"e%d","pad":%q}`, i, pad)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := int64(0)
+	files, _ := filepath.Glob(filepath.Join(dir, "*"+segmentSuffix))
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			total += st.Size()
+		}
+	}
+	if total > bound || s.Stats().Dropped == 0 {
+		t.Errorf("%d bytes on disk, %d dropped: want at most %d bytes, some dropped", total, s.Stats().Dropped, bound)
+	}
 }

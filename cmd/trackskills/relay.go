@@ -67,14 +67,17 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 		*spoolDir = defaultRelaySpool(getenv)
 	}
 	user := hookcmd.FirstNonEmpty(getenv("TRACKSKILLS_USER"), getenv("USER"))
-	r, err := relay.New(relay.Config{Server: *server, Key: key, User: user, SpoolDir: *spoolDir,
-		MaxSpoolBytes: *maxSpool << 20, StoreSkillArgs: *storeArgs, Logger: logger})
-	if err != nil {
-		return err
-	}
+	// Listen first: a relay that cannot have its port (another one runs)
+	// leaves the spool alone.
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	r, err := relay.New(relay.Config{Server: *server, Key: key, User: user, SpoolDir: *spoolDir,
+		MaxSpoolBytes: *maxSpool << 20, StoreSkillArgs: *storeArgs, Logger: logger})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{Handler: r.Handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: nil}
 	served := make(chan error, 1)

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -199,5 +201,33 @@ func TestRelay_LocalOnly(t *testing.T) {
 		if tt.want == http.StatusNotFound && !strings.Contains(rec.Body.String(), "POST /api/hooks/claude-code") {
 			t.Errorf("%s: %q does not say where the hook goes", tt.name, rec.Body)
 		}
+	}
+}
+
+// A second relay started by mistake leaves the first alone: on the same
+// spool it is refused and says how to give it its own; on the same port it
+// fails before it touches any spool.
+func TestRelay_SecondRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	addr, spool := testkit.MustFreeAddr(t), t.TempDir()
+	rl := startBinary(t, nil, "relay", "--url", "http://"+testkit.MustFreeAddr(t), "--listen", addr, "--spool-dir", spool)
+	if err := rl.WaitHTTP("http://"+addr+"/healthz", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runCmd(t, "relay", "--listen", testkit.MustFreeAddr(t), "--spool-dir", spool)
+	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "--spool-dir") {
+		t.Errorf("a second relay on the spool: %v, want it refused with a way out", err)
+	}
+	other := filepath.Join(t.TempDir(), "spool")
+	if _, _, err := runCmd(t, "relay", "--listen", addr, "--spool-dir", other); err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Errorf("a second relay on the port: %v, want the listen error", err)
+	}
+	if _, err := os.Stat(other); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the relay that could not listen made its spool: %v", err)
+	}
+	if _, body := relayCall(1); !postHook(&http.Client{Timeout: 2 * time.Second}, addr, body) {
+		t.Error("the first relay stopped answering")
 	}
 }
