@@ -353,7 +353,9 @@ func (c *checker) userConfig(uc map[string]any, path string) {
 					c.errf(fmt.Sprintf("%s[%d]", join(p, "options"), i), "an option is a label of 1 to 64 characters")
 				}
 			}
-			if d, ok := opt["default"]; ok && !slices.Contains(o, d) {
+			// A default that is not a string was reported above; comparing
+			// it with == could panic (an array or an object).
+			if d, ok := opt["default"].(string); ok && !slices.Contains(o, any(d)) {
 				c.errf(join(p, "default"), "is not one of the options")
 			}
 		}

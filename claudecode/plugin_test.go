@@ -72,6 +72,8 @@ func TestPluginSchema_BrokenRules(t *testing.T) {
 			`{"name":"p",` + meta + `,"userConfig":{"k":{"type":"string","title":"t","description":"d","sensitive":true,"options":["a"],"required":true}}}`, "userConfig.k.options", false},
 		{"userConfig default outside the options", manifest,
 			`{"name":"p",` + meta + `,"userConfig":{"k":{"type":"string","title":"t","description":"d","options":["a","b"],"default":"c"}}}`, "userConfig.k.default", false},
+		{"userConfig options and default both arrays", manifest,
+			`{"name":"p",` + meta + `,"userConfig":{"k":{"type":"string","title":"t","description":"d","options":[["a"]],"default":["a"]}}}`, "userConfig.k.options[0]", false},
 		{"userConfig min on a string", manifest,
 			`{"name":"p",` + meta + `,"userConfig":{"k":{"type":"string","title":"t","description":"d","min":1}}}`, "userConfig.k.min", false},
 		{"unknown hook event", hooks, `{"hooks":{"AfterTool":[]}}`, "hooks.AfterTool", false},
@@ -251,4 +253,30 @@ func mustReadJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// The checkers read files an administrator hands them, so no input may
+// panic them; each reports problems or none.
+func FuzzCheckPlugin(f *testing.F) {
+	for _, file := range []string{
+		"../integrations/claude-code/.claude-plugin/plugin.json",
+		"../integrations/claude-code/hooks/hooks.json",
+		"../.claude-plugin/marketplace.json",
+		"testdata/plugins/manifest.json",
+		"testdata/plugins/hooks.json",
+		"testdata/plugins/marketplace.json",
+	} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Component paths are looked up under the real plugin folder, so
+		// the on-disk checks run too; they only stat.
+		claudecode.CheckPluginManifest(data, "../integrations/claude-code")
+		claudecode.CheckHooksFile(data)
+		claudecode.CheckMarketplace(data, "..")
+	})
 }
