@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +90,16 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		fmt.Fprintln(stderr, "trackskills hook: --hook-command and --plugin go with --managed")
 		return errUsage
 	}
+	for _, name := range []string{"relay-listen", "service", "no-start"} {
+		if f.given(name) && !*relayMode {
+			fmt.Fprintf(stderr, "trackskills hook: --%s goes with --relay\n", name)
+			return errUsage
+		}
+	}
+	if f.given("marketplace") && !*plugin {
+		fmt.Fprintln(stderr, "trackskills hook: --marketplace goes with --managed --plugin")
+		return errUsage
+	}
 	if *relayMode && (*useHTTP || *managed != "" || *project != "") {
 		fmt.Fprintln(stderr, "trackskills hook: --relay is for this user's settings: it goes without --http, --managed and --project")
 		return errUsage
@@ -97,7 +109,11 @@ func runHookInstall(_ context.Context, args []string, getenv func(string) string
 		return errUsage
 	}
 	if *relayMode && !isLoopback(*relayListen) {
-		fmt.Fprintf(stderr, "trackskills hook: --relay-listen %s is not a loopback address\n", *relayListen)
+		fmt.Fprintf(stderr, "trackskills hook: --relay-listen %s is not a loopback address (use 127.0.0.1:PORT)\n", *relayListen)
+		return errUsage
+	}
+	if _, port, _ := net.SplitHostPort(*relayListen); *relayMode && !fixedPort(port) {
+		fmt.Fprintf(stderr, "trackskills hook: --relay-listen %s: the hooks need a fixed port (127.0.0.1:PORT, PORT from 1 to 65535)\n", *relayListen)
 		return errUsage
 	}
 	if *plugin && (*useHTTP || *hookCmd != "") {
@@ -252,6 +268,13 @@ func countSet(vs ...bool) int {
 		}
 	}
 	return n
+}
+
+// fixedPort reports whether port is a port number a hook URL can name:
+// 1 to 65535, not 0 (any free port).
+func fixedPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535
 }
 
 // hookCommand is the command line of the hook for this binary.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -395,10 +396,46 @@ func TestHookInstall_Relay(t *testing.T) {
 	if got := decodeJSONFile(t, settingsPath); got["hooks"] != nil || got["env"] != nil {
 		t.Errorf("settings after uninstall: %v", got)
 	}
-	for _, bad := range [][]string{{"install", "--relay", "--http"}, {"install", "--relay", "--relay-listen", "0.0.0.0:7718"},
-		{"install", "--relay", "--service", "cron", "--dry-run"}} {
-		if out, err := runInstall(t, bad...); err == nil {
-			t.Errorf("%v: no error\n%s", bad, out)
-		}
+
+	out = hook("uninstall", "--relay", "--service", "none")
+	if !strings.Contains(out, "no user service to remove") {
+		t.Errorf("uninstall --service none:\n%s", out)
+	}
+}
+
+// A flag that would be ignored, or a relay address a hook cannot name, is
+// a usage error that says what to fix, and writes nothing.
+func TestHookInstall_UsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"relay with http", []string{"--relay", "--http"}, "--relay is for this user's settings"},
+		{"relay beyond loopback", []string{"--relay", "--relay-listen", "0.0.0.0:7718"}, "not a loopback address"},
+		{"relay on any free port", []string{"--relay", "--relay-listen", "127.0.0.1:0"}, "need a fixed port"},
+		{"relay port not a number", []string{"--relay", "--relay-listen", "127.0.0.1:http"}, "need a fixed port"},
+		{"unknown service", []string{"--relay", "--service", "cron"}, "want systemd, launchd, none or auto"},
+		{"relay-listen without relay", []string{"--relay-listen", "127.0.0.1:7719"}, "--relay-listen goes with --relay"},
+		{"service without relay", []string{"--service", "none"}, "--service goes with --relay"},
+		{"no-start without relay", []string{"--no-start"}, "--no-start goes with --relay"},
+		{"marketplace without plugin", []string{"--marketplace", "acme/skills"}, "--marketplace goes with --managed --plugin"},
+		{"plugin without managed", []string{"--plugin"}, "go with --managed"},
+		{"user and project", []string{"--user", "--project", "p"}, "use one of --user, --project and --managed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			for _, verb := range []string{"install", "uninstall"} {
+				out, err := runInstall(t, append([]string{verb}, tt.args...)...)
+				if !errors.Is(err, errUsage) || !strings.Contains(out, tt.want) {
+					t.Errorf("%s %v: %v, want a usage error saying %q\n%s", verb, tt.args, err, tt.want, out)
+				}
+			}
+			if entries, _ := os.ReadDir(home); len(entries) != 0 {
+				t.Errorf("a refused command wrote into the home: %v", entries)
+			}
+		})
 	}
 }

@@ -145,7 +145,11 @@ func setUpRelayService(stdout io.Writer, r relaySetup) error {
 		return err
 	}
 	if r.service == "none" {
-		fmt.Fprintf(stdout, "no user service: run the relay yourself, e.g. trackskills relay --url %s --listen %s\n", r.server, r.listen)
+		if r.install {
+			fmt.Fprintf(stdout, "no user service: run the relay yourself, e.g. trackskills relay --url %s --listen %s\n", r.server, r.listen)
+		} else {
+			fmt.Fprintln(stdout, "no user service to remove: stop the relay you started yourself (trackskills relay), if it runs")
+		}
 		return nil
 	}
 	commands := f.stop
@@ -169,7 +173,11 @@ func setUpRelayService(stdout io.Writer, r relaySetup) error {
 		return nil
 	}
 	if !r.install {
-		if !r.noStart {
+		if r.noStart {
+			for _, c := range commands {
+				fmt.Fprintf(stdout, "to stop it: %s\n", strings.Join(c, " "))
+			}
+		} else {
 			runService(stdout, commands)
 		}
 		for _, p := range []string{f.unitPath, f.keyPath} {
