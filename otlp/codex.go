@@ -164,8 +164,15 @@ func codexDecision(a attrs) (in trackskills.Input, ignored bool, reject string) 
 	meta := codexMeta(codexToolDecision, a)
 	meta.Add("decision", decision)
 	meta.Add("decision_source", a.str("source"))
-	if call, conversation := a.str("call_id"), a.str("conversation.id"); call != "" && conversation != "" {
+	switch call, conversation := a.str("call_id"), a.str("conversation.id"); {
+	case call != "" && conversation != "":
 		in.EventID = claudecode.MarkID(conversation, trackskills.KindDenied, call)
+		meta.Add("call_id", call)
+	case call == "":
+		// A refusal named by its time alone, as a tool_result without a
+		// call id is, so that an export sent again stores it once.
+		in.EventID = codexRecordID(conversation, codexToolDecision, a.str("event.timestamp"), tool)
+	default:
 		meta.Add("call_id", call)
 	}
 	in.Metadata = meta.JSON()
