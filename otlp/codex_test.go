@@ -10,7 +10,6 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/trackskills/trackskills"
 	"github.com/trackskills/trackskills/claudecode"
@@ -75,19 +74,7 @@ var codexWants = []codexWant{
 // prompt, the model request and stream and the websocket request are
 // ignored, and the tool result without a name is rejected.
 func TestMapLogs_CodexFixture(t *testing.T) {
-	jsonReq := codexFixture(t)
-	pb, err := proto.Marshal(jsonReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pbReq, err := otlp.DecodeLogs(pb, otlp.Protobuf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		req  *logspb.LogsData
-	}{{"json", jsonReq}, {"protobuf", pbReq}} {
+	for _, tc := range bothEncodings(t, codexFixture(t)) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := otlp.MapLogs(tc.req, time.Now())
 			if res.Ignored != 7 || len(res.Rejected) != 1 || res.Rejected[0] != "codex.tool_result without tool_name" {

@@ -36,6 +36,27 @@ func readLogs(t *testing.T, path string) *logspb.LogsData {
 	return req
 }
 
+// logsEncoding is a logs export as one of OTLP's encodings decodes it.
+type logsEncoding struct {
+	name string
+	req  *logspb.LogsData
+}
+
+// bothEncodings is jsonReq, decoded from JSON, beside the same export sent
+// as protobuf and decoded again: a mapping test runs on each.
+func bothEncodings(t *testing.T, jsonReq *logspb.LogsData) []logsEncoding {
+	t.Helper()
+	pb, err := proto.Marshal(jsonReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pbReq, err := otlp.DecodeLogs(pb, otlp.Protobuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []logsEncoding{{"json", jsonReq}, {"protobuf", pbReq}}
+}
+
 // want is what one record of the fixture maps to.
 type want struct {
 	tool, category, status, errorType, kind, eventID string
@@ -82,19 +103,7 @@ var fixtureWants = []want{
 // alike; the tool_decision accept, the skill Claude invoked and the prompt
 // are ignored, and the tool_result without a name is rejected.
 func TestMapLogs_Fixture(t *testing.T) {
-	jsonReq := fixture(t)
-	pb, err := proto.Marshal(jsonReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pbReq, err := otlp.DecodeLogs(pb, otlp.Protobuf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		req  *logspb.LogsData
-	}{{"json", jsonReq}, {"protobuf", pbReq}} {
+	for _, tc := range bothEncodings(t, fixture(t)) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := otlp.MapLogs(tc.req, time.Now())
 			if res.Ignored != 3 || len(res.Rejected) != 1 || !strings.Contains(res.Rejected[0], "without tool_name") {
